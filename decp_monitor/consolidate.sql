@@ -1,0 +1,66 @@
+-- Collapse republications: records of one buyer with the same contract id and notification date
+-- are one contract, first published at the earliest declared publication date. Records without
+-- an id cannot be matched to anything and stand alone.
+
+CREATE OR REPLACE MACRO contract_key_of(siret, cid, notif, kind, rid) AS
+    coalesce(siret, '?') || '|' || coalesce(cid, '#' || CAST(rid AS VARCHAR)) || '|'
+    || coalesce(CAST(notif AS VARCHAR), '') || '|' || kind;
+
+CREATE OR REPLACE TABLE record_contract AS
+SELECT record_id,
+       contract_key_of(buyer_siret, contract_id, notification_date, kind, record_id) AS contract_key
+FROM records;
+
+CREATE OR REPLACE TABLE contracts AS
+SELECT
+    rc.contract_key,
+    arg_min(r.buyer_siret, r.record_id) AS buyer_siret,
+    arg_min(r.contract_id, r.record_id) AS contract_id,
+    arg_min(r.kind, r.record_id) AS kind,
+    arg_min(r.notification_date, r.record_id) AS notification_date,
+    min(r.start_date) AS start_date,
+    min(r.publication_date) AS publication_date,
+    max(r.publication_date) AS last_publication_date,
+    arg_min(r.buyer_name, r.record_id) FILTER (WHERE r.buyer_name IS NOT NULL) AS buyer_name,
+    arg_min(r.uid, r.record_id) AS uid,
+    arg_min(r.nature, r.record_id) AS nature,
+    arg_min(r.objet, r.record_id) AS objet,
+    arg_min(r.procedure, r.record_id) AS procedure,
+    arg_min(r.cpv, r.record_id) AS cpv,
+    arg_max(r.amount, r.record_id) AS amount,
+    arg_max(r.duration_months, r.record_id) AS duration_months,
+    arg_min(r.place_code, r.record_id) AS place_code,
+    arg_min(r.place_name, r.record_id) AS place_name,
+    arg_min(r.format, r.record_id) AS format,
+    -- the file in which the earliest declared publication appears
+    arg_min(r.source_file, coalesce(r.publication_date, DATE '9999-12-31')) AS source_file,
+    arg_min(r.resource_id, coalesce(r.publication_date, DATE '9999-12-31')) AS resource_id,
+    count(*) AS record_count,
+    count(DISTINCT r.source_file) AS file_count,
+    max(r.modification_count) AS modification_count,
+    min(r.record_id) AS first_record_id
+FROM records r JOIN record_contract rc USING (record_id)
+GROUP BY rc.contract_key;
+
+-- Modifications are republished with their contract: one row per contract and modification,
+-- identified by its id (or its position when it has none) and its notification date.
+CREATE OR REPLACE TABLE modifications AS
+SELECT
+    rc.contract_key,
+    arg_min(r.buyer_siret, r.record_id) AS buyer_siret,
+    arg_min(r.contract_id, r.record_id) AS contract_id,
+    arg_min(r.kind, r.record_id) AS kind,
+    coalesce(m.modification_id, '#' || CAST(m.position AS VARCHAR)) AS modification_key,
+    arg_min(m.modification_id, r.record_id) AS modification_id,
+    min(m.position) AS position,
+    m.notification_date,
+    min(m.publication_date) AS publication_date,
+    arg_max(m.amount, r.record_id) AS amount,
+    arg_max(m.duration_months, r.record_id) AS duration_months,
+    arg_min(m.objet, r.record_id) AS objet,
+    arg_min(r.source_file, coalesce(m.publication_date, DATE '9999-12-31')) AS source_file,
+    count(*) AS record_count
+FROM record_modifications m
+JOIN records r USING (record_id)
+JOIN record_contract rc USING (record_id)
+GROUP BY rc.contract_key, coalesce(m.modification_id, '#' || CAST(m.position AS VARCHAR)), m.notification_date;

@@ -1,0 +1,35 @@
+"""The demo database: the project's own generated corpus, loaded through the ordinary loaders."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Optional
+
+from .load import load_paths
+from .store import Store
+
+DEMO_SEED = 2026
+
+
+def demo_corpus_dir(store: Store) -> Path:
+    return store.root / "demo-corpus"
+
+
+def build_demo(
+    store: Store,
+    progress: Optional[Callable[[int, int, Path], None]] = None,
+    *,
+    contracts: int = 6000,
+    buyers: int = 300,
+) -> dict[str, int]:
+    """Generate the demo corpus (deterministic) and publish a database built from it."""
+    from .demo import DEMO_AS_OF, generate_corpus
+
+    corpus = demo_corpus_dir(store)
+    generate_corpus(corpus, seed=DEMO_SEED, buyers=buyers, contracts=contracts, as_of=DEMO_AS_OF)
+    with store.build(
+        "demo",
+        source="corpus de démonstration généré",
+        meta={"is_demo": "true", "as_of": DEMO_AS_OF.isoformat()},
+    ) as build:
+        load_paths(build, [corpus], progress=progress)
+    return build.stats

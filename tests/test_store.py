@@ -1,0 +1,216 @@
+import datetime as dt
+import json
+
+import duckdb
+import pytest
+
+from decp_monitor.model import Declaration, Finding, Modification, Record
+from decp_monitor.store import Store, StoreError
+
+
+def record(position, contract_id="C1", siret="21440036800012", notified="2024-01-15", published="2024-02-01", **kw):
+    return Record(
+        source_file=kw.pop("source_file", "a.json"),
+        position=position,
+        kind=kw.pop("kind", "marche"),
+        format="json-2019",
+        buyer_siret=siret,
+        contract_id=contract_id,
+        notification_date=dt.date.fromisoformat(notified) if notified else None,
+        publication_date=dt.date.fromisoformat(published) if published else None,
+        **kw,
+    )
+
+
+def publish(store, *items, command="test", **kw):
+    with store.build(command, finish=lambda con: None, **kw) as build:
+        for item in items:
+            build.add(item)
+    return build
+
+
+def count(store, table):
+    con = store.connect()
+    try:
+        return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    finally:
+        con.close()
+
+
+def test_nothing_published_means_no_connection(tmp_path):
+    store = Store(tmp_path)
+    assert store.current() is None
+    assert store.connect() is None
+
+
+def test_build_publishes_a_readable_version(tmp_path):
+    store = Store(tmp_path)
+    publish(store, record(0), Finding("a.json", "missing_id", "Identifiant absent", position=3))
+    assert store.current() is not None
+    assert count(store, "records") == 1
+    assert count(store, "findings") == 1
+    con = store.connect()
+    with pytest.raises(duckdb.Error):
+        con.execute("CREATE TABLE x (a INT)")  # the published version is opened read-only
+    con.close()
+
+
+def test_failed_build_leaves_previous_version_serving(tmp_path):
+    store = Store(tmp_path)
+    publish(store, record(0))
+    before = store.current()
+
+    with pytest.raises(RuntimeError, match="boom"):
+        with store.build("test", finish=lambda con: None) as build:
+            for i in range(1, 100):
+                build.add(record(i, contract_id=f"C{i}"))
+            build.writer.flush()  # some tables are written by now
+            raise RuntimeError("boom")
+
+    assert store.current() == before
+    assert count(store, "records") == 1
+    assert len(list(store.versions_dir.glob("*.duckdb"))) == 1  # the half-built file is gone
+    assert store.read_refresh_log()[-1]["outcome"] == "failed"
+    assert "boom" in store.read_refresh_log()[-1]["message"]
+
+
+def test_reader_keeps_working_while_a_new_version_is_published(tmp_path):
+    store = Store(tmp_path)
+    publish(store, record(0))
+    reader = store.connect()
+    assert reader.execute("SELECT count(*) FROM records").fetchone()[0] == 1
+
+    publish(store, record(0), record(1, contract_id="C2"), record(2, contract_id="C3"))
+
+    # the old connection still answers from its own version…
+    assert reader.execute("SELECT count(*) FROM records").fetchone()[0] == 1
+    reader.close()
+    # …and a reader that re-reads the pointer sees the new data
+    assert count(store, "records") == 3
+
+
+def test_republications_collapse_into_one_contract_with_earliest_publication(tmp_path):
+    store = Store(tmp_path)
+    publish(
+        store,
+        record(0, published="2024-04-01", source_file="late.json"),
+        record(1, published="2024-02-01", source_file="early.json"),
+        record(2, notified="2024-06-01", published="2024-06-10"),  # same id, other notification: reused id
+    )
+    con = store.connect()
+    rows = con.execute(
+        "SELECT notification_date, publication_date, record_count, source_file FROM contracts ORDER BY 1"
+    ).fetchall()
+    codes = [r[0] for r in con.execute("SELECT code FROM findings ORDER BY code").fetchall()]
+    con.close()
+    assert rows == [
+        (dt.date(2024, 1, 15), dt.date(2024, 2, 1), 2, "early.json"),
+        (dt.date(2024, 6, 1), dt.date(2024, 6, 10), 1, "a.json"),
+    ]
+    assert codes == ["duplicate_record", "reused_id"]
+
+
+def test_records_without_id_are_never_merged(tmp_path):
+    store = Store(tmp_path)
+    publish(store, record(0, contract_id=None), record(1, contract_id=None))
+    assert count(store, "contracts") == 2
+
+
+def test_modifications_are_stored_and_collapsed(tmp_path):
+    store = Store(tmp_path)
+    mod = Modification(0, "1", dt.date(2024, 3, 1), dt.date(2024, 6, 1), 1000.0)
+    publish(
+        store,
+        record(0, modifications=[mod]),
+        record(1, modifications=[mod, Modification(1, "2", dt.date(2024, 5, 1), None)]),
+    )
+    assert count(store, "record_modifications") == 3
+    assert count(store, "modifications") == 2
+
+
+def test_sightings_are_kept_across_versions(tmp_path):
+    store = Store(tmp_path)
+    publish(store, record(0))
+    first = store.connect()
+    seen = first.execute("SELECT first_seen FROM sightings").fetchall()
+    first.close()
+    publish(store, record(0), record(1, contract_id="C2"))
+    con = store.connect()
+    rows = con.execute("SELECT contract_id, first_seen FROM sightings ORDER BY contract_id").fetchall()
+    con.close()
+    assert rows[0] == ("C1", seen[0][0])
+    assert rows[1][0] == "C2" and rows[1][1] > seen[0][0]
+
+
+def test_incremental_load_replaces_only_reloaded_files(tmp_path):
+    store = Store(tmp_path)
+    publish(store, record(0, source_file="a.json"), record(0, contract_id="B1", source_file="b.json"))
+    publish(
+        store,
+        record(0, contract_id="A2", source_file="a.json"),
+        carry_over=True,
+        replace_sources=("a.json",),
+    )
+    con = store.connect()
+    ids = sorted(r[0] for r in con.execute("SELECT contract_id FROM records").fetchall())
+    unique_ids = con.execute("SELECT count(DISTINCT record_id) = count(*) FROM records").fetchone()[0]
+    con.close()
+    assert ids == ["A2", "B1"]
+    assert unique_ids
+
+
+def test_declarations_and_metadata_rows_are_stored(tmp_path):
+    store = Store(tmp_path)
+    with store.build("test", finish=lambda con: None) as build:
+        build.add(Declaration("d.csv", 2, "21440036800012", "21440036800012", "https://profil.example/x"))
+        build.add_datasets([{"dataset_id": "ds1", "title": "T", "tags": ["decp"], "extras": {"siret": "1"}}])
+        build.add_resources([{"resource_id": "r1", "dataset_id": "ds1", "url": "https://x/f/a.json"}])
+        build.add(record(0, source_file="/tmp/somewhere/a.json"))
+    con = store.connect()
+    assert con.execute("SELECT siret FROM declarations").fetchall() == [("21440036800012",)]
+    assert con.execute("SELECT tags, extras->>'siret' FROM datasets").fetchone() == (["decp"], "1")
+    # a local file takes the catalogue resource whose URL ends with its name
+    assert con.execute("SELECT resource_id FROM records").fetchone()[0] == "r1"
+    con.close()
+
+
+def test_refresh_history_keeps_failed_builds(tmp_path):
+    store = Store(tmp_path)
+    publish(store, record(0))
+    with pytest.raises(StoreError):
+        with store.build("refresh", finish=lambda con: None) as build:
+            raise StoreError("API injoignable")
+    publish(store, record(0))
+    con = store.connect()
+    outcomes = [r[0] for r in con.execute("SELECT outcome FROM refreshes ORDER BY started_at").fetchall()]
+    con.close()
+    assert outcomes == ["published", "failed", "published"]
+
+
+def test_validation_refuses_a_version_with_too_few_records(tmp_path):
+    store = Store(tmp_path)
+    publish(store, record(0), record(1, contract_id="C2"))
+    with pytest.raises(StoreError, match="Publication refusée"):
+        with store.build("refresh", finish=lambda con: None) as build:
+            build.expect_min_records = 2
+            build.add(record(0))
+    assert count(store, "records") == 2
+
+
+def test_old_versions_are_pruned_after_the_grace_period(tmp_path):
+    store = Store(tmp_path)
+    for _ in range(4):
+        publish(store, record(0))
+    files = sorted(store.versions_dir.glob("*.duckdb"))
+    assert len(files) == 4  # all within the grace period
+    removed = store.prune(now=files[-1].stat().st_mtime + 10**6)
+    kept = sorted(store.versions_dir.glob("*.duckdb"))
+    assert len(removed) == 2 and store.current().path in kept and len(kept) == 2
+
+
+def test_pointer_is_plain_json_naming_the_version(tmp_path):
+    store = Store(tmp_path)
+    publish(store, record(0), command="load")
+    info = json.loads(store.pointer.read_text())
+    assert info["command"] == "load"
+    assert (store.versions_dir / info["file"]).exists()
