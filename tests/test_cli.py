@@ -1,0 +1,77 @@
+import subprocess
+import sys
+
+from decp_monitor.cli import main
+from decp_monitor.load import iter_files
+from decp_monitor.store import Store
+
+
+def test_help_explains_every_command(capsys):
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    for command in ("demo", "load", "refresh", "status", "export"):
+        assert command in out
+
+
+def test_module_runs_as_a_program():
+    done = subprocess.run(
+        [sys.executable, "-m", "decp_monitor", "load", "--help"], capture_output=True, text=True, check=True
+    )
+    assert "--data-dir" in done.stdout and "CHEMIN" in done.stdout
+
+
+def test_load_of_a_missing_path_is_one_clear_line(tmp_path, capsys):
+    assert main(["--data-dir", str(tmp_path), "load", str(tmp_path / "nope.json")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("Erreur : chemin introuvable") and "Traceback" not in err
+    assert Store(tmp_path).current() is None
+
+
+def test_data_dir_option_is_accepted_before_and_after_the_command(tmp_path, real_dir):
+    sample = real_dir / "decp-json" / "format-commande-publique" / "v1.5.0" / "mar-basique.json"
+    assert main(["--data-dir", str(tmp_path / "a"), "load", str(sample)]) == 0
+    assert main(["load", str(sample), "--data-dir", str(tmp_path / "b")]) == 0
+    assert Store(tmp_path / "a").current() is not None
+    assert Store(tmp_path / "b").current() is not None
+
+
+def test_data_dir_from_environment(tmp_path, real_dir, monkeypatch):
+    monkeypatch.setenv("DECP_DATA_DIR", str(tmp_path))
+    sample = real_dir / "decp-json" / "format-commande-publique" / "v1.5.0" / "mar-basique.json"
+    assert main(["load", str(sample)]) == 0
+    assert Store(tmp_path).current() is not None
+
+
+def test_load_of_real_decp_json_names_each_file(tmp_path, real_dir, capsys):
+    folder = real_dir / "decp-json"
+    assert main(["--data-dir", str(tmp_path), "load", str(folder)]) == 0
+    assert "Base publiée" in capsys.readouterr().out
+    con = Store(tmp_path).connect()
+    files_with_rows = {
+        row[0] for row in con.execute(
+            "SELECT source_file FROM records UNION SELECT source_file FROM findings"
+        ).fetchall()
+    }
+    record_files = {row[0] for row in con.execute("SELECT DISTINCT source_file FROM records").fetchall()}
+    finding_count = con.execute("SELECT count(*) FROM findings").fetchone()[0]
+    con.close()
+    expected = {str(p) for p in iter_files([folder])}
+    assert expected <= files_with_rows
+    # every file but the empty AIFE publication holds records
+    assert expected - record_files == {str(folder / "aife-api-decp" / "decp-2024.json")}
+    assert finding_count > 0
+
+
+def test_second_load_adds_to_the_first(tmp_path, real_dir):
+    v15 = real_dir / "decp-json" / "format-commande-publique" / "v1.5.0"
+    assert main(["--data-dir", str(tmp_path), "load", str(v15 / "mar-basique.json")]) == 0
+    assert main(["--data-dir", str(tmp_path), "load", str(v15 / "cc-basique.json")]) == 0
+    con = Store(tmp_path).connect()
+    kinds = sorted(r[0] for r in con.execute("SELECT kind FROM records").fetchall())
+    con.close()
+    assert kinds == ["concession", "marche"]
+    # loading the same file again replaces it rather than doubling it
+    assert main(["--data-dir", str(tmp_path), "load", str(v15 / "cc-basique.json")]) == 0
+    con = Store(tmp_path).connect()
+    assert con.execute("SELECT count(*) FROM records").fetchone()[0] == 2
+    con.close()
