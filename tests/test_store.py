@@ -214,3 +214,39 @@ def test_pointer_is_plain_json_naming_the_version(tmp_path):
     info = json.loads(store.pointer.read_text())
     assert info["command"] == "load"
     assert (store.versions_dir / info["file"]).exists()
+
+
+READER_SCRIPT = """
+import sys, time
+from decp_monitor.store import Store
+store = Store(sys.argv[1])
+con = store.connect()
+print(con.execute("SELECT count(*) FROM records").fetchone()[0], flush=True)
+sys.stdin.readline()  # the parent publishes a new version meanwhile
+print(con.execute("SELECT count(*) FROM records").fetchone()[0], flush=True)
+con.close()
+print(store.connect().execute("SELECT count(*) FROM records").fetchone()[0], flush=True)
+"""
+
+
+def test_reader_in_another_process_is_not_blocked_by_a_build(tmp_path):
+    import subprocess
+    import sys
+
+    store = Store(tmp_path)
+    publish(store, record(0))
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER_SCRIPT, str(tmp_path)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert reader.stdout.readline().strip() == "1"
+        # the reader holds the published file open while this process builds and publishes
+        publish(store, record(0), record(1, contract_id="C2"))
+        reader.stdin.write("\n")
+        reader.stdin.flush()
+        assert reader.stdout.readline().strip() == "1"
+        assert reader.stdout.readline().strip() == "2"
+    finally:
+        reader.kill()
+        reader.wait()
