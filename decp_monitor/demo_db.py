@@ -1,6 +1,7 @@
 """The demo database: the project's own generated corpus, loaded through the ordinary loaders."""
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -8,10 +9,20 @@ from .load import load_paths
 from .store import Store
 
 DEMO_SEED = 2026
+_first_run = threading.Lock()
 
 
 def demo_corpus_dir(store: Store) -> Path:
     return store.root / "demo-corpus"
+
+
+def build_demo_if_missing(store: Store, progress=None) -> bool:
+    """First run of the dashboard: build the demo once, even if several sessions ask at once."""
+    with _first_run:
+        if store.current() is not None:
+            return False
+        build_demo(store, progress)
+        return True
 
 
 def build_demo(

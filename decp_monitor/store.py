@@ -10,6 +10,7 @@ alone: the previous version keeps serving.
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
 import os
 import time
@@ -123,6 +124,17 @@ class Store:
     # -- building ------------------------------------------------------------------------------
 
     @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """One build at a time per data directory (a cron refresh and a manual load may meet)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".build.lock", "a+") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    @contextmanager
     def build(
         self,
         command: str,
@@ -140,6 +152,10 @@ class Store:
         are always carried: they are the monitor's memory.
         finish: extra work on the new database before validation (e.g. compliance).
         """
+        with self.exclusive():
+            yield from self._build(command, source, carry_over, replace_sources, meta, finish)
+
+    def _build(self, command, source, carry_over, replace_sources, meta, finish):
         self.versions_dir.mkdir(parents=True, exist_ok=True)
         started = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
         build_id = started.strftime("%Y%m%dT%H%M%S%f") + "-" + uuid.uuid4().hex[:6]
