@@ -1,0 +1,221 @@
+"""Write the benchmark corpus from the demo generator's records, streaming.
+
+One pass over the generated records writes four files:
+- corpus.json: every record, defects included, in the 2019 JSON shape `{"marches": [...]}`;
+- corpus.xml: the same records in the 2019 XML shape (its twin);
+- clean.json / clean.ndjson: the clean records only (see `is_clean`), for the side-by-side
+  comparison of the pipeline, the pandas baseline and DuckDB's own reader.
+Nothing is held in memory but the record being written.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable, Optional
+from xml.sax.saxutils import escape
+
+# 2019 XML: the element name of each item of a list, by the list's name.
+XML_ITEM_NAMES = {
+    "titulaires": "titulaire",
+    "modifications": "modification",
+    "concessionnaires": "concessionnaire",
+    "donneesExecution": "donneesAnnuelles",
+    "tarifs": "tarif",
+}
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+FIRST_YEAR = 2018  # the obligation starts on 1 Oct 2018
+
+
+@dataclass
+class CorpusInfo:
+    records: int = 0
+    clean_records: int = 0
+    marches: int = 0
+    concessions: int = 0
+    modifications: int = 0
+    excluded: dict = field(default_factory=dict)  # reason -> count of records left out of clean
+    buyers: int = 0
+    files: dict = field(default_factory=dict)  # name -> bytes
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def is_concession(record: dict) -> bool:
+    kind = str(record.get("_type", "")).strip().lower()
+    return "concession" in kind or "autoriteConcedante" in record
+
+
+def luhn_ok(siret: str) -> bool:
+    if len(siret) != 14 or not siret.isdigit():
+        return False
+    if siret.startswith("356000000") and siret != "35600000000048":
+        return sum(int(c) for c in siret) % 5 == 0
+    total = 0
+    for index, char in enumerate(reversed(siret)):
+        digit = int(char)
+        if index % 2:
+            digit *= 2
+            if digit > 9:
+                digit -= 9
+        total += digit
+    return total % 10 == 0
+
+
+def _strict_date(value, as_of: dt.date) -> Optional[dt.date]:
+    if not isinstance(value, str) or not _DATE.fullmatch(value):
+        return None
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError:
+        return None
+    if day.year < FIRST_YEAR or day > as_of:
+        return None
+    return day
+
+
+def _clean_value(value) -> bool:
+    """No NaN, no stray-space key, no empty string anywhere inside the record."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, str):
+        return value.strip() != ""
+    if isinstance(value, dict):
+        return all(k == k.strip() and _clean_value(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_clean_value(v) for v in value)
+    return True
+
+
+def exclusion_reason(record: dict, as_of: dt.date) -> Optional[str]:
+    """Why a record is left out of the comparison set (None: it is clean).
+
+    The three methods compared (pipeline, pandas, DuckDB read_json) all receive exactly the clean
+    records, so no method needs its own defect handling to agree with the others. Clean means: a
+    marché (concessions follow another rule), a string id, a buyer SIRET of 14 digits passing the
+    checksum, notification and publication dates strictly YYYY-MM-DD, real, between 2018 and
+    `as_of`, publication not before notification, a finite non-negative numeric amount, and no
+    NaN, empty string or stray-space key anywhere.
+    """
+    if is_concession(record):
+        return "concession"
+    if not isinstance(record.get("id"), str) or not record["id"].strip():
+        return "id"
+    buyer = record.get("acheteur")
+    siret = buyer.get("id") if isinstance(buyer, dict) else None
+    if not isinstance(siret, str) or not luhn_ok(siret):
+        return "siret"
+    notified = _strict_date(record.get("dateNotification"), as_of)
+    if notified is None:
+        return "dateNotification"
+    published = _strict_date(record.get("datePublicationDonnees"), as_of)
+    if published is None:
+        return "datePublicationDonnees"
+    if published < notified:
+        return "publication_before_notification"
+    amount = record.get("montant")
+    if isinstance(amount, bool) or not isinstance(amount, (int, float)) or not math.isfinite(amount) or amount < 0:
+        return "montant"
+    if not _clean_value(record):
+        return "other_defect"
+    return None
+
+
+def record_to_xml(record: dict) -> str:
+    tag = "contrat-concession" if is_concession(record) else "marche"
+    parts = [f"<{tag}>"]
+    for key, value in record.items():
+        if key == "_type":
+            continue
+        _xml_field(parts, key, value)
+    parts.append(f"</{tag}>\n")
+    return "".join(parts)
+
+
+def _xml_field(parts: list, key: str, value) -> None:
+    # A key with stray spaces is not a valid tag name: XML files carry the defect as spaces
+    # around the text instead (both are what real files do).
+    name = key.strip() or "champ"
+    if value is None:
+        parts.append(f"<{name}/>")
+    elif isinstance(value, dict):
+        parts.append(f"<{name}>")
+        for sub_key, sub_value in value.items():
+            _xml_field(parts, sub_key, sub_value)
+        parts.append(f"</{name}>")
+    elif isinstance(value, list):
+        item_name = XML_ITEM_NAMES.get(name, "item")
+        parts.append(f"<{name}>")
+        for item in value:
+            _xml_field(parts, item_name, item)
+        parts.append(f"</{name}>")
+    else:
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, float) and not math.isfinite(value):
+            text = "NaN"
+        else:
+            text = str(value)
+        parts.append(f"<{name}>{escape(text)}</{name}>")
+
+
+class _JsonArrayFile:
+    """`{"marches": [` record, record, ... `]}` written one record at a time."""
+
+    def __init__(self, path: Path):
+        self.fh = open(path, "w", encoding="utf-8")
+        self.fh.write('{"marches": [\n')
+        self.first = True
+
+    def write(self, text: str) -> None:
+        if not self.first:
+            self.fh.write(",\n")
+        self.fh.write(text)
+        self.first = False
+
+    def close(self) -> None:
+        self.fh.write("\n]}\n")
+        self.fh.close()
+
+
+def write_corpus(records: Iterable[dict], out: Path, as_of: dt.date, xml_writer=None) -> CorpusInfo:
+    out.mkdir(parents=True, exist_ok=True)
+    info = CorpusInfo()
+    buyers = set()
+    to_xml = xml_writer or record_to_xml
+    full_json = _JsonArrayFile(out / "corpus.json")
+    clean_json = _JsonArrayFile(out / "clean.json")
+    with open(out / "corpus.xml", "w", encoding="utf-8") as xml, open(out / "clean.ndjson", "w", encoding="utf-8") as ndjson:
+        xml.write('<?xml version="1.0" encoding="UTF-8"?>\n<marches>\n')
+        for record in records:
+            text = json.dumps(record, ensure_ascii=False)  # NaN stays a bare NaN, as in real files
+            full_json.write(text)
+            xml.write(to_xml(record))
+            info.records += 1
+            if is_concession(record):
+                info.concessions += 1
+            else:
+                info.marches += 1
+            mods = record.get("modifications")
+            if isinstance(mods, list):
+                info.modifications += len(mods)
+            buyer = record.get("acheteur") or record.get("autoriteConcedante")
+            if isinstance(buyer, dict):
+                buyers.add(str(buyer.get("id")))
+            reason = exclusion_reason(record, as_of)
+            if reason is None:
+                clean_json.write(text)
+                ndjson.write(text + "\n")
+                info.clean_records += 1
+            else:
+                info.excluded[reason] = info.excluded.get(reason, 0) + 1
+        xml.write("</marches>\n")
+    full_json.close()
+    clean_json.close()
+    info.buyers = len(buyers)
+    info.files = {p.name: p.stat().st_size for p in sorted(out.glob("*")) if p.suffix in (".json", ".xml", ".ndjson")}
+    return info

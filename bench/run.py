@@ -1,0 +1,434 @@
+"""decp-monitor benchmark: load, compute and serve a generated national-scale corpus.
+
+    python bench/run.py --size 1000000            # full run, results in bench/out/
+    python bench/run.py --size 20000 --only compare   # the side-by-side check only
+
+Every heavy step runs in a child process of its own, so that the peak resident memory reported
+for it (the child's VmHWM, read from /proc/self/status) is that step's alone: not the
+generator's, not another step's. See BENCHMARKS.md for the figures and what limits them.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+for entry in (str(REPO), str(HERE)):
+    if entry not in sys.path:
+        sys.path.insert(0, entry)
+
+import corpus as corpus_mod  # noqa: E402  (bench/corpus.py)
+import methods  # noqa: E402  (bench/methods.py)
+
+DEFAULT_OUT = HERE / "out"
+DEFAULT_SEED = 2026
+STEPS = ("load", "compare", "compliance", "serve", "export")
+
+
+# -- measuring ---------------------------------------------------------------------------------
+
+def peak_rss_mb() -> float:
+    """This process's resident-memory high-water mark (VmHWM), in MB."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def latency_stats(samples: list[float]) -> dict:
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, max(0, round(0.95 * len(ordered)) - 1))]
+    return {
+        "n": len(ordered),
+        "median_ms": round(statistics.median(ordered) * 1000, 2),
+        "p95_ms": round(p95 * 1000, 2),
+        "max_ms": round(ordered[-1] * 1000, 2),
+    }
+
+
+def timed_calls(fn, repeat: int, warmup: int = 1) -> dict:
+    for _ in range(warmup):
+        fn()
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - started)
+    return latency_stats(samples)
+
+
+def run_child(task: str, **kwargs) -> dict:
+    """Run one task of this script in a fresh interpreter; returns its result plus its peak RSS."""
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as tmp:
+        result_path = tmp.name
+    try:
+        command = [sys.executable, str(Path(__file__).resolve()), "--child", task,
+                   "--child-args", json.dumps(kwargs, default=str), "--child-result", result_path]
+        completed = subprocess.run(command)
+        if completed.returncode != 0:
+            raise RuntimeError(f"child task {task} failed with exit code {completed.returncode}")
+        return json.loads(Path(result_path).read_text(encoding="utf-8"))
+    finally:
+        Path(result_path).unlink(missing_ok=True)
+
+
+# -- corpus ------------------------------------------------------------------------------------
+
+def generate(out: Path, size: int, seed: int) -> dict:
+    from decp_monitor import demo
+
+    as_of = getattr(demo, "DEMO_AS_OF", dt.date.today())
+    started = time.perf_counter()
+    records = demo.generate_records(**generator_arguments(demo, size, seed, as_of))
+    info = corpus_mod.write_corpus(records, out, as_of, xml_writer=getattr(demo, "record_to_xml", None))
+    elapsed = time.perf_counter() - started
+    result = info.to_dict()
+    result.update({"seconds": round(elapsed, 2), "as_of": as_of.isoformat(), "seed": seed})
+    return result
+
+
+def generator_arguments(demo, size: int, seed: int, as_of: dt.date) -> dict:
+    """The demo generator's parameters for `size` records (its signature decides the names)."""
+    import inspect
+
+    params = inspect.signature(demo.generate_records).parameters
+    wanted = {"seed": seed, "as_of": as_of}
+    for name in ("contracts", "records", "size", "n"):
+        if name in params:
+            wanted[name] = size
+            break
+    if "buyers" in params:
+        wanted["buyers"] = buyer_count(size)
+    return {k: v for k, v in wanted.items() if k in params}
+
+
+def buyer_count(size: int) -> int:
+    # Nationally about 1.5 M contracts for some 40 000 publishing buyers; keep that ratio, with a
+    # floor so that small runs still have a long tail.
+    return max(200, size * 40_000 // 1_500_000)
+
+
+# -- tasks (each runs in a child process) ------------------------------------------------------
+
+def task_load(path: str, data_dir: str, as_of: str) -> dict:
+    """The real pipeline: Store.build + load_file (parse, normalise, findings, store),
+    consolidation and compliance, then publication."""
+    from decp_monitor.store import Store
+
+    shutil.rmtree(data_dir, ignore_errors=True)
+    store = Store(data_dir)
+    marks: dict[str, float] = {}
+
+    def finish(con):
+        from decp_monitor import compliance
+
+        marks["compliance_start"] = time.perf_counter()
+        compliance.compute(con)
+        marks["compliance_end"] = time.perf_counter()
+
+    started = time.perf_counter()
+    with store.build("bench", source=path, meta={"as_of": as_of}, finish=finish) as build:
+        kind = build.load_file(path)
+        marks["read_end"] = time.perf_counter()
+    published = time.perf_counter()
+    counts = dict(build.stats)
+    con = store.connect()
+    try:
+        findings = dict(con.execute(
+            "SELECT code, count(*) FROM findings GROUP BY code ORDER BY 2 DESC").fetchall())
+    finally:
+        con.close()
+    total = published - started
+    return {
+        "file": Path(path).name, "kind": kind, "bytes": Path(path).stat().st_size,
+        "seconds": round(total, 2),
+        "read_store_seconds": round(marks["read_end"] - started, 2),
+        "consolidate_seconds": round(marks.get("compliance_start", published) - marks["read_end"], 2),
+        "compliance_seconds": round(marks.get("compliance_end", 0) - marks.get("compliance_start", 0), 2),
+        "publish_seconds": round(published - marks.get("compliance_end", published), 2),
+        "records": counts.get("records"), "contracts": counts.get("contracts"),
+        "findings": counts.get("findings"), "findings_by_code": findings,
+        "records_per_second": round(counts.get("records", 0) / total) if total else None,
+        "database_bytes": store.current().path.stat().st_size,
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+    }
+
+
+def task_parse_only(path: str) -> dict:
+    """The reader alone (no store): how much of the load is parsing."""
+    from decp_monitor.model import Finding, Record
+    from decp_monitor.parse import read_decp
+
+    started = time.perf_counter()
+    records = findings = 0
+    for item in read_decp(Path(path), name=path):
+        if isinstance(item, Record):
+            records += 1
+        elif isinstance(item, Finding):
+            findings += 1
+    elapsed = time.perf_counter() - started
+    return {"file": Path(path).name, "seconds": round(elapsed, 2), "records": records,
+            "findings": findings, "records_per_second": round(records / elapsed) if elapsed else None,
+            "peak_rss_mb": round(peak_rss_mb(), 1)}
+
+
+def task_method(method: str, path: str, counts_out: str, data_dir: str = "", as_of: str = "") -> dict:
+    """One of the three compared methods, timed from file to per-buyer counts."""
+    started = time.perf_counter()
+    if method == "pandas":
+        counts = methods.pandas_baseline(Path(path))
+    elif method == "duckdb":
+        counts = methods.duckdb_native(Path(path))
+    elif method == "pipeline":
+        load = task_load(path, data_dir, as_of)
+        from decp_monitor.store import Store
+
+        con = Store(data_dir).connect()
+        try:
+            counts = methods.pipeline_counts(con)
+            statuses = dict(con.execute(
+                "SELECT status, count(*) FROM contract_compliance GROUP BY 1").fetchall())
+        finally:
+            con.close()
+    else:
+        raise ValueError(method)
+    elapsed = time.perf_counter() - started
+    Path(counts_out).write_text(json.dumps(counts), encoding="utf-8")
+    result = {"method": method, "seconds": round(elapsed, 2), "peak_rss_mb": round(peak_rss_mb(), 1),
+              **methods.totals(counts)}
+    if method == "pipeline":
+        result.update({"load": load, "statuses": statuses})
+    return result
+
+
+class _TimingConnection:
+    """Forwards to a DuckDB connection and times every statement compute() runs."""
+
+    def __init__(self, con):
+        self._con = con
+        self.timings: list[tuple[str, float]] = []
+
+    def execute(self, sql, *args, **kwargs):
+        started = time.perf_counter()
+        result = self._con.execute(sql, *args, **kwargs)
+        self.timings.append((_statement_label(sql), time.perf_counter() - started))
+        return result
+
+    def __getattr__(self, name):
+        return getattr(self._con, name)
+
+
+def _statement_label(sql) -> str:
+    import re
+
+    text = " ".join(str(sql).split())
+    match = re.search(r"\b(?:CREATE(?: OR REPLACE)?(?: TEMP| TEMPORARY)? (?:TABLE|VIEW|MACRO)|INSERT INTO|UPDATE|DELETE FROM)\s+([\w.\"]+)", text, re.I)
+    return match.group(0) if match else text[:60]
+
+
+def task_compliance(data_dir: str, repeat: int = 3) -> dict:
+    """compute() alone, on a copy of the loaded database (the published file stays untouched)."""
+    import duckdb
+
+    from decp_monitor import compliance
+    from decp_monitor.store import Store
+
+    version = Store(data_dir).current()
+    scratch = Path(data_dir) / "compliance-scratch.duckdb"
+    shutil.copyfile(version.path, scratch)
+    runs, per_statement = [], {}
+    try:
+        con = duckdb.connect(str(scratch))
+        try:
+            for _ in range(repeat):
+                proxy = _TimingConnection(con)
+                started = time.perf_counter()
+                compliance.compute(proxy)
+                runs.append(time.perf_counter() - started)
+                for label, seconds in proxy.timings:
+                    per_statement.setdefault(label, []).append(seconds)
+            tables = {
+                t: con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]
+                for t in ("contract_compliance", "modification_compliance", "buyer_compliance",
+                          "dataset_conformance", "resource_conformance", "overview_monthly")
+                if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [t]).fetchone()[0]
+            }
+        finally:
+            con.close()
+    finally:
+        scratch.unlink(missing_ok=True)
+        scratch.with_suffix(".duckdb.wal").unlink(missing_ok=True)
+    slowest = sorted(((statistics.median(v), k) for k, v in per_statement.items()), reverse=True)
+    return {
+        "runs_seconds": [round(r, 2) for r in runs],
+        "median_seconds": round(statistics.median(runs), 2),
+        "statements": len(per_statement),
+        "slowest_statements": [{"statement": k, "median_seconds": round(s, 3)} for s, k in slowest[:8]],
+        "table_rows": tables,
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+    }
+
+
+def task_serve(**kwargs) -> dict:
+    import serve  # bench/serve.py
+
+    return serve.task_serve(**kwargs)
+
+
+def task_export(**kwargs) -> dict:
+    import serve
+
+    return serve.task_export(**kwargs)
+
+
+CHILD_TASKS = {
+    "load": task_load,
+    "parse_only": task_parse_only,
+    "method": task_method,
+    "compliance": task_compliance,
+    "serve": task_serve,
+    "export": task_export,
+}
+
+
+def _child_main(task: str, args_json: str, result_path: str) -> None:
+    result = CHILD_TASKS[task](**json.loads(args_json))
+    Path(result_path).write_text(json.dumps(result, default=str), encoding="utf-8")
+
+
+# -- orchestration -----------------------------------------------------------------------------
+
+def compare_methods(out: Path, as_of: str, in_process: bool = False) -> dict:
+    """Run the three methods over the clean records; check they give the same per-buyer counts."""
+    results, counts = {}, {}
+    for method, path in (("pipeline", out / "clean.json"), ("pandas", out / "clean.json"),
+                         ("duckdb", out / "clean.ndjson")):
+        counts_out = out / f"counts-{method}.json"
+        kwargs = {"method": method, "path": str(path), "counts_out": str(counts_out),
+                  "data_dir": str(out / "db-clean"), "as_of": as_of}
+        results[method] = task_method(**kwargs) if in_process else run_child("method", **kwargs)
+        counts[method] = {k: tuple(v) for k, v in json.loads(counts_out.read_text(encoding="utf-8")).items()}
+        counts_out.unlink()
+    checks = {
+        "pipeline_vs_pandas": methods.compare(counts["pipeline"], counts["pandas"]),
+        "pipeline_vs_duckdb": methods.compare(counts["pipeline"], counts["duckdb"]),
+    }
+    agree = all(c["differing"] == 0 for c in checks.values())
+    pipeline, pandas_, duck = (results[m]["seconds"] for m in ("pipeline", "pandas", "duckdb"))
+    return {
+        "methods": results,
+        "checks": checks,
+        "agree": agree,
+        "pandas_over_pipeline": round(pandas_ / pipeline, 2) if pipeline else None,
+        "pipeline_over_duckdb": round(pipeline / duck, 2) if duck else None,
+    }
+
+
+def machine() -> dict:
+    cpu = ""
+    try:
+        for line in open("/proc/cpuinfo", encoding="utf-8"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_gb = None
+    try:
+        for line in open("/proc/meminfo", encoding="ascii"):
+            if line.startswith("MemTotal:"):
+                mem_gb = round(int(line.split()[1]) / 1024 / 1024, 1)
+    except OSError:
+        pass
+    import duckdb
+    import pandas
+
+    return {
+        "cpu": cpu, "nproc": os.cpu_count(), "ram_gb": mem_gb,
+        "python": platform.python_version(), "duckdb": duckdb.__version__, "pandas": pandas.__version__,
+        "load_average_at_start": os.getloadavg(),
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=100_000, help="records to generate")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument("--only", default=",".join(STEPS), help=f"comma-separated steps among {STEPS}")
+    parser.add_argument("--repeat", type=int, default=30, help="calls per serving query")
+    parser.add_argument("--parse-only", action="store_true", help="also time the readers alone")
+    parser.add_argument("--keep", action="store_true", help="keep the corpus and databases")
+    parser.add_argument("--child")
+    parser.add_argument("--child-args")
+    parser.add_argument("--child-result")
+    args = parser.parse_args(argv)
+    if args.child:
+        _child_main(args.child, args.child_args, args.child_result)
+        return 0
+
+    steps = [s.strip() for s in args.only.split(",") if s.strip()]
+    out = args.out.resolve()
+    shutil.rmtree(out / f"size-{args.size}", ignore_errors=True)
+    work = out / f"size-{args.size}"
+    work.mkdir(parents=True)
+    report = {"command": " ".join([Path(sys.executable).name, "bench/run.py", *sys.argv[1:]]),
+              "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+              "size": args.size, "machine": machine()}
+
+    def save():
+        (out / f"results-{args.size}.json").write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
+
+    def step(name, fn):
+        print(f"[bench] {name} …", file=sys.stderr, flush=True)
+        started = time.perf_counter()
+        report[name] = fn()
+        print(f"[bench] {name}: {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
+        save()
+
+    step("corpus", lambda: generate(work, args.size, args.seed))
+    as_of = report["corpus"]["as_of"]
+    if "load" in steps:
+        for fmt in ("json", "xml"):
+            step(f"load_{fmt}", lambda fmt=fmt: run_child(
+                "load", path=str(work / f"corpus.{fmt}"), data_dir=str(work / f"db-{fmt}"), as_of=as_of))
+            if args.parse_only:
+                step(f"parse_only_{fmt}", lambda fmt=fmt: run_child("parse_only", path=str(work / f"corpus.{fmt}")))
+        shutil.rmtree(work / "db-xml", ignore_errors=True)
+    if "compare" in steps:
+        step("compare", lambda: compare_methods(work, as_of))
+    if "compliance" in steps and (work / "db-json").exists():
+        step("compliance", lambda: run_child("compliance", data_dir=str(work / "db-json")))
+    if "serve" in steps and (work / "db-json").exists():
+        step("serve", lambda: run_child("serve", data_dir=str(work / "db-json"), repeat=args.repeat))
+    if "export" in steps and (work / "db-json").exists():
+        step("export", lambda: run_child("export", data_dir=str(work / "db-json"), out_dir=str(work / "exports")))
+    report["finished_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    save()
+    import summary
+
+    print(summary.markdown(report))
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0 if report.get("compare", {}).get("agree", True) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

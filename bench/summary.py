@@ -1,0 +1,111 @@
+"""Render a benchmark report (the dict bench/run.py saves as results-N.json) as Markdown."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def _n(value, digits: int = 0) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, (int, float)):
+        text = f"{value:,.{digits}f}" if digits else f"{round(value):,}"
+        return text.replace(",", " ")
+    return str(value)
+
+
+def _mb(value) -> str:
+    return "–" if value is None else f"{value:,.0f} MB".replace(",", " ")
+
+
+def markdown(report: dict) -> str:
+    lines: list[str] = []
+    add = lines.append
+    m = report.get("machine", {})
+    add(f"### Run at {report.get('size'):,} records".replace(",", " "))
+    add("")
+    add(f"- Command: `{report.get('command')}`; started {report.get('started_at')}, finished {report.get('finished_at', '–')}.")
+    add(f"- Machine: {m.get('cpu')}, {m.get('nproc')} cores, {m.get('ram_gb')} GB RAM; Python {m.get('python')}, "
+        f"DuckDB {m.get('duckdb')}, pandas {m.get('pandas')}; load average at start {m.get('load_average_at_start')}.")
+    c = report.get("corpus")
+    if c:
+        files = ", ".join(f"{name} {_n(size / 1e6, 1)} MB" for name, size in c.get("files", {}).items())
+        excluded = ", ".join(f"{k} {_n(v)}" for k, v in sorted(c.get("excluded", {}).items(), key=lambda kv: -kv[1]))
+        add(f"- Corpus (demo generator, seed {c.get('seed')}, as of {c.get('as_of')}): {_n(c['records'])} records "
+            f"({_n(c['marches'])} marchés, {_n(c['concessions'])} concessions, {_n(c['modifications'])} modifications), "
+            f"{_n(c['buyers'])} buyers; written in {c['seconds']} s. Files: {files}.")
+        add(f"- Clean records (the comparison set): {_n(c['clean_records'])}; left out: {excluded or 'none'}.")
+    add("")
+    loads = [(fmt, report.get(f"load_{fmt}")) for fmt in ("json", "xml") if report.get(f"load_{fmt}")]
+    if loads:
+        add("**Load** (one file, whole pipeline: parse, normalise, findings, store, consolidation, compliance, publication; own process)")
+        add("")
+        add("| file | size | records | contracts | findings | total | records/s | read+store | consolidate | compliance | peak RSS |")
+        add("|---|---|---|---|---|---|---|---|---|---|---|")
+        for fmt, r in loads:
+            add(f"| {r['file']} | {_n(r['bytes'] / 1e6, 1)} MB | {_n(r['records'])} | {_n(r['contracts'])} | {_n(r['findings'])} "
+                f"| {r['seconds']} s | {_n(r['records_per_second'])} | {r['read_store_seconds']} s | {r['consolidate_seconds']} s "
+                f"| {r['compliance_seconds']} s | {_mb(r['peak_rss_mb'])} |")
+        for fmt in ("json", "xml"):
+            p = report.get(f"parse_only_{fmt}")
+            if p:
+                add(f"\nReader alone ({p['file']}): {p['seconds']} s, {_n(p['records_per_second'])} records/s, peak {_mb(p['peak_rss_mb'])}.")
+        add("")
+    cmp_ = report.get("compare")
+    if cmp_:
+        add("**Side by side** on the clean records (per-buyer late / on-time counts; each method in its own process)")
+        add("")
+        add("| method | seconds | peak RSS | buyers | late | on time |")
+        add("|---|---|---|---|---|---|")
+        labels = {"pipeline": "decp-monitor (full load of clean.json + query)",
+                  "pandas": "pandas baseline (json.load + json_normalize + groupby)",
+                  "duckdb": "DuckDB read_json over clean.ndjson"}
+        for name in ("pipeline", "pandas", "duckdb"):
+            r = cmp_["methods"][name]
+            add(f"| {labels[name]} | {r['seconds']} | {_mb(r['peak_rss_mb'])} | {_n(r['buyers'])} | {_n(r['late'])} | {_n(r['on_time'])} |")
+        add("")
+        add(f"- pandas / decp-monitor: **{cmp_['pandas_over_pipeline']}×**; decp-monitor / DuckDB: **{cmp_['pipeline_over_duckdb']}×**.")
+        checks = cmp_["checks"]
+        add(f"- Same per-buyer counts: **{'yes' if cmp_['agree'] else 'NO'}** "
+            f"(buyers differing: vs pandas {checks['pipeline_vs_pandas']['differing']}, vs DuckDB {checks['pipeline_vs_duckdb']['differing']}).")
+        statuses = cmp_["methods"]["pipeline"].get("statuses")
+        if statuses:
+            add(f"- Statuses in the clean load: {', '.join(f'{k} {_n(v)}' for k, v in statuses.items())}.")
+        add("")
+    comp = report.get("compliance")
+    if comp:
+        add(f"**Compliance** `compute()` alone on the loaded database: median {comp['median_seconds']} s "
+            f"(runs {comp['runs_seconds']}), {comp['statements']} statements; slowest: "
+            + "; ".join(f"`{s['statement']}` {s['median_seconds']} s" for s in comp["slowest_statements"][:5])
+            + f". Rows: {', '.join(f'{k} {_n(v)}' for k, v in comp.get('table_rows', {}).items())}; peak {_mb(comp['peak_rss_mb'])}.")
+        add("")
+    serve = report.get("serve")
+    if serve:
+        add(f"**Serving** (read-only connection on the published version, {serve.get('source')}; "
+            f"{serve.get('repeat')} calls each after one warm-up)")
+        add("")
+        add("| query | rows | median | p95 | max |")
+        add("|---|---|---|---|---|")
+        for q in serve["queries"]:
+            add(f"| {q['name']} | {_n(q.get('rows'))} | {q['median_ms']} ms | {q['p95_ms']} ms | {q['max_ms']} ms |")
+        for note in serve.get("notes", []):
+            add(f"\n- {note}")
+        add("")
+    export = report.get("export")
+    if export:
+        add(f"**Export** ({export.get('source')})")
+        add("")
+        add("| table | format | rows | size | median | p95 | calls |")
+        add("|---|---|---|---|---|---|---|")
+        for e in export["exports"]:
+            add(f"| {e['table']} | {e['format']} | {_n(e.get('rows'))} | {_n((e.get('bytes') or 0) / 1e6, 1)} MB "
+                f"| {e.get('median_ms', '–')} ms | {e.get('p95_ms', '–')} ms | {e.get('n', '–')} |")
+        for note in export.get("notes", []):
+            add(f"\n- {note}")
+        add("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(markdown(json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))))

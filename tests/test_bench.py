@@ -1,0 +1,41 @@
+"""Smoke test of the benchmark: at a small size, the pipeline, the pandas baseline and DuckDB's own
+JSON reader give the same late / on-time counts per buyer SIRET. No timing is asserted."""
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+
+pytest.importorskip("decp_monitor.demo")
+pytest.importorskip("decp_monitor.parse")
+pytest.importorskip("decp_monitor.compliance")
+
+
+@pytest.fixture(scope="module")
+def bench_run():
+    sys.path.insert(0, str(BENCH))
+    try:
+        import run
+
+        yield run
+    finally:
+        sys.path.remove(str(BENCH))
+
+
+def test_bench_three_methods_agree_on_per_buyer_late_counts(bench_run, tmp_path):
+    corpus = bench_run.generate(tmp_path, 20_000, seed=bench_run.DEFAULT_SEED)
+    # the generated corpus has defects, and the comparison set leaves them out
+    assert corpus["records"] == 20_000
+    assert 0 < corpus["clean_records"] < corpus["records"]
+
+    result = bench_run.compare_methods(tmp_path, corpus["as_of"], in_process=True)
+
+    assert result["checks"]["pipeline_vs_pandas"]["differing"] == 0, result["checks"]
+    assert result["checks"]["pipeline_vs_duckdb"]["differing"] == 0, result["checks"]
+    assert result["agree"]
+    pipeline = result["methods"]["pipeline"]
+    # the comparison is not vacuous: many buyers, both late and on-time contracts
+    assert pipeline["buyers"] > 50
+    assert pipeline["late"] > 0 and pipeline["on_time"] > 0
+    assert pipeline["late"] + pipeline["on_time"] == result["methods"]["duckdb"]["late"] + result["methods"]["duckdb"]["on_time"]
