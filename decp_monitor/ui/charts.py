@@ -1,0 +1,99 @@
+"""Plotly figures of the dashboard, labelled in French (decimal comma, French dates)."""
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+# Hide plotly's English toolbar; keep the image download.
+CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"], "locale": "fr"}
+LATE = "#CE0500"
+ON_TIME = "#18753C"
+NEUTRAL = "#000091"
+GREY = "#929292"
+STATUS_COLORS = {
+    "on_time": ON_TIME, "late": LATE, "declared_on_time_observed_late": "#FC5D00",
+    "no_publication_date": GREY, "no_notification_date": GREY, "published_before_notification": "#8585F6",
+}
+VERDICT_COLORS = {
+    "compliant": ON_TIME, "late": LATE, "missing": "#6A6AF4", "stale": "#FC5D00",
+    "undeclared": "#B7A73F", "invalid_siret": "#3A3A3A", "no_recent_data": GREY,
+}
+FRENCH_LAYOUT = dict(separators=", ", margin=dict(l=10, r=10, t=30, b=10), height=360,
+                     legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
+
+
+def monthly(df: pd.DataFrame) -> go.Figure:
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_bar(x=df["month"], y=df["late_share"] * 100, name="Part publiée en retard (%)",
+                marker_color=LATE, opacity=0.8,
+                customdata=df[["late", "assessed"]].to_numpy(),
+                hovertemplate="%{x|%m/%Y} : %{y:.1f} % (%{customdata[0]} sur %{customdata[1]})<extra></extra>")
+    fig.add_scatter(x=df["month"], y=df["median_delay_days"], name="Délai médian (jours)", mode="lines+markers",
+                    line_color=NEUTRAL, secondary_y=True,
+                    hovertemplate="%{x|%m/%Y} : délai médian %{y:.0f} jours<extra></extra>")
+    fig.update_layout(**FRENCH_LAYOUT)
+    fig.update_xaxes(tickformat="%m/%Y", title_text="Mois de notification")
+    fig.update_yaxes(title_text="Part en retard (%)", rangemode="tozero", secondary_y=False)
+    fig.update_yaxes(title_text="Délai médian (jours)", rangemode="tozero", secondary_y=True, showgrid=False)
+    return fig
+
+
+def delay_histogram(df: pd.DataFrame, bin_days: int = 10, two_months: int = 61) -> go.Figure:
+    colors = [LATE if start >= two_months else ON_TIME for start in df["bin_start"]]
+    labels = [f"{s} à {s + bin_days - 1} jours" for s in df["bin_start"]]
+    fig = go.Figure(go.Bar(x=df["bin_start"] + bin_days / 2, y=df["contracts"], width=bin_days * 0.95,
+                           marker_color=colors, customdata=labels, name="Contrats",
+                           hovertemplate="%{customdata} : %{y} contrats<extra></extra>"))
+    fig.add_vline(x=two_months, line_dash="dash", line_color="#161616",
+                  annotation_text="deux mois", annotation_position="top right")
+    fig.update_layout(**FRENCH_LAYOUT, showlegend=False)
+    fig.update_xaxes(title_text="Délai entre notification et publication déclarée (jours ; bornes regroupées)")
+    fig.update_yaxes(title_text="Contrats")
+    return fig
+
+
+def verdicts_by_platform(df: pd.DataFrame) -> go.Figure:
+    fig = go.Figure()
+    order = df.groupby("platform")["buyers"].sum().sort_values().index.tolist()
+    for verdict, part in df.groupby("verdict", sort=False):
+        fig.add_bar(y=part["platform"], x=part["buyers"], orientation="h", name=part["verdict_label"].iloc[0],
+                    marker_color=VERDICT_COLORS.get(verdict, GREY),
+                    hovertemplate="%{y} : %{x} acheteurs<extra>" + str(part["verdict_label"].iloc[0]) + "</extra>")
+    fig.update_layout(**{**FRENCH_LAYOUT, "height": max(300, 40 + 28 * len(order))}, barmode="stack")
+    fig.update_yaxes(categoryorder="array", categoryarray=order, title_text=None)
+    fig.update_xaxes(title_text="Acheteurs")
+    return fig
+
+
+def buyer_timeline(df: pd.DataFrame) -> go.Figure:
+    """One line per contract: notification → deadline, and the publication marker."""
+    df = df.sort_values("notification_date")
+    labels = [f"{cid or '?'}" for cid in df["contract_id"]]
+    fig = go.Figure()
+    fig.add_scatter(x=df["notification_date"], y=labels, mode="markers", name="Notification",
+                    marker=dict(symbol="circle", color=NEUTRAL, size=8),
+                    hovertemplate="%{y} : notifié le %{x|%d/%m/%Y}<extra></extra>")
+    fig.add_scatter(x=df["deadline"], y=labels, mode="markers", name="Échéance (deux mois)",
+                    marker=dict(symbol="line-ns-open", color="#161616", size=12, line_width=2),
+                    hovertemplate="%{y} : échéance le %{x|%d/%m/%Y}<extra></extra>")
+    for status, part in df.groupby("status", sort=False):
+        part = part[part["publication_date"].notna()]
+        if part.empty:
+            continue
+        fig.add_scatter(x=part["publication_date"], y=[f"{c or '?'}" for c in part["contract_id"]], mode="markers",
+                        name=f"Publication — {part['status_label'].iloc[0]}",
+                        marker=dict(symbol="diamond", color=STATUS_COLORS.get(status, GREY), size=10),
+                        hovertemplate="%{y} : publié le %{x|%d/%m/%Y}<extra></extra>")
+    # Segments notification → publication (or deadline when never published), in one trace.
+    xs, ys = [], []
+    for row, label in zip(df.itertuples(), labels):
+        end = row.publication_date if pd.notna(row.publication_date) else row.deadline
+        if pd.notna(end):
+            xs += [row.notification_date, end, None]
+            ys += [label, label, None]
+    fig.add_scatter(x=xs, y=ys, mode="lines", line=dict(color=GREY, width=1), showlegend=False, hoverinfo="skip")
+    fig.update_layout(**{**FRENCH_LAYOUT, "height": min(900, max(300, 60 + 18 * len(df)))})
+    fig.update_xaxes(tickformat="%d/%m/%Y", title_text=None)
+    fig.update_yaxes(title_text=None, autorange="reversed", showticklabels=len(df) <= 40)
+    return fig

@@ -1,0 +1,97 @@
+"""Acheteur: one buyer's verdict, contracts, datasets and what to do — deep link ?siret=…"""
+import datetime as dt
+
+import streamlit as st
+
+from decp_monitor.ui import buyer_view, widgets
+from decp_monitor.ui.format import format_siret, md_escape
+from decp_monitor.ui.siret_input import as_siret, siret_problem
+
+st.title("Acheteur")
+loaded = widgets.require_data()
+widgets.demo_notice(loaded)
+widgets.require_compliance(loaded)
+
+# One box for a SIRET or a name; the URL keeps `siret` or `q` so the view can be shared.
+initial = st.query_params.get("siret") or st.query_params.get("q") or ""
+if st.session_state.get("_buyer_url_seen") != initial:
+    st.session_state["_buyer_url_seen"] = initial
+    st.session_state["buyer_query"] = initial
+typed = st.text_input(
+    "SIRET ou nom de l'acheteur", key="buyer_query",
+    placeholder="ex. 214 400 368 00012, ou une partie du nom",
+    help="Le SIRET peut être saisi avec ou sans espaces. Une recherche par nom liste les acheteurs correspondants.",
+).strip()
+siret = as_siret(typed)
+if siret:
+    st.query_params["siret"] = siret
+    st.query_params.pop("q", None)
+elif typed:
+    st.query_params["q"] = typed
+    st.query_params.pop("siret", None)
+else:
+    st.query_params.pop("siret", None)
+    st.query_params.pop("q", None)
+st.session_state["_buyer_url_seen"] = st.query_params.get("siret") or st.query_params.get("q") or ""
+
+if not typed:
+    widgets.empty_state(
+        "Vérifier un acheteur",
+        "Saisissez le SIRET de l'établissement acheteur (14 chiffres, tel qu'il figure dans les "
+        "données essentielles) ou une partie de son nom. La page indique si l'acheteur publie ses "
+        "données dans les deux mois suivant la notification, liste ses contrats en retard et dit "
+        "comment se mettre en règle.",
+        icon="🔎",
+    )
+    st.stop()
+
+if not siret:
+    with widgets.error_boundary("la recherche"):
+        found = widgets.q(loaded, "search_buyers", typed)
+        if found.empty:
+            st.warning(f"Aucun acheteur dont le nom contient « {md_escape(typed)} ». Essayez avec son SIRET.", icon="🔎")
+        else:
+            st.caption(f"{len(found)} acheteur(s) trouvé(s) — les 25 premiers sont listés.")
+            for row in found.itertuples():
+                st.page_link(
+                    "pages/buyer.py",
+                    label=f"{md_escape(row.buyer_name or 'Nom inconnu')} — {format_siret(row.buyer_siret)} — {md_escape(row.verdict_label)}",
+                    query_params={"siret": row.buyer_siret},
+                )
+    st.stop()
+
+problem = siret_problem(siret)
+row = None
+with widgets.error_boundary("l'acheteur"):
+    row = widgets.q(loaded, "buyer", siret)
+
+if problem:
+    st.error(f"**Le SIRET {format_siret(siret)} n'est pas valide** : {problem}.", icon="🚫")
+    if row is None:
+        st.markdown(
+            "Vérifiez la saisie : le SIRET figure sur l'avis Sirene de l'établissement ou sur "
+            "[annuaire-entreprises.data.gouv.fr](https://annuaire-entreprises.data.gouv.fr)."
+        )
+        st.stop()
+    st.caption("Ce SIRET invalide figure pourtant dans les données : ce qui a été publié sous ce numéro est présenté ci-dessous.")
+
+if row is None:
+    st.warning(f"**Le SIRET {format_siret(siret)} n'apparaît pas dans les données chargées.**", icon="❔")
+    st.markdown(
+        "Aucun contrat publié, aucune déclaration de profil d'acheteur et aucun jeu de données ne "
+        "portent ce SIRET. Cela peut vouloir dire que :\n\n"
+        "- l'acheteur n'a publié aucune donnée essentielle, ou pas sur les sources moissonnées ;\n"
+        "- ses contrats sont publiés sous un autre SIRET (siège, autre établissement du même organisme) ;\n"
+        "- sa plateforme de profil d'acheteur ne l'a pas déclaré ;\n"
+        "- il n'a passé aucun marché au-dessus du seuil de publication (40 000 € HT depuis 2020)."
+    )
+    with widgets.error_boundary("les établissements du même organisme"):
+        siblings = widgets.q(loaded, "same_siren", siret[:9])
+        if not siblings.empty:
+            st.markdown(f"**Établissements du même SIREN ({siret[:9]}) présents dans les données :**")
+            for sib in siblings.itertuples():
+                st.page_link("pages/buyer.py", label=f"{format_siret(sib.buyer_siret)} — {md_escape(sib.buyer_name or 'nom inconnu')} — {md_escape(sib.verdict_label)}",
+                             query_params={"siret": sib.buyer_siret})
+    st.stop()
+
+buyer_view.render(loaded, row)
