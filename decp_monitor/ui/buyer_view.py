@@ -68,13 +68,13 @@ def render(loaded: Loaded, row: dict) -> None:
 
 def _contracts(loaded: Loaded, siret: str) -> None:
     counts = widgets.q(loaded, "buyer_status_counts", siret)
-    labels = dict(zip(counts["status"], counts["status_label"])) if not counts.empty else {}
+    labels = widgets.q(loaded, "status_labels")
     sizes = dict(zip(counts["status"], counts["contracts"])) if not counts.empty else {}
     left, right = st.columns([2, 1])
     with left:
         status = widgets.url_select(
             "Statut", "statut", [None] + list(labels), None,
-            format_func=lambda s: "Tous les statuts" if s is None else f"{labels.get(s, s)} ({fr_int(sizes.get(s))})",
+            format_func=lambda s: "Tous les statuts" if s is None else f"{labels.get(s, s)} ({fr_int(sizes.get(s, 0))})",
         )
     with right:
         window_only = widgets.url_toggle("Fenêtre d'évaluation seulement", "fenetre", False)

@@ -1,0 +1,51 @@
+"""French formats and safe links of the dashboard."""
+import datetime as dt
+
+from decp_monitor.ui.format import (fr_date, fr_datetime, fr_days, fr_int, fr_money, fr_percent, format_siret,
+                                    md_escape, safe_url)
+from decp_monitor.ui.siret_input import as_siret, siret_problem
+
+NNBSP, NBSP = "\u202f", "\u00a0"
+
+
+def test_money_has_french_separators():
+    assert fr_money(1234567.89) == f"1{NNBSP}234{NNBSP}567,89{NBSP}€"
+    assert fr_money(None) == "–"
+
+
+def test_integers_percentages_and_days():
+    assert fr_int(1234567) == f"1{NNBSP}234{NNBSP}567"
+    assert fr_percent(0.125) == f"12,5{NBSP}%"
+    assert fr_percent(float("nan")) == "–"
+    assert fr_days(1) == f"1{NBSP}jour" and fr_days(61) == f"61{NBSP}jours"
+
+
+def test_dates_day_first():
+    assert fr_date(dt.date(2024, 12, 31)) == "31/12/2024"
+    assert fr_date("2024-12-31") == "31/12/2024"
+    assert fr_datetime("2025-01-02T03:04:05") == "02/01/2025 à 03:04 UTC"
+
+
+def test_only_http_urls_are_links():
+    assert safe_url("https://www.data.gouv.fr/x") == "https://www.data.gouv.fr/x"
+    assert safe_url(" http://a.fr/b ") == "http://a.fr/b"
+    for bad in ("javascript:alert(1)", "ftp://a.fr", "data:text/html,x", "//a.fr", "https://", "http://a.fr/<x>", None, 3):
+        assert safe_url(bad) is None, bad
+
+
+def test_untrusted_text_never_becomes_markdown():
+    escaped = md_escape("[clic](https://evil.example) **gras** :red[x]")
+    assert "\\[clic\\]\\(https\\:" in escaped and "\\*\\*" in escaped and "\\:red\\[" in escaped
+
+
+def test_siret_typed_with_spaces():
+    assert as_siret("214 400 368 00012") == "21440036800012"
+    assert as_siret("214\u00a0400\u00a0368\u00a000012") == "21440036800012"
+    assert as_siret("Commune de Nantes") is None
+    assert format_siret("21440036800012") == "214 400 368 00012"
+
+
+def test_siret_problem_says_why():
+    assert siret_problem("21440036800012") is None
+    assert "14 chiffres" in siret_problem("2144003680")
+    assert "clé de contrôle" in siret_problem("21440036800013")

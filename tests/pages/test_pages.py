@@ -1,0 +1,284 @@
+"""The dashboard pages, run headless with AppTest against small databases built by the real store."""
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+
+import pandas as pd
+import pytest
+
+from decp_monitor.model import Record
+from decp_monitor.store import Store
+
+from .conftest import COMPLIANT, INVALID, LATE, MISSING, UNKNOWN, build_test_db
+
+PAGES = ["pages/overview.py", "pages/buyer.py", "pages/buyers.py", "pages/datasets.py",
+         "pages/declarations.py", "pages/quality.py", "pages/method.py"]
+
+
+def open_page(at, page, **params):
+    at.run()
+    at.switch_page(page)
+    for key, value in params.items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def texts(elements) -> str:
+    return "\n".join(str(e.value) for e in elements)
+
+
+def verdict_label(data_dir, siret) -> str:
+    con = Store(data_dir).connect()
+    try:
+        return con.execute("SELECT verdict_label FROM buyer_compliance WHERE buyer_siret = ?", [siret]).fetchone()[0]
+    finally:
+        con.close()
+
+
+# -- without data ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_explains_an_empty_data_directory(empty_app, page):
+    open_page(empty_app, page)
+    shown = texts(empty_app.markdown)
+    if page != "pages/method.py":
+        assert "Aucune donnée chargée" in shown
+        assert "python -m decp_monitor demo" in shown
+    else:  # the method page explains the rules even without data
+        assert "Dates déclarées et dates observées" in shown
+
+
+def test_first_run_builds_the_demo_database(monkeypatch, tmp_path):
+    demo = importlib.import_module("decp_monitor.demo_db")
+    try:
+        importlib.import_module("decp_monitor.demo")
+    except ImportError:
+        pytest.skip("decp_monitor.demo (generated corpus) is not available yet")
+    from streamlit.testing.v1 import AppTest
+
+    from .conftest import REPO
+
+    data_dir = tmp_path / "first-run"
+    monkeypatch.setenv("DECP_DATA_DIR", str(data_dir))
+    monkeypatch.delenv("DECP_AUTO_DEMO", raising=False)
+    monkeypatch.chdir(REPO)
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert Store(data_dir).current() is not None
+    assert demo.demo_corpus_dir(Store(data_dir)).exists()
+    assert "Données de démonstration" in texts(at.info) + texts(at.sidebar.warning)
+    assert any(m.label == "Acheteurs" for m in at.metric)
+
+
+# -- with data ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_on_data(app, page):
+    open_page(app, page)
+    assert app.title, "each page has a title"
+    assert "Aucune donnée chargée" not in texts(app.markdown)
+
+
+def test_sidebar_says_which_version_is_shown(app, test_db):
+    open_page(app, "pages/overview.py")
+    version = Store(test_db).current()
+    sidebar = texts(app.sidebar.caption)
+    assert version.name in sidebar
+    assert "Date d'évaluation : 30/06/2025" in sidebar
+
+
+def test_overview_headline_figures_in_french(app):
+    open_page(app, "pages/overview.py")
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Contrats"] == "10"
+    assert metrics["Publiés en retard"] == "40,0\u00a0%"  # 4 late of 10 assessed
+    assert metrics["Déclarés sans aucune publication"] == "1"
+
+
+def test_overview_worst_buyers_link_to_their_buyer_page(app):
+    open_page(app, "pages/overview.py")
+    worst = app.dataframe[0].value
+    assert list(worst["buyer_siret"]) == [LATE]
+    assert list(worst["fiche"]) == [f"acheteur?siret={LATE}"]
+
+
+def test_buyer_deep_link_compliant(app, test_db):
+    open_page(app, "pages/buyer.py", siret=COMPLIANT)
+    assert [h.value for h in app.header] == ["Commune de Bonneville"]
+    assert verdict_label(test_db, COMPLIANT) in texts(app.success)
+    contracts = app.dataframe[0].value
+    assert len(contracts) == 6 and set(contracts["contract_id"]) == {f"BON-{m}" for m in range(1, 7)}
+
+
+def test_buyer_deep_link_late_shows_reasons(app, test_db):
+    open_page(app, "pages/buyer.py", siret=LATE)
+    banner = texts(app.error)
+    assert verdict_label(test_db, LATE) in banner
+    assert "\n- " in banner, "the banner lists its reasons"
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Publiés en retard"] == "4"
+    assert metrics["Taux de retard"] == "100,0\u00a0%"
+
+
+def test_buyer_deep_link_never_published(app, test_db):
+    open_page(app, "pages/buyer.py", siret=MISSING)
+    assert verdict_label(test_db, MISSING) in texts(app.error)
+    assert "Aucun contrat publié pour ce filtre." in texts(app.info)
+    # the declaration that makes it expected is shown, with its profile URL as a link
+    declarations = app.dataframe[0].value
+    assert list(declarations["url_profil_acheteur"]) == ["https://profil.example.fr/acheteur/42"]
+    assert declarations["url_dcat"].isna().all(), "a javascript: URL never becomes a link"
+
+
+def test_buyer_unknown_siret_says_it_is_not_in_the_data(app):
+    open_page(app, "pages/buyer.py", siret=UNKNOWN)
+    assert "n'apparaît pas dans les données" in texts(app.warning)
+    assert "autre SIRET" in texts(app.markdown)
+    assert not app.header
+
+
+def test_buyer_invalid_siret_says_why(app):
+    open_page(app, "pages/buyer.py", siret=INVALID)
+    assert "n'est pas valide" in texts(app.error)
+    assert "clé de contrôle" in texts(app.error)
+    open_page(app, "pages/buyer.py", siret="2144003680")
+    assert "14 chiffres" in texts(app.error)
+
+
+def test_buyer_search_accepts_a_siret_with_spaces(app):
+    open_page(app, "pages/buyer.py")
+    app.text_input(key="buyer_query").input("214 400 368 00012").run()
+    assert not app.exception
+    assert [h.value for h in app.header] == ["Commune de Bonneville"]
+    assert app.query_params["siret"] == COMPLIANT
+
+
+def test_buyer_search_by_name_lists_matches(app):
+    open_page(app, "pages/buyer.py", q="retardville")
+    links = [link.proto.label for link in app.get("page_link")]
+    assert len(links) == 1 and "Retardville" in links[0]
+
+
+def test_buyer_contract_status_filter(app):
+    open_page(app, "pages/buyer.py", siret=COMPLIANT)
+    app.selectbox(key="url_statut").select("late").run()
+    assert "Aucun contrat publié pour ce filtre." in texts(app.info)
+    assert app.query_params["statut"] == "late"
+
+
+def test_buyers_table_is_ranked_and_filterable(app):
+    open_page(app, "pages/buyers.py")
+    all_rows = app.dataframe[0].value
+    assert set(all_rows["buyer_siret"]) == {COMPLIANT, LATE, MISSING}
+    assert all_rows["fiche"].str.startswith("acheteur?siret=").all()
+
+    app.multiselect(key="url_verdict").select("late").run()
+    assert list(app.dataframe[0].value["buyer_siret"]) == [LATE]
+    assert app.query_params["verdict"] == "late"
+
+    app.multiselect(key="url_verdict").unselect("late").run()
+    app.number_input(key="url_min").set_value(5).run()
+    assert list(app.dataframe[0].value["buyer_siret"]) == [COMPLIANT]
+
+    app.number_input(key="url_min").set_value(0).run()
+    app.slider(key="url_retard").set_range(50, 100).run()
+    assert list(app.dataframe[0].value["buyer_siret"]) == [LATE]
+    assert app.query_params["retard"] == "50-100"
+
+
+def test_buyers_filters_are_read_from_the_url(app):
+    open_page(app, "pages/buyers.py", declare="oui")
+    assert set(app.dataframe[0].value["buyer_siret"]) == {COMPLIANT, MISSING}
+    open_page(app, "pages/buyers.py", declare="non")
+    assert set(app.dataframe[0].value["buyer_siret"]) == {LATE}
+
+
+def test_buyers_filters_can_match_nothing(app):
+    open_page(app, "pages/buyers.py", q="aucun acheteur de ce nom")
+    assert "Aucun acheteur ne correspond" in texts(app.info)
+
+
+def test_declarations_put_never_published_first(app):
+    open_page(app, "pages/declarations.py")
+    rows = app.dataframe[0].value
+    assert list(rows["siret"]) == [MISSING, COMPLIANT]
+    app.toggle(key="url_jamais").set_value(True).run()
+    assert list(app.dataframe[0].value["siret"]) == [MISSING]
+
+
+def test_datasets_only_link_http_urls(app):
+    open_page(app, "pages/datasets.py")
+    datasets = app.dataframe[-2].value if len(app.dataframe) > 2 else app.dataframe[0].value
+    by_id = dict(zip(datasets["dataset_id"], datasets["url"]))
+    assert by_id["ds-bon"] == "https://www.data.gouv.fr/fr/datasets/ds-bon/"
+    assert pd.isna(by_id["ds-platform"]), "an ftp:// URL never becomes a link"
+
+
+def test_quality_lists_findings_and_failed_files(app):
+    open_page(app, "pages/quality.py")
+    by_code = app.dataframe[0].value
+    assert {"file_unreadable", "missing_publication_date"} <= set(by_code["code"])
+    app.selectbox(key="url_code").select("file_unreadable").run()
+    listed = app.dataframe[1].value
+    assert list(listed["source_file"]) == ["broken.xml"]
+    assert app.query_params["code"] == "file_unreadable"
+    failed = app.dataframe[-1].value
+    assert "broken.xml" in set(failed["source_file"])
+
+
+def test_method_shows_the_refresh_history(app):
+    open_page(app, "pages/method.py")
+    history = app.dataframe[-2].value
+    assert "test" in set(history["command"])
+
+
+def test_a_new_version_is_shown_without_restart(monkeypatch, tmp_path):
+    from streamlit.testing.v1 import AppTest
+
+    from .conftest import REPO
+
+    data_dir = tmp_path / "data"
+    store = build_test_db(data_dir)
+    monkeypatch.setenv("DECP_DATA_DIR", str(data_dir))
+    monkeypatch.chdir(REPO)
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=30)
+    open_page(at, "pages/overview.py")
+    assert {m.label: m.value for m in at.metric}["Contrats"] == "10"
+
+    with store.build("load", carry_over=True, meta={"as_of": "2025-06-30"},
+                     finish=_finish_like(data_dir)) as build:
+        build.add(Record(source_file="more.json", position=0, kind="marche", format="json-2019",
+                         buyer_siret=LATE, contract_id="NEW-1", notification_date=dt.date(2025, 3, 1),
+                         publication_date=dt.date(2025, 3, 5)))
+    at.run()
+    assert not at.exception
+    assert {m.label: m.value for m in at.metric}["Contrats"] == "11"
+
+
+def _finish_like(data_dir):
+    from .conftest import STUB_SQL, _engine_present
+
+    return None if _engine_present() else (lambda con: con.execute(STUB_SQL.read_text()))
+
+
+def test_a_failing_section_shows_a_french_message_not_a_traceback(app, monkeypatch):
+    import streamlit as st
+
+    from decp_monitor import queries
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    st.cache_data.clear()
+    monkeypatch.setattr(queries, "worst_buyers", broken)
+    open_page(app, "pages/overview.py")
+    assert "Impossible d'afficher le classement des acheteurs" in texts(app.error)
+    assert "boom" not in texts(app.error)
+    assert app.metric, "the rest of the page still renders"
+    st.cache_data.clear()
