@@ -1,0 +1,178 @@
+"""The compliance engine: late and missing publications per buyer SIRET.
+
+`compute(con)` rebuilds, from the stored and consolidated tables of one database version, the
+tables the dashboard and the exports read (contract_compliance, modification_compliance,
+buyer_compliance, dataset_conformance, resource_conformance, overview_monthly; see
+docs/COMPLIANCE.md). Everything is set-based SQL in the files beside this module; the rules,
+delays, patterns and French wording come from `rules.py` through session variables and a
+label table, so the SQL never formats a value in.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Optional, Union
+
+from . import rules
+from .rules import RULES, STATUS_LABELS, VERDICT_LABELS  # noqa: F401  (public API)
+
+_SQL_DIR = Path(__file__).resolve().parent
+# Order matters: each file reads the tables of the ones before.
+PIPELINE = ("observed.sql", "contracts.sql", "buyer_universe.sql", "buyers.sql", "conventions.sql", "overview.sql")
+TABLES = (
+    "contract_compliance", "modification_compliance", "buyer_compliance",
+    "dataset_conformance", "resource_conformance", "overview_monthly",
+)
+
+DateLike = Union[dt.date, str, None]
+
+
+def _sql(name: str) -> str:
+    return (_SQL_DIR / name).read_text(encoding="utf-8")
+
+
+def parse_as_of(value: DateLike) -> Optional[dt.date]:
+    """A date from a date, a datetime or an ISO string (AAAA-MM-JJ); ValueError otherwise."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value).strip()[:10])
+
+
+def resolve_as_of(con, as_of: DateLike = None) -> dt.date:
+    """The assessment date: given, else the version's meta `as_of` (the demo pins it), else today."""
+    explicit = parse_as_of(as_of)
+    if explicit is not None:
+        return explicit
+    try:
+        row = con.execute("SELECT value FROM meta WHERE key = 'as_of'").fetchone()
+    except Exception:  # a database without meta: today
+        row = None
+    if row and row[0]:
+        try:
+            return parse_as_of(row[0])
+        except ValueError:
+            pass
+    return dt.date.today()
+
+
+def _set(con, name: str, value) -> None:
+    con.execute(f"SET VARIABLE {name} = ?", [value])
+
+
+def _set_parameters(con, as_of: dt.date, window_months: int, stale_months: int) -> dict:
+    window_start, stale_since = con.execute(
+        "SELECT CAST(CAST(? AS DATE) - to_months(CAST(? AS INTEGER)) AS DATE) + 1, "
+        "CAST(CAST(? AS DATE) - to_months(CAST(? AS INTEGER)) AS DATE)",
+        [as_of, window_months, as_of, stale_months],
+    ).fetchone()
+    values = {
+        "decp_as_of": as_of,
+        "decp_window_start": window_start,
+        "decp_window_months": int(window_months),
+        "decp_stale_months": int(stale_months),
+        "decp_stale_since": stale_since,
+        "decp_marche_months": rules.MARCHE_DELAY_MONTHS,
+        "decp_modification_months": rules.MODIFICATION_DELAY_MONTHS,
+        "decp_concession_fallback_months": rules.CONCESSION_FALLBACK_DELAY_MONTHS,
+        "decp_name_date_pattern": rules.DECP_NAME_DATE_PATTERN,
+        "decp_aife_name_date_pattern": rules.AIFE_NAME_DATE_PATTERN,
+        "decp_one_off_max_rewrite_hours": rules.ONE_OFF_MAX_REWRITE_HOURS,
+        "decp_assessed_statuses": list(rules.ASSESSED_STATUSES),
+        "decp_late_statuses": list(rules.LATE_STATUSES),
+        "decp_late_verdict_min_rate": float(rules.LATE_VERDICT_MIN_RATE),
+        "decp_title_prefix": rules.TITLE_PREFIX,
+        "decp_title_pattern": rules.TITLE_PATTERN,
+        "decp_tag_single": rules.TAG_SINGLE,
+        "decp_tags_pair": list(rules.TAGS_PAIR),
+        "decp_accepted_licenses": list(rules.ACCEPTED_LICENSES),
+        "decp_unset_frequencies": list(rules.UNSET_FREQUENCIES),
+        "decp_resource_title_pattern": rules.RESOURCE_TITLE_PATTERN,
+        "decp_resource_file_pattern": rules.RESOURCE_FILE_PATTERN,
+        "decp_name_date_tolerance_days": rules.NAME_DATE_TOLERANCE_DAYS,
+    }
+    values.update({f"decp_reason_{code}": text for code, text in rules.REASONS.items()})
+    for name, value in values.items():
+        _set(con, name, value)
+    con.execute(
+        "SET VARIABLE decp_expected_mime = MAP(CAST(? AS VARCHAR[]), CAST(? AS VARCHAR[]))",
+        [list(rules.EXPECTED_MIME), list(rules.EXPECTED_MIME.values())],
+    )
+    registered = con.execute("SELECT count(*) > 0 FROM declarations").fetchone()[0]
+    _set(con, "decp_register_loaded", bool(registered))
+    return {"window_start": window_start, "stale_since": stale_since}
+
+
+def _label_rows() -> list[tuple]:
+    rows = []
+    rows += [("rule", r.code, r.label, r.reference, None) for r in RULES.values()]
+    rows += [("status", code, label, None, None) for code, label in STATUS_LABELS.items()]
+    rows += [("verdict", code, label, None, rules.SEVERITY_RANK[code]) for code, label in VERDICT_LABELS.items()]
+    rows += [("check", code, label, None, None) for code, label in rules.CHECK_LABELS.items()]
+    rows += [("check_message", code, ok, ko, None) for code, (ok, ko) in rules.CHECK_MESSAGES.items()]
+    rows += [("observed_source", code, label, None, None) for code, label in rules.OBSERVED_SOURCE_LABELS.items()]
+    return rows
+
+
+def _create_labels(con) -> None:
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE compliance_labels "
+        "(vocabulary VARCHAR, code VARCHAR, label VARCHAR, reference VARCHAR, rank INTEGER)"
+    )
+    con.executemany("INSERT INTO compliance_labels VALUES (?, ?, ?, ?, ?)", _label_rows())
+
+
+def _fill_siret_problems(con) -> None:
+    """French explanation for each invalid SIRET (few rows: only the invalid ones)."""
+    con.execute("CREATE OR REPLACE TEMP TABLE siret_problems (buyer_siret VARCHAR, problem VARCHAR)")
+    invalid = [row[0] for row in con.execute(
+        "SELECT buyer_siret FROM buyer_universe WHERE NOT siret_valid").fetchall()]
+    if not invalid:
+        return
+    try:
+        from ..siret import siret_problem
+    except ImportError:  # the validator module is optional while the package is assembled
+        siret_problem = _fallback_siret_problem
+    con.executemany(
+        "INSERT INTO siret_problems VALUES (?, ?)",
+        [(s, siret_problem(s) or _fallback_siret_problem(s)) for s in invalid],
+    )
+
+
+def _fallback_siret_problem(siret: str) -> str:
+    digits = "".join(ch for ch in siret if ch.isdigit())
+    if len(siret) != 14 or digits != siret:
+        return f"« {siret} » n'est pas composé de 14 chiffres"
+    return "la clé de contrôle (Luhn) est fausse"
+
+
+def compute(con, as_of: DateLike = None, window_months: int = rules.DEFAULT_WINDOW_MONTHS,
+            stale_months: int = rules.DEFAULT_STALE_MONTHS) -> dict:
+    """Rebuild every compliance table on `con` (a writable connection); returns the parameters used."""
+    as_of_date = resolve_as_of(con, as_of)
+    derived = _set_parameters(con, as_of_date, window_months, stale_months)
+    _create_labels(con)
+    for name in PIPELINE:
+        if name == "buyers.sql":
+            _fill_siret_problems(con)
+        con.execute(_sql(name))
+    params = {
+        "as_of": as_of_date.isoformat(),
+        "window_start": derived["window_start"].isoformat(),
+        "window_months": str(int(window_months)),
+        "stale_months": str(int(stale_months)),
+    }
+    con.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(params.items()))
+    return params
+
+
+def buyer_status(con, siret: str) -> Optional[dict]:
+    """One buyer's row of buyer_compliance as a dict (None when the SIRET is unknown)."""
+    cur = con.execute("SELECT * FROM buyer_compliance WHERE buyer_siret = ?", [siret])
+    row = cur.fetchone()
+    if row is None:
+        return None
+    return dict(zip([d[0] for d in cur.description], row))

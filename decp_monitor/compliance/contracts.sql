@@ -1,0 +1,158 @@
+-- Per contract and per modification: the rule applied, the deadline, the delay and a status.
+-- Delays, labels and the assessment window come from session variables and label tables set
+-- by compliance.compute() from rules.py.
+
+CREATE OR REPLACE TABLE contract_compliance AS
+WITH ruled AS (
+    SELECT
+        c.*,
+        CASE
+            WHEN c.kind = 'concession' AND c.start_date IS NOT NULL THEN 'concession_start'
+            WHEN c.kind = 'concession' THEN 'concession_signature_2m'
+            ELSE 'marche_notification_2m'
+        END AS rule
+    FROM contracts c
+),
+dated AS (
+    SELECT
+        r.*,
+        CASE r.rule
+            WHEN 'concession_start' THEN r.start_date
+            WHEN 'concession_signature_2m'
+                THEN CAST(r.notification_date + to_months(getvariable('decp_concession_fallback_months')) AS DATE)
+            ELSE CAST(r.notification_date + to_months(getvariable('decp_marche_months')) AS DATE)
+        END AS deadline,
+        coalesce(r.notification_date, r.start_date) AS reference_date,
+        fe.file_date,
+        fe.file_source,
+        fs.first_seen,
+        fs.previous_build
+    FROM ruled r
+    LEFT JOIN contract_file_evidence fe USING (contract_key)
+    LEFT JOIN contract_first_seen fs USING (contract_key)
+),
+observed AS (
+    SELECT
+        d.*,
+        coalesce(d.file_date, CAST(d.first_seen AS DATE)) AS observed_date,
+        CASE
+            WHEN d.file_date IS NOT NULL THEN d.file_source
+            WHEN d.first_seen IS NOT NULL THEN 'first_seen'
+        END AS observed_source,
+        -- Whether the observed date may contradict the declared one (see observed.sql).
+        CASE
+            WHEN d.file_date IS NOT NULL THEN TRUE
+            WHEN d.first_seen IS NOT NULL THEN coalesce(CAST(d.previous_build AS DATE) > d.deadline, FALSE)
+            ELSE FALSE
+        END AS observed_conclusive
+    FROM dated d
+),
+judged AS (
+    SELECT
+        o.*,
+        CASE
+            WHEN o.deadline IS NULL THEN 'no_notification_date'
+            WHEN o.publication_date IS NULL THEN 'no_publication_date'
+            WHEN o.notification_date IS NOT NULL AND o.publication_date < o.notification_date
+                THEN 'published_before_notification'
+            WHEN o.publication_date > o.deadline THEN 'late'
+            WHEN o.observed_conclusive AND o.observed_date > o.deadline THEN 'declared_on_time_observed_late'
+            ELSE 'on_time'
+        END AS status
+    FROM observed o
+)
+SELECT
+    j.contract_key,
+    j.buyer_siret,
+    j.buyer_name,
+    j.contract_id,
+    j.kind,
+    j.objet,
+    j.amount,
+    j.notification_date,
+    j.start_date,
+    j.publication_date,
+    j.observed_date,
+    j.observed_source,
+    j.rule,
+    rl.label AS rule_label,
+    j.deadline,
+    CAST(j.publication_date - j.notification_date AS INTEGER) AS delay_days,
+    CAST(j.publication_date - j.deadline AS INTEGER) AS days_late,
+    j.status,
+    sl.label AS status_label,
+    coalesce(j.reference_date BETWEEN getvariable('decp_window_start') AND getvariable('decp_as_of'), FALSE) AS in_window,
+    j.source_file,
+    j.resource_id,
+    cr.dataset_id,
+    j.record_count,
+    coalesce(
+        cd.organization_name,
+        cd.title,
+        nullif(regexp_extract(j.source_file, '^https?://([^/]+)', 1), ''),
+        nullif(regexp_extract(j.source_file, '([^/\\]+)[/\\][^/\\]+$', 1), '')
+    ) AS platform,
+    -- added columns
+    j.last_publication_date,
+    CAST(j.observed_date - j.deadline AS INTEGER) AS observed_days_late,
+    j.observed_conclusive,
+    j.first_seen,
+    j.file_count,
+    j.modification_count,
+    j.nature,
+    j.procedure,
+    j.cpv,
+    j.uid,
+    j.format
+FROM judged j
+LEFT JOIN compliance_labels rl ON rl.vocabulary = 'rule' AND rl.code = j.rule
+LEFT JOIN compliance_labels sl ON sl.vocabulary = 'status' AND sl.code = j.status
+LEFT JOIN catalog_resources cr ON cr.resource_id = j.resource_id
+LEFT JOIN catalog_datasets cd ON cd.dataset_id = cr.dataset_id;
+
+CREATE OR REPLACE TABLE modification_compliance AS
+WITH dated AS (
+    SELECT
+        m.*,
+        'modification_notification_2m' AS rule,
+        CAST(m.notification_date + to_months(getvariable('decp_modification_months')) AS DATE) AS deadline
+    FROM modifications m
+),
+judged AS (
+    SELECT
+        d.*,
+        CASE
+            WHEN d.deadline IS NULL THEN 'no_notification_date'
+            WHEN d.publication_date IS NULL THEN 'no_publication_date'
+            WHEN d.publication_date < d.notification_date THEN 'published_before_notification'
+            WHEN d.publication_date > d.deadline THEN 'late'
+            ELSE 'on_time'
+        END AS status
+    FROM dated d
+)
+SELECT
+    j.contract_key,
+    j.buyer_siret,
+    j.contract_id,
+    j.kind,
+    j.modification_key,
+    j.modification_id,
+    j.notification_date,
+    j.publication_date,
+    j.rule,
+    j.deadline,
+    CAST(j.publication_date - j.notification_date AS INTEGER) AS delay_days,
+    CAST(j.publication_date - j.deadline AS INTEGER) AS days_late,
+    j.status,
+    sl.label AS status_label,
+    coalesce(j.notification_date BETWEEN getvariable('decp_window_start') AND getvariable('decp_as_of'), FALSE) AS in_window,
+    j.source_file,
+    -- added columns
+    rl.label AS rule_label,
+    j.position,
+    j.amount,
+    j.objet,
+    j.record_count
+FROM judged j
+LEFT JOIN compliance_labels rl ON rl.vocabulary = 'rule' AND rl.code = j.rule
+LEFT JOIN compliance_labels sl ON sl.vocabulary = 'status' AND sl.code = j.status;
