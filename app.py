@@ -20,7 +20,7 @@ AUTO_DEMO_ENV = "DECP_AUTO_DEMO"
 
 st.set_page_config(
     page_title="decp-monitor — publication des données essentielles",
-    page_icon="📑",
+    page_icon=":material/fact_check:",
     layout="wide",
     initial_sidebar_state="expanded",
 )
@@ -55,7 +55,7 @@ def build_demo_on_first_run() -> None:
             st.error(
                 f"La construction de la base de démonstration a échoué ({type(exc).__name__}). "
                 "Le détail est dans le journal du serveur.",
-                icon="⚠️",
+                icon=":material/error:",
             )
             return
         status.update(label="Base de démonstration prête", state="complete", expanded=False)
@@ -65,14 +65,14 @@ if data.store().current() is None:
     build_demo_on_first_run()
 
 PAGES = [
-    ("pages/overview.py", "Vue d'ensemble", "📊", "vue-d-ensemble"),
-    ("pages/buyer.py", "Acheteur", "🏛️", widgets.BUYER_URL_PATH),
-    ("pages/buyers.py", "Acheteurs", "📋", "acheteurs"),
-    ("pages/datasets.py", "Jeux de données", "🗂️", "jeux-de-donnees"),
-    ("pages/declarations.py", "Déclarations", "📝", "declarations"),
-    ("pages/quality.py", "Qualité des données", "🩺", "qualite"),
-    ("pages/console.py", "Console SQL", "⌨️", "console"),
-    ("pages/method.py", "Méthode", "📐", "methode"),
+    ("pages/overview.py", "Vue d'ensemble", ":material/dashboard:", "vue-d-ensemble"),
+    ("pages/buyer.py", "Acheteur", ":material/account_balance:", widgets.BUYER_URL_PATH),
+    ("pages/buyers.py", "Acheteurs", ":material/list_alt:", "acheteurs"),
+    ("pages/datasets.py", "Jeux de données", ":material/folder_open:", "jeux-de-donnees"),
+    ("pages/declarations.py", "Déclarations", ":material/assignment:", "declarations"),
+    ("pages/quality.py", "Qualité des données", ":material/health_and_safety:", "qualite"),
+    ("pages/console.py", "Console SQL", ":material/terminal:", "console"),
+    ("pages/method.py", "Méthode", ":material/menu_book:", "methode"),
 ]
 
 navigation = st.navigation([

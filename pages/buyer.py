@@ -41,7 +41,7 @@ if not typed:
         "données essentielles) ou une partie de son nom. La page indique si l'acheteur publie ses "
         "données dans les deux mois suivant la notification, liste ses contrats en retard et dit "
         "comment se mettre en règle.",
-        icon="🔎",
+        icon=":material/search:",
     )
     st.stop()
 
@@ -49,7 +49,7 @@ if not siret:
     with widgets.error_boundary("la recherche"):
         found = widgets.q(loaded, "search_buyers", typed)
         if found.empty:
-            st.warning(f"Aucun acheteur dont le nom contient « {md_escape(typed)} ». Essayez avec son SIRET.", icon="🔎")
+            st.warning(f"Aucun acheteur dont le nom contient « {md_escape(typed)} ». Essayez avec son SIRET.", icon=":material/search:")
         else:
             st.caption(f"{len(found)} acheteur(s) trouvé(s) — les 25 premiers sont listés.")
             for row in found.itertuples():
@@ -66,7 +66,7 @@ with widgets.error_boundary("l'acheteur"):
     row = widgets.q(loaded, "buyer", siret)
 
 if problem:
-    st.error(f"**Le SIRET {format_siret(siret)} n'est pas valide** : {problem}.", icon="🚫")
+    st.error(f"**Le SIRET {format_siret(siret)} n'est pas valide** : {problem}.", icon=":material/block:")
     if row is None:
         st.markdown(
             "Vérifiez la saisie : le SIRET figure sur l'avis Sirene de l'établissement ou sur "
@@ -76,7 +76,7 @@ if problem:
     st.caption("Ce SIRET invalide figure pourtant dans les données : ce qui a été publié sous ce numéro est présenté ci-dessous.")
 
 if row is None:
-    st.warning(f"**Le SIRET {format_siret(siret)} n'apparaît pas dans les données chargées.**", icon="❔")
+    st.warning(f"**Le SIRET {format_siret(siret)} n'apparaît pas dans les données chargées.**", icon=":material/help:")
     st.markdown(
         "Aucun contrat publié, aucune déclaration de profil d'acheteur et aucun jeu de données ne "
         "portent ce SIRET. Cela peut vouloir dire que :\n\n"

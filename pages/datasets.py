@@ -18,7 +18,7 @@ with widgets.error_boundary("le bilan des contrôles"):
     checks = widgets.q(loaded, "checks_summary")
     if checks.empty:
         st.info("Aucun contrôle de convention n'est disponible dans cette version "
-                "(pas de jeux de données moissonnés, ou contrôles non calculés).", icon="ℹ️")
+                "(pas de jeux de données moissonnés, ou contrôles non calculés).", icon=":material/info:")
     else:
         view = checks.assign(
             level=checks["level"].map({"dataset": "Jeu de données", "resource": "Ressource"}),

@@ -21,7 +21,7 @@ with widgets.error_boundary("le bilan des déclarations"):
             "Aucun fichier de déclaration de profil d'acheteur n'est présent dans cette version. "
             "Le moissonnage (`python -m decp_monitor refresh`) les récupère dans les jeux de données "
             "portant le mot-clé `decp` ; `load` accepte aussi un CSV local.",
-            icon="📝",
+            icon=":material/assignment:",
         )
         st.stop()
     a, b, c, d = st.columns(4)

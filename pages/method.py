@@ -45,7 +45,7 @@ if rules is not None:
         st.dataframe(pd.DataFrame({"Verdict": [rules.VERDICT_LABELS[v] for v in order], "Code": order}),
                      hide_index=True, width="stretch")
 else:
-    st.info("Le détail des règles s'affichera ici lorsque le moteur de conformité sera installé.", icon="ℹ️")
+    st.info("Le détail des règles s'affichera ici lorsque le moteur de conformité sera installé.", icon=":material/info:")
 
 st.markdown(
     """

@@ -1,9 +1,8 @@
 """Vue d'ensemble: the national picture as of the data's date, and the worst offenders."""
-import plotly.graph_objects as go
 import streamlit as st
 
 from decp_monitor.ui import charts, columns, widgets
-from decp_monitor.ui.format import fr_date, fr_days, fr_int, fr_percent
+from decp_monitor.ui.format import format_siret, fr_date, fr_days, fr_int, fr_percent, md_escape
 
 st.title("Vue d'ensemble")
 loaded = widgets.require_data()
@@ -45,14 +44,14 @@ with left, widgets.error_boundary("l'évolution mensuelle"):
     st.subheader("Retards par mois de notification")
     monthly = widgets.q(loaded, "monthly", platform=platform)
     if monthly.empty:
-        st.info("Aucun contrat notifié sur les 36 derniers mois.", icon="ℹ️")
+        st.info("Aucun contrat notifié sur les 36 derniers mois.", icon=":material/info:")
     else:
         st.plotly_chart(charts.monthly(monthly), width="stretch", config=charts.CONFIG)
 with right, widgets.error_boundary("la distribution des délais"):
     st.subheader("Distribution des délais de publication")
     hist = widgets.q(loaded, "delay_histogram", platform=platform)
     if hist.empty:
-        st.info("Aucun délai calculable dans la fenêtre d'évaluation.", icon="ℹ️")
+        st.info("Aucun délai calculable dans la fenêtre d'évaluation.", icon=":material/info:")
     else:
         st.plotly_chart(charts.delay_histogram(hist), width="stretch", config=charts.CONFIG)
 
@@ -60,7 +59,7 @@ with widgets.error_boundary("les verdicts par plateforme"):
     st.subheader("Verdicts des acheteurs par plateforme")
     verdicts = widgets.q(loaded, "verdicts_by_platform")
     if verdicts.empty:
-        st.info("Aucun acheteur.", icon="ℹ️")
+        st.info("Aucun acheteur.", icon=":material/info:")
     else:
         st.plotly_chart(charts.verdicts_by_platform(verdicts), width="stretch", config=charts.CONFIG)
 
@@ -75,4 +74,10 @@ with widgets.error_boundary("le classement des acheteurs"):
         download="acheteurs-en-retard",
         empty="Aucun acheteur n'a publié en retard dans la fenêtre d'évaluation.",
     )
-    st.page_link("pages/buyers.py", label="Tous les acheteurs, filtrables", icon="📋")
+    if not worst.empty:
+        st.markdown("**Ouvrir la fiche d'un acheteur**")
+        for row in worst.head(5).itertuples():
+            st.page_link("pages/buyer.py", query_params={"siret": row.buyer_siret}, icon=":material/account_balance:",
+                         label=f"{md_escape(row.buyer_name or 'Nom inconnu')} ({format_siret(row.buyer_siret)}) — "
+                               f"{fr_int(row.late_contracts)} contrats en retard")
+    st.page_link("pages/buyers.py", label="Tous les acheteurs, filtrables", icon=":material/list_alt:")

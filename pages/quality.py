@@ -16,7 +16,7 @@ st.caption("Un fichier cassé, une date illisible ou un SIRET invalide ne font j
 
 by_code = widgets.q(loaded, "findings_by_code")
 if by_code.empty:
-    widgets.empty_state("Aucune anomalie", "Aucun défaut n'a été relevé dans les fichiers chargés.", icon="✅")
+    widgets.empty_state("Aucune anomalie", "Aucun défaut n'a été relevé dans les fichiers chargés.", icon=":material/check_circle:")
     st.stop()
 
 with widgets.error_boundary("le bilan des anomalies"):

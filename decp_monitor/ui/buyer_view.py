@@ -14,8 +14,9 @@ BANNERS = {
     "compliant": st.success, "late": st.error, "missing": st.error, "stale": st.warning,
     "undeclared": st.warning, "invalid_siret": st.error, "no_recent_data": st.info,
 }
-ICONS = {"compliant": "✅", "late": "⏰", "missing": "🚫", "stale": "💤", "undeclared": "❓",
-         "invalid_siret": "🚫", "no_recent_data": "ℹ️"}
+ICONS = {"compliant": ":material/check_circle:", "late": ":material/schedule:", "missing": ":material/block:",
+         "stale": ":material/hourglass_disabled:", "undeclared": ":material/help:",
+         "invalid_siret": ":material/block:", "no_recent_data": ":material/info:"}
 PAGE_SIZE = 100
 
 
@@ -33,7 +34,7 @@ def render(loaded: Loaded, row: dict) -> None:
     text = f"**Verdict : {md_escape(row.get('verdict_label') or verdict)}**"
     if reasons:
         text += "\n\n" + "\n".join(f"- {md_escape(reason)}" for reason in reasons)
-    BANNERS.get(verdict, st.info)(text, icon=ICONS.get(verdict, "ℹ️"))
+    BANNERS.get(verdict, st.info)(text, icon=ICONS.get(verdict, ":material/info:"))
 
     a, b, c, d = st.columns(4)
     a.metric("Contrats publiés", fr_int(row.get("contracts_total")),
@@ -93,7 +94,7 @@ def _contracts(loaded: Loaded, siret: str) -> None:
 def _timeline(loaded: Loaded, siret: str) -> None:
     df = widgets.q(loaded, "buyer_timeline", siret, limit=60)
     if df.empty:
-        st.info("Aucun contrat avec une date de notification : pas de chronologie à tracer.", icon="ℹ️")
+        st.info("Aucun contrat avec une date de notification : pas de chronologie à tracer.", icon=":material/info:")
         return
     st.caption("Les 60 contrats les plus récents : notification (rond), échéance de deux mois (trait), "
                "publication déclarée (losange, coloré selon le statut).")

@@ -38,7 +38,7 @@ def require_data() -> data.Loaded:
         empty_state(
             "Aucune donnée chargée",
             NO_DATA_HELP.format(data_dir=data.store().root),
-            icon="📭",
+            icon=":material/inbox:",
         )
         st.stop()
     return loaded
@@ -52,7 +52,7 @@ def require_compliance(loaded: data.Loaded) -> None:
             "(`contract_compliance`, `buyer_compliance`). Elles sont calculées à chaque construction "
             "de la base : relancez `python -m decp_monitor load …` ou `refresh` avec une version "
             "de decp-monitor qui inclut le moteur de conformité.",
-            icon="🧮",
+            icon=":material/calculate:",
         )
         st.stop()
 
@@ -62,7 +62,7 @@ def q(loaded: data.Loaded, name: str, *args, **kwargs):
     return data.cached(name, *args, version_key=loaded.key, **kwargs)
 
 
-def empty_state(title: str, body: str = "", icon: str = "ℹ️") -> None:
+def empty_state(title: str, body: str = "", icon: str = ":material/info:") -> None:
     with st.container(border=True):
         st.markdown(f"#### {icon} {title}")
         if body:
@@ -79,7 +79,7 @@ def error_boundary(what: str) -> Iterator[None]:
         st.error(
             f"Impossible d'afficher {what} : une erreur est survenue ({type(exc).__name__}). "
             "Le reste de la page reste utilisable ; le détail est dans le journal du serveur.",
-            icon="⚠️",
+            icon=":material/error:",
         )
 
 
@@ -225,7 +225,7 @@ def table(df: pd.DataFrame, column_config: dict, *, columns: Optional[Sequence[s
           empty: str = "Aucune ligne ne correspond.") -> None:
     """A dataframe with French column labels and help; an explanation instead of an empty grid."""
     if df is None or df.empty:
-        st.info(empty, icon="ℹ️")
+        st.info(empty, icon=":material/info:")
         return
     order = [c for c in (columns or column_config.keys()) if c in df.columns]
     st.dataframe(df, column_config=column_config, column_order=order, hide_index=True,
@@ -265,7 +265,7 @@ def sidebar(loaded: Optional[data.Loaded]) -> None:
             lines.append(f"Source : {md_escape(meta['source'])}")
         st.caption("  \n".join(lines))
         if loaded.is_demo:
-            st.warning("Données de démonstration : corpus généré, acheteurs fictifs.", icon="🧪")
+            st.warning("Données de démonstration : corpus généré, acheteurs fictifs.", icon=":material/science:")
 
 
 def demo_notice(loaded: data.Loaded) -> None:
@@ -274,7 +274,7 @@ def demo_notice(loaded: data.Loaded) -> None:
             "**Données de démonstration.** Ce corpus est généré par decp-monitor pour montrer "
             "l'outil ; les acheteurs et les contrats sont fictifs. Chargez les vraies données avec "
             "`python -m decp_monitor refresh`.",
-            icon="🧪",
+            icon=":material/science:",
         )
 
 

@@ -53,8 +53,9 @@ def build_test_db(data_dir: Path) -> Store:
         position = 0
         for month in range(1, 7):
             notified = dt.date(2025, month, 10) - dt.timedelta(days=200 if month > 5 else 0)
+            # one file per publication, named by the convention: the observed date is the declared one
             build.add(Record(
-                source_file="decp-compliant.json", position=position, kind="marche", format="json-2019",
+                source_file=f"DECP-{COMPLIANT}-{notified + dt.timedelta(days=20):%Y-%m-%d}-01.json", position=0, kind="marche", format="json-2019",
                 buyer_siret=COMPLIANT, buyer_name="Commune de Bonneville", contract_id=f"BON-{month}",
                 objet=f"Travaux de voirie lot {month}", amount=45000.5 * month,
                 notification_date=notified, publication_date=notified + dt.timedelta(days=20),
@@ -90,9 +91,9 @@ def build_test_db(data_dir: Path) -> Store:
             "resource_count": 1,
         }])
         build.add_resources([{
-            "resource_id": "res-bon", "dataset_id": "ds-bon", "title": f"DECP-{COMPLIANT}-2025-06-01-01.json",
-            "url": "https://static.data.gouv.fr/decp-compliant.json", "filetype": "file", "type": "main",
-            "format": "json",
+            "resource_id": "res-bon", "dataset_id": "ds-bon", "title": f"DECP-{COMPLIANT}-2025-05-30-01.json",
+            "url": f"https://static.data.gouv.fr/DECP-{COMPLIANT}-2025-05-30-01.json", "filetype": "file",
+            "type": "main", "format": "json", "mime": "application/json",
         }])
     return store
 

@@ -1,0 +1,122 @@
+"""The dashboard in a real browser: `streamlit run` on a free port, driven by headless Chromium."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
+                       reason="chromium et chromedriver absents (apt-get install chromium chromium-driver)"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The dashboard served on a free port from a small test database."""
+    from pages.conftest import build_test_db  # tests/ is on sys.path (rootdir conftest)
+
+    data_dir = tmp_path_factory.mktemp("browser-data")
+    build_test_db(data_dir)
+    port = free_port()
+    env = {**os.environ, "DECP_DATA_DIR": str(data_dir), "DECP_AUTO_DEMO": "0"}
+    log = open(tmp_path_factory.mktemp("logs") / "streamlit.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/_stcore/health", timeout=2).text == "ok":
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"streamlit did not start: {Path(log.name).read_text()[-2000:]}")
+            time.sleep(0.3)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-dev-shm-usage", "--window-size=1440,900", "--lang=fr-FR"):
+        options.add_argument(arg)
+    options.add_experimental_option("prefs", {"intl.accept_languages": "fr-FR,fr"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+def wait_for_text(driver, text: str, timeout: float = 30) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, timeout).until(lambda d: text in d.find_element("tag name", "body").text)
+
+
+def test_overview_then_follow_a_link_to_the_buyer_page(server, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from pages.conftest import LATE
+
+    browser.get(server + "/")
+    wait_for_text(browser, "Les acheteurs qui publient le plus en retard")
+    assert "Traceback" not in browser.page_source
+    link = WebDriverWait(browser, 30).until(
+        lambda d: next((a for a in d.find_elements(By.CSS_SELECTOR, "a") if "Retardville" in a.text), None))
+    link.click()
+    wait_for_text(browser, "Verdict")
+    body = browser.find_element(By.TAG_NAME, "body").text
+    assert "Syndicat des eaux de Retardville" in body
+    assert f"siret={LATE}" in browser.current_url
+    ARTIFACTS.mkdir(exist_ok=True)
+    time.sleep(1)  # let the charts finish drawing before the screenshot
+    browser.save_screenshot(str(ARTIFACTS / "browser-buyer-page.png"))
+
+
+def test_deep_link_opens_straight_on_the_buyer(server, browser):
+    from selenium.webdriver.common.by import By
+
+    from pages.conftest import COMPLIANT
+
+    browser.get(f"{server}/acheteur?siret={COMPLIANT}")
+    wait_for_text(browser, "Commune de Bonneville")
+    wait_for_text(browser, "Verdict")
+    assert "Traceback" not in browser.find_element(By.TAG_NAME, "body").text
