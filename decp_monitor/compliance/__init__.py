@@ -119,10 +119,22 @@ def _label_rows() -> list[tuple]:
 
 def _create_labels(con) -> None:
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE compliance_labels "
+        "CREATE OR REPLACE TABLE compliance_vocabulary "
         "(vocabulary VARCHAR, code VARCHAR, label VARCHAR, reference VARCHAR, rank INTEGER)"
     )
-    con.executemany("INSERT INTO compliance_labels VALUES (?, ?, ?, ?, ?)", _label_rows())
+    con.executemany("INSERT INTO compliance_vocabulary VALUES (?, ?, ?, ?, ?)", _label_rows())
+
+
+def _drop_view_or_table(con, name: str) -> None:
+    kind = con.execute(
+        "SELECT 'VIEW' FROM duckdb_views() WHERE view_name = ? AND database_name = current_database() "
+        "AND schema_name = 'main' UNION ALL "
+        "SELECT 'TABLE' FROM duckdb_tables() WHERE table_name = ? AND database_name = current_database() "
+        "AND schema_name = 'main'",
+        [name, name],
+    ).fetchone()
+    if kind:
+        con.execute(f"DROP {kind[0]} {name}")  # name is one of this module's constants
 
 
 def _fill_siret_problems(con) -> None:
@@ -136,10 +148,9 @@ def _fill_siret_problems(con) -> None:
         from ..siret import siret_problem
     except ImportError:  # the validator module is optional while the package is assembled
         siret_problem = _fallback_siret_problem
-    con.executemany(
-        "INSERT INTO siret_problems VALUES (?, ?)",
-        [(s, siret_problem(s) or _fallback_siret_problem(s)) for s in invalid],
-    )
+    problems = [siret_problem(s) or _fallback_siret_problem(s) for s in invalid]
+    con.execute("INSERT INTO siret_problems SELECT unnest(CAST(? AS VARCHAR[])), unnest(CAST(? AS VARCHAR[]))",
+                [invalid, problems])
 
 
 def _fallback_siret_problem(siret: str) -> str:
@@ -155,6 +166,7 @@ def compute(con, as_of: DateLike = None, window_months: int = rules.DEFAULT_WIND
     as_of_date = resolve_as_of(con, as_of)
     derived = _set_parameters(con, as_of_date, window_months, stale_months)
     _create_labels(con)
+    _drop_view_or_table(con, "contract_compliance")
     for name in PIPELINE:
         if name == "buyers.sql":
             _fill_siret_problems(con)

@@ -179,4 +179,4 @@ SELECT
     d.n_assessed,
     d.has_own_dataset
 FROM decided d
-LEFT JOIN compliance_labels vl ON vl.vocabulary = 'verdict' AND vl.code = d.verdict;
+LEFT JOIN compliance_vocabulary vl ON vl.vocabulary = 'verdict' AND vl.code = d.verdict;

@@ -2,10 +2,21 @@
 -- Delays, labels and the assessment window come from session variables and label tables set
 -- by compliance.compute() from rules.py.
 
-CREATE OR REPLACE TABLE contract_compliance AS
+-- The judgement of each contract is stored narrow, keyed by contracts.first_record_id (unique
+-- per contract); contract_compliance is a view joining it back to contracts. Writing a second
+-- wide copy of a million contracts at every build would cost more than everything else here.
+-- (compute() drops an older contract_compliance first, whether table or view.)
+
+CREATE OR REPLACE TABLE contract_judgements AS
 WITH ruled AS (
     SELECT
-        c.*,
+        c.first_record_id,
+        c.contract_key,
+        c.source_file,
+        c.resource_id,
+        c.notification_date,
+        c.start_date,
+        c.publication_date,
         CASE
             WHEN c.kind = 'concession' AND c.start_date IS NOT NULL THEN 'concession_start'
             WHEN c.kind = 'concession' THEN 'concession_signature_2m'
@@ -46,69 +57,72 @@ observed AS (
             ELSE FALSE
         END AS observed_conclusive
     FROM dated d
-),
-judged AS (
-    SELECT
-        o.*,
-        CASE
-            WHEN o.deadline IS NULL THEN 'no_notification_date'
-            WHEN o.publication_date IS NULL THEN 'no_publication_date'
-            WHEN o.notification_date IS NOT NULL AND o.publication_date < o.notification_date
-                THEN 'published_before_notification'
-            WHEN o.publication_date > o.deadline THEN 'late'
-            WHEN o.observed_conclusive AND o.observed_date > o.deadline THEN 'declared_on_time_observed_late'
-            ELSE 'on_time'
-        END AS status
-    FROM observed o
 )
 SELECT
-    j.contract_key,
-    j.buyer_siret,
-    j.buyer_name,
-    j.contract_id,
-    j.kind,
-    j.objet,
-    j.amount,
-    j.notification_date,
-    j.start_date,
-    j.publication_date,
+    o.first_record_id,
+    o.rule,
+    o.deadline,
+    CASE
+        WHEN o.deadline IS NULL THEN 'no_notification_date'
+        WHEN o.publication_date IS NULL THEN 'no_publication_date'
+        WHEN o.notification_date IS NOT NULL AND o.publication_date < o.notification_date
+            THEN 'published_before_notification'
+        WHEN o.publication_date > o.deadline THEN 'late'
+        WHEN o.observed_conclusive AND o.observed_date > o.deadline THEN 'declared_on_time_observed_late'
+        ELSE 'on_time'
+    END AS status,
+    o.observed_date,
+    o.observed_source,
+    o.observed_conclusive,
+    coalesce(o.reference_date BETWEEN getvariable('decp_window_start') AND getvariable('decp_as_of'), FALSE) AS in_window,
+    cr.dataset_id,
+    coalesce(
+        cd.organization_name,
+        cd.title,
+        nullif(regexp_extract(o.source_file, '^https?://([^/]+)', 1), ''),
+        nullif(regexp_extract(o.source_file, '([^/\\]+)[/\\][^/\\]+$', 1), '')
+    ) AS platform
+FROM observed o
+LEFT JOIN catalog_resources cr ON cr.resource_id = o.resource_id
+LEFT JOIN catalog_datasets cd ON cd.dataset_id = cr.dataset_id;
+
+CREATE VIEW contract_compliance AS
+SELECT
+    c.contract_key,
+    c.buyer_siret,
+    c.buyer_name,
+    c.contract_id,
+    c.kind,
+    c.objet,
+    c.amount,
+    c.notification_date,
+    c.start_date,
+    c.publication_date,
     j.observed_date,
     j.observed_source,
     j.rule,
     rl.label AS rule_label,
     j.deadline,
-    CAST(j.publication_date - j.notification_date AS INTEGER) AS delay_days,
-    CAST(j.publication_date - j.deadline AS INTEGER) AS days_late,
+    CAST(c.publication_date - c.notification_date AS INTEGER) AS delay_days,
+    CAST(c.publication_date - j.deadline AS INTEGER) AS days_late,
     j.status,
     sl.label AS status_label,
-    coalesce(j.reference_date BETWEEN getvariable('decp_window_start') AND getvariable('decp_as_of'), FALSE) AS in_window,
-    j.source_file,
-    j.resource_id,
-    cr.dataset_id,
-    j.record_count,
-    coalesce(
-        cd.organization_name,
-        cd.title,
-        nullif(regexp_extract(j.source_file, '^https?://([^/]+)', 1), ''),
-        nullif(regexp_extract(j.source_file, '([^/\\]+)[/\\][^/\\]+$', 1), '')
-    ) AS platform,
+    j.in_window,
+    c.source_file,
+    c.resource_id,
+    j.dataset_id,
+    c.record_count,
+    j.platform,
     -- added columns
-    j.last_publication_date,
+    c.last_publication_date,
     CAST(j.observed_date - j.deadline AS INTEGER) AS observed_days_late,
     j.observed_conclusive,
-    j.first_seen,
-    j.file_count,
-    j.modification_count,
-    j.nature,
-    j.procedure,
-    j.cpv,
-    j.uid,
-    j.format
-FROM judged j
-LEFT JOIN compliance_labels rl ON rl.vocabulary = 'rule' AND rl.code = j.rule
-LEFT JOIN compliance_labels sl ON sl.vocabulary = 'status' AND sl.code = j.status
-LEFT JOIN catalog_resources cr ON cr.resource_id = j.resource_id
-LEFT JOIN catalog_datasets cd ON cd.dataset_id = cr.dataset_id;
+    c.file_count,
+    c.modification_count
+FROM contracts c
+JOIN contract_judgements j USING (first_record_id)
+LEFT JOIN compliance_vocabulary rl ON rl.vocabulary = 'rule' AND rl.code = j.rule
+LEFT JOIN compliance_vocabulary sl ON sl.vocabulary = 'status' AND sl.code = j.status;
 
 CREATE OR REPLACE TABLE modification_compliance AS
 WITH dated AS (
@@ -154,5 +168,5 @@ SELECT
     j.objet,
     j.record_count
 FROM judged j
-LEFT JOIN compliance_labels rl ON rl.vocabulary = 'rule' AND rl.code = j.rule
-LEFT JOIN compliance_labels sl ON sl.vocabulary = 'status' AND sl.code = j.status;
+LEFT JOIN compliance_vocabulary rl ON rl.vocabulary = 'rule' AND rl.code = j.rule
+LEFT JOIN compliance_vocabulary sl ON sl.vocabulary = 'status' AND sl.code = j.status;

@@ -1,6 +1,6 @@
 -- Publishing conventions of data.gouv.fr (seeds 003/004): one row per dataset or resource check.
 -- Patterns, expected values and messages come from rules.py (session variables and the
--- compliance_labels table).
+-- compliance_vocabulary table).
 
 -- What kind of dataset: per buyer when extras.siret is given (the convention's own marker);
 -- also per buyer, "deduced", when extras.siret is missing but every file name carries one SIRET
@@ -114,8 +114,8 @@ SELECT
     -- added column
     c.structure
 FROM checks c
-LEFT JOIN compliance_labels l ON l.vocabulary = 'check' AND l.code = c."check"
-LEFT JOIN compliance_labels m ON m.vocabulary = 'check_message' AND m.code = c."check";
+LEFT JOIN compliance_vocabulary l ON l.vocabulary = 'check' AND l.code = c."check"
+LEFT JOIN compliance_vocabulary m ON m.vocabulary = 'check_message' AND m.code = c."check";
 
 -- Resources: every DECP file of a checked dataset (documentation and declaration files have
 -- no naming convention).
@@ -200,5 +200,5 @@ SELECT
     c.actual,
     format(CASE WHEN coalesce(c.passed, FALSE) THEN m.label ELSE m.reference END, c.expected, c.actual) AS message
 FROM checks c
-LEFT JOIN compliance_labels l ON l.vocabulary = 'check' AND l.code = c."check"
-LEFT JOIN compliance_labels m ON m.vocabulary = 'check_message' AND m.code = c."check";
+LEFT JOIN compliance_vocabulary l ON l.vocabulary = 'check' AND l.code = c."check"
+LEFT JOIN compliance_vocabulary m ON m.vocabulary = 'check_message' AND m.code = c."check";
