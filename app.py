@@ -25,6 +25,8 @@ st.set_page_config(
     initial_sidebar_state="expanded",
 )
 log = logging.getLogger("decp_monitor.app")
+# Less empty space above the title: the pages are dense.
+st.markdown("<style>[data-testid='stMainBlockContainer']{padding-top:2.5rem}</style>", unsafe_allow_html=True)
 
 
 def build_demo_on_first_run() -> None:
@@ -86,4 +88,6 @@ with widgets.error_boundary("les informations sur les données"):
     loaded = data.current()
     widgets.sidebar(loaded)
 
-navigation.run()
+# Last-resort boundary: a page that fails says so in French; the traceback goes to the server log.
+with widgets.error_boundary("cette page"):
+    navigation.run()

@@ -25,7 +25,7 @@ with widgets.error_boundary("le bilan des anomalies"):
     b.metric("Dont erreurs", fr_int(by_code.loc[by_code["severity"] == "error", "findings"].sum()),
              help="Donnée inutilisable pour la règle de délai")
     c.metric("Codes distincts", fr_int(len(by_code)))
-    view = by_code.assign(code_label=[finding_codes.label(code) for code in by_code["code"]])
+    view = columns.french_severity(by_code.assign(code_label=[finding_codes.label(code) for code in by_code["code"]]))
     widgets.table(view, columns.config("code_label", "code", "severity", "findings", "files", "buyers", "example"),
                   download="anomalies-par-code")
 
@@ -44,7 +44,7 @@ with tab_list, widgets.error_boundary("la liste des anomalies"):
     file = widgets.url_text("Fichier (nom exact)", "fichier", placeholder="ex. decp-2024.json")
     page = widgets.paged_query(loaded, "findings_list", "findings", "anomalies", PAGE_SIZE,
                                code=code, severity=severity, file=file or None)
-    widgets.table(page.rows, columns.config("severity", "code", "message", "source_file", "position", "field",
+    widgets.table(columns.french_severity(page.rows), columns.config("severity", "code", "message", "source_file", "position", "field",
                                             "value", "buyer_siret", "contract_id"),
                   download="anomalies", empty="Aucune anomalie pour ces filtres.")
 with tab_files, widgets.error_boundary("les anomalies par fichier"):

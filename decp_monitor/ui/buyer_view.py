@@ -148,7 +148,7 @@ def _findings(loaded: Loaded, siret: str) -> None:
     page = widgets.q(loaded, "buyer_findings", siret)
     widgets.count_caption(len(page.rows), page.total, 0, "anomalies")
     widgets.table(
-        page.rows,
+        columns.french_severity(page.rows),
         columns.config("severity", "code", "message", "field", "value", "source_file", "position", "contract_id"),
         empty="Aucune anomalie relevée dans les fichiers de cet acheteur.",
     )

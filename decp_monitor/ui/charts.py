@@ -19,8 +19,8 @@ VERDICT_COLORS = {
     "compliant": ON_TIME, "late": LATE, "missing": "#6A6AF4", "stale": "#FC5D00",
     "undeclared": "#B7A73F", "invalid_siret": "#3A3A3A", "no_recent_data": GREY,
 }
-FRENCH_LAYOUT = dict(separators=", ", margin=dict(l=10, r=10, t=30, b=10), height=360,
-                     legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
+FRENCH_LAYOUT = dict(separators=", ", margin=dict(l=10, r=10, t=30, b=10), height=380,
+                     legend=dict(orientation="h", yanchor="top", y=-0.22, x=0))
 
 
 def monthly(df: pd.DataFrame) -> go.Figure:

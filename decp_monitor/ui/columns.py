@@ -105,6 +105,16 @@ COMMON = {
 }
 
 
+SEVERITY_LABELS = {"error": "Erreur", "warning": "Avertissement", "info": "Information"}
+
+
+def french_severity(df):
+    """The severity column in French (the codes stay in the exports and the SQL console)."""
+    if "severity" in df.columns:
+        df = df.assign(severity=df["severity"].map(lambda s: SEVERITY_LABELS.get(s, s)))
+    return df
+
+
 def config(*names: str, **overrides) -> dict:
     """Column configuration for the given columns, in that order."""
     out = {}

@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from . import data
-from .format import fr_date, fr_datetime, fr_int, md_escape, safe_url
+from .format import MISSING, fr_date, fr_datetime, fr_int, md_escape, safe_url
 
 log = logging.getLogger("decp_monitor.ui")
 
@@ -121,15 +121,23 @@ def url_text(label: str, param: str, default: str = "", **kwargs) -> str:
     return value.strip()
 
 
+_ALL = ""  # stands for the "all" choice (None): a None selection would show Streamlit's English placeholder
+
+
 def url_select(label: str, param: str, options: Sequence, default, format_func=str, **kwargs):
     key = f"url_{param}"
+    has_none = None in options
+    if has_none:
+        options = [_ALL if o is None else o for o in options]
+        default = _ALL if default is None else default
     options = list(options)
     _seed(param, key, lambda raw: raw if raw in options else default, default)
     if st.session_state[key] not in options:
         st.session_state[key] = default
-    value = st.selectbox(label, options, key=key, format_func=format_func, **kwargs)
+    shown = (lambda v: format_func(None if v == _ALL else v)) if has_none else format_func
+    value = st.selectbox(label, options, key=key, format_func=shown, **kwargs)
     _publish(param, value, default)
-    return value
+    return None if has_none and value == _ALL else value
 
 
 def url_multiselect(label: str, param: str, options: Sequence, format_func=str, **kwargs) -> list:
@@ -229,7 +237,7 @@ def table(df: pd.DataFrame, column_config: dict, *, columns: Optional[Sequence[s
         return
     order = [c for c in (columns or column_config.keys()) if c in df.columns]
     st.dataframe(df, column_config=column_config, column_order=order, hide_index=True,
-                 height=height, key=key, width="stretch")
+                 height=height, key=key, width="stretch", placeholder=MISSING)
     if download:
         download_buttons(df[order], download)
 
