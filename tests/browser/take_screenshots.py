@@ -18,7 +18,7 @@ import httpx
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 sys.path.insert(0, str(HERE))
-from test_dashboard_browser import CHROMEDRIVER, CHROMIUM, free_port  # noqa: E402
+from test_dashboard_browser import CHROMEDRIVER, CHROMIUM, free_port, set_viewport  # noqa: E402
 
 PAGES = [
     ("01-vue-d-ensemble", "/", "Vue d'ensemble"),
@@ -34,7 +34,7 @@ PAGES = [
 # The element that scrolls the page (Streamlit scrolls its main section, not the document).
 SCROLLER = """
 let s = document.scrollingElement;
-for (const el of document.querySelectorAll('section, div')) {
+for (const el of document.querySelectorAll('main, section, div')) {
   const style = getComputedStyle(el);
   if ((style.overflowY === 'auto' || style.overflowY === 'scroll') && el.scrollHeight > el.clientHeight + 10
       && el.clientHeight > 500 && el.scrollHeight > s.scrollHeight) { s = el; }
@@ -77,7 +77,7 @@ def main(data_dir: str, out_dir: str, siret: str | None) -> None:
             except httpx.HTTPError:
                 time.sleep(0.3)
         driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-        driver.set_window_size(1440, 900)
+        set_viewport(driver)
         for name, path, marker in PAGES:
             driver.get(base + path.format(siret=siret))
             WebDriverWait(driver, 60).until(lambda d: marker in d.find_element("tag name", "body").text)

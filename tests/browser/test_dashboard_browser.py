@@ -80,8 +80,15 @@ def browser():
     options.add_experimental_option("prefs", {"intl.accept_languages": "fr-FR,fr"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(60)
+    set_viewport(driver)
     yield driver
     driver.quit()
+
+
+def set_viewport(driver, width: int = 1440, height: int = 900) -> None:
+    """A 1440×900 page area exactly (--window-size counts the window, not the page)."""
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
 
 
 def wait_for_text(driver, text: str, timeout: float = 30) -> None:
