@@ -119,7 +119,9 @@ def _print_text(row: dict, params: dict, out: TextIO) -> None:
     out.write("\n".join(lines) + "\n")
 
 
-def run_status(store, siret: str, as_of=None, as_json: bool = False, out: TextIO = sys.stdout) -> int:
+def run_status(store, siret: str, as_of=None, as_json: bool = False, out: Optional[TextIO] = None) -> int:
+    """Print one buyer's verdict (French text or JSON) on `out` (default: the current sys.stdout)."""
+    out = out if out is not None else sys.stdout
     siret = "".join(str(siret).split())
     problem = _siret_problem(siret)
     try:

@@ -1,0 +1,84 @@
+"""`python -m decp_monitor status SIRET [--json] [--as-of DATE]`: exit codes and output."""
+import io
+import json
+
+from decp_monitor.cli import main
+from decp_monitor.status import run_status
+
+from .conftest import BUYER, OTHER, declaration, marche
+
+
+def _data(build):
+    return build([marche("A", "2025-01-10", "2025-01-20", buyer_name="Ville de Châteaubriant"),
+                  marche("B", "2025-01-10", "2025-04-20")],
+                 declarations=[declaration(BUYER), declaration(OTHER, line=3)])
+
+
+def test_known_buyer_prints_verdict_reasons_and_counts_in_french(build, capsys):
+    db = _data(build)
+    code = main(["--data-dir", str(db.store.root), "status", BUYER])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert f"Acheteur {BUYER} — Ville de Châteaubriant" in out
+    assert "Verdict : Publications en retard" in out
+    assert "pour 1 contrat sur 2 (taux de retard : 50,0 %)" in out
+    assert "Évaluation au 30/06/2025 : contrats notifiés du 01/07/2024 au 30/06/2025 (12 mois)" in out
+    assert "Publié en retard : 1" in out
+
+
+def test_json_output_carries_the_buyer_row_and_parameters(build):
+    db = _data(build)
+    out = io.StringIO()
+    assert run_status(db.store, BUYER, as_json=True, out=out) == 0
+    payload = json.loads(out.getvalue())
+    assert payload["found"] is True
+    assert payload["buyer"]["verdict"] == "late"
+    assert payload["buyer"]["n_late"] == 1
+    assert payload["buyer"]["last_publication_date"] == "2025-04-20"
+    assert payload["parameters"]["as_of"] == "2025-06-30"
+
+
+def test_as_of_recomputes_the_verdict_without_touching_the_published_version(build):
+    db = _data(build)
+    out = io.StringIO()
+    assert run_status(db.store, BUYER, as_of="2026-06-30", as_json=True, out=out) == 0
+    payload = json.loads(out.getvalue())
+    assert payload["parameters"]["as_of"] == "2026-06-30"
+    assert payload["buyer"]["verdict"] == "stale"
+    assert db.buyer()["verdict"] == "late"      # the published version is unchanged
+
+
+def test_declared_silent_buyer_is_found(build):
+    db = _data(build)
+    out = io.StringIO()
+    assert run_status(db.store, OTHER, out=out) == 0
+    assert "Déclaré mais jamais publié" in out.getvalue()
+
+
+def test_unknown_siret_exits_1(build):
+    db = _data(build)
+    out = io.StringIO()
+    assert run_status(db.store, "21974015600019", out=out) == 1
+    assert "inconnu" in out.getvalue()
+
+
+def test_invalid_siret_exits_2(build, capsys):
+    db = _data(build)
+    assert main(["--data-dir", str(db.store.root), "status", "12345"]) == 2
+    assert "SIRET invalide" in capsys.readouterr().out
+    out = io.StringIO()
+    assert run_status(db.store, "21440036800013", as_json=True, out=out) == 2
+    assert json.loads(out.getvalue())["valid"] is False
+
+
+def test_spaces_in_the_siret_are_ignored(build):
+    db = _data(build)
+    assert run_status(db.store, "214 400 368 00012", out=io.StringIO()) == 0
+
+
+def test_nothing_published_exits_1(tmp_path):
+    from decp_monitor.store import Store
+
+    out = io.StringIO()
+    assert run_status(Store(tmp_path), BUYER, out=out) == 1
+    assert "Aucune base publiée" in out.getvalue()
