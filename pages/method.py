@@ -1,4 +1,6 @@
 """Méthode: the rules in plain French, what observed dates mean, the window, the data's freshness."""
+from pathlib import Path
+
 import pandas as pd
 import streamlit as st
 
@@ -106,6 +108,11 @@ with widgets.error_boundary("l'historique des chargements"):
         for entry in failures[-20:][::-1]:
             st.markdown(f"- {fr_datetime(entry.get('started_at'))} — `{md_escape(entry.get('command'))}` — "
                         f"{md_escape(entry.get('message') or 'échec')}")
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "COMPLIANCE.md"
+if DOC.exists():
+    with st.expander("Documentation complète des règles (docs/COMPLIANCE.md)"):
+        st.markdown(DOC.read_text(encoding="utf-8"))
 
 with st.expander("Codes d'anomalie"):
     st.dataframe(pd.DataFrame([{"Code": code, "Gravité": sev, "Libellé": label}

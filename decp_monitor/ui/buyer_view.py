@@ -83,9 +83,10 @@ def _contracts(loaded: Loaded, siret: str) -> None:
                                siret, status=status, window_only=window_only)
     widgets.table(
         page.rows,
-        columns.config("notification_date", "contract_id", "objet", "amount", "status_label", "deadline",
-                       "publication_date", "observed_date", "delay_days", "days_late", "in_window",
-                       "record_count", "source_file", "kind", "rule_label"),
+        columns.config("notification_date", "contract_id", "status_label", "deadline", "publication_date",
+                       "observed_date", "delay_days", "days_late", "objet", "amount", "in_window",
+                       "record_count", "source_file", "observed_source", "kind", "rule_label",
+                       objet=st.column_config.TextColumn("Objet", width="medium")),
         download=f"contrats-{siret}",
         empty="Aucun contrat publié pour ce filtre.",
     )

@@ -84,7 +84,7 @@ def main(data_dir: str, out_dir: str, siret: str | None) -> None:
             time.sleep(3)  # charts and grids draw after the text
             driver.save_screenshot(str(out / f"{name}.png"))
             height = driver.execute_script(SCROLLER + "return s.scrollHeight;")
-            if height > 1300:
+            if height > 1000:
                 driver.execute_script(SCROLLER + "s.scrollTo(0, 820);")
                 time.sleep(1.5)
                 driver.save_screenshot(str(out / f"{name}-suite.png"))

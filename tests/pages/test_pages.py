@@ -289,3 +289,22 @@ def test_a_failing_section_shows_a_french_message_not_a_traceback(app, monkeypat
     assert "boom" not in texts(app.error)
     assert app.metric, "the rest of the page still renders"
     st.cache_data.clear()
+
+
+def test_a_version_without_compliance_tables_says_so(monkeypatch, tmp_path):
+    from streamlit.testing.v1 import AppTest
+
+    from .conftest import REPO
+
+    store = Store(tmp_path / "data")
+    with store.build("load", finish=lambda con: None) as build:
+        build.add(Record(source_file="a.json", position=0, kind="marche", format="json-2019",
+                         buyer_siret=COMPLIANT, contract_id="A", notification_date=dt.date(2025, 1, 1)))
+    monkeypatch.setenv("DECP_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.chdir(REPO)
+    for page in ("pages/overview.py", "pages/buyer.py", "pages/buyers.py"):
+        at = open_page(AppTest.from_file(str(REPO / "app.py"), default_timeout=30), page)
+        assert "Conformité non calculée" in texts(at.markdown)
+    # pages that do not need the verdicts still work
+    at = open_page(AppTest.from_file(str(REPO / "app.py"), default_timeout=30), "pages/quality.py")
+    assert at.title[0].value == "Qualité des données"
