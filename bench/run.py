@@ -221,14 +221,16 @@ def task_method(method: str, path: str, counts_out: str, data_dir: str = "", as_
 class _TimingConnection:
     """Forwards to a DuckDB connection and times every statement compute() runs."""
 
-    def __init__(self, con):
+    def __init__(self, con, names: dict[str, str]):
         self._con = con
+        self._names = names  # SQL text -> the file it comes from
         self.timings: list[tuple[str, float]] = []
 
     def execute(self, sql, *args, **kwargs):
         started = time.perf_counter()
         result = self._con.execute(sql, *args, **kwargs)
-        self.timings.append((_statement_label(sql), time.perf_counter() - started))
+        label = self._names.get(sql) or _statement_label(sql)
+        self.timings.append((label, time.perf_counter() - started))
         return result
 
     def __getattr__(self, name):
@@ -254,11 +256,17 @@ def task_compliance(data_dir: str, repeat: int = 3) -> dict:
     scratch = Path(data_dir) / "compliance-scratch.duckdb"
     shutil.copyfile(version.path, scratch)
     runs, per_statement = [], {}
+    names = {}
+    for name in getattr(compliance, "PIPELINE", ()):
+        try:
+            names[compliance._sql(name)] = f"compliance/{name}"
+        except (AttributeError, OSError):
+            pass
     try:
         con = duckdb.connect(str(scratch))
         try:
             for _ in range(repeat):
-                proxy = _TimingConnection(con)
+                proxy = _TimingConnection(con, names)
                 started = time.perf_counter()
                 compliance.compute(proxy)
                 runs.append(time.perf_counter() - started)
