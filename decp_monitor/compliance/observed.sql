@@ -66,14 +66,18 @@ JOIN records r
 JOIN record_contract rc USING (record_id)
 GROUP BY rc.contract_key;
 
--- The monitor as witness: when it first saw the contract, and the build before that one. A
--- first sighting proves lateness only if an earlier build, after the deadline, did not see it
--- (the first load of a history says nothing about when that history was published).
+-- The monitor as witness: when it first saw the contract, the build before that one, and when
+-- it first saw anything of the same buyer. A first sighting proves lateness only if an earlier
+-- build, after the deadline, already watched that buyer and did not see the contract: the first
+-- load of a history (or of a new source) says nothing about when that history was published.
 CREATE OR REPLACE TEMP TABLE contract_first_seen AS
 WITH seen AS (
     SELECT buyer_siret, contract_id, notification_date, min(first_seen) AS first_seen
     FROM sightings
     GROUP BY ALL
+),
+buyer_seen AS (
+    SELECT buyer_siret, min(first_seen) AS buyer_first_seen FROM seen GROUP BY buyer_siret
 ),
 builds AS (
     SELECT DISTINCT started_at FROM refreshes WHERE outcome = 'published' AND started_at IS NOT NULL
@@ -84,10 +88,15 @@ previous AS (
     LEFT JOIN builds b ON b.started_at < s.first_seen
     GROUP BY s.first_seen
 )
-SELECT c.contract_key, s.first_seen, p.previous_build
+SELECT
+    c.contract_key,
+    s.first_seen,
+    -- the last build before the first sighting, if it already watched this buyer
+    CASE WHEN bs.buyer_first_seen <= p.previous_build THEN p.previous_build END AS previous_build
 FROM contracts c
 JOIN seen s
   ON s.buyer_siret IS NOT DISTINCT FROM c.buyer_siret
  AND s.contract_id = c.contract_id
  AND s.notification_date IS NOT DISTINCT FROM c.notification_date
-LEFT JOIN previous p USING (first_seen);
+LEFT JOIN previous p USING (first_seen)
+LEFT JOIN buyer_seen bs ON bs.buyer_siret IS NOT DISTINCT FROM s.buyer_siret;

@@ -130,3 +130,16 @@ def test_sightings_are_kept_across_versions(build):
     assert seen[0] == 1
     assert seen[1] == builds[0]
     assert isinstance(con, duckdb.DuckDBPyConnection)
+
+
+def test_a_buyer_first_seen_in_a_later_build_proves_nothing_by_its_first_sighting(build):
+    # The first build watched another buyer only: the new buyer's history is not "late".
+    from .conftest import OTHER
+
+    build([marche("A", "2026-01-01", "2026-01-15", buyer=OTHER)], as_of="2026-06-30")
+    db = build([marche("A", "2026-01-01", "2026-01-15", buyer=OTHER), marche("B", "2026-01-01", "2026-01-15")],
+               as_of="2026-06-30")
+    row = db.contract("B")
+    assert row["observed_source"] == "first_seen"
+    assert row["observed_conclusive"] is False
+    assert row["status"] == "on_time"
