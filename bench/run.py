@@ -74,13 +74,19 @@ def timed_calls(fn, repeat: int, warmup: int = 1) -> dict:
     return latency_stats(samples)
 
 
-def run_child(task: str, **kwargs) -> dict:
-    """Run one task of this script in a fresh interpreter; returns its result plus its peak RSS."""
+def run_child(task: str, profile: str = "", **kwargs) -> dict:
+    """Run one task of this script in a fresh interpreter; returns its result plus its peak RSS.
+
+    profile: a path where py-spy writes the child's sampled stacks (collapsed, see
+    bench/profile_summary.py); the figures of a profiled run are not reported as measurements.
+    """
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as tmp:
         result_path = tmp.name
     try:
         command = [sys.executable, str(Path(__file__).resolve()), "--child", task,
                    "--child-args", json.dumps(kwargs, default=str), "--child-result", result_path]
+        if profile:
+            command = ["py-spy", "record", "--format", "raw", "--rate", "50", "--output", profile, "--", *command]
         completed = subprocess.run(command)
         if completed.returncode != 0:
             raise RuntimeError(f"child task {task} failed with exit code {completed.returncode}")
@@ -384,6 +390,8 @@ def main(argv=None) -> int:
     parser.add_argument("--repeat", type=int, default=30, help="calls per serving query")
     parser.add_argument("--parse-only", action="store_true", help="also time the readers alone")
     parser.add_argument("--keep", action="store_true", help="keep the corpus and databases")
+    parser.add_argument("--profile", action="store_true",
+                        help="finally, load each file again under py-spy and summarise where the time goes")
     parser.add_argument("--child")
     parser.add_argument("--child-args")
     parser.add_argument("--child-result")
@@ -428,6 +436,17 @@ def main(argv=None) -> int:
         step("serve", lambda: run_child("serve", data_dir=str(work / "db-json"), repeat=args.repeat))
     if "export" in steps and (work / "db-json").exists():
         step("export", lambda: run_child("export", data_dir=str(work / "db-json"), out_dir=str(work / "exports")))
+    if args.profile:
+        import profile_summary
+
+        for fmt in ("json", "xml"):
+            raw = out / f"profile-{args.size}-{fmt}.txt"
+            step(f"profile_{fmt}", lambda fmt=fmt, raw=raw: {
+                "run": run_child("load", profile=str(raw), path=str(work / f"corpus.{fmt}"),
+                                 data_dir=str(work / f"db-profile-{fmt}"), as_of=as_of),
+                "summary": profile_summary.summarise(str(raw), top=30),
+            })
+            shutil.rmtree(work / f"db-profile-{fmt}", ignore_errors=True)
     report["finished_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     save()
     import summary

@@ -104,6 +104,15 @@ def markdown(report: dict) -> str:
         for note in export.get("notes", []):
             add(f"\n- {note}")
         add("")
+    for fmt in ("json", "xml"):
+        prof = report.get(f"profile_{fmt}")
+        if prof:
+            add(f"**Profile** of the {fmt.upper()} load (py-spy, 50 samples/s; run {prof['run']['seconds']} s under the profiler)")
+            add("")
+            add("```text")
+            add(prof["summary"])
+            add("```")
+            add("")
     return "\n".join(lines)
 
 
