@@ -69,7 +69,7 @@ assembled AS (
         coalesce(d.profile_urls, []) AS profile_urls,
         coalesce(cs.platform, d.declaring_platform, ds.organization_name) AS platform,
         coalesce(cs.buyer_name, ds.title_name) AS buyer_name,
-        len(list_distinct(list_concat(coalesce(cs.dataset_ids, []), coalesce(ds.dataset_ids, [])))) AS dataset_count,
+        list_sort(list_distinct(list_concat(coalesce(cs.dataset_ids, []), coalesce(ds.dataset_ids, [])))) AS dataset_ids,
         ds.buyer_siret IS NOT NULL AS has_own_dataset,
         coalesce(cs.contracts_total, 0) AS contracts_total,
         coalesce(cs.contracts_in_window, 0) AS contracts_in_window,
@@ -128,7 +128,7 @@ SELECT
     d.declared,
     d.profile_urls,
     d.platform,
-    d.dataset_count,
+    len(d.dataset_ids) AS dataset_count,
     d.contracts_total,
     d.contracts_in_window,
     d.n_on_time,
@@ -177,6 +177,7 @@ SELECT
     vl.rank AS severity_rank,
     -- added columns
     d.n_assessed,
-    d.has_own_dataset
+    d.has_own_dataset,
+    d.dataset_ids
 FROM decided d
 LEFT JOIN compliance_vocabulary vl ON vl.vocabulary = 'verdict' AND vl.code = d.verdict;
