@@ -30,12 +30,9 @@ Depuis le 1er janvier 2024, la publication se fait sur data.gouv.fr.
 
 if rules is not None:
     st.markdown("### Les règles appliquées")
-    st.dataframe(
-        pd.DataFrame([{"Règle": r.label, "Textes": r.reference, "Code": r.code} for r in rules.RULES.values()]),
-        hide_index=True, width="stretch",
-        column_config={"Règle": st.column_config.TextColumn(width="large"),
-                       "Textes": st.column_config.TextColumn(width="large")},
-    )
+    for rule in rules.RULES.values():
+        st.markdown(f"- **{md_escape(rule.label)}**  \n  Textes : {md_escape(rule.reference)}  \n  "
+                    f"Code de la règle : `{rule.code}`")
     left, right = st.columns(2)
     with left:
         st.markdown("**Statut d'un contrat**")
