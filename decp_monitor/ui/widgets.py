@@ -15,6 +15,8 @@ from .format import MISSING, fr_date, fr_datetime, fr_int, md_escape, safe_url
 log = logging.getLogger("decp_monitor.ui")
 
 BUYER_URL_PATH = "acheteur"
+# Columns that only exist to be clicked: left out of the downloads.
+LINK_ONLY_COLUMNS = ("fiche",)
 NO_DATA_HELP = """
 Pour charger des données :
 
@@ -239,7 +241,7 @@ def table(df: pd.DataFrame, column_config: dict, *, columns: Optional[Sequence[s
     st.dataframe(df, column_config=column_config, column_order=order, hide_index=True,
                  height=height, key=key, width="stretch", placeholder=MISSING)
     if download:
-        download_buttons(df[order], download)
+        download_buttons(df[[c for c in order if c not in LINK_ONLY_COLUMNS]], download)
 
 
 def download_buttons(df: pd.DataFrame, basename: str) -> None:
