@@ -308,3 +308,28 @@ def test_a_version_without_compliance_tables_says_so(monkeypatch, tmp_path):
     # pages that do not need the verdicts still work
     at = open_page(AppTest.from_file(str(REPO / "app.py"), default_timeout=30), "pages/quality.py")
     assert at.title[0].value == "Qualité des données"
+
+
+def test_big_tables_are_paginated_and_filters_go_back_to_page_one(monkeypatch, tmp_path):
+    from decp_monitor.model import Declaration
+    from streamlit.testing.v1 import AppTest
+
+    from .conftest import REPO, luhn_siret
+
+    store = Store(tmp_path / "data")
+    with store.build("load", meta={"as_of": "2025-06-30"}, finish=_finish_like(tmp_path)) as build:
+        for n in range(130):
+            siret = luhn_siret(f"2{n:012d}")
+            build.add(Declaration(source_file="decl.csv", line=n + 2, siret=siret, siret_raw=siret,
+                                  url_profil_acheteur=f"https://profil.example.fr/{n}"))
+    monkeypatch.setenv("DECP_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.chdir(REPO)
+    at = open_page(AppTest.from_file(str(REPO / "app.py"), default_timeout=30), "pages/buyers.py")
+    assert len(at.dataframe[0].value) == 100
+    assert "Acheteurs 1 à 100 sur 130." in texts(at.caption)
+    clean(at.number_input(key="page_buyers").set_value(2).run())
+    assert len(at.dataframe[0].value) == 30
+    clean(at.text_input(key="url_q").input("200000000012").run())
+    # n = 120..129 start with these digits: a single page, shown from its first row
+    assert len(at.dataframe[0].value) == 10
+    assert "10 acheteurs." in texts(at.caption)
