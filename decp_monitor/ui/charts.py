@@ -68,8 +68,10 @@ def verdicts_by_platform(df: pd.DataFrame) -> go.Figure:
 
 def buyer_timeline(df: pd.DataFrame) -> go.Figure:
     """One line per contract: notification → deadline, and the publication marker."""
-    df = df.sort_values("notification_date")
-    labels = [f"{cid or '?'}" for cid in df["contract_id"]]
+    df = df.sort_values("notification_date").reset_index(drop=True)
+    # A contract id may be reused (lots, typos): the notification date keeps each line apart.
+    labels = [f"{cid or '?'} · {pd.Timestamp(d):%d/%m/%Y}" for cid, d in zip(df["contract_id"], df["notification_date"])]
+    df["label"] = labels
     fig = go.Figure()
     fig.add_scatter(x=df["notification_date"], y=labels, mode="markers", name="Notification",
                     marker=dict(symbol="circle", color=NEUTRAL, size=8),
@@ -81,7 +83,7 @@ def buyer_timeline(df: pd.DataFrame) -> go.Figure:
         part = part[part["publication_date"].notna()]
         if part.empty:
             continue
-        fig.add_scatter(x=part["publication_date"], y=[f"{c or '?'}" for c in part["contract_id"]], mode="markers",
+        fig.add_scatter(x=part["publication_date"], y=part["label"], mode="markers",
                         name=f"Publication — {part['status_label'].iloc[0]}",
                         marker=dict(symbol="diamond", color=STATUS_COLORS.get(status, GREY), size=10),
                         hovertemplate="%{y} : publié le %{x|%d/%m/%Y}<extra></extra>")

@@ -333,3 +333,15 @@ def test_big_tables_are_paginated_and_filters_go_back_to_page_one(monkeypatch, t
     # n = 120..129 start with these digits: a single page, shown from its first row
     assert len(at.dataframe[0].value) == 10
     assert "10 acheteurs." in texts(at.caption)
+
+
+def test_buyer_timeline_draws_notification_deadline_and_publication(app):
+    open_page(app, "pages/buyer.py", siret=LATE)
+    charts = app.get("plotly_chart")
+    assert charts, "the timeline is drawn"
+    import json
+
+    figure = json.loads(charts[0].proto.spec)
+    names = [trace.get("name") for trace in figure["data"]]
+    assert "Notification" in names and "Échéance (deux mois)" in names
+    assert any(name and name.startswith("Publication") for name in names)
