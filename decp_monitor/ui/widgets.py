@@ -221,11 +221,16 @@ def paginate(total: int, key: str, page_size: int) -> int:
     return (int(page) - 1) * page_size
 
 
+SINGULARS = {"contrats": "contrat", "acheteurs": "acheteur", "anomalies": "anomalie", "fichiers": "fichier",
+             "modifications": "modification", "déclarations": "déclaration", "jeux de données": "jeu de données",
+             "lignes": "ligne"}
+
+
 def count_caption(shown: int, total: int, offset: int, noun: str = "lignes") -> None:
     if total == 0:
         return
     if shown >= total:
-        st.caption(f"{fr_int(total)} {noun}.")
+        st.caption(f"{fr_int(total)} {SINGULARS.get(noun, noun) if total == 1 else noun}.")
     else:
         st.caption(f"{noun.capitalize()} {fr_int(offset + 1)} à {fr_int(offset + shown)} sur {fr_int(total)}.")
 

@@ -42,6 +42,20 @@ for (const el of document.querySelectorAll('main, section, div')) {
 """
 
 
+BUYER_TABS = ("Chronologie", "Jeux de données et déclarations", "Se mettre en règle")
+
+
+def _open_tab(driver, label: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    for button in driver.find_elements(By.CSS_SELECTOR, "[role='tab']"):
+        if button.text.strip() == label:
+            driver.execute_script("arguments[0].scrollIntoView({block: 'start'});", button)
+            driver.execute_script("arguments[0].click();", button)
+            time.sleep(2.5)
+            return
+
+
 def main(data_dir: str, out_dir: str, siret: str | None) -> None:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -88,6 +102,10 @@ def main(data_dir: str, out_dir: str, siret: str | None) -> None:
                 driver.execute_script(SCROLLER + "s.scrollTo(0, 820);")
                 time.sleep(1.5)
                 driver.save_screenshot(str(out / f"{name}-suite.png"))
+            if name == "02-acheteur":
+                for index, tab in enumerate(BUYER_TABS, 1):
+                    _open_tab(driver, tab)
+                    driver.save_screenshot(str(out / f"{name}-onglet-{index}.png"))
             print("saved", name)
     finally:
         if driver is not None:
