@@ -39,9 +39,19 @@ def monthly(df: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def delay_histogram(df: pd.DataFrame, bin_days: int = 10, two_months: int = 61) -> go.Figure:
+def delay_histogram(df: pd.DataFrame, bin_days: int = 10, two_months: int = 61,
+                    low: int = -30, high: int = 365) -> go.Figure:
+    """Bars of `bin_days`; the query clips delays to [low, high], so the end bars hold the tails."""
     colors = [LATE if start >= two_months else ON_TIME for start in df["bin_start"]]
-    labels = [f"{s} à {s + bin_days - 1} jours" for s in df["bin_start"]]
+
+    def label(start: int) -> str:
+        if start <= low:
+            return f"{low} jours ou moins (publié avant la notification)"
+        if start + bin_days > high:
+            return f"{start} jours ou plus"
+        return f"{start} à {start + bin_days - 1} jours"
+
+    labels = [label(int(s)) for s in df["bin_start"]]
     fig = go.Figure(go.Bar(x=df["bin_start"] + bin_days / 2, y=df["contracts"], width=bin_days * 0.95,
                            marker_color=colors, customdata=labels, name="Contrats",
                            hovertemplate="%{customdata} : %{y} contrats<extra></extra>"))
