@@ -214,7 +214,8 @@ def paginate(total: int, key: str, page_size: int) -> int:
         st.session_state[state_key] = 1
     if pages == 1:
         return 0
-    page = st.number_input(
+    narrow, _ = st.columns([1, 4])
+    page = narrow.number_input(
         f"Page (sur {fr_int(pages)})", min_value=1, max_value=pages, step=1, key=state_key,
         help=f"{fr_int(page_size)} lignes par page",
     )
