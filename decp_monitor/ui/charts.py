@@ -59,7 +59,7 @@ def delay_histogram(df: pd.DataFrame, bin_days: int = 10, two_months: int = 61,
                   annotation_text="deux mois", annotation_position="top right")
     fig.update_layout(**FRENCH_LAYOUT, showlegend=False)
     fig.update_xaxes(title_text="Délai entre notification et publication déclarée (jours ; bornes regroupées)")
-    fig.update_yaxes(title_text="Contrats")
+    fig.update_yaxes(title_text="Contrats", tickformat=",d")
     return fig
 
 
@@ -72,7 +72,7 @@ def verdicts_by_platform(df: pd.DataFrame) -> go.Figure:
                     hovertemplate="%{y} : %{x} acheteurs<extra>" + str(part["verdict_label"].iloc[0]) + "</extra>")
     fig.update_layout(**{**FRENCH_LAYOUT, "height": max(300, 40 + 28 * len(order))}, barmode="stack")
     fig.update_yaxes(categoryorder="array", categoryarray=order, title_text=None)
-    fig.update_xaxes(title_text="Acheteurs")
+    fig.update_xaxes(title_text="Acheteurs", tickformat=",d")
     return fig
 
 
