@@ -27,7 +27,8 @@ with widgets.error_boundary("le bilan des déclarations"):
     a, b, c, d = st.columns(4)
     a.metric("SIRET déclarés", fr_int(summary["sirets"]))
     b.metric("Jamais publié", fr_int(summary["never_published"]),
-             help="Déclarés, mais aucun contrat trouvé sous ce SIRET")
+             help="Déclarés, mais aucun contrat trouvé sous ce SIRET (SIRET invalides compris ; "
+                  "la vue d'ensemble ne compte que les SIRET valides)")
     c.metric("Lignes illisibles", fr_int(summary["unreadable"]),
              help="SIRET impossible à retrouver (notation scientifique d'un tableur, etc.)")
     d.metric("Fichiers de déclaration", fr_int(summary["files"]))

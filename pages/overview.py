@@ -24,7 +24,7 @@ with widgets.error_boundary("les chiffres clés"):
              help=f"{fr_int(head['late'])} contrats sur {fr_int(head['assessed'])} évalués (fenêtre d'évaluation), "
                   "publiés plus de deux mois après leur notification")
     d.metric("Déclarés sans aucune publication", fr_int(head["missing"]),
-             help="Acheteurs déclarés par un profil d'acheteur dont aucun contrat n'a été trouvé")
+             help="Acheteurs déclarés par un profil d'acheteur, SIRET valide, dont aucun contrat n'a été trouvé")
     e, f, g, h = st.columns(4)
     e.metric("Délai médian de publication", fr_days(head["median_delay_days"]))
     f.metric("Acheteurs en règle", fr_int(head["compliant"]))
