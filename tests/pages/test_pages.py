@@ -345,3 +345,24 @@ def test_buyer_timeline_draws_notification_deadline_and_publication(app):
     names = [trace.get("name") for trace in figure["data"]]
     assert "Notification" in names and "Échéance (deux mois)" in names
     assert any(name and name.startswith("Publication") for name in names)
+
+
+def test_names_from_the_data_never_become_links_or_markup(monkeypatch, tmp_path):
+    from streamlit.testing.v1 import AppTest
+
+    from .conftest import REPO
+
+    store = Store(tmp_path / "data")
+    with store.build("load", meta={"as_of": "2025-06-30"}, finish=_finish_like(tmp_path)) as build:
+        build.add(Record(source_file="a.json", position=0, kind="marche", format="json-2019",
+                         buyer_siret=LATE, buyer_name="[Cliquez ici](https://evil.example) **urgent**",
+                         contract_id="A", notification_date=dt.date(2025, 1, 1),
+                         publication_date=dt.date(2025, 6, 1)))
+    monkeypatch.setenv("DECP_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.chdir(REPO)
+    at = open_page(AppTest.from_file(str(REPO / "app.py"), default_timeout=30), "pages/buyer.py", siret=LATE)
+    header = at.header[0].value
+    assert "\\[Cliquez ici\\]\\(https\\:" in header and "\\*\\*urgent\\*\\*" in header
+    at = open_page(AppTest.from_file(str(REPO / "app.py"), default_timeout=30), "pages/overview.py")
+    labels = [link.proto.label for link in at.get("page_link")]
+    assert any("\\[Cliquez ici\\]" in label for label in labels)
