@@ -97,16 +97,29 @@ def run_child(task: str, profile: str = "", **kwargs) -> dict:
 
 # -- corpus ------------------------------------------------------------------------------------
 
-def generate(out: Path, size: int, seed: int) -> dict:
-    from decp_monitor import demo
+def generator():
+    """The demo generator, or the bench's stand-in while decp_monitor.demo is not there."""
+    try:
+        from decp_monitor import demo
 
-    as_of = getattr(demo, "DEMO_AS_OF", dt.date.today())
+        demo.generate_records  # noqa: B018
+        return demo, "decp_monitor.demo.generate_records"
+    except (ImportError, AttributeError):
+        import fallback_generator
+
+        return fallback_generator, "bench/fallback_generator.py (decp_monitor.demo unavailable)"
+
+
+def generate(out: Path, size: int, seed: int) -> dict:
+    demo, generator_name = generator()
+    as_of = getattr(demo, "DEMO_AS_OF", None) or getattr(demo, "DEFAULT_AS_OF", dt.date.today())
     started = time.perf_counter()
     records = demo.generate_records(**generator_arguments(demo, size, seed, as_of))
     info = corpus_mod.write_corpus(records, out, as_of, xml_writer=getattr(demo, "record_to_xml", None))
     elapsed = time.perf_counter() - started
     result = info.to_dict()
-    result.update({"seconds": round(elapsed, 2), "as_of": as_of.isoformat(), "seed": seed})
+    result.update({"seconds": round(elapsed, 2), "as_of": as_of.isoformat(), "seed": seed,
+                   "generator": generator_name})
     return result
 
 

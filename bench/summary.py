@@ -32,7 +32,7 @@ def markdown(report: dict) -> str:
     if c:
         files = ", ".join(f"{name} {_n(size / 1e6, 1)} MB" for name, size in c.get("files", {}).items())
         excluded = ", ".join(f"{k} {_n(v)}" for k, v in sorted(c.get("excluded", {}).items(), key=lambda kv: -kv[1]))
-        add(f"- Corpus (demo generator, seed {c.get('seed')}, as of {c.get('as_of')}): {_n(c['records'])} records "
+        add(f"- Corpus ({c.get('generator', 'demo generator')}, seed {c.get('seed')}, as of {c.get('as_of')}): {_n(c['records'])} records "
             f"({_n(c['marches'])} marchés, {_n(c['concessions'])} concessions, {_n(c['modifications'])} modifications), "
             f"{_n(c['buyers'])} buyers; written in {c['seconds']} s. Files: {files}.")
         add(f"- Clean records (the comparison set): {_n(c['clean_records'])}; left out: {excluded or 'none'}.")
