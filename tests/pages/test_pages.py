@@ -366,3 +366,53 @@ def test_names_from_the_data_never_become_links_or_markup(monkeypatch, tmp_path)
     at = open_page(AppTest.from_file(str(REPO / "app.py"), default_timeout=30), "pages/overview.py")
     labels = [link.proto.label for link in at.get("page_link")]
     assert any("\\[Cliquez ici\\]" in label for label in labels)
+
+
+def test_first_run_calls_the_demo_builder_with_progress(monkeypatch, tmp_path):
+    """The app's first-run path, whatever the demo corpus: builder called once, progress shown, data shown."""
+    from streamlit.testing.v1 import AppTest
+
+    from decp_monitor import demo_db
+
+    from .conftest import REPO
+
+    calls = []
+
+    def fake_builder(store, progress=None):
+        calls.append(store.root)
+        progress(1, 2, "a.json")
+        progress(2, 2, "b.json")
+        build_test_db(store.root)
+        return True
+
+    monkeypatch.setattr(demo_db, "build_demo_if_missing", fake_builder)
+    monkeypatch.setenv("DECP_DATA_DIR", str(tmp_path / "fresh"))
+    monkeypatch.delenv("DECP_AUTO_DEMO", raising=False)
+    monkeypatch.chdir(REPO)
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=30)
+    clean(at.run())
+    assert calls == [tmp_path / "fresh"]
+    assert any(getattr(block, "label", None) == "Base de démonstration prête" for block in at.main.children.values())
+    assert {m.label: m.value for m in at.metric}["Contrats"] == "10"
+    clean(at.run())
+    assert len(calls) == 1, "built once"
+
+
+def test_a_failed_demo_build_explains_instead_of_crashing(monkeypatch, tmp_path):
+    from streamlit.testing.v1 import AppTest
+
+    from decp_monitor import demo_db
+
+    from .conftest import REPO
+
+    def failing_builder(store, progress=None):
+        raise OSError("disque plein")
+
+    monkeypatch.setattr(demo_db, "build_demo_if_missing", failing_builder)
+    monkeypatch.setenv("DECP_DATA_DIR", str(tmp_path / "fresh"))
+    monkeypatch.delenv("DECP_AUTO_DEMO", raising=False)
+    monkeypatch.chdir(REPO)
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=30)
+    clean(at.run())
+    assert "La construction de la base de démonstration a échoué" in texts(at.error)
+    assert "Aucune donnée chargée" in texts(at.markdown)
