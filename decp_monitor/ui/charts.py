@@ -5,8 +5,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-# Hide plotly's English toolbar; keep the image download.
-CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"], "locale": "fr"}
+# Plotly's toolbar is English and covers the legends: hidden (the tables below are downloadable).
+CONFIG = {"displayModeBar": False, "locale": "fr"}
 LATE = "#CE0500"
 ON_TIME = "#18753C"
 NEUTRAL = "#000091"
@@ -19,8 +19,8 @@ VERDICT_COLORS = {
     "compliant": ON_TIME, "late": LATE, "missing": "#6A6AF4", "stale": "#FC5D00",
     "undeclared": "#B7A73F", "invalid_siret": "#3A3A3A", "no_recent_data": GREY,
 }
-FRENCH_LAYOUT = dict(separators=", ", margin=dict(l=10, r=10, t=30, b=10), height=380,
-                     legend=dict(orientation="h", yanchor="top", y=-0.22, x=0))
+FRENCH_LAYOUT = dict(separators=", ", margin=dict(l=10, r=10, t=40, b=10), height=380,
+                     legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
 
 
 def monthly(df: pd.DataFrame) -> go.Figure:
