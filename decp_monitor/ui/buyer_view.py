@@ -158,7 +158,7 @@ def _findings(loaded: Loaded, siret: str) -> None:
 def _advice(loaded: Loaded, row: dict) -> None:
     siret = row["buyer_siret"]
     today = dt.date.today()
-    name = md_escape(row.get("buyer_name") or "Nom de l'acheteur").replace("`", "")
+    name = md_escape(row.get("buyer_name") or "Nom de l'acheteur")
     verdict = row.get("verdict")
     steps = []
     if verdict == "missing":
@@ -180,7 +180,7 @@ def _advice(loaded: Loaded, row: dict) -> None:
   notification** ; chaque modification, deux mois après la sienne. Les données d'une concession le
   sont avant le début de son exécution.
 - **Où** : depuis le 1er janvier 2024, sur **data.gouv.fr**, dans un jeu de données intitulé
-  `Données essentielles des marchés publics - {name}`, sous licence `fr-lo` (Licence Ouverte), avec les
+  « Données essentielles des marchés publics \\- {name} », sous licence `fr-lo` (Licence Ouverte), avec les
   mots-clés `donnees-essentielles` et `commande-publique`, une fréquence de mise à jour, et
   `extras.siret` = `{siret}` s'il s'agit du jeu de données propre à l'acheteur.
 - **Fichiers** : un fichier **déposé** (et non un lien externe) par publication, au format du schéma
@@ -192,6 +192,6 @@ def _advice(loaded: Loaded, row: dict) -> None:
     )
     checks = widgets.q(loaded, "buyer_checks", siret)
     if not checks.empty:
-        st.markdown("**À corriger dans vos publications actuelles :**")
-        for item in checks.drop_duplicates(subset=["check_label"]).itertuples():
-            st.markdown(f"- {md_escape(item.check_label)} : {md_escape(item.message)}")
+        items = checks.drop_duplicates(subset=["check_label"]).itertuples()
+        st.markdown("**À corriger dans vos publications actuelles :**\n\n" + "\n".join(
+            f"- {md_escape(item.check_label)} : {md_escape(item.message)}" for item in items))
