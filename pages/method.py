@@ -57,7 +57,9 @@ indépendante de l'acheteur, prise dans cet ordre :
 1. la date inscrite dans le nom du fichier de publication (`DECP-{SIRET}-{AAAA}-{MM}-{JJ}-{nn}`) ;
 2. la date de dépôt du fichier sur data.gouv.fr (`created_at` de la ressource), pour un fichier
    déposé une fois et non réécrit ensuite ;
-3. la première fois que decp-monitor a vu le contrat lors d'un moissonnage.
+3. la première fois que decp-monitor a vu le contrat lors d'un moissonnage, quand un moissonnage
+   antérieur surveillait déjà cet acheteur (une source nouvellement moissonnée n'est pas « en retard »
+   du seul fait d'être nouvelle).
 
 Un contrat **déclaré à temps mais apparu en retard** a une date déclarée dans le délai et une date
 observée au-delà : il compte comme un retard.
