@@ -335,8 +335,29 @@ CHILD_TASKS = {
 }
 
 
+def reader_name() -> str:
+    """decp_monitor.parse, or the bench's stand-in reader installed in its place while it is absent."""
+    try:
+        import decp_monitor.parse  # noqa: F401
+
+        return "decp_monitor.parse"
+    except ImportError:
+        import types
+
+        import decp_monitor
+        import stand_in_reader
+
+        module = types.ModuleType("decp_monitor.parse")
+        module.read_decp = stand_in_reader.read_decp
+        sys.modules["decp_monitor.parse"] = module
+        decp_monitor.parse = module
+        return "bench/stand_in_reader.py (decp_monitor.parse absent: NOT the project's reader)"
+
+
 def _child_main(task: str, args_json: str, result_path: str) -> None:
+    reader = reader_name()
     result = CHILD_TASKS[task](**json.loads(args_json))
+    result["reader"] = reader
     Path(result_path).write_text(json.dumps(result, default=str), encoding="utf-8")
 
 
@@ -344,6 +365,8 @@ def _child_main(task: str, args_json: str, result_path: str) -> None:
 
 def compare_methods(out: Path, as_of: str, in_process: bool = False) -> dict:
     """Run the three methods over the clean records; check they give the same per-buyer counts."""
+    if in_process:
+        reader_name()
     results, counts = {}, {}
     for method, path in (("pipeline", out / "clean.json"), ("pandas", out / "clean.json"),
                          ("duckdb", out / "clean.ndjson")):

@@ -39,6 +39,10 @@ def markdown(report: dict) -> str:
     add("")
     loads = [(fmt, report.get(f"load_{fmt}")) for fmt in ("json", "xml") if report.get(f"load_{fmt}")]
     if loads:
+        readers = {r.get("reader") for _, r in loads if r.get("reader")}
+        if readers:
+            add(f"Reader: {', '.join(sorted(readers))}.")
+            add("")
         add("**Load** (one file, whole pipeline: parse, normalise, findings, store, consolidation, compliance, publication; own process)")
         add("")
         add("| file | size | records | contracts | findings | total | records/s | read+store | consolidate | compliance | peak RSS |")

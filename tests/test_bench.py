@@ -7,9 +7,8 @@ import pytest
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 
-pytest.importorskip("decp_monitor.demo")
-pytest.importorskip("decp_monitor.parse")
-pytest.importorskip("decp_monitor.compliance")
+# Until decp_monitor.demo and decp_monitor.parse exist, the bench uses its stand-ins
+# (bench/fallback_generator.py, bench/stand_in_reader.py) and says so in its report.
 
 
 @pytest.fixture(scope="module")
