@@ -229,8 +229,8 @@ def search_buyers(con, text: str, limit: int = 25) -> pd.DataFrame:
         """
         SELECT buyer_siret, buyer_name, verdict_label, contracts_total
         FROM buyer_compliance
-        WHERE strip_accents(lower(coalesce(buyer_name, ''))) LIKE '%' || strip_accents(lower(?)) || '%'
-           OR (length(?) >= 3 AND buyer_siret LIKE ? || '%')
+        WHERE contains(strip_accents(lower(coalesce(buyer_name, ''))), strip_accents(lower(?)))
+           OR (length(?) >= 3 AND starts_with(buyer_siret, ?))
         ORDER BY contracts_total DESC, buyer_name
         LIMIT ?
         """,
@@ -295,7 +295,7 @@ def buyer_modifications(con, siret: str, limit: int = 200) -> Page:
 
 def _buyer_dataset_ids_sql(present: set[str]) -> str:
     parts = ["SELECT dataset_id FROM datasets WHERE extras_siret = $siret"]
-    parts.append("SELECT dataset_id FROM resources WHERE title LIKE 'DECP-' || $siret || '%'")
+    parts.append("SELECT dataset_id FROM resources WHERE starts_with(upper(title), 'DECP-' || $siret)")
     if "contract_compliance" in present:
         parts.append("SELECT DISTINCT dataset_id FROM contract_compliance WHERE buyer_siret = $siret AND dataset_id IS NOT NULL")
     return " UNION ".join(parts)
@@ -424,8 +424,8 @@ def buyers(con, f: BuyerFilter, order: str = "severity", limit: int = DEFAULT_PA
           AND (CAST(? AS VARCHAR) IS NULL OR platform = ?)
           AND contracts_total >= ?
           AND (NOT CAST(? AS BOOLEAN) OR late_rate BETWEEN ? AND ?)
-          AND (? = '' OR strip_accents(lower(coalesce(buyer_name, ''))) LIKE '%' || strip_accents(lower(?)) || '%'
-               OR (length(?) >= 3 AND buyer_siret LIKE ? || '%'))
+          AND (? = '' OR contains(strip_accents(lower(coalesce(buyer_name, ''))), strip_accents(lower(?)))
+               OR (length(?) >= 3 AND starts_with(buyer_siret, ?)))
     """
     verdicts = list(f.verdicts)
     params = [verdicts, verdicts, f.declared, f.declared, f.platform, f.platform, int(f.min_contracts),
@@ -483,8 +483,8 @@ def datasets(con, failing_check: Optional[str] = None, text: str = "",
                d.dataset_id
         FROM datasets d
         WHERE {check_filter}
-          AND (? = '' OR strip_accents(lower(coalesce(d.title, '') || ' ' || coalesce(d.organization_name, '')
-                     || ' ' || coalesce(d.extras_siret, ''))) LIKE '%' || strip_accents(lower(?)) || '%')
+          AND (? = '' OR contains(strip_accents(lower(coalesce(d.title, '') || ' ' || coalesce(d.organization_name, '')
+                     || ' ' || coalesce(d.extras_siret, ''))), strip_accents(lower(?))))
     """
     return _page(con, sql, [failing_check, failing_check, text.strip(), text.strip()],
                  "ORDER BY failed_checks DESC NULLS LAST, title", limit, offset)
@@ -539,9 +539,8 @@ def declarations(con, only_never_published: bool = False, text: str = "",
                d.source_file, d.line, b.verdict
         FROM declarations d LEFT JOIN buyer_compliance b ON b.buyer_siret = d.siret
         WHERE (NOT CAST(? AS BOOLEAN) OR coalesce(b.contracts_total, 0) = 0)
-          AND (? = '' OR strip_accents(lower(coalesce(b.buyer_name, '') || ' ' || coalesce(d.url_profil_acheteur, '')))
-                  LIKE '%' || strip_accents(lower(?)) || '%'
-               OR (length(?) >= 3 AND d.siret LIKE ? || '%'))
+          AND (? = '' OR contains(strip_accents(lower(coalesce(b.buyer_name, '') || ' ' || coalesce(d.url_profil_acheteur, ''))), strip_accents(lower(?)))
+               OR (length(?) >= 3 AND starts_with(d.siret, ?)))
     """
     return _page(con, sql, [only_never_published, text, text, digits, digits],
                  "ORDER BY contracts_total = 0 DESC, verdict = 'missing' DESC, siret NULLS FIRST, source_file, line",
@@ -645,6 +644,6 @@ def same_siren(con, siren: str, limit: int = 20) -> pd.DataFrame:
     return _df(
         con,
         "SELECT buyer_siret, buyer_name, verdict_label, contracts_total FROM buyer_compliance "
-        "WHERE buyer_siret LIKE ? || '%' ORDER BY contracts_total DESC, buyer_siret LIMIT ?",
+        "WHERE starts_with(buyer_siret, ?) ORDER BY contracts_total DESC, buyer_siret LIMIT ?",
         [siren, int(limit)],
     )
