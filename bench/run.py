@@ -52,6 +52,38 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def current_rss_mb() -> float:
+    try:
+        with open("/proc/self/statm", encoding="ascii") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:
+        return 0.0
+
+
+class PhaseMemory:
+    """Samples the resident memory every 50 ms and keeps the highest value seen in each phase."""
+
+    def __init__(self):
+        import threading
+
+        self.phase = "start"
+        self.peaks: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while not self._stop.wait(0.05):
+            rss = current_rss_mb()
+            if rss > self.peaks.get(self.phase, 0.0):
+                self.peaks[self.phase] = rss
+
+    def stop(self) -> dict[str, float]:
+        self._stop.set()
+        self._thread.join()
+        return {phase: round(mb, 1) for phase, mb in self.peaks.items()}
+
+
 def latency_stats(samples: list[float]) -> dict:
     ordered = sorted(samples)
     p95 = ordered[min(len(ordered) - 1, max(0, round(0.95 * len(ordered)) - 1))]
@@ -146,27 +178,39 @@ def buyer_count(size: int) -> int:
 
 # -- tasks (each runs in a child process) ------------------------------------------------------
 
-def task_load(path: str, data_dir: str, as_of: str) -> dict:
+def task_load(path: str, data_dir: str, as_of: str, duckdb_settings: dict | None = None) -> dict:
     """The real pipeline: Store.build + load_file (parse, normalise, findings, store),
-    consolidation and compliance, then publication."""
+    consolidation and compliance, then publication.
+
+    duckdb_settings: an experiment only (e.g. {"memory_limit": "600MB"}), applied to the build's
+    connection before loading; never used for the reported figures unless said so.
+    """
     from decp_monitor.store import Store
 
     shutil.rmtree(data_dir, ignore_errors=True)
     store = Store(data_dir)
     marks: dict[str, float] = {}
+    memory = PhaseMemory()
 
     def finish(con):
         from decp_monitor import compliance
 
+        memory.phase = "compliance"
         marks["compliance_start"] = time.perf_counter()
         compliance.compute(con)
         marks["compliance_end"] = time.perf_counter()
+        memory.phase = "checkpoint_publish"
 
     started = time.perf_counter()
     with store.build("bench", source=path, meta={"as_of": as_of}, finish=finish) as build:
+        for name, value in (duckdb_settings or {}).items():
+            build.con.execute(f"SET {name} = ?", [value])
+        memory.phase = "read_store"
         kind = build.load_file(path)
         marks["read_end"] = time.perf_counter()
+        memory.phase = "consolidate"
     published = time.perf_counter()
+    phase_peaks = memory.stop()
     counts = dict(build.stats)
     con = store.connect()
     try:
@@ -187,6 +231,8 @@ def task_load(path: str, data_dir: str, as_of: str) -> dict:
         "records_per_second": round(counts.get("records", 0) / total) if total else None,
         "database_bytes": store.current().path.stat().st_size,
         "peak_rss_mb": round(peak_rss_mb(), 1),
+        "peak_rss_mb_by_phase": phase_peaks,
+        "duckdb_settings": duckdb_settings or {},
     }
 
 
