@@ -22,10 +22,28 @@ WITH contract_stats AS (
         max(observed_date) FILTER (WHERE observed_source IN ('file_name', 'resource_created_at')
                                      AND observed_date <= getvariable('decp_as_of')) AS last_observed_file,
         arg_max(buyer_name, coalesce(notification_date, DATE '1900-01-01')) FILTER (WHERE buyer_name IS NOT NULL AND buyer_name <> '') AS buyer_name,
-        mode(platform) AS platform,
-        list(DISTINCT dataset_id) FILTER (WHERE dataset_id IS NOT NULL) AS dataset_ids
     FROM contract_compliance
     WHERE buyer_siret IS NOT NULL
+    GROUP BY buyer_siret
+),
+-- Platforms and datasets per buyer, from a small pre-aggregate (mode() and list(DISTINCT) over
+-- a million contracts directly cost more than all the counts above).
+source_counts AS (
+    SELECT buyer_siret, platform, dataset_id, count(*) AS n
+    FROM contract_compliance
+    WHERE buyer_siret IS NOT NULL
+    GROUP BY ALL
+),
+buyer_sources AS (
+    SELECT
+        buyer_siret,
+        list(DISTINCT dataset_id) FILTER (WHERE dataset_id IS NOT NULL) AS dataset_ids,
+        arg_max(platform, n) FILTER (WHERE platform IS NOT NULL) AS platform
+    FROM (
+        SELECT buyer_siret, platform, dataset_id,
+               sum(n) OVER (PARTITION BY buyer_siret, platform) AS n
+        FROM source_counts
+    )
     GROUP BY buyer_siret
 ),
 modification_stats AS (
@@ -67,9 +85,9 @@ assembled AS (
         p.problem AS siret_problem,
         d.buyer_siret IS NOT NULL AS declared,
         coalesce(d.profile_urls, []) AS profile_urls,
-        coalesce(cs.platform, d.declaring_platform, ds.organization_name) AS platform,
+        coalesce(bs.platform, d.declaring_platform, ds.organization_name) AS platform,
         coalesce(cs.buyer_name, ds.title_name) AS buyer_name,
-        list_sort(list_distinct(list_concat(coalesce(cs.dataset_ids, []), coalesce(ds.dataset_ids, [])))) AS dataset_ids,
+        list_sort(list_distinct(list_concat(coalesce(bs.dataset_ids, []), coalesce(ds.dataset_ids, [])))) AS dataset_ids,
         ds.buyer_siret IS NOT NULL AS has_own_dataset,
         coalesce(cs.contracts_total, 0) AS contracts_total,
         coalesce(cs.contracts_in_window, 0) AS contracts_in_window,
@@ -91,6 +109,7 @@ assembled AS (
     LEFT JOIN declaration_stats d USING (buyer_siret)
     LEFT JOIN dataset_stats ds USING (buyer_siret)
     LEFT JOIN contract_stats cs USING (buyer_siret)
+    LEFT JOIN buyer_sources bs USING (buyer_siret)
     LEFT JOIN modification_stats ms USING (buyer_siret)
 ),
 rated AS (

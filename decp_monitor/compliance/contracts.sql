@@ -40,7 +40,7 @@ dated AS (
         fs.previous_build
     FROM ruled r
     LEFT JOIN contract_file_evidence fe USING (contract_key)
-    LEFT JOIN contract_first_seen fs USING (contract_key)
+    LEFT JOIN contract_first_seen fs USING (first_record_id)
 ),
 observed AS (
     SELECT

@@ -89,7 +89,7 @@ previous AS (
     GROUP BY s.first_seen
 )
 SELECT
-    c.contract_key,
+    c.first_record_id,   -- the contract's integer key (cheaper to write and join than contract_key)
     s.first_seen,
     -- the last build before the first sighting, if it already watched this buyer
     CASE WHEN bs.buyer_first_seen <= p.previous_build THEN p.previous_build END AS previous_build

@@ -173,3 +173,12 @@ def test_overview_monthly_national_and_per_platform(build):
     per_platform = {(r["month"], r["platform"]): r["late"] for r in rows if r["scope"] == "platform"}
     assert per_platform == {(dt.date(2025, 1, 1), "plateforme-a"): 0, (dt.date(2025, 1, 1), "plateforme-b"): 1,
                             (dt.date(2025, 2, 1), "plateforme-b"): 0}
+
+
+def test_buyer_platform_is_where_most_of_its_contracts_come_from(build):
+    db = build([
+        marche("A", "2025-01-10", "2025-01-20", source="/srv/plateforme-a/f.json"),
+        marche("B", "2025-01-15", "2025-02-20", source="/srv/plateforme-b/f.json"),
+        marche("C", "2025-02-01", "2025-02-02", source="/srv/plateforme-b/g.json"),
+    ])
+    assert db.buyer()["platform"] == "plateforme-b"
