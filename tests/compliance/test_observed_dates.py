@@ -1,8 +1,6 @@
 """The observed publication date: file names, one-off resources, the monitor's own sightings."""
 import datetime as dt
 
-import duckdb
-
 from .conftest import BUYER, marche
 
 NOTIFIED, DECLARED = "2025-01-01", "2025-01-15"   # deadline 2025-03-01, declared on time
@@ -129,7 +127,6 @@ def test_sightings_are_kept_across_versions(build):
         con.close()
     assert seen[0] == 1
     assert seen[1] == builds[0]
-    assert isinstance(con, duckdb.DuckDBPyConnection)
 
 
 def test_a_buyer_first_seen_in_a_later_build_proves_nothing_by_its_first_sighting(build):
