@@ -182,3 +182,19 @@ def test_buyer_platform_is_where_most_of_its_contracts_come_from(build):
         marche("C", "2025-02-01", "2025-02-02", source="/srv/plateforme-b/g.json"),
     ])
     assert db.buyer()["platform"] == "plateforme-b"
+
+
+def test_compute_is_repeatable_on_the_same_database(build):
+    db = build([marche("A", "2025-01-10", "2025-04-20"), marche("B", "2025-01-10", "2025-01-20")],
+               declarations=[declaration(BUYER)])
+    con = duckdb.connect(str(db.store.current().path))
+    try:
+        first = con.execute("SELECT * FROM buyer_compliance ORDER BY buyer_siret").fetchall()
+        compliance.compute(con)
+        compliance.compute(con)
+        again = con.execute("SELECT * FROM buyer_compliance ORDER BY buyer_siret").fetchall()
+        contracts = con.execute("SELECT count(*) FROM contract_compliance").fetchone()[0]
+    finally:
+        con.close()
+    assert again == first
+    assert contracts == 2
