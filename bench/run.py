@@ -146,7 +146,10 @@ def generate(out: Path, size: int, seed: int) -> dict:
     demo, generator_name = generator()
     as_of = getattr(demo, "DEMO_AS_OF", None) or getattr(demo, "DEFAULT_AS_OF", dt.date.today())
     started = time.perf_counter()
-    records = demo.generate_records(**generator_arguments(demo, size, seed, as_of))
+    import itertools
+
+    # capped at `size`, whatever the generator's own notion of a count
+    records = itertools.islice(demo.generate_records(**generator_arguments(demo, size, seed, as_of)), size)
     info = corpus_mod.write_corpus(records, out, as_of, xml_writer=getattr(demo, "record_to_xml", None))
     elapsed = time.perf_counter() - started
     result = info.to_dict()
@@ -161,7 +164,7 @@ def generator_arguments(demo, size: int, seed: int, as_of: dt.date) -> dict:
 
     params = inspect.signature(demo.generate_records).parameters
     wanted = {"seed": seed, "as_of": as_of}
-    for name in ("contracts", "records", "size", "n"):
+    for name in ("contracts", "records", "size", "n", "count", "n_contracts", "n_records"):
         if name in params:
             wanted[name] = size
             break
