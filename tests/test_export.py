@@ -1,0 +1,144 @@
+import datetime as dt
+import io
+
+import duckdb
+import openpyxl
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from decp_monitor.export import (
+    ExportError, TooManyRowsForExcel, export_dataframe, export_query, export_table, exportable_tables,
+)
+from decp_monitor.model import Record
+from decp_monitor.store import Store
+
+SIRET = "21440036800012"
+EVIL = '=HYPERLINK("http://x")'
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    store = Store(tmp_path_factory.mktemp("data"))
+    with store.build("test") as build:
+        build.add(Record(source_file="a.json", position=0, kind="marche", format="json-2019",
+                         buyer_siret=SIRET, buyer_name="Ville", contract_id="C1", objet=EVIL,
+                         amount=-1234.5, notification_date=dt.date(2024, 3, 15),
+                         publication_date=dt.date(2024, 4, 1)))
+        build.add(Record(source_file="a.json", position=1, kind="marche", format="json-2019",
+                         buyer_siret="13000000000001", buyer_name="@Autre", contract_id="C2",
+                         objet="Travaux", amount=50000.0, notification_date=dt.date(2023, 1, 10),
+                         publication_date=dt.date(2023, 6, 1)))
+    return store
+
+
+@pytest.fixture
+def con(store):
+    con = store.connect()
+    yield con
+    con.close()
+
+
+def test_only_documented_tables_are_listed_with_their_columns(con):
+    tables = exportable_tables(con)
+    assert "records" in tables and "contracts" in tables
+    assert ("buyer_siret", "VARCHAR") in tables["records"]
+    assert all(not name.startswith(("record_contract", "duckdb_")) for name in tables)
+
+
+def test_unknown_table_is_refused_in_french(con, tmp_path):
+    with pytest.raises(ExportError, match="Table inconnue"):
+        export_table(con, "record_contract", "csv", tmp_path / "x.csv")
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_csv_round_trips_with_guard_and_numbers(con, tmp_path):
+    out = tmp_path / "r.csv"
+    assert export_table(con, "records", "csv", out) == 2
+    df = pd.read_csv(out).sort_values("contract_id")
+    assert list(df["contract_id"]) == ["C1", "C2"]
+    assert df["objet"].iloc[0] == "'" + EVIL
+    assert df["buyer_name"].iloc[1] == "'@Autre"
+    assert df["amount"].iloc[0] == -1234.5  # a negative number stays a number
+    assert str(df["notification_date"].iloc[0]) == "2024-03-15"
+
+
+def test_csv_fr_has_bom_semicolons_decimal_comma_french_dates(con, tmp_path):
+    out = tmp_path / "r.csv"
+    export_table(con, "records", "csv-fr", out)
+    raw = out.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    df = pd.read_csv(out, sep=";", decimal=",", encoding="utf-8-sig").sort_values("contract_id")
+    assert df["amount"].tolist() == [-1234.5, 50000.0]
+    assert df["notification_date"].iloc[0] == "15/03/2024"
+    assert df["objet"].iloc[0] == "'" + EVIL
+
+
+def test_parquet_round_trips_types(con, tmp_path):
+    out = tmp_path / "r.parquet"
+    export_table(con, "records", "parquet", out)
+    table = pq.read_table(out)
+    expected = con.sql("SELECT * FROM records").to_arrow_table()
+    assert table.schema.names == expected.schema.names
+    assert table.schema.field("amount").type == expected.schema.field("amount").type
+    assert table.num_rows == 2
+    assert table.sort_by("contract_id").column("objet")[0].as_py() == EVIL  # parquet keeps data as is
+    assert str(table.schema.field("notification_date").type) == "date32[day]"
+
+
+def test_xlsx_round_trips_typed_cells_frozen_header_and_inert_formula(con, tmp_path):
+    out = tmp_path / "r.xlsx"
+    export_table(con, "records", "xlsx", out)
+    wb = openpyxl.load_workbook(out)
+    ws = wb.active
+    assert ws.freeze_panes == "A2"
+    header = [c.value for c in ws[1]]
+    assert ws[1][0].font.bold
+    rows = [dict(zip(header, [c.value for c in r])) for r in ws.iter_rows(min_row=2)]
+    rows.sort(key=lambda r: r["contract_id"])
+    assert len(rows) == 2
+    assert rows[0]["objet"] == "'" + EVIL
+    assert rows[0]["amount"] == -1234.5 and isinstance(rows[0]["amount"], float)
+    assert rows[0]["notification_date"].date() == dt.date(2024, 3, 15)
+    # no cell holds a formula
+    assert all(c.data_type != "f" for row in ws.iter_rows() for c in row)
+
+
+def test_filters_siret_dates_and_as_of_are_applied(con, tmp_path):
+    def count(**filters):
+        buf = io.BytesIO()
+        return export_table(con, "records", "csv", buf, filters)
+    assert count(siret=SIRET) == 1
+    assert count(date_from="2024-01-01") == 1
+    assert count(date_to="2023-12-31") == 1
+    assert count(as_of="2022-01-01") == 0
+    assert count(siret="'; DROP TABLE records; --") == 0
+    with pytest.raises(ExportError, match="--verdict"):
+        count(verdict="late")  # records has no verdict/status column: refused, not ignored
+    with pytest.raises(ExportError, match="date invalide"):
+        count(date_from="15/03/2024")
+
+
+def test_excel_row_limit_gives_french_message_and_alternatives(monkeypatch):
+    import decp_monitor.export as export
+    monkeypatch.setattr(export, "EXCEL_MAX_DATA_ROWS", 3)
+    con = duckdb.connect()
+    with pytest.raises(TooManyRowsForExcel, match="CSV .*Parquet"):
+        export_query(con, "SELECT * FROM range(4)", [], "xlsx", io.BytesIO())
+
+
+def test_dataframe_export_uses_the_same_guard():
+    df = pd.DataFrame({"name": [EVIL, "ok"], "n": [-3, 4]})
+    data = export_dataframe(df, "csv")
+    back = pd.read_csv(io.BytesIO(data))
+    assert back["name"].tolist() == ["'" + EVIL, "ok"]
+    assert back["n"].tolist() == [-3, 4]
+    wb = openpyxl.load_workbook(io.BytesIO(export_dataframe(df, "xlsx")))
+    assert [c.value for c in wb.active[2]] == ["'" + EVIL, -3]
+
+
+def test_list_columns_become_joined_text_in_csv():
+    con = duckdb.connect()
+    buf = io.BytesIO()
+    export_query(con, "SELECT ['a', '=b'] AS reasons", [], "csv", buf)
+    assert pd.read_csv(io.BytesIO(buf.getvalue()))["reasons"].iloc[0] == "a | =b"
