@@ -1,0 +1,153 @@
+"""Read-only SQL console engine.
+
+Safety comes from DuckDB itself, not from inspecting the SQL text:
+- the version file is opened read_only: CREATE/INSERT/UPDATE/DROP on it fail;
+- enable_external_access = false: no file or URL access (read_csv, COPY … TO, ATTACH, EXPORT,
+  glob, http://…), no INSTALL/LOAD of extensions;
+- lock_configuration = true: SET/RESET/PRAGMA cannot undo the above;
+- memory_limit and threads bound the resources; a watchdog thread calls con.interrupt() after
+  the timeout; the result is cut at a row limit (fetchmany).
+A fresh connection per query means a temporary table lives only for that query.
+The only text check is parsing into statements, to accept exactly one.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import duckdb
+import pandas as pd
+
+DEFAULT_TIMEOUT_S = 10.0
+DEFAULT_ROW_LIMIT = 10_000
+CONSOLE_CONFIG = {
+    "enable_external_access": False,
+    "lock_configuration": True,
+    "threads": 1,
+    "memory_limit": "1GB",
+    "autoload_known_extensions": False,
+    "autoinstall_known_extensions": False,
+}
+
+EXAMPLE_QUERIES: dict[str, str] = {
+    "Acheteurs en retard, les pires d'abord": (
+        "SELECT buyer_siret, buyer_name, contracts_in_window, n_late, late_rate, verdict_label\n"
+        "FROM buyer_compliance\nWHERE verdict = 'late'\nORDER BY severity_rank, late_rate DESC\nLIMIT 50"
+    ),
+    "Nombre d'acheteurs par verdict": (
+        "SELECT verdict_label, count(*) AS acheteurs\nFROM buyer_compliance\nGROUP BY ALL\nORDER BY acheteurs DESC"
+    ),
+    "Délai médian de publication par année de notification": (
+        "SELECT year(notification_date) AS annee, count(*) AS contrats,\n"
+        "       median(delay_days) AS delai_median_jours\nFROM contract_compliance\n"
+        "WHERE notification_date IS NOT NULL\nGROUP BY ALL\nORDER BY annee"
+    ),
+    "Contrats publiés le plus en retard": (
+        "SELECT buyer_siret, contract_id, objet, notification_date, publication_date, days_late\n"
+        "FROM contract_compliance\nWHERE status = 'late'\nORDER BY days_late DESC\nLIMIT 100"
+    ),
+    "Anomalies de lecture les plus fréquentes": (
+        "SELECT code, count(*) AS nombre\nFROM findings\nGROUP BY ALL\nORDER BY nombre DESC"
+    ),
+    "Tables et colonnes disponibles": (
+        "SELECT table_name, column_name, data_type\nFROM information_schema.columns\n"
+        "WHERE table_schema = 'main'\nORDER BY table_name, ordinal_position"
+    ),
+}
+
+
+@dataclass
+class ConsoleResult:
+    df: Optional[pd.DataFrame]
+    truncated: bool
+    elapsed: float
+    error_fr: Optional[str] = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error_fr is None
+
+
+def connect_console(path: str | Path) -> duckdb.DuckDBPyConnection:
+    return duckdb.connect(str(path), read_only=True, config=dict(CONSOLE_CONFIG))
+
+
+def explain_error(exc: BaseException, timeout: float) -> str:
+    """A French explanation chosen from DuckDB's error class (the original text is appended)."""
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if isinstance(exc, duckdb.InterruptException):
+        return (f"Requête arrêtée : elle dépassait la durée maximale de {timeout:g} secondes. "
+                "Ajoutez un filtre (WHERE) ou une limite (LIMIT), ou agrégez davantage.")
+    if isinstance(exc, duckdb.PermissionException):
+        return ("Requête refusée : la console n'accède à aucun fichier, aucune adresse web, aucune autre base "
+                "et n'installe ni ne charge d'extension. Interrogez les tables de la base (voir les exemples). "
+                f"(DuckDB : {detail})")
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        return ("Requête arrêtée : elle demandait plus de mémoire que la console n'en accorde. "
+                f"Filtrez ou agrégez davantage. (DuckDB : {detail})")
+    if isinstance(exc, duckdb.InvalidInputException) and "configuration" in detail:
+        return ("Requête refusée : les réglages de la console sont verrouillés (SET, RESET et PRAGMA "
+                f"de réglage sont interdits). (DuckDB : {detail})")
+    if isinstance(exc, duckdb.InvalidInputException) and "read-only" in detail:
+        return ("Requête refusée : la console est en lecture seule ; elle ne peut ni créer, ni modifier, "
+                f"ni supprimer de données. Utilisez SELECT. (DuckDB : {detail})")
+    if isinstance(exc, duckdb.ParserException):
+        return f"Erreur de syntaxe SQL : {detail}"
+    if isinstance(exc, duckdb.CatalogException):
+        return ("Table, colonne ou fonction inconnue (ou non disponible dans la console). "
+                f"La requête d'exemple « Tables et colonnes disponibles » les liste. (DuckDB : {detail})")
+    if isinstance(exc, duckdb.BinderException):
+        return f"Requête incorrecte (colonne ou expression) : {detail}"
+    if isinstance(exc, (duckdb.ConversionException, duckdb.OutOfRangeException)):
+        return f"Conversion de valeur impossible : {detail}"
+    if isinstance(exc, duckdb.Error):
+        return f"Requête refusée ou en échec. (DuckDB : {detail})"
+    return f"Erreur inattendue : {type(exc).__name__} {detail}"
+
+
+def run_query(
+    sql: str,
+    path: str | Path,
+    *,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    row_limit: int = DEFAULT_ROW_LIMIT,
+) -> ConsoleResult:
+    """Run one query on the database file `path` under the console's protections."""
+    started = time.perf_counter()
+
+    def failed(message: str) -> ConsoleResult:
+        return ConsoleResult(None, False, time.perf_counter() - started, message)
+
+    if not sql or not sql.strip():
+        return failed("Saisissez une requête SQL (par exemple l'une des requêtes d'exemple).")
+    try:
+        con = connect_console(path)
+    except duckdb.Error as exc:
+        return failed(f"Base indisponible : {exc}")
+    watchdog = threading.Timer(timeout, con.interrupt)
+    watchdog.daemon = True
+    try:
+        try:
+            statements = con.extract_statements(sql)
+        except duckdb.Error as exc:
+            return failed(explain_error(exc, timeout))
+        if len(statements) != 1:
+            return failed("Une seule requête à la fois, s'il vous plaît (retirez les « ; » intermédiaires).")
+        watchdog.start()
+        try:
+            result = con.execute(sql)
+            if result.description is None:
+                return ConsoleResult(pd.DataFrame(), False, time.perf_counter() - started)
+            columns = [d[0] for d in result.description]
+            rows = result.fetchmany(row_limit + 1)
+        except (duckdb.Error, RuntimeError) as exc:
+            return failed(explain_error(exc, timeout))
+        truncated = len(rows) > row_limit
+        df = pd.DataFrame.from_records(rows[:row_limit], columns=columns)
+        return ConsoleResult(df, truncated, time.perf_counter() - started)
+    finally:
+        watchdog.cancel()
+        con.close()

@@ -1,0 +1,85 @@
+import pytest
+
+from decp_monitor.console import EXAMPLE_QUERIES, run_query
+from decp_monitor.store import Store
+from decp_monitor.model import Record
+
+
+@pytest.fixture(scope="module")
+def db_path(tmp_path_factory):
+    store = Store(tmp_path_factory.mktemp("data"))
+    with store.build("test") as build:
+        for i in range(3):
+            build.add(Record(source_file="a.json", position=i, kind="marche", format="json-2019",
+                             buyer_siret="21440036800012", contract_id=f"C{i}"))
+    return store.current().path
+
+
+def refused(db_path, sql, **kw):
+    result = run_query(sql, db_path, **kw)
+    assert result.df is None and result.error_fr, f"not refused: {sql}"
+    return result.error_fr
+
+
+def test_select_returns_a_dataframe(db_path):
+    result = run_query("SELECT contract_id FROM records ORDER BY 1", db_path)
+    assert result.ok and result.df["contract_id"].tolist() == ["C0", "C1", "C2"]
+    assert not result.truncated
+
+
+def test_rows_are_bounded_by_the_row_limit(db_path):
+    result = run_query("SELECT * FROM range(50)", db_path, row_limit=10)
+    assert len(result.df) == 10 and result.truncated
+
+
+@pytest.mark.parametrize("sql", [
+    "COPY records TO '/tmp/decp_console_leak.csv'",
+    "ATTACH '/tmp/decp_console_other.db' AS other",
+    "SELECT * FROM read_csv('/etc/passwd')",
+    "SELECT * FROM 'https://example.com/data.csv'",
+    "INSTALL httpfs",
+    "LOAD httpfs",
+    "EXPORT DATABASE '/tmp/decp_console_export'",
+])
+def test_file_url_and_extension_access_is_refused_in_french(db_path, sql):
+    message = refused(db_path, sql)
+    assert "Requête refusée" in message and "fichier" in message
+
+
+def test_copy_wrote_nothing(db_path):
+    from pathlib import Path
+    refused(db_path, "COPY records TO '/tmp/decp_console_leak2.csv'")
+    assert not Path("/tmp/decp_console_leak2.csv").exists()
+
+
+@pytest.mark.parametrize("sql", ["SET threads = 4", "RESET memory_limit",
+                                 "SET enable_external_access = true"])
+def test_settings_are_locked(db_path, sql):
+    assert "verrouillés" in refused(db_path, sql)
+
+
+@pytest.mark.parametrize("sql", ["CREATE TABLE x (a INTEGER)", "DELETE FROM records",
+                                 "DROP TABLE records", "INSERT INTO records (record_id) VALUES (42)"])
+def test_writes_are_refused(db_path, sql):
+    assert "lecture seule" in refused(db_path, sql)
+    assert run_query("SELECT count(*) AS n FROM records", db_path).df["n"].iloc[0] == 3
+
+
+def test_runaway_query_is_interrupted(db_path):
+    message = refused(db_path, "SELECT count(*) FROM range(10000000000)", timeout=0.5)
+    assert "durée maximale" in message
+
+
+def test_multiple_statements_and_syntax_errors_get_french_messages(db_path):
+    assert "Une seule requête" in refused(db_path, "SELECT 1; SELECT 2")
+    assert "syntaxe" in refused(db_path, "SELEC 1")
+    assert "inconnue" in refused(db_path, "SELECT * FROM nowhere")
+    assert "Saisissez" in refused(db_path, "   ")
+
+
+def test_example_queries_are_valid_sql(db_path):
+    import duckdb
+    con = duckdb.connect()
+    for sql in EXAMPLE_QUERIES.values():
+        assert len(con.extract_statements(sql)) == 1
+    assert run_query(EXAMPLE_QUERIES["Tables et colonnes disponibles"], db_path).ok
