@@ -1,7 +1,10 @@
 """Read-only SQL console engine.
 
 Safety comes from DuckDB itself, not from inspecting the SQL text:
-- the version file is opened read_only: CREATE/INSERT/UPDATE/DROP on it fail;
+- the version file is attached READ_ONLY to a fresh in-memory database (the dashboard already holds
+  a plain read-only connection on that file, and DuckDB refuses a second connection to the same
+  file with a different configuration in one process): CREATE/INSERT/UPDATE/DROP on it fail;
+  the in-memory scratch catalog only lives as long as the query's connection;
 - enable_external_access = false: no file or URL access (read_csv, COPY … TO, ATTACH, EXPORT,
   glob, http://…), no INSTALL/LOAD of extensions;
 - lock_configuration = true: SET/RESET/PRAGMA cannot undo the above;
@@ -23,9 +26,9 @@ import pandas as pd
 
 DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_ROW_LIMIT = 10_000
+ATTACHED_AS = "decp"
+# Applied at connection time; the protections are SET after the ATTACH, then locked.
 CONSOLE_CONFIG = {
-    "enable_external_access": False,
-    "lock_configuration": True,
     "threads": 1,
     "memory_limit": "1GB",
     "autoload_known_extensions": False,
@@ -54,7 +57,7 @@ EXAMPLE_QUERIES: dict[str, str] = {
     ),
     "Tables et colonnes disponibles": (
         "SELECT table_name, column_name, data_type\nFROM information_schema.columns\n"
-        "WHERE table_schema = 'main'\nORDER BY table_name, ordinal_position"
+        "WHERE table_catalog = current_database()\nORDER BY table_name, ordinal_position"
     ),
 }
 
@@ -72,7 +75,16 @@ class ConsoleResult:
 
 
 def connect_console(path: str | Path) -> duckdb.DuckDBPyConnection:
-    return duckdb.connect(str(path), read_only=True, config=dict(CONSOLE_CONFIG))
+    con = duckdb.connect(config=dict(CONSOLE_CONFIG))
+    try:
+        con.execute(f"ATTACH ? AS {ATTACHED_AS} (READ_ONLY)", [str(path)])
+        con.execute(f"USE {ATTACHED_AS}")
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
+    except BaseException:
+        con.close()
+        raise
+    return con
 
 
 def explain_error(exc: BaseException, timeout: float) -> str:

@@ -83,3 +83,31 @@ def test_example_queries_are_valid_sql(db_path):
     for sql in EXAMPLE_QUERIES.values():
         assert len(con.extract_statements(sql)) == 1
     assert run_query(EXAMPLE_QUERIES["Tables et colonnes disponibles"], db_path).ok
+
+
+def test_console_page_shows_results_and_french_refusals(monkeypatch, db_path):
+    from pathlib import Path
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("DECP_DATA_DIR", str(Path(db_path).parents[1]))
+    page = Path(__file__).resolve().parents[1] / "pages" / "console.py"
+    at = AppTest.from_file(str(page), default_timeout=30).run()
+    assert not at.exception
+    at.text_area[0].set_value("SELECT contract_id FROM records ORDER BY 1")
+    at.button[0].click().run()
+    assert not at.exception and not at.error
+    assert at.dataframe[0].value["contract_id"].tolist() == ["C0", "C1", "C2"]
+    assert "SELECT contract_id FROM records ORDER BY 1" in str(at.query_params["sql"])
+    at.text_area[0].set_value("COPY records TO '/tmp/decp_console_page.csv'")
+    at.button[0].click().run()
+    assert "Requête refusée" in at.error[0].value
+
+
+def test_console_works_beside_the_dashboards_plain_connection(db_path):
+    import duckdb
+    held = duckdb.connect(str(db_path), read_only=True)  # what the dashboard keeps open
+    try:
+        assert run_query("SELECT count(*) AS n FROM records", db_path).df["n"].iloc[0] == 3
+        assert "Requête refusée" in refused(db_path, "SELECT * FROM read_csv('/etc/passwd')")
+    finally:
+        held.close()
