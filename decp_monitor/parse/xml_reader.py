@@ -1,0 +1,138 @@
+"""Streaming XML reader (lxml iterparse): one record element at a time, cleared once read.
+
+Entities are never expanded: a DTD declaring entities (XXE, billion laughs) is refused up front;
+the parser is configured with resolve_entities=False, no_network=True, load_dtd=False.
+"""
+from __future__ import annotations
+
+import io
+from typing import Iterator, Optional, Union
+
+from lxml import etree
+
+from ..findings import finding
+from ..model import Finding, Record
+from .normalise import FileState, normalise
+
+RECORD_TAGS = {"marche": "marche", "contrat-concession": "concession"}
+PROLOG_SCAN = 1 << 20
+# Fields that exist only in schema 2.0.x: their presence marks a 2024-format record.
+FIELDS_2024 = frozenset({"considerationsSociales", "considerationsEnvironnementales", "techniques",
+                         "modalitesExecution", "offresRecues", "typesPrix", "idAccordCadre",
+                         "marcheInnovant", "origineUE", "origineFrance", "attributionAvance",
+                         "tauxAvance", "sousTraitanceDeclaree", "typeGroupementOperateurs",
+                         "actesSousTraitance", "ccag",
+                         })
+
+
+def _local(tag) -> str:
+    if not isinstance(tag, str):
+        return ""
+    return tag.rsplit("}", 1)[-1]
+
+
+def _to_dict(elem, empties: list[str]):
+    children = [c for c in elem if isinstance(c.tag, str)]
+    if not children:
+        text = (elem.text or "").strip()
+        if not text:
+            empties.append(_local(elem.tag))
+            return None
+        return text
+    out: dict = {}
+    for child in children:
+        key = _local(child.tag)
+        value = _to_dict(child, empties)
+        if key in out:
+            previous = out[key]
+            if isinstance(previous, list) and getattr(previous, "_repeated", False):
+                previous.append(value)
+            else:
+                repeated = _Repeated([previous, value])
+                out[key] = repeated
+        else:
+            out[key] = value
+    return out
+
+
+class _Repeated(list):
+    _repeated = True
+
+
+def _refuse_entities(head: bytes) -> Optional[str]:
+    upper = head.upper()
+    if b"<!DOCTYPE" not in upper:
+        return None
+    if b"<!ENTITY" in upper:
+        return "DTD déclarant des entités (XXE / expansion d'entités) : fichier refusé, rien n'a été développé"
+    return None
+
+
+def read_xml(source, name: str, skip: int) -> Iterator[Union[Record, Finding]]:
+    if isinstance(source, (bytes, bytearray)):
+        head = bytes(source[:PROLOG_SCAN])
+        handle = io.BytesIO(source)
+    else:
+        with open(source, "rb") as probe:
+            head = probe.read(PROLOG_SCAN)
+        handle = open(source, "rb")
+    with handle:
+        reason = _refuse_entities(head)
+        if reason:
+            yield finding(name, "unsafe_xml", reason)
+            return
+        state = FileState(name)
+        position = 0
+        depth = 0
+        root_tag = None
+        record_depth = None
+        events = etree.iterparse(handle, events=("start", "end"), resolve_entities=False, no_network=True,
+                                 load_dtd=False, huge_tree=False, remove_comments=True, remove_pis=True)
+        try:
+            for event, elem in events:
+                if event == "start":
+                    depth += 1
+                    if depth == 1:
+                        root_tag = _local(elem.tag)
+                        if root_tag in RECORD_TAGS:
+                            record_depth = 1
+                        elif root_tag == "marches":
+                            record_depth = 2
+                        else:
+                            yield finding(name, "unknown_root", f"Élément racine XML inconnu : <{root_tag}>",
+                                          value=root_tag)
+                            return
+                    continue
+                depth -= 1
+                if depth + 1 != record_depth:
+                    continue
+                tag = _local(elem.tag)
+                if tag not in RECORD_TAGS:
+                    yield finding(name, "unknown_root", f"Élément inattendu <{tag}> dans <marches> (ignoré)",
+                                  position=position, value=tag)
+                else:
+                    empties: list[str] = []
+                    raw = _to_dict(elem, empties)
+                    if not isinstance(raw, dict):
+                        raw = {}
+                    fmt = "xml-2024" if FIELDS_2024.intersection(raw) else "xml-2019"
+                    record, findings = normalise(raw, position, fmt, state, RECORD_TAGS[tag])
+                    yield record
+                    yield from findings
+                    for element_name in dict.fromkeys(empties):
+                        yield finding(name, "empty_element", f"Élément vide <{element_name}>", position=position,
+                                      field=element_name, buyer_siret=record.buyer_siret,
+                                      contract_id=record.contract_id)
+                    position += 1
+                elem.clear()
+                parent = elem.getparent()
+                if parent is not None:
+                    while elem.getprevious() is not None:
+                        del parent[0]
+        except etree.XMLSyntaxError as exc:
+            line, column = exc.position if exc.position else (exc.lineno, 0)
+            yield finding(name, "file_unreadable",
+                          f"XML illisible ligne {line}, colonne {column} après {position} contrat(s) : {exc.msg}",
+                          value=exc.msg)
+        if position == 0:
+            yield finding(name, "empty_file", "Fichier sans aucun contrat")
