@@ -50,6 +50,7 @@ class _RawReader(io.RawIOBase):
             handle.read(skip)
         self.offset = skip
         self.replacement_chars = 0
+        self.balance = 0
         self._tail = b""
 
     def readable(self):
@@ -63,7 +64,10 @@ class _RawReader(io.RawIOBase):
             self.offset += len(data)
             joined = self._tail + data
             self.replacement_chars += joined.count(MOJIBAKE) - self._tail.count(MOJIBAKE)
-            if joined.count(b"[") + joined.count(b"{") >= MAX_DEPTH_RUN and _OPENERS.search(joined):
+            # Cheap running balance of brackets (strings included, so approximate); the precise
+            # regex only runs once the balance looks deep, keeping normal files on the fast path.
+            self.balance += (data.count(b"[") + data.count(b"{") - data.count(b"]") - data.count(b"}"))
+            if self.balance >= MAX_DEPTH_RUN and (_OPENERS.search(joined) or self.balance > 100 * MAX_DEPTH_RUN):
                 raise TooDeep(self.offset)
             self._tail = data[-2048:]
         return data

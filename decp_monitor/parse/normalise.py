@@ -42,7 +42,7 @@ def _text(value: Any) -> Optional[str]:
 
 def _clean_keys(raw: dict, state: FileState, out: list[Finding], position: int) -> dict:
     """Strip stray spaces from keys ("nom " -> "nom"); reported once per file."""
-    if not any(k != k.strip() for k in raw):
+    if " " not in "".join(raw) or not any(k != k.strip() for k in raw):
         return raw
     if not state.spaced_keys_reported:
         state.spaced_keys_reported = True
@@ -278,7 +278,7 @@ def normalise(raw: dict, position: int, fmt: str, state: FileState,
 
 def _modification(ctx: _Ctx, mod: dict, index: int, concession: bool,
                   contract_notification: Optional[dt.date]) -> Modification:
-    if any(k != k.strip() for k in mod):
+    if " " in "".join(mod) and any(k != k.strip() for k in mod):
         mod = {k.strip(): v for k, v in mod.items()}
     notif_field = "dateSignatureModification" if "dateSignatureModification" in mod else "dateNotificationModification"
     notified, _ = _date(ctx, mod.get(notif_field), notif_field)
