@@ -15,15 +15,14 @@ def clean_siret(raw) -> Optional[str]:
     return text if text.isdigit() and text.isascii() else None
 
 
+_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
+
+
 def _luhn_ok(digits: str) -> bool:
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        value = ord(char) - 48
-        if index % 2:
-            value *= 2
-            if value > 9:
-                value -= 9
-        total += value
+    # 14 digits: from the right, odd positions (index 1, 3, ...) are doubled, i.e. even indexes from the left.
+    values = [ord(c) - 48 for c in digits]
+    offset = len(values) % 2
+    total = sum(values[1 - offset::2]) + sum(_DOUBLED[v] for v in values[offset::2])
     return total % 10 == 0
 
 

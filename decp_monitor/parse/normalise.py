@@ -32,6 +32,8 @@ class FileState:
 
 
 def _text(value: Any) -> Optional[str]:
+    if type(value) is str:  # the common case, kept first for speed
+        return value.strip() or None
     if value is None or isinstance(value, (dict, list)):
         return None
     if isinstance(value, float) and math.isnan(value):
