@@ -47,9 +47,10 @@ def independent_counts(paths) -> dict[str, Counter]:
     for path in paths:
         name = re.search(r"DECP-\d{14}-(\d{4}-\d{2}-\d{2})-\d+", path.name)
         name_date = dt.date.fromisoformat(name.group(1)) if name else None
-        for record in json.loads(path.read_text(encoding="utf-8-sig"))["marches"]:
-            key = (str(record["acheteur"]["id"]).strip(), str(record["id"]).strip(),
-                   _date(record.get("dateNotification")))
+        for position, record in enumerate(json.loads(path.read_text(encoding="utf-8-sig"))["marches"]):
+            # a record without an id cannot be matched with any other: it stands alone
+            contract_id = str(record["id"]).strip() or ("#", path.name, position)
+            key = (str(record["acheteur"]["id"]).strip(), contract_id, _date(record.get("dateNotification")))
             published = _date(record.get("datePublicationDonnees"))
             if key not in earliest or (published and (earliest[key] is None or published < earliest[key])):
                 earliest[key] = published
@@ -81,7 +82,7 @@ def records_from_json(path):
 
     for position, record in enumerate(json.loads(path.read_text(encoding="utf-8-sig"))["marches"]):
         yield Record(path.name, position, "marche", "json-2019",
-                     buyer_siret=str(record["acheteur"]["id"]).strip(), contract_id=str(record["id"]).strip(),
+                     buyer_siret=str(record["acheteur"]["id"]).strip(), contract_id=str(record["id"]).strip() or None,
                      notification_date=_date(record.get("dateNotification")),
                      publication_date=_date(record.get("datePublicationDonnees")))
 
