@@ -26,22 +26,23 @@ FIELDS_2024 = frozenset({"considerationsSociales", "considerationsEnvironnementa
 
 
 def _local(tag) -> str:
-    if not isinstance(tag, str):
-        return ""
-    return tag.rsplit("}", 1)[-1]
+    if type(tag) is str:
+        return tag if tag[0] != "{" else tag.rsplit("}", 1)[-1]
+    return ""
 
 
 def _to_dict(elem, empties: list[str]):
-    children = [c for c in elem if isinstance(c.tag, str)]
-    if not children:
+    if len(elem) == 0:
         text = (elem.text or "").strip()
         if not text:
             empties.append(_local(elem.tag))
             return None
         return text
     out: dict = {}
-    for child in children:
+    for child in elem:
         key = _local(child.tag)
+        if not key:  # comment, processing instruction or unexpanded entity
+            continue
         value = _to_dict(child, empties)
         if key in out:
             previous = out[key]
@@ -57,6 +58,26 @@ def _to_dict(elem, empties: list[str]):
 
 class _Repeated(list):
     _repeated = True
+
+
+def _unreadable(name: str, exc: etree.XMLSyntaxError, position: int) -> Finding:
+    line, column = exc.position if exc.position else (exc.lineno, 0)
+    return finding(name, "file_unreadable",
+                   f"XML illisible ligne {line}, colonne {column} après {position} contrat(s) : {exc.msg}",
+                   value=exc.msg)
+
+
+def _root_tag(head: bytes) -> str:
+    """Local name of the root element, read from the first bytes only."""
+    parser = etree.iterparse(io.BytesIO(head), events=("start",), resolve_entities=False, no_network=True,
+                             load_dtd=False, huge_tree=False)
+    try:
+        for _, elem in parser:
+            return _local(elem.tag)
+    except etree.XMLSyntaxError:
+        if len(head) < PROLOG_SCAN:
+            raise
+    raise etree.XMLSyntaxError("élément racine introuvable dans le premier Mo", None, 1, 1)
 
 
 def _refuse_entities(head: bytes) -> Optional[str]:
@@ -83,56 +104,40 @@ def read_xml(source, name: str, skip: int) -> Iterator[Union[Record, Finding]]:
             return
         state = FileState(name)
         position = 0
-        depth = 0
-        root_tag = None
-        record_depth = None
-        events = etree.iterparse(handle, events=("start", "end"), resolve_entities=False, no_network=True,
-                                 load_dtd=False, huge_tree=False, remove_comments=True, remove_pis=True)
         try:
-            for event, elem in events:
-                if event == "start":
-                    depth += 1
-                    if depth == 1:
-                        root_tag = _local(elem.tag)
-                        if root_tag in RECORD_TAGS:
-                            record_depth = 1
-                        elif root_tag == "marches":
-                            record_depth = 2
-                        else:
-                            yield finding(name, "unknown_root", f"Élément racine XML inconnu : <{root_tag}>",
-                                          value=root_tag)
-                            return
-                    continue
-                depth -= 1
-                if depth + 1 != record_depth:
-                    continue
+            root_tag = _root_tag(head)
+        except etree.XMLSyntaxError as exc:
+            yield _unreadable(name, exc, 0)
+            return
+        if root_tag not in RECORD_TAGS and root_tag != "marches":
+            yield finding(name, "unknown_root", f"Élément racine XML inconnu : <{root_tag}>", value=root_tag)
+            return
+        # Only record elements produce events: the loop stays out of Python for their contents.
+        events = etree.iterparse(handle, events=("end",), tag=("{*}marche", "{*}contrat-concession"),
+                                 resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
+                                 remove_comments=True, remove_pis=True)
+        try:
+            for _, elem in events:
                 tag = _local(elem.tag)
-                if tag not in RECORD_TAGS:
-                    yield finding(name, "unknown_root", f"Élément inattendu <{tag}> dans <marches> (ignoré)",
-                                  position=position, value=tag)
-                else:
-                    empties: list[str] = []
-                    raw = _to_dict(elem, empties)
-                    if not isinstance(raw, dict):
-                        raw = {}
-                    fmt = "xml-2024" if FIELDS_2024.intersection(raw) else "xml-2019"
-                    record, findings = normalise(raw, position, fmt, state, RECORD_TAGS[tag])
-                    yield record
-                    yield from findings
-                    for element_name in dict.fromkeys(empties):
-                        yield finding(name, "empty_element", f"Élément vide <{element_name}>", position=position,
-                                      field=element_name, buyer_siret=record.buyer_siret,
-                                      contract_id=record.contract_id)
-                    position += 1
+                empties: list[str] = []
+                raw = _to_dict(elem, empties)
+                if not isinstance(raw, dict):
+                    raw = {}
+                fmt = "xml-2024" if FIELDS_2024.intersection(raw) else "xml-2019"
+                record, findings = normalise(raw, position, fmt, state, RECORD_TAGS[tag])
+                yield record
+                yield from findings
+                for element_name in dict.fromkeys(empties):
+                    yield finding(name, "empty_element", f"Élément vide <{element_name}>", position=position,
+                                  field=element_name, buyer_siret=record.buyer_siret,
+                                  contract_id=record.contract_id)
+                position += 1
                 elem.clear()
                 parent = elem.getparent()
                 if parent is not None:
                     while elem.getprevious() is not None:
                         del parent[0]
         except etree.XMLSyntaxError as exc:
-            line, column = exc.position if exc.position else (exc.lineno, 0)
-            yield finding(name, "file_unreadable",
-                          f"XML illisible ligne {line}, colonne {column} après {position} contrat(s) : {exc.msg}",
-                          value=exc.msg)
+            yield _unreadable(name, exc, position)
         if position == 0:
             yield finding(name, "empty_file", "Fichier sans aucun contrat")
