@@ -148,3 +148,15 @@ def test_record_level_findings_carry_position_field_and_keys():
     assert all(f.position == 1 and f.contract_id == "1" and f.buyer_siret == "21440036800013" for f in findings)
     assert by_code["invalid_siret"].message.endswith("clé de contrôle (Luhn) invalide")
     assert by_code["absurd_year"].field == "dateDebutExecution"
+
+
+def test_xml_declared_latin1_is_decoded_by_the_parser():
+    data = '<?xml version="1.0" encoding="ISO-8859-1"?><marche><id>1</id><objet>Réfection</objet></marche>'
+    records, findings = read(data.encode("latin-1"))
+    assert records[0].objet == "Réfection"
+    assert "file_unreadable" not in codes(findings)
+
+
+def test_xml_garbage_after_angle_bracket():
+    records, findings = read(b"<" + bytes(range(256)))
+    assert records == [] and codes(findings)[0] == "file_unreadable" and "ligne 1" in findings[0].message
