@@ -336,12 +336,12 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--list", action="store_true", help="lister les tables exportables et leurs colonnes")
     parser.add_argument("--format", choices=list(FORMATS), default="csv",
                         help="; ".join(f"{k} : {v}" for k, v in FORMATS.items()))
-    parser.add_argument("--out", help="fichier à écrire (« - » pour la sortie standard)")
-    parser.add_argument("--siret", help="garder les lignes de cet acheteur")
-    parser.add_argument("--verdict", action="append", help="garder ce verdict (ou statut) ; répétable")
-    parser.add_argument("--from", dest="date_from", help="notification à partir du AAAA-MM-JJ")
-    parser.add_argument("--to", dest="date_to", help="notification jusqu'au AAAA-MM-JJ inclus")
-    parser.add_argument("--as-of", dest="as_of",
+    parser.add_argument("--out", metavar="FICHIER", help="fichier à écrire (« - » pour la sortie standard)")
+    parser.add_argument("--siret", metavar="SIRET", help="garder les lignes de cet acheteur")
+    parser.add_argument("--verdict", action="append", metavar="VERDICT", help="garder ce verdict (ou statut) ; répétable")
+    parser.add_argument("--from", dest="date_from", metavar="AAAA-MM-JJ", help="notification à partir du AAAA-MM-JJ")
+    parser.add_argument("--to", dest="date_to", metavar="AAAA-MM-JJ", help="notification jusqu'au AAAA-MM-JJ inclus")
+    parser.add_argument("--as-of", dest="as_of", metavar="AAAA-MM-JJ",
                         help="état au AAAA-MM-JJ : contrats notifiés au plus tard ce jour")
 
 
