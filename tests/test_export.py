@@ -142,3 +142,11 @@ def test_list_columns_become_joined_text_in_csv():
     buf = io.BytesIO()
     export_query(con, "SELECT ['a', '=b'] AS reasons", [], "csv", buf)
     assert pd.read_csv(io.BytesIO(buf.getvalue()))["reasons"].iloc[0] == "a | =b"
+
+
+def test_download_of_a_full_query_holds_every_row_not_just_a_page(store):
+    from decp_monitor.ui.downloads import ExportQuery
+    query = ExportQuery(str(store.current().path), "SELECT * FROM records WHERE amount > ?", [0])
+    assert query.rows() == 1
+    back = pd.read_csv(io.BytesIO(query.to_bytes("csv-fr", "records")), sep=";", decimal=",", encoding="utf-8-sig")
+    assert back["contract_id"].tolist() == ["C2"] and back["amount"].tolist() == [50000.0]
