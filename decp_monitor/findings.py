@@ -47,6 +47,7 @@ CODES: dict[str, tuple[str, str]] = {
     "declaration_siret_mangled": ("error", "SIRET déformé par un tableur (notation scientifique)"),
     "declaration_missing_column": ("error", "Colonne obligatoire absente du fichier de déclaration"),
     "invalid_url": ("warning", "URL invalide"),
+    "declaration_header_glued": ("warning", "En-tête de déclaration collé à la première ligne de données"),
     # network and catalogue
     "download_failed": ("error", "Téléchargement impossible"),
     "file_too_large": ("error", "Fichier trop volumineux (non téléchargé)"),
