@@ -79,7 +79,7 @@ def load_file(build, path: Path, name: Optional[str] = None, resource_id: Option
 
 
 def _load_dataset_json(build, path: Path, name: str) -> None:
-    from .catalog import dataset_rows
+    from .catalog import dataset_findings, dataset_rows
 
     try:
         obj = json.loads(path.read_bytes())
@@ -91,6 +91,8 @@ def _load_dataset_json(build, path: Path, name: str) -> None:
     for item in objects:
         if not isinstance(item, dict):
             continue
+        for problem in dataset_findings(item, name):
+            build.add(problem)
         dataset, resources = dataset_rows(item, source=name)
         if dataset is not None:
             build.add_datasets([dataset])
