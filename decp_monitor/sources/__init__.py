@@ -1,0 +1,1 @@
+"""Everything that talks to data.gouv.fr: a polite HTTP client, the udata API crawl, the download cache."""

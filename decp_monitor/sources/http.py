@@ -1,0 +1,309 @@
+"""One polite HTTP client for everything decp-monitor asks of data.gouv.fr.
+
+Polite means: a User-Agent that names the tool, explicit timeouts, few requests at a time (the
+caller bounds concurrency), retries with jittered exponential backoff only on what a retry can
+fix (connection errors, timeouts, cut bodies, 429, 5xx), `Retry-After` honoured up to a cap,
+and an error budget per refresh: once the platform has failed that many times, the client
+stops asking instead of hammering it. Downloads are streamed to disk with a size cap.
+"""
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import httpx
+
+from .. import __version__
+
+USER_AGENT = f"decp-monitor/{__version__} (+https://github.com/decp-monitor/decp-monitor)"
+MB = 1024 * 1024
+CHUNK = 64 * 1024
+
+
+@dataclass
+class HttpSettings:
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0  # between two bytes, not for a whole download
+    download_deadline: float = 30 * 60.0  # a whole download, against servers that drip bytes
+    retries: int = 4  # attempts after the first one
+    backoff_base: float = 1.0
+    backoff_max: float = 60.0
+    retry_after_cap: float = 120.0
+    max_redirects: int = 5
+    error_budget: int = 100  # failed attempts tolerated per host in one refresh (retryable errors)
+    max_file_bytes: int = 1024 * MB
+    user_agent: str = USER_AGENT
+
+
+class FetchError(Exception):
+    """A request that did not succeed; `message` is French, `status` the last HTTP status if any."""
+
+    def __init__(self, url: str, message: str, status: Optional[int] = None, retryable: bool = False):
+        super().__init__(message)
+        self.url = url
+        self.message = message
+        self.status = status
+        self.retryable = retryable
+
+
+class FileTooLarge(FetchError):
+    def __init__(self, url: str, size: Optional[int], limit: int, status: Optional[int] = 200):
+        what = f"{size} octets annoncés" if size is not None else f"plus de {limit} octets reçus"
+        super().__init__(url, f"Fichier trop volumineux ({what}, limite {limit} octets) : non téléchargé", status)
+        self.size = size
+        self.limit = limit
+
+
+class BudgetExhausted(FetchError):
+    pass
+
+
+@dataclass
+class Download:
+    url: str
+    path: Path
+    size: int
+    sha1: str
+    status: int
+    final_url: str
+    complete: bool = True  # False when the caller's `accept` stopped it after the first bytes
+    attempts: int = 1
+
+
+@dataclass
+class ClientStats:
+    requests: int = 0
+    errors: int = 0  # failed attempts, retried or not
+    retries: int = 0
+    bytes: int = 0
+    waits: list[float] = field(default_factory=list)
+
+
+def parse_retry_after(value: Optional[str], now: Optional[float] = None) -> Optional[float]:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date), None if unusable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (now if now is not None else time.time()))
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, httpx.TooManyRedirects):
+        return "trop de redirections (boucle ?)"
+    if isinstance(exc, httpx.ConnectTimeout):
+        return "délai de connexion dépassé"
+    if isinstance(exc, httpx.TimeoutException):
+        return "délai de lecture dépassé"
+    if isinstance(exc, httpx.ConnectError):
+        return f"connexion impossible ({exc})"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return f"réponse interrompue par le serveur ({exc})"
+    if isinstance(exc, (httpx.ReadError, httpx.WriteError)):
+        return f"connexion coupée ({exc})"
+    if isinstance(exc, (httpx.UnsupportedProtocol, httpx.InvalidURL)):
+        return f"URL non prise en charge ({exc})"
+    return f"{type(exc).__name__}: {exc}"
+
+
+_RETRYABLE = (httpx.TransportError,)
+_NOT_RETRYABLE = (httpx.UnsupportedProtocol, httpx.InvalidURL, httpx.TooManyRedirects, httpx.LocalProtocolError)
+
+
+class PoliteClient:
+    """Thread-safe: one instance is shared by the download threads of a refresh."""
+
+    def __init__(self, settings: Optional[HttpSettings] = None, sleep: Callable[[float], None] = time.sleep):
+        self.settings = settings or HttpSettings()
+        s = self.settings
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self.stats = ClientStats()
+        self._host_errors: dict[str, int] = {}
+        self._client = httpx.Client(
+            timeout=httpx.Timeout(s.read_timeout, connect=s.connect_timeout),
+            headers={"User-Agent": s.user_agent, "Accept-Encoding": "gzip, deflate"},
+            follow_redirects=True,
+            max_redirects=s.max_redirects,
+            limits=httpx.Limits(max_connections=16, max_keepalive_connections=8),
+        )
+
+    def __enter__(self) -> "PoliteClient":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._client.close()
+
+    def budget_exhausted(self, url: str) -> bool:
+        """A host that failed too often in this refresh is left alone (a dead buyer platform
+        does not stop the downloads from data.gouv.fr, and data.gouv.fr on a bad day is not hammered)."""
+        return self._host_errors.get(_host(url), 0) >= self.settings.error_budget
+
+    # -- public ---------------------------------------------------------------------------------
+
+    def get_json(self, url: str, params: Optional[dict] = None) -> Any:
+        def attempt() -> Any:
+            response = self._client.get(url, params=params, headers={"Accept": "application/json"})
+            self._check_status(response)
+            try:
+                return response.json()
+            except ValueError as exc:
+                # A proxy's HTML error page or a cut body: worth one more try.
+                raise FetchError(str(response.url), f"réponse JSON illisible ({exc})", response.status_code,
+                                 retryable=True) from exc
+
+        return self._with_retries(url, attempt)
+
+    def download(
+        self,
+        url: str,
+        dest: Path,
+        max_bytes: Optional[int] = None,
+        accept: Optional[Callable[[bytes], bool]] = None,
+        accept_after: int = 8192,
+    ) -> Download:
+        """Stream `url` into `dest` (written whole or not at all).
+
+        accept: called once with the first `accept_after` bytes; returning False stops the
+        download there (the head is kept, `complete` is False): a large CSV that is not a
+        declaration is never fetched in full.
+        """
+        limit = max_bytes if max_bytes is not None else self.settings.max_file_bytes
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(dest.name + ".part")
+        attempts = 0
+
+        def attempt() -> Download:
+            nonlocal attempts
+            attempts += 1
+            started = time.monotonic()
+            with self._client.stream("GET", url) as response:
+                self._check_status(response)
+                declared = response.headers.get("Content-Length")
+                declared_size = int(declared) if declared and declared.isdigit() else None
+                if declared_size is not None and declared_size > limit and accept is None:
+                    raise FileTooLarge(url, declared_size, limit, response.status_code)
+                digest = hashlib.sha1()
+                size = 0
+                complete = True
+                head = b""
+                judged = accept is None
+                with open(tmp, "wb") as out:
+                    for chunk in response.iter_raw(CHUNK) if _is_identity(response) else response.iter_bytes(CHUNK):
+                        size += len(chunk)
+                        if size > limit:
+                            raise FileTooLarge(url, declared_size, limit, response.status_code)
+                        if time.monotonic() - started > self.settings.download_deadline:
+                            raise FetchError(url, "délai total de téléchargement dépassé", response.status_code,
+                                             retryable=True)
+                        digest.update(chunk)
+                        out.write(chunk)
+                        if not judged:
+                            head += chunk
+                            if len(head) >= accept_after:
+                                judged = True
+                                if not accept(head):
+                                    complete = False
+                                    break
+                    if not judged and not accept(head):
+                        complete = False
+                if complete and _is_identity(response) and declared_size is not None and size != declared_size:
+                    raise FetchError(url, f"fichier tronqué ({size} octets reçus sur {declared_size} annoncés)",
+                                     response.status_code, retryable=True)
+                with self._lock:
+                    self.stats.bytes += size
+                tmp.replace(dest)
+                return Download(url, dest, size, digest.hexdigest(), response.status_code, str(response.url),
+                                complete, attempts)
+
+        try:
+            return self._with_retries(url, attempt)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _check_status(self, response: httpx.Response) -> None:
+        status = response.status_code
+        if status < 400:
+            return
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        retryable = status == 429 or status >= 500
+        error = FetchError(str(response.url), f"réponse HTTP {status} {response.reason_phrase}".strip(), status,
+                           retryable=retryable)
+        error.retry_after = retry_after  # type: ignore[attr-defined]
+        raise error
+
+    def _delay(self, attempt: int, retry_after: Optional[float]) -> float:
+        s = self.settings
+        if retry_after is not None:
+            return min(retry_after, s.retry_after_cap)
+        ceiling = min(s.backoff_max, s.backoff_base * (2 ** attempt))
+        return random.uniform(ceiling / 2, ceiling)  # jitter: parallel downloads do not retry in step
+
+    def _with_retries(self, url: str, attempt_fn: Callable[[], Any]) -> Any:
+        last: Optional[FetchError] = None
+        for attempt in range(self.settings.retries + 1):
+            if self.budget_exhausted(url):
+                raise BudgetExhausted(
+                    url,
+                    f"requête non tentée : budget d'erreurs épuisé pour {_host(url)} "
+                    f"({self._host_errors.get(_host(url), 0)} échecs pendant ce rafraîchissement)"
+                    + (f" ; dernière erreur : {last.message}" if last else ""),
+                    last.status if last else None,
+                )
+            with self._lock:
+                self.stats.requests += 1
+            try:
+                return attempt_fn()
+            except FileTooLarge:
+                raise
+            except FetchError as exc:
+                last = exc
+            except _NOT_RETRYABLE as exc:
+                last = FetchError(url, _describe(exc))
+            except _RETRYABLE as exc:
+                last = FetchError(url, _describe(exc), retryable=True)
+            with self._lock:
+                self.stats.errors += 1
+                if last.retryable:
+                    host = _host(url)
+                    self._host_errors[host] = self._host_errors.get(host, 0) + 1
+            if not last.retryable or attempt == self.settings.retries:
+                break
+            wait = self._delay(attempt, getattr(last, "retry_after", None))
+            with self._lock:
+                self.stats.retries += 1
+                self.stats.waits.append(wait)
+            self._sleep(wait)
+        assert last is not None
+        if last.retryable:
+            last.message = f"{last.message} (après {self.settings.retries + 1} tentatives)"
+        raise last
+
+
+def _host(url: str) -> str:
+    try:
+        return httpx.URL(url).host or ""
+    except Exception:  # an unparseable URL fails later with its own message
+        return ""
+
+
+def _is_identity(response: httpx.Response) -> bool:
+    return response.headers.get("Content-Encoding", "identity").lower() in ("", "identity")
