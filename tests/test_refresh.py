@@ -1,0 +1,185 @@
+"""`refresh` end to end against the real udata test server on 127.0.0.1, on a real Store."""
+import csv
+import json
+
+import pytest
+
+from decp_monitor import cli
+from decp_monitor.refresh import resolve_api_base, run_refresh
+from decp_monitor.sources.datagouv import DEFAULT_TAGS
+from decp_monitor.sources.http import USER_AGENT, HttpSettings
+from decp_monitor.store import Store, StoreError
+from udata_server import (  # noqa: F401  (fixtures)
+    API_DIR, DATASET_FILES, DECLARATION_FILES, REAL, small_udata_server, udata_server,
+)
+
+PES = "5bd0b6fd8b4c413d0801dc57"
+CATALOGUE_EXPORTS = "5d13a8b6634f41070a43dff3"
+MEGALIS = "5f4f4f8910f4b55843deae51"
+FAST = HttpSettings(backoff_base=0.001, backoff_max=0.01, retry_after_cap=0.05, read_timeout=0.3,
+                    connect_timeout=0.5, retries=2)
+
+
+def refresh(store, server, **options):
+    options.setdefault("settings", FAST)
+    options.setdefault("dataset_ids", [PES])
+    return run_refresh(store, api_base=server.api_base, **options)
+
+
+def one(store, sql, params=()):
+    con = store.connect()
+    try:
+        return con.execute(sql, list(params)).fetchall()
+    finally:
+        con.close()
+
+
+def declaration_rows(name):
+    with open(REAL / "declarations" / name, encoding="utf-8", newline="") as fh:
+        rows = list(csv.reader(fh, delimiter=";"))
+    return rows[1:] if rows and "siretAcheteur" in rows[0][0] else []
+
+
+def test_full_catalogue_exact_counts_and_no_download_the_second_time(udata_server, tmp_path):
+    # Expected values, computed from the served files, not by the crawler's code.
+    objects = [json.loads((API_DIR / n).read_text(encoding="utf-8")) for n in DATASET_FILES]
+    wanted = {o["id"]: o for o in objects if o.get("id") and set(o.get("tags") or []) & set(DEFAULT_TAGS)}
+    wanted.update({o["id"]: o for o in objects if o.get("id") in (PES, CATALOGUE_EXPORTS)})
+    served_declarations = udata_server.by_id("5cd0declaration0000000001")
+    wanted[served_declarations["id"]] = served_declarations
+    resource_ids = {r["id"] for o in wanted.values() for r in o["resources"]}
+    downloadable = {rid for rid in resource_ids if rid in udata_server.files}
+    expected_declarations = sum(len(declaration_rows(n)) for n in DECLARATION_FILES)
+    assert (len(wanted), len(resource_ids), expected_declarations) == (8, 1596, 20)
+
+    store = Store(tmp_path)
+    progress = []
+    summary = refresh(store, udata_server, dataset_ids=[PES, CATALOGUE_EXPORTS],
+                      progress=lambda phase, done, total, detail: progress.append((phase, done, total)))
+
+    assert one(store, "SELECT count(*), count(DISTINCT dataset_id) FROM datasets") == [(8, 8)]
+    assert one(store, "SELECT count(*), count(DISTINCT resource_id) FROM resources") == [(1596, 1596)]
+    assert one(store, "SELECT count(*), count(siret) FROM declarations") == [(20, 19)]
+    assert (summary.datasets, summary.resources, summary.declarations) == (8, 1596, 20)
+    file_requests = [r.path.split("/")[2] for r in udata_server.requests("/files/")]
+    assert sorted(file_requests) == sorted(downloadable)  # every file fetched, once
+    assert summary.downloaded == len(downloadable) and summary.failed == 0
+    # every DECP file was read: each has records or at least a finding under its resource id
+    decp = {r[0] for r in one(store, "SELECT resource_id FROM resources WHERE classification = 'decp'")}
+    read = {r[0] for r in one(store, "SELECT resource_id FROM records UNION SELECT resource_id FROM findings")}
+    assert decp <= read and len(decp) == 1584
+    # the catalogue exports and the Atexo platform list are CSVs, but not declarations
+    assert one(store, "SELECT count(*) FROM resources WHERE classification = 'other' AND format = 'csv'") == [(9,)]
+    assert one(store, "SELECT count(*) FROM resources WHERE classification = 'declaration'") == [(2,)]
+    assert all(r.user_agent == USER_AGENT for r in udata_server.log)
+    assert {p[0] for p in progress} == {"Jeux de données", "Ressources", "Téléchargements", "Lecture"}
+
+    log_size = len(udata_server.log)
+    second = refresh(store, udata_server, dataset_ids=[PES, CATALOGUE_EXPORTS])
+    assert [r for r in udata_server.log[log_size:] if r.path.startswith("/files/")] == []
+    assert (second.downloaded, second.unchanged, second.bytes_downloaded) == (0, len(downloadable), 0)
+    assert (second.datasets, second.resources, second.declarations, second.records) == (
+        8, 1596, 20, summary.records)
+    assert one(store, "SELECT DISTINCT download_status FROM resources WHERE local_file IS NOT NULL") == [("unchanged",)]
+    assert one(store, "SELECT count(*) FROM refreshes WHERE command = 'refresh' AND outcome = 'published'") == [(2,)]
+
+
+def test_faults_every_failure_is_a_finding_and_the_rest_is_loaded(small_udata_server, tmp_path):
+    server = small_udata_server
+    resources = server.by_id(MEGALIS)["resources"]
+    faults = {
+        "timeout": dict(kind="timeout", delay=1.0),
+        "status_500": dict(kind="status", status=500),
+        "status_429": dict(kind="status", status=429, retry_after="1", times=1),  # recovers
+        "reset": dict(kind="reset", times=1),  # recovers
+        "truncate": dict(kind="truncate"),
+        "redirect_loop": dict(kind="redirect_loop"),
+        "huge": dict(kind="huge"),
+    }
+    faulty = {}
+    for resource, (name, spec) in zip(resources, faults.items()):
+        server.fault(server.file_path(resource["id"]), **spec)
+        faulty[name] = resource["id"]
+    store = Store(tmp_path)
+    summary = refresh(store, server, max_file_bytes=1024 * 1024)
+
+    failing = {faulty[k] for k in ("timeout", "status_500", "truncate", "redirect_loop")}
+    findings = one(store, "SELECT resource_id, code, source_file, value, message FROM findings "
+                          "WHERE code IN ('download_failed', 'file_too_large')")
+    assert {(r[0], r[1]) for r in findings} == {(rid, "download_failed") for rid in failing} | {
+        (faulty["huge"], "file_too_large")}
+    by_id = {r[0]: r for r in findings}
+    assert by_id[faulty["status_500"]][3] == "500" and "HTTP 500" in by_id[faulty["status_500"]][4]
+    assert all(r[2].startswith(server.base_url + "/files/") for r in findings)  # the URL is kept
+    assert (summary.failed, summary.too_large) == (4, 1)
+    # every reachable file is loaded: the 11 Mégalis files minus the 5 lost, plus PES, plus 2 declarations
+    loaded = {r[0] for r in one(store, "SELECT resource_id FROM resources WHERE download_status = 'downloaded'")}
+    reachable = {r["id"] for r in resources} - failing - {faulty["huge"]}
+    assert reachable <= loaded
+    read = {r[0] for r in one(store, "SELECT resource_id FROM records UNION SELECT resource_id FROM findings "
+                                     "WHERE code NOT IN ('download_failed', 'file_too_large')")}
+    assert reachable <= read
+    assert one(store, "SELECT count(*) FROM declarations") == [(20,)]
+    statuses = dict(one(store, "SELECT resource_id, download_status FROM resources"))
+    assert statuses[faulty["huge"]] == "skipped" and statuses[faulty["timeout"]] == "failed"
+
+
+def test_api_down_keeps_the_previous_database_serving(small_udata_server, tmp_path):
+    store = Store(tmp_path)
+    refresh(store, small_udata_server)
+    before = store.current()
+    with pytest.raises(StoreError, match="injoignable"):
+        run_refresh(store, api_base="http://127.0.0.1:9/api", dataset_ids=[PES], settings=FAST)
+    small_udata_server.fault("/api/*", "status", status=503)
+    with pytest.raises(StoreError, match="injoignable"):
+        refresh(store, small_udata_server)
+    assert store.current() == before
+    assert one(store, "SELECT count(*) FROM datasets") == [(3,)]
+    outcomes = [(e["command"], e["outcome"]) for e in store.read_refresh_log()]
+    assert outcomes == [("refresh", "published"), ("refresh", "failed"), ("refresh", "failed")]
+    assert "version précédente" in store.read_refresh_log()[-1]["message"]
+
+
+def test_far_fewer_datasets_is_refused(small_udata_server, tmp_path):
+    store = Store(tmp_path)
+    assert refresh(store, small_udata_server).datasets == 3
+    before = store.current()
+    small_udata_server.fault("/api/1/datasets/", "status", status=502)  # searches fail, by-id still works
+    with pytest.raises(StoreError, match="1 jeux de données trouvés contre 3"):
+        refresh(store, small_udata_server)
+    assert store.current() == before
+
+
+def test_changed_resource_is_downloaded_again_and_a_failed_one_keeps_its_last_copy(small_udata_server, tmp_path):
+    server = small_udata_server
+    store = Store(tmp_path)
+    first = refresh(store, server)
+    changed, broken = server.by_id(MEGALIS)["resources"][:2]
+    changed["checksum"] = {"type": "sha1", "value": "0" * 40}
+    broken["checksum"] = {"type": "sha1", "value": "1" * 40}
+    server.fault(server.file_path(broken["id"]), "status", status=500)
+    log_size = len(server.log)
+    second = refresh(store, server)
+    fetched = {r.path.split("/")[2] for r in server.log[log_size:] if r.path.startswith("/files/")}
+    assert fetched == {changed["id"], broken["id"]}
+    assert (second.downloaded, second.failed, second.stale_copies) == (1, 1, 1)
+    assert second.records == first.records  # the stale copy was read: nothing lost
+    message = one(store, "SELECT message FROM findings WHERE code = 'download_failed'")[0][0]
+    assert "copie" in message
+
+
+def test_api_base_from_environment(monkeypatch):
+    monkeypatch.setenv("DECP_API_BASE", "http://example.test/api/")
+    assert resolve_api_base() == "http://example.test/api"
+    assert resolve_api_base("http://other/api") == "http://other/api"
+    monkeypatch.delenv("DECP_API_BASE")
+    assert resolve_api_base() == "https://www.data.gouv.fr/api"
+
+
+def test_cli_refresh(small_udata_server, tmp_path, capsys):
+    code = cli.main(["--data-dir", str(tmp_path), "refresh", "--api-base", small_udata_server.api_base,
+                     "--tag", "decp", "--dataset-id", PES, "--max-file-mb", "5"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "Jeux de données : 3" in out and "20 déclarations" in out
+    assert {r.query.get("tag") for r in small_udata_server.requests("/api/1/datasets/")} == {"decp", None}
