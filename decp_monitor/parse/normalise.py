@@ -174,12 +174,13 @@ def _holders(raw: Any) -> list[dict]:
     return holders
 
 
-def _party(record: dict, key: str) -> tuple[Optional[str], Optional[str], bool]:
+def _party(record: dict, key: str, ctx: "_Ctx") -> tuple[Optional[str], Optional[str], bool]:
     """(id, name, present) of acheteur / autoriteConcedante, also from a flattened "acheteur.id"."""
     party = record.get(key)
     if isinstance(party, list):
         party = next((p for p in party if isinstance(p, dict)), None)
     if isinstance(party, dict):
+        party = _clean_keys(party, ctx.state, ctx.out, ctx.position)  # {"nom ": …} is common
         return _text(party.get("id")), _text(party.get("nom")), True
     flat = record.get(key + ".id")
     if flat is not None:
@@ -211,9 +212,9 @@ def normalise(raw: dict, position: int, fmt: str, state: FileState,
     concession = kind == "concession"
 
     buyer_key = "autoriteConcedante" if concession else "acheteur"
-    siret_raw, buyer_name, present = _party(raw, buyer_key)
+    siret_raw, buyer_name, present = _party(raw, buyer_key, ctx)
     if not present:
-        siret_raw, buyer_name, present = _party(raw, "acheteur" if concession else "autoriteConcedante")
+        siret_raw, buyer_name, present = _party(raw, "acheteur" if concession else "autoriteConcedante", ctx)
     cid = _text(raw.get("id"))
     ctx.cid = cid
     buyer_siret = None

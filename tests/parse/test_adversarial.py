@@ -160,3 +160,11 @@ def test_xml_declared_latin1_is_decoded_by_the_parser():
 def test_xml_garbage_after_angle_bracket():
     records, findings = read(b"<" + bytes(range(256)))
     assert records == [] and codes(findings)[0] == "file_unreadable" and "ligne 1" in findings[0].message
+
+
+def test_spaced_key_inside_the_buyer_keeps_its_name_and_is_reported():
+    record = dict(GOOD, acheteur={"id": "21440036800012", "nom ": "Commune de Nantes"})
+    records, findings = read(json.dumps({"marches": [record, record]}).encode())
+    assert [r.buyer_name for r in records] == ["Commune de Nantes", "Commune de Nantes"]
+    assert codes(findings).count("key_with_spaces") == 1  # once per file
+    assert [f.field for f in findings if f.code == "key_with_spaces"] == ["nom"]
