@@ -32,6 +32,12 @@ REFRESH_LOG = "refresh-log.jsonl"
 # opened it just before the swap can finish its queries.
 GRACE_SECONDS = 15 * 60
 KEEP_VERSIONS = 2
+# DuckDB caches written blocks up to 80 % of RAM by default: a national build (1.5 M contracts)
+# then peaks at 1.2 GB. Capped, it peaks under 1 GB at the same speed (BENCHMARKS.md). Operators
+# that cannot spill fail the build above the cap, and the previous version keeps serving:
+# raise it with this variable (e.g. "2GB"), or set it empty for DuckDB's default.
+BUILD_MEMORY_LIMIT_ENV = "DECP_BUILD_MEMORY_LIMIT"
+DEFAULT_BUILD_MEMORY_LIMIT = "700MB"
 
 # Tables every published version must have; the build fails validation without them.
 REQUIRED_TABLES = (
@@ -161,8 +167,11 @@ class Store:
         build_id = started.strftime("%Y%m%dT%H%M%S%f") + "-" + uuid.uuid4().hex[:6]
         path = self.versions_dir / f"decp-{build_id}.duckdb"
         con = duckdb.connect(str(path))
+        memory_limit = os.environ.get(BUILD_MEMORY_LIMIT_ENV, DEFAULT_BUILD_MEMORY_LIMIT).strip()
         build = Build(self, con, path, build_id, command, source, started)
         try:
+            if memory_limit:
+                con.execute("SET memory_limit = ?", [memory_limit])
             con.execute(sql_file("schema.sql"))
             previous = self.current()
             if previous is not None:
@@ -365,15 +374,20 @@ class Build:
         """Files loaded from disk take the catalogue resource whose URL ends with their name."""
         self.con.execute(
             """
-            UPDATE records SET resource_id = m.resource_id
-            FROM (
-                SELECT regexp_extract(url, '([^/?#]+)(?:[?#].*)?$', 1) AS file_name, any_value(resource_id) AS resource_id
-                FROM resources WHERE url IS NOT NULL GROUP BY 1
-            ) m
-            WHERE records.resource_id IS NULL
-              AND regexp_extract(records.source_file, '[^/\\\\]+$') = m.file_name
+            CREATE OR REPLACE TEMP TABLE local_file_resources AS
+            SELECT regexp_extract(url, '([^/?#]+)(?:[?#].*)?$', 1) AS file_name, any_value(resource_id) AS resource_id
+            FROM resources WHERE url IS NOT NULL AND resource_id IS NOT NULL GROUP BY 1
             """
         )
+        for table in ("records", "declarations", "findings"):
+            self.con.execute(
+                f"""
+                UPDATE {table} SET resource_id = m.resource_id
+                FROM local_file_resources m
+                WHERE {table}.resource_id IS NULL
+                  AND regexp_extract({table}.source_file, '[^/\\\\]+$') = m.file_name
+                """
+            )
 
     def counts(self) -> dict[str, int]:
         con = self.con

@@ -250,3 +250,54 @@ def test_reader_in_another_process_is_not_blocked_by_a_build(tmp_path):
     finally:
         reader.kill()
         reader.wait()
+
+
+def test_build_connection_memory_is_capped_and_configurable(tmp_path, monkeypatch):
+    store = Store(tmp_path)
+    seen = {}
+
+    def remember(con):
+        seen["limit"] = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+
+    def build():
+        with store.build("test", finish=remember) as b:
+            b.add(record(0))
+
+    build()
+    assert seen["limit"] == "667.5 MiB"  # the default 700MB cap, as DuckDB spells it
+    monkeypatch.setenv("DECP_BUILD_MEMORY_LIMIT", "1GB")
+    build()
+    assert seen["limit"] == "953.6 MiB"
+
+
+def test_invalid_memory_limit_fails_the_build_and_keeps_the_previous_version(tmp_path, monkeypatch):
+    store = Store(tmp_path)
+    publish(store, record(0))
+    before = store.current()
+    monkeypatch.setenv("DECP_BUILD_MEMORY_LIMIT", "beaucoup")
+    with pytest.raises(duckdb.Error):
+        publish(store, record(0), record(1, contract_id="C2"))
+    assert store.current() == before
+    assert count(store, "records") == 1
+
+
+def test_local_files_take_their_catalogue_resource_by_name(tmp_path):
+    store = Store(tmp_path)
+    with store.build("test", finish=lambda con: None) as build:
+        build.add_resources([{"resource_id": "r1", "dataset_id": "d1",
+                              "url": "https://static.data.gouv.fr/resources/x/20240101-000000/declarations-p.csv"},
+                             {"resource_id": "r2", "dataset_id": "d1",
+                              "url": "https://static.data.gouv.fr/resources/x/20240101-000000/DECP-a.json?download=1"}])
+        build.add(Declaration(source_file="corpus/declarations/declarations-p.csv", line=2,
+                              siret="21440036800012", siret_raw="21440036800012"))
+        build.add(record(0, source_file="corpus/b/DECP-a.json"))
+        build.add(Finding("corpus/b/DECP-a.json", "utf8_bom", "BOM"))
+        build.add(record(1, contract_id="C9", source_file="corpus/other.json"))
+    con = store.connect()
+    try:
+        assert con.execute("SELECT resource_id FROM declarations").fetchall() == [("r1",)]
+        assert con.execute("SELECT source_file, resource_id FROM records ORDER BY position").fetchall() == [
+            ("corpus/b/DECP-a.json", "r2"), ("corpus/other.json", None)]
+        assert con.execute("SELECT resource_id FROM findings").fetchall() == [("r2",)]
+    finally:
+        con.close()
