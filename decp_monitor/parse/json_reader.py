@@ -144,6 +144,8 @@ def _prefixes(source: _Source, skip: int) -> tuple[Optional[str], list[tuple[str
                             return "json-2019", [("marches.item", None)]
                         if kind_event == "start_map":
                             _, ev, first = next(events)
+                            if ev == "map_key" and first not in ("marche", "contrat-concession"):
+                                return "json-2019", [("marches", None)]  # one record under "marches"
                             order = [("marches.marche.item", "marche"),
                                      ("marches.contrat-concession.item", "concession")]
                             if ev == "map_key" and first == "contrat-concession":
@@ -189,23 +191,31 @@ def read_json(source, name: str, skip: int) -> Iterator[Union[Record, Finding]]:
         error = None
         try:
             for pass_index, (prefix, hint) in enumerate(passes):
-                with src.open() as handle:
-                    reader = (_SanitisingReader(handle, skip, encoding) if sanitise else _RawReader(handle, skip))
+                # 2024 files converted from XML may hold a single object where a list is due
+                # ("marche": {...}): read the value itself when its list form gave nothing.
+                attempts = (prefix, prefix[:-len(".item")]) if fmt == "json-2024" else (prefix,)
+                for attempt in attempts:
                     seen = 0
-                    for item in ijson.items(reader, prefix, use_float=True):
-                        seen += 1
-                        if seen <= done_per_pass[pass_index]:
-                            continue
-                        done_per_pass[pass_index] = seen
-                        if not isinstance(item, dict):
-                            yield finding(name, "file_unreadable", "Élément de la liste des contrats qui n'est pas un objet",
-                                          position=position, value=repr(item)[:200])
+                    with src.open() as handle:
+                        reader = (_SanitisingReader(handle, skip, encoding) if sanitise else _RawReader(handle, skip))
+                        for item in ijson.items(reader, attempt, use_float=True):
+                            if attempt != prefix and not isinstance(item, dict):
+                                break  # an empty list: nothing to read
+                            seen += 1
+                            if seen <= done_per_pass[pass_index]:
+                                continue
+                            done_per_pass[pass_index] = seen
+                            if not isinstance(item, dict):
+                                yield finding(name, "file_unreadable", "Élément de la liste des contrats qui n'est pas un objet",
+                                              position=position, value=repr(item)[:200])
+                                position += 1
+                                continue
+                            record, findings = normalise(item, position, fmt, state, hint)
+                            yield record
+                            yield from findings
                             position += 1
-                            continue
-                        record, findings = normalise(item, position, fmt, state, hint)
-                        yield record
-                        yield from findings
-                        position += 1
+                    if seen:
+                        break
         except TooDeep as exc:
             yield finding(name, "file_unreadable",
                           f"JSON refusé : imbrication de plus de {MAX_DEPTH_RUN} niveaux (vers l'octet {exc.args[0]})")

@@ -103,7 +103,6 @@ def read_xml(source, name: str, skip: int) -> Iterator[Union[Record, Finding]]:
             yield finding(name, "unsafe_xml", reason)
             return
         state = FileState(name)
-        position = 0
         try:
             root_tag = _root_tag(head)
         except etree.XMLSyntaxError as exc:
@@ -112,32 +111,52 @@ def read_xml(source, name: str, skip: int) -> Iterator[Union[Record, Finding]]:
         if root_tag not in RECORD_TAGS and root_tag != "marches":
             yield finding(name, "unknown_root", f"Élément racine XML inconnu : <{root_tag}>", value=root_tag)
             return
-        # Only record elements produce events: the loop stays out of Python for their contents.
-        events = etree.iterparse(handle, events=("end",), tag=("{*}marche", "{*}contrat-concession"),
-                                 resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
-                                 remove_comments=True, remove_pis=True)
-        try:
-            for _, elem in events:
-                tag = _local(elem.tag)
-                empties: list[str] = []
-                raw = _to_dict(elem, empties)
-                if not isinstance(raw, dict):
-                    raw = {}
-                fmt = "xml-2024" if FIELDS_2024.intersection(raw) else "xml-2019"
-                record, findings = normalise(raw, position, fmt, state, RECORD_TAGS[tag])
-                yield record
-                yield from findings
-                for element_name in dict.fromkeys(empties):
-                    yield finding(name, "empty_element", f"Élément vide <{element_name}>", position=position,
-                                  field=element_name, buyer_siret=record.buyer_siret,
-                                  contract_id=record.contract_id)
-                position += 1
-                elem.clear()
-                parent = elem.getparent()
-                if parent is not None:
-                    while elem.getprevious() is not None:
-                        del parent[0]
-        except etree.XMLSyntaxError as exc:
-            yield _unreadable(name, exc, position)
+        done = 0  # records already given, when the file is read again in latin-1
+        for encoding in (None, "ISO-8859-1"):
+            handle.seek(0)
+            position = 0
+            # Only record elements produce events: the loop stays out of Python for their contents.
+            events = etree.iterparse(handle, events=("end",), tag=("{*}marche", "{*}contrat-concession"),
+                                     encoding=encoding, resolve_entities=False, no_network=True,
+                                     load_dtd=False, huge_tree=False, remove_comments=True, remove_pis=True)
+            try:
+                for _, elem in events:
+                    if position >= done:
+                        yield from _record(name, state, elem, position)
+                    position += 1
+                    elem.clear()
+                    parent = elem.getparent()
+                    if parent is not None:
+                        while elem.getprevious() is not None:
+                            del parent[0]
+            except etree.XMLSyntaxError as exc:
+                if encoding is None and _is_encoding_error(exc):
+                    done = position
+                    yield finding(name, "encoding_fallback",
+                                  f"Fichier XML non UTF-8 (ligne {exc.lineno}) : relu en latin-1")
+                    continue
+                yield _unreadable(name, exc, position)
+            break
         if position == 0:
             yield finding(name, "empty_file", "Fichier sans aucun contrat")
+
+
+def _is_encoding_error(exc: etree.XMLSyntaxError) -> bool:
+    message = (exc.msg or "").lower()
+    return "encoding" in message or "utf-8" in message
+
+
+def _record(name: str, state: FileState, elem, position: int) -> Iterator[Union[Record, Finding]]:
+    tag = _local(elem.tag)
+    empties: list[str] = []
+    raw = _to_dict(elem, empties)
+    if not isinstance(raw, dict):
+        raw = {}
+    fmt = "xml-2024" if FIELDS_2024.intersection(raw) else "xml-2019"
+    record, findings = normalise(raw, position, fmt, state, RECORD_TAGS[tag])
+    yield record
+    yield from findings
+    for element_name in dict.fromkeys(empties):
+        yield finding(name, "empty_element", f"Élément vide <{element_name}>", position=position,
+                      field=element_name, buyer_siret=record.buyer_siret,
+                      contract_id=record.contract_id)

@@ -1,4 +1,5 @@
 """Hostile or broken inputs: each yields a finding, never an exception, never an expanded entity."""
+import datetime as dt
 import json
 
 from decp_monitor.model import Finding, Record
@@ -168,3 +169,34 @@ def test_spaced_key_inside_the_buyer_keeps_its_name_and_is_reported():
     assert [r.buyer_name for r in records] == ["Commune de Nantes", "Commune de Nantes"]
     assert codes(findings).count("key_with_spaces") == 1  # once per file
     assert [f.field for f in findings if f.code == "key_with_spaces"] == ["nom"]
+
+
+def test_undeclared_latin1_xml_is_read_again_in_latin1_without_losing_or_repeating_records():
+    first = "<marche><id>1</id><acheteur><id>21440036800012</id></acheteur></marche>"
+    second = "<marche><id>2</id><acheteur><id>21440036800012</id></acheteur><objet>Éclairage de Sèvres</objet></marche>"
+    records, findings = read(f"<marches>{first}{second}</marches>".encode("latin-1"))
+    assert [r.contract_id for r in records] == ["1", "2"]
+    assert records[1].objet == "Éclairage de Sèvres"
+    assert codes(findings).count("encoding_fallback") == 1
+    assert "file_unreadable" not in codes(findings)
+
+
+def test_2024_root_with_a_single_object_instead_of_a_list():
+    concession = {"id": "C", "autoriteConcedante": {"id": "21440036800012"}, "dateSignature": "2024-01-01"}
+    records, findings = read(json.dumps({"marches": {"marche": GOOD, "contrat-concession": concession}}).encode())
+    assert [(r.contract_id, r.kind, r.format) for r in records] == [("1", "marche", "json-2024"),
+                                                                    ("C", "concession", "json-2024")]
+    assert "empty_file" not in codes(findings)
+
+
+def test_single_record_under_marches_is_read():
+    records, findings = read(json.dumps({"marches": GOOD}).encode())
+    assert [r.contract_id for r in records] == ["1"]
+    assert "unknown_root" not in codes(findings) and "empty_file" not in codes(findings)
+
+
+def test_date_in_the_future_is_a_finding_and_kept():
+    future = (dt.date.today() + dt.timedelta(days=400)).isoformat()
+    records, findings = read(json.dumps({"marches": [dict(GOOD, datePublicationDonnees=future)]}).encode())
+    assert records[0].publication_date == dt.date.fromisoformat(future)
+    assert [f.field for f in findings if f.code == "date_in_future"] == ["datePublicationDonnees"]
