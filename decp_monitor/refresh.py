@@ -113,7 +113,9 @@ def _fetch(client: PoliteClient, cache: DownloadCache, resource: dict, max_file_
         )
     except FileTooLarge as exc:
         return _Outcome(resource, "skipped", error=exc)
-    except FetchError as exc:
+    except (FetchError, OSError) as exc:
+        if isinstance(exc, OSError):  # the cache could not be written (disk full, permissions)
+            exc = FetchError(resource["url"], f"écriture impossible dans le cache local ({exc.strerror or exc})")
         stale = cache.cached_file(resource)
         entry = cache.entry(resource) or {}
         if stale is not None:

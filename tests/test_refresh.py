@@ -183,3 +183,17 @@ def test_cli_refresh(small_udata_server, tmp_path, capsys):
     assert code == 0
     assert "Jeux de données : 3" in out and "20 déclarations" in out
     assert {r.query.get("tag") for r in small_udata_server.requests("/api/1/datasets/")} == {"decp", None}
+
+
+def test_a_body_that_is_not_its_content_encoding_is_a_finding_and_the_refresh_goes_on(small_udata_server, tmp_path):
+    server = small_udata_server
+    resources = server.by_id(MEGALIS)["resources"]
+    broken = resources[0]["id"]
+    server.fault(server.file_path(broken), kind="bad_gzip")
+    store = Store(tmp_path)
+    summary = refresh(store, server)
+    assert store.current() is not None and summary.failed == 1
+    [(code, message)] = one(store, "SELECT code, message FROM findings WHERE resource_id = ?", [broken])
+    assert code == "download_failed" and "Content-Encoding" in message
+    loaded = {r[0] for r in one(store, "SELECT resource_id FROM resources WHERE download_status = 'downloaded'")}
+    assert {r["id"] for r in resources} - {broken} <= loaded

@@ -11,7 +11,7 @@ Resources keep their real metadata (ids, checksums, dates); the file served for 
 picked deterministically from the real files of its format (see `UdataServer.files`).
 
 Fault injection: `server.fault(path, kind, times=None, ...)` with kind in
-timeout | status | reset | truncate | redirect_loop | huge | huge_unannounced.
+timeout | status | reset | truncate | redirect_loop | huge | huge_unannounced | bad_gzip.
 Every request is logged in `server.log` (method, path, query, user agent).
 
     def test_x(udata_server):            # fixture below; import it in the test module
@@ -277,6 +277,10 @@ def _make_handler(server: UdataServer):
                 self.wfile.flush()
                 self.close_connection = True
                 self.connection.shutdown(socket.SHUT_RDWR)
+                return True
+            if kind == "bad_gzip":  # a body that is not what its Content-Encoding says
+                body = self._body(path) or b"x" * 1000
+                self._send(200, body, "application/json", {"Content-Encoding": "gzip"})
                 return True
             if kind == "redirect_loop":
                 self.send_response(302)

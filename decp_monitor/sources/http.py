@@ -116,11 +116,16 @@ def _describe(exc: BaseException) -> str:
         return f"connexion coupée ({exc})"
     if isinstance(exc, (httpx.UnsupportedProtocol, httpx.InvalidURL)):
         return f"URL non prise en charge ({exc})"
-    return f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, httpx.DecodingError):
+        return f"contenu compressé illisible (en-tête Content-Encoding incohérent avec le corps : {exc})"
+    return f"erreur HTTP imprévue ({type(exc).__name__} : {exc})"
 
 
 _RETRYABLE = (httpx.TransportError,)
 _NOT_RETRYABLE = (httpx.UnsupportedProtocol, httpx.InvalidURL, httpx.TooManyRedirects, httpx.LocalProtocolError)
+# Whatever else httpx raises (a body that does not match its Content-Encoding, …): one resource's
+# failure, never the refresh's.
+_OTHER_HTTP_ERRORS = (httpx.HTTPError, httpx.StreamError)
 
 
 class PoliteClient:
@@ -280,6 +285,8 @@ class PoliteClient:
                 last = FetchError(url, _describe(exc))
             except _RETRYABLE as exc:
                 last = FetchError(url, _describe(exc), retryable=True)
+            except _OTHER_HTTP_ERRORS as exc:
+                last = FetchError(url, _describe(exc))
             with self._lock:
                 self.stats.errors += 1
                 if last.retryable:
