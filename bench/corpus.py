@@ -2,8 +2,9 @@
 
 One pass over the generated records writes four files:
 - corpus.json: every record, defects included, in the 2019 JSON shape `{"marches": [...]}`;
-- corpus.xml: the same records in the 2019 XML shape (its twin);
-- clean.json / clean.ndjson: the clean records only (see `is_clean`), for the side-by-side
+- corpus.xml: the same records in the 2019 XML shape (its twin), written by the demo's own
+  XML writer (`decp_monitor.demo.record_to_xml`);
+- clean.json / clean.ndjson: the clean records only (see `exclusion_reason`), for the side-by-side
   comparison of the pipeline, the pandas baseline and DuckDB's own reader.
 Nothing is held in memory but the record being written.
 """
@@ -16,16 +17,9 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable, Optional
-from xml.sax.saxutils import escape
 
-# 2019 XML: the element name of each item of a list, by the list's name.
-XML_ITEM_NAMES = {
-    "titulaires": "titulaire",
-    "modifications": "modification",
-    "concessionnaires": "concessionnaire",
-    "donneesExecution": "donneesAnnuelles",
-    "tarifs": "tarif",
-}
+from decp_monitor.demo import record_to_xml
+
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 FIRST_YEAR = 2018  # the obligation starts on 1 Oct 2018
 
@@ -125,44 +119,6 @@ def exclusion_reason(record: dict, as_of: dt.date) -> Optional[str]:
     return None
 
 
-def record_to_xml(record: dict) -> str:
-    tag = "contrat-concession" if is_concession(record) else "marche"
-    parts = [f"<{tag}>"]
-    for key, value in record.items():
-        if key == "_type":
-            continue
-        _xml_field(parts, key, value)
-    parts.append(f"</{tag}>\n")
-    return "".join(parts)
-
-
-def _xml_field(parts: list, key: str, value) -> None:
-    # A key with stray spaces is not a valid tag name: XML files carry the defect as spaces
-    # around the text instead (both are what real files do).
-    name = key.strip() or "champ"
-    if value is None:
-        parts.append(f"<{name}/>")
-    elif isinstance(value, dict):
-        parts.append(f"<{name}>")
-        for sub_key, sub_value in value.items():
-            _xml_field(parts, sub_key, sub_value)
-        parts.append(f"</{name}>")
-    elif isinstance(value, list):
-        item_name = XML_ITEM_NAMES.get(name, "item")
-        parts.append(f"<{name}>")
-        for item in value:
-            _xml_field(parts, item_name, item)
-        parts.append(f"</{name}>")
-    else:
-        if isinstance(value, bool):
-            text = "true" if value else "false"
-        elif isinstance(value, float) and not math.isfinite(value):
-            text = "NaN"
-        else:
-            text = str(value)
-        parts.append(f"<{name}>{escape(text)}</{name}>")
-
-
 class _JsonArrayFile:
     """`{"marches": [` record, record, ... `]}` written one record at a time."""
 
@@ -182,11 +138,10 @@ class _JsonArrayFile:
         self.fh.close()
 
 
-def write_corpus(records: Iterable[dict], out: Path, as_of: dt.date, xml_writer=None) -> CorpusInfo:
+def write_corpus(records: Iterable[dict], out: Path, as_of: dt.date) -> CorpusInfo:
     out.mkdir(parents=True, exist_ok=True)
     info = CorpusInfo()
     buyers = set()
-    to_xml = xml_writer or record_to_xml
     full_json = _JsonArrayFile(out / "corpus.json")
     clean_json = _JsonArrayFile(out / "clean.json")
     with open(out / "corpus.xml", "w", encoding="utf-8") as xml, open(out / "clean.ndjson", "w", encoding="utf-8") as ndjson:
@@ -194,7 +149,7 @@ def write_corpus(records: Iterable[dict], out: Path, as_of: dt.date, xml_writer=
         for record in records:
             text = json.dumps(record, ensure_ascii=False)  # NaN stays a bare NaN, as in real files
             full_json.write(text)
-            xml.write(to_xml(record))
+            xml.write(record_to_xml(record))
             info.records += 1
             if is_concession(record):
                 info.concessions += 1

@@ -106,6 +106,10 @@ def timed_calls(fn, repeat: int, warmup: int = 1) -> dict:
     return latency_stats(samples)
 
 
+class ChildFailed(RuntimeError):
+    pass
+
+
 def run_child(task: str, profile: str = "", **kwargs) -> dict:
     """Run one task of this script in a fresh interpreter; returns its result plus its peak RSS.
 
@@ -119,9 +123,12 @@ def run_child(task: str, profile: str = "", **kwargs) -> dict:
                    "--child-args", json.dumps(kwargs, default=str), "--child-result", result_path]
         if profile:
             command = ["py-spy", "record", "--format", "raw", "--rate", "50", "--output", profile, "--", *command]
-        completed = subprocess.run(command)
+        completed = subprocess.run(command, stderr=subprocess.PIPE, text=True, errors="replace")
+        if completed.stderr:
+            sys.stderr.write(completed.stderr)
         if completed.returncode != 0:
-            raise RuntimeError(f"child task {task} failed with exit code {completed.returncode}")
+            last = [line for line in completed.stderr.splitlines() if line.strip()][-1:] or [""]
+            raise ChildFailed(f"child task {task} failed with exit code {completed.returncode}: {last[0][:500]}")
         return json.loads(Path(result_path).read_text(encoding="utf-8"))
     finally:
         Path(result_path).unlink(missing_ok=True)
@@ -129,48 +136,22 @@ def run_child(task: str, profile: str = "", **kwargs) -> dict:
 
 # -- corpus ------------------------------------------------------------------------------------
 
-def generator():
-    """The demo generator, or the bench's stand-in while decp_monitor.demo is not there."""
-    try:
-        from decp_monitor import demo
-
-        demo.generate_records  # noqa: B018
-        return demo, "decp_monitor.demo.generate_records"
-    except (ImportError, AttributeError):
-        import fallback_generator
-
-        return fallback_generator, "bench/fallback_generator.py (decp_monitor.demo unavailable)"
+GENERATOR = "decp_monitor.demo.generate_records"
 
 
 def generate(out: Path, size: int, seed: int) -> dict:
-    demo, generator_name = generator()
-    as_of = getattr(demo, "DEMO_AS_OF", None) or getattr(demo, "DEFAULT_AS_OF", dt.date.today())
-    started = time.perf_counter()
-    import itertools
+    """`size` records from the demo generator, written as the four corpus files (bench/corpus.py)."""
+    from decp_monitor import demo
 
-    # capped at `size`, whatever the generator's own notion of a count
-    records = itertools.islice(demo.generate_records(**generator_arguments(demo, size, seed, as_of)), size)
-    info = corpus_mod.write_corpus(records, out, as_of, xml_writer=getattr(demo, "record_to_xml", None))
+    as_of = demo.DEMO_AS_OF
+    started = time.perf_counter()
+    records = demo.generate_records(seed=seed, contracts=size, buyers=buyer_count(size), as_of=as_of)
+    info = corpus_mod.write_corpus(records, out, as_of)
     elapsed = time.perf_counter() - started
     result = info.to_dict()
     result.update({"seconds": round(elapsed, 2), "as_of": as_of.isoformat(), "seed": seed,
-                   "generator": generator_name})
+                   "generator": GENERATOR, "buyers_asked": buyer_count(size)})
     return result
-
-
-def generator_arguments(demo, size: int, seed: int, as_of: dt.date) -> dict:
-    """The demo generator's parameters for `size` records (its signature decides the names)."""
-    import inspect
-
-    params = inspect.signature(demo.generate_records).parameters
-    wanted = {"seed": seed, "as_of": as_of}
-    for name in ("contracts", "records", "size", "n", "count", "n_contracts", "n_records"):
-        if name in params:
-            wanted[name] = size
-            break
-    if "buyers" in params:
-        wanted["buyers"] = buyer_count(size)
-    return {k: v for k, v in wanted.items() if k in params}
 
 
 def buyer_count(size: int) -> int:
@@ -208,6 +189,9 @@ def task_load(path: str, data_dir: str, as_of: str, duckdb_settings: dict | None
     with store.build("bench", source=path, meta={"as_of": as_of}, finish=finish) as build:
         for name, value in (duckdb_settings or {}).items():
             build.con.execute(f"SET {name} = ?", [value])
+        # the build connection's cap (decp_monitor.store: DECP_BUILD_MEMORY_LIMIT, default 700MB)
+        memory_limit, threads = build.con.execute(
+            "SELECT current_setting('memory_limit'), current_setting('threads')").fetchone()
         memory.phase = "read_store"
         kind = build.load_file(path)
         marks["read_end"] = time.perf_counter()
@@ -236,6 +220,8 @@ def task_load(path: str, data_dir: str, as_of: str, duckdb_settings: dict | None
         "peak_rss_mb": round(peak_rss_mb(), 1),
         "peak_rss_mb_by_phase": phase_peaks,
         "duckdb_settings": duckdb_settings or {},
+        "build_memory_limit": memory_limit, "build_threads": threads,
+        "build_memory_limit_env": os.environ.get("DECP_BUILD_MEMORY_LIMIT"),
     }
 
 
@@ -384,29 +370,8 @@ CHILD_TASKS = {
 }
 
 
-def reader_name() -> str:
-    """decp_monitor.parse, or the bench's stand-in reader installed in its place while it is absent."""
-    try:
-        import decp_monitor.parse  # noqa: F401
-
-        return "decp_monitor.parse"
-    except ImportError:
-        import types
-
-        import decp_monitor
-        import stand_in_reader
-
-        module = types.ModuleType("decp_monitor.parse")
-        module.read_decp = stand_in_reader.read_decp
-        sys.modules["decp_monitor.parse"] = module
-        decp_monitor.parse = module
-        return "bench/stand_in_reader.py (decp_monitor.parse absent: NOT the project's reader)"
-
-
 def _child_main(task: str, args_json: str, result_path: str) -> None:
-    reader = reader_name()
     result = CHILD_TASKS[task](**json.loads(args_json))
-    result["reader"] = reader
     Path(result_path).write_text(json.dumps(result, default=str), encoding="utf-8")
 
 
@@ -414,8 +379,6 @@ def _child_main(task: str, args_json: str, result_path: str) -> None:
 
 def compare_methods(out: Path, as_of: str, in_process: bool = False) -> dict:
     """Run the three methods over the clean records; check they give the same per-buyer counts."""
-    if in_process:
-        reader_name()
     results, counts = {}, {}
     for method, path in (("pipeline", out / "clean.json"), ("pandas", out / "clean.json"),
                          ("duckdb", out / "clean.ndjson")):
@@ -475,6 +438,7 @@ def main(argv=None) -> int:
     parser.add_argument("--repeat", type=int, default=30, help="calls per serving query")
     parser.add_argument("--parse-only", action="store_true", help="also time the readers alone")
     parser.add_argument("--keep", action="store_true", help="keep the corpus and databases")
+    parser.add_argument("--no-xlsx", action="store_true", help="skip the XLSX export (the slowest)")
     parser.add_argument("--profile", action="store_true",
                         help="finally, load each file again under py-spy and summarise where the time goes")
     parser.add_argument("--child")
@@ -500,9 +464,16 @@ def main(argv=None) -> int:
     def step(name, fn):
         print(f"[bench] {name} …", file=sys.stderr, flush=True)
         started = time.perf_counter()
-        report[name] = fn()
+        try:
+            report[name] = fn()
+        except ChildFailed as exc:  # recorded in the report (a failed build is a finding), run goes on
+            report[name] = {"error": str(exc), "seconds": round(time.perf_counter() - started, 2)}
+            print(f"[bench] {name} FAILED: {exc}", file=sys.stderr, flush=True)
         print(f"[bench] {name}: {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
         save()
+
+    def loaded() -> bool:  # the JSON load published a database the later steps can use
+        return (work / "db-json").exists() and not report.get("load_json", {}).get("error")
 
     step("corpus", lambda: generate(work, args.size, args.seed))
     as_of = report["corpus"]["as_of"]
@@ -515,12 +486,13 @@ def main(argv=None) -> int:
         shutil.rmtree(work / "db-xml", ignore_errors=True)
     if "compare" in steps:
         step("compare", lambda: compare_methods(work, as_of))
-    if "compliance" in steps and (work / "db-json").exists():
+    if "compliance" in steps and loaded():
         step("compliance", lambda: run_child("compliance", data_dir=str(work / "db-json")))
-    if "serve" in steps and (work / "db-json").exists():
+    if "serve" in steps and loaded():
         step("serve", lambda: run_child("serve", data_dir=str(work / "db-json"), repeat=args.repeat))
-    if "export" in steps and (work / "db-json").exists():
-        step("export", lambda: run_child("export", data_dir=str(work / "db-json"), out_dir=str(work / "exports")))
+    if "export" in steps and loaded():
+        step("export", lambda: run_child("export", data_dir=str(work / "db-json"), out_dir=str(work / "exports"),
+                                         xlsx=not args.no_xlsx))
     if args.profile:
         import profile_summary
 
@@ -539,7 +511,8 @@ def main(argv=None) -> int:
     print(summary.markdown(report))
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
-    return 0 if report.get("compare", {}).get("agree", True) else 1
+    failed = [name for name, value in report.items() if isinstance(value, dict) and value.get("error")]
+    return 0 if report.get("compare", {}).get("agree", True) and not failed else 1
 
 
 if __name__ == "__main__":

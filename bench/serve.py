@@ -6,6 +6,7 @@ after a new version is published or with new filters.
 """
 from __future__ import annotations
 
+import statistics
 import time
 from pathlib import Path
 
@@ -111,65 +112,87 @@ def task_serve(data_dir: str, repeat: int = 30) -> dict:
             "peak_rss_mb": round(peak_rss_mb(), 1)}
 
 
-def task_export(data_dir: str, out_dir: str, repeat: int = 3) -> dict:
-    """Export the contract table (≈ one row per contract: a million rows at 1 M records)."""
+EXPORT_TABLE = "contract_compliance"  # one row per contract: ~1.4 M rows at 1.5 M records
+
+
+def task_export(data_dir: str, out_dir: str, repeat: int = 3, xlsx: bool = True) -> dict:
+    """The project's exporter (decp_monitor.export.export_table) on the published read-only version.
+
+    - the whole contract table in csv, csv-fr and parquet (the 1-million-row export);
+    - xlsx of the largest buyer's contracts (`siret` filter): the whole table is over Excel's
+      1 048 576-row sheet limit at national scale, and the exporter refuses it (timed too);
+    - DuckDB's own COPY of the same table (csv, parquet) as the floor any exporter builds on.
+    """
+    from decp_monitor import export
     from decp_monitor.store import Store
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     store = Store(data_dir)
     con = store.connect()
-    rows = con.execute("SELECT count(*) FROM contract_compliance").fetchone()[0]
+    total_rows = con.execute(f"SELECT count(*) FROM {EXPORT_TABLE}").fetchone()[0]
+    large, _ = _pick_buyers(con)
     con.close()
     exports, notes = [], []
-    try:
-        from decp_monitor import export as export_mod
-    except ImportError:
-        export_mod = None
-    for fmt in ("csv", "csv-fr", "parquet"):
-        target = out / f"contract_compliance.{fmt}"
-        fn = _export_call(export_mod, store, data_dir, fmt, target, notes)
-        if fn is None:
-            continue
-        samples = []
+
+    def measure(writer: str, fmt: str, filters: dict | None, label: str, fn, calls: int) -> None:
+        target = out / f"{EXPORT_TABLE}-{writer}.{export.EXTENSIONS.get(fmt, fmt)}"
+        samples, rows = [], None
         try:
-            for _ in range(repeat):
+            for _ in range(calls):
                 target.unlink(missing_ok=True)
                 started = time.perf_counter()
-                fn()
+                rows = fn(target)
                 samples.append(time.perf_counter() - started)
-        except Exception as exc:
-            notes.append(f"export {fmt} failed: {type(exc).__name__}: {exc}")
-            continue
+        except Exception as exc:  # reported, not fatal to the benchmark
+            notes.append(f"{writer} {fmt} ({label}) failed after "
+                         f"{time.perf_counter() - started:.2f} s: {type(exc).__name__}: {exc}")
+            target.unlink(missing_ok=True)
+            return
         size = target.stat().st_size if target.exists() else None
-        exports.append({"table": "contract_compliance", "format": fmt, "rows": rows, "bytes": size,
-                        **latency_stats(samples)})
+        exports.append({"table": EXPORT_TABLE, "filter": label, "format": fmt, "writer": writer,
+                        "rows": rows, "bytes": size, "rows_per_second": round(rows / statistics.median(samples))
+                        if rows and samples else None, **latency_stats(samples)})
         target.unlink(missing_ok=True)
-    source = ("decp_monitor.export (see notes)" if export_mod is not None
-              else "decp_monitor.export absent: DuckDB COPY of the table on the read-only version")
-    return {"source": source, "exports": exports, "notes": notes, "peak_rss_mb": round(peak_rss_mb(), 1)}
 
+    def exporter(fmt, filters=None):
+        def call(target):
+            con = store.connect()  # read-only, as the dashboard and the CLI export
+            try:
+                return export.export_table(con, EXPORT_TABLE, fmt, target, filters)
+            finally:
+                con.close()
+        return call
 
-def _export_call(export_mod, store, data_dir, fmt, target, notes):
-    """DuckDB COPY of the table on the read-only version: the floor any exporter builds on.
+    def copy(options):
+        def call(target):
+            quoted = str(target).replace("'", "''")  # COPY takes no parameter for its target
+            con = store.connect()
+            try:
+                con.execute(f"COPY {EXPORT_TABLE} TO '{quoted}' ({options})")
+            finally:
+                con.close()
+            return total_rows
+        return call
 
-    The project's exporter (decp_monitor.export) is not called: its API was not known when this
-    was written; when it is present, a note says that COPY was measured instead.
-    """
-    if export_mod is not None:
-        note = ("decp_monitor.export present but not wired in bench/serve.py: "
-                "DuckDB COPY measured instead")
-        if note not in notes:
-            notes.append(note)
-    options = {"csv": "FORMAT csv, HEADER", "csv-fr": "FORMAT csv, HEADER, DELIMITER ';'",
-               "parquet": "FORMAT parquet"}[fmt]
-    # COPY takes no parameter for its target; the path is the bench's own, quotes escaped anyway
-    quoted = str(target).replace("'", "''")
-
-    def copy():
-        con = store.connect()
-        try:
-            con.execute(f"COPY contract_compliance TO '{quoted}' ({options})")
-        finally:
-            con.close()
-    return copy
+    for fmt in ("csv", "csv-fr", "parquet"):
+        measure("decp_monitor.export", fmt, None, "whole table", exporter(fmt), repeat)
+    for fmt, options in (("csv", "FORMAT csv, HEADER"), ("parquet", "FORMAT parquet")):
+        measure("DuckDB COPY (floor)", fmt, None, "whole table", copy(options), repeat)
+    if xlsx:
+        if total_rows > export.EXCEL_MAX_DATA_ROWS:
+            # the exporter counts the rows first and refuses: how long the refusal takes
+            started = time.perf_counter()
+            try:
+                exporter("xlsx")(out / "refused.xlsx")
+                notes.append("xlsx of the whole table was NOT refused")
+            except export.TooManyRowsForExcel:
+                notes.append(f"xlsx of the whole table ({total_rows:,} rows) refused by the exporter "
+                             f"(over Excel's sheet limit) in {(time.perf_counter() - started) * 1000:.0f} ms")
+        measure("decp_monitor.export", "xlsx", {"siret": large}, f"largest buyer ({large})",
+                exporter("xlsx", {"siret": large}), repeat)
+        measure("decp_monitor.export", "csv-fr", {"siret": large}, f"largest buyer ({large})",
+                exporter("csv-fr", {"siret": large}), repeat)
+    return {"source": "decp_monitor.export.export_table on a read-only connection; DuckDB COPY as the floor",
+            "table_rows": total_rows, "exports": exports, "notes": notes,
+            "peak_rss_mb": round(peak_rss_mb(), 1)}

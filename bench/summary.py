@@ -37,12 +37,19 @@ def markdown(report: dict) -> str:
             f"{_n(c['buyers'])} buyers; written in {c['seconds']} s. Files: {files}.")
         add(f"- Clean records (the comparison set): {_n(c['clean_records'])}; left out: {excluded or 'none'}.")
     add("")
-    loads = [(fmt, report.get(f"load_{fmt}")) for fmt in ("json", "xml") if report.get(f"load_{fmt}")]
-    if loads:
-        readers = {r.get("reader") for _, r in loads if r.get("reader")}
-        if readers:
-            add(f"Reader: {', '.join(sorted(readers))}.")
+    for name, value in report.items():
+        if isinstance(value, dict) and value.get("error"):
+            add(f"**Step `{name}` FAILED**: {value['error']}")
             add("")
+    loads = [(fmt, report.get(f"load_{fmt}")) for fmt in ("json", "xml")
+             if report.get(f"load_{fmt}") and not report[f"load_{fmt}"].get("error")]
+    if loads:
+        limits = {(r.get("build_memory_limit"), r.get("build_threads")) for _, r in loads}
+        add("Build connection: " + "; ".join(f"DuckDB memory_limit {limit}, threads {threads}" for limit, threads in sorted(limits, key=str))
+            + " (decp_monitor.store, `DECP_BUILD_MEMORY_LIMIT`"
+            + (f" = {loads[0][1].get('build_memory_limit_env')!r}" if loads[0][1].get("build_memory_limit_env") is not None else " unset: default")
+            + ").")
+        add("")
         add("**Load** (one file, whole pipeline: parse, normalise, findings, store, consolidation, compliance, publication; own process)")
         add("")
         add("| file | size | records | contracts | findings | total | records/s | read+store | consolidate | compliance | peak RSS |")
@@ -62,7 +69,7 @@ def markdown(report: dict) -> str:
                 add(f"\nReader alone ({p['file']}): {p['seconds']} s, {_n(p['records_per_second'])} records/s, peak {_mb(p['peak_rss_mb'])}.")
         add("")
     cmp_ = report.get("compare")
-    if cmp_:
+    if cmp_ and not cmp_.get("error"):
         add("**Side by side** on the clean records (per-buyer late / on-time counts; each method in its own process)")
         add("")
         add("| method | seconds | peak RSS | buyers | late | on time |")
@@ -83,14 +90,14 @@ def markdown(report: dict) -> str:
             add(f"- Statuses in the clean load: {', '.join(f'{k} {_n(v)}' for k, v in statuses.items())}.")
         add("")
     comp = report.get("compliance")
-    if comp:
+    if comp and not comp.get("error"):
         add(f"**Compliance** `compute()` alone on the loaded database: median {comp['median_seconds']} s "
             f"(runs {comp['runs_seconds']}), {comp['statements']} statements; slowest: "
             + "; ".join(f"`{s['statement']}` {s['median_seconds']} s" for s in comp["slowest_statements"][:5])
             + f". Rows: {', '.join(f'{k} {_n(v)}' for k, v in comp.get('table_rows', {}).items())}; peak {_mb(comp['peak_rss_mb'])}.")
         add("")
     serve = report.get("serve")
-    if serve:
+    if serve and not serve.get("error"):
         add(f"**Serving** (read-only connection on the published version, {serve.get('source')}; "
             f"{serve.get('repeat')} calls each after one warm-up)")
         add("")
@@ -102,16 +109,18 @@ def markdown(report: dict) -> str:
             add(f"\n- {note}")
         add("")
     export = report.get("export")
-    if export:
-        add(f"**Export** ({export.get('source')})")
+    if export and not export.get("error"):
+        add(f"**Export** ({export.get('source')}; {_n(export.get('table_rows'))} rows in the table)")
         add("")
-        add("| table | format | rows | size | median | p95 | calls |")
-        add("|---|---|---|---|---|---|---|")
+        add("| writer | rows exported | format | size | median | p95 | rows/s | calls |")
+        add("|---|---|---|---|---|---|---|---|")
         for e in export["exports"]:
-            add(f"| {e['table']} | {e['format']} | {_n(e.get('rows'))} | {_n((e.get('bytes') or 0) / 1e6, 1)} MB "
-                f"| {e.get('median_ms', '–')} ms | {e.get('p95_ms', '–')} ms | {e.get('n', '–')} |")
+            add(f"| {e.get('writer', '–')} | {e.get('filter', 'whole table')}: {_n(e.get('rows'))} | {e['format']} "
+                f"| {_n((e.get('bytes') or 0) / 1e6, 1)} MB | {e.get('median_ms', '–')} ms | {e.get('p95_ms', '–')} ms "
+                f"| {_n(e.get('rows_per_second'))} | {e.get('n', '–')} |")
         for note in export.get("notes", []):
             add(f"\n- {note}")
+        add(f"\nExport process peak RSS (all exports above, one process): {_mb(export.get('peak_rss_mb'))}.")
         add("")
     for fmt in ("json", "xml"):
         prof = report.get(f"profile_{fmt}")

@@ -7,8 +7,9 @@ import pytest
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 
-# Until decp_monitor.demo and decp_monitor.parse exist, the bench uses its stand-ins
-# (bench/fallback_generator.py, bench/stand_in_reader.py) and says so in its report.
+# The corpus comes from the demo generator (decp_monitor.demo.generate_records, its XML twin from
+# decp_monitor.demo.record_to_xml) and the pipeline reads it with the project's reader
+# (decp_monitor.parse): no stand-in is involved.
 
 
 @pytest.fixture(scope="module")
