@@ -429,6 +429,18 @@ def machine() -> dict:
     }
 
 
+def code_version() -> dict:
+    """The commit measured, and the project files that differed from it when the run started
+    (other people edit the same working tree)."""
+    def git(*args):
+        try:
+            return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, timeout=30).stdout
+        except (OSError, subprocess.SubprocessError):
+            return ""
+    dirty = [line[3:] for line in git("status", "--porcelain", "--", "decp_monitor", "bench").splitlines() if line.strip()]
+    return {"commit": git("rev-parse", "--short", "HEAD").strip(), "uncommitted": dirty}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=100_000, help="records to generate")
@@ -456,7 +468,7 @@ def main(argv=None) -> int:
     work.mkdir(parents=True)
     report = {"command": " ".join([Path(sys.executable).name, "bench/run.py", *sys.argv[1:]]),
               "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-              "size": args.size, "machine": machine()}
+              "size": args.size, "machine": machine(), "code": code_version()}
 
     def save():
         (out / f"results-{args.size}.json").write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")

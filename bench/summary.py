@@ -28,6 +28,10 @@ def markdown(report: dict) -> str:
     add(f"- Command: `{report.get('command')}`; started {report.get('started_at')}, finished {report.get('finished_at', '–')}.")
     add(f"- Machine: {m.get('cpu')}, {m.get('nproc')} cores, {m.get('ram_gb')} GB RAM; Python {m.get('python')}, "
         f"DuckDB {m.get('duckdb')}, pandas {m.get('pandas')}; load average at start {m.get('load_average_at_start')}.")
+    code = report.get("code")
+    if code:
+        add(f"- Code: commit {code.get('commit')}"
+            + (f", with uncommitted changes in {', '.join(code['uncommitted'])}" if code.get("uncommitted") else "") + ".")
     c = report.get("corpus")
     if c:
         files = ", ".join(f"{name} {_n(size / 1e6, 1)} MB" for name, size in c.get("files", {}).items())
