@@ -39,6 +39,35 @@ def _add_common(parser: argparse.ArgumentParser, top: bool = False) -> None:
     )
 
 
+def _date(value: str):
+    from .compliance import parse_as_of
+
+    try:
+        return parse_as_of(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"date illisible « {value} » (format attendu AAAA-MM-JJ)") from None
+
+
+def _months(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= 240:
+        raise argparse.ArgumentTypeError(f"« {value} » : nombre de mois attendu, de 1 à 240")
+    return int(value)
+
+
+def _add_assessment(parser: argparse.ArgumentParser, as_of_help: str) -> None:
+    parser.add_argument("--as-of", type=_date, default=None, metavar="AAAA-MM-JJ", help=as_of_help)
+    parser.add_argument("--window-months", type=_months, default=None, metavar="MOIS",
+                        help="période évaluée : les notifications des N derniers mois (défaut : 12)")
+    parser.add_argument("--stale-months", type=_months, default=None, metavar="MOIS",
+                        help="silence au-delà duquel un acheteur est « publications interrompues » (défaut : 9)")
+
+
+def _assessment_meta(args) -> dict:
+    meta = {"as_of": args.as_of.isoformat() if args.as_of else None,
+            "window_months": args.window_months, "stale_months": args.stale_months}
+    return {k: v for k, v in meta.items() if v is not None}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m decp_monitor",
@@ -69,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     load.add_argument("paths", nargs="+", metavar="CHEMIN", help="fichier ou dossier")
     load.add_argument("--replace", action="store_true", help="repartir d'une base vide au lieu de compléter la base actuelle")
-    load.add_argument("--as-of", default=None, help="date d'évaluation AAAA-MM-JJ (défaut : aujourd'hui)")
+    _add_assessment(load, "date d'évaluation (défaut : aujourd'hui)")
     _add_common(load)
 
     refresh = sub.add_parser(
@@ -86,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     refresh.add_argument("--dataset-id", action="append", dest="dataset_ids", default=None, help="jeu de données à inclure (répétable)")
     refresh.add_argument("--max-file-mb", type=int, default=None, help="taille maximale d'un fichier téléchargé, en Mo")
     refresh.add_argument("--concurrency", type=int, default=4, help="téléchargements simultanés (défaut : 4)")
+    _add_assessment(refresh, "date d'évaluation (défaut : aujourd'hui)")
     _add_common(refresh)
 
     status = sub.add_parser(
@@ -95,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     status.add_argument("siret", metavar="SIRET")
     status.add_argument("--json", action="store_true", help="sortie JSON")
-    status.add_argument("--as-of", default=None, help="date d'évaluation AAAA-MM-JJ")
+    _add_assessment(status, "date d'évaluation (défaut : celle de la base publiée)")
     _add_common(status)
 
     export = sub.add_parser(
@@ -162,7 +192,7 @@ def cmd_load(store: Store, args) -> int:
         return 1
     names = tuple(str(p) for p in iter_files(args.paths))
     started = time.monotonic()
-    meta = {"as_of": args.as_of} if args.as_of else {}
+    meta = _assessment_meta(args)
     carry_over = not args.replace
     if carry_over and store.meta().get("is_demo") == "true":
         print("La base actuelle est la démonstration : elle n'est pas reprise.", file=sys.stderr)
@@ -188,6 +218,7 @@ def cmd_refresh(store: Store, args) -> int:
             "dataset_ids": args.dataset_ids,
             "max_file_bytes": args.max_file_mb * 1024 * 1024 if args.max_file_mb else None,
             "concurrency": args.concurrency,
+            "meta": _assessment_meta(args) or None,
         }.items()
         if value is not None
     }
@@ -209,7 +240,8 @@ def _phase_progress():
 def cmd_status(store: Store, args) -> int:
     from .status import run_status
 
-    return run_status(store, args.siret, as_of=args.as_of, as_json=args.json)
+    return run_status(store, args.siret, as_of=args.as_of, as_json=args.json,
+                      window_months=args.window_months, stale_months=args.stale_months)
 
 
 def cmd_export(store: Store, args) -> int:

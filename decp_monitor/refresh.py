@@ -147,7 +147,10 @@ def run_refresh(
     settings: Optional[HttpSettings] = None,
     page_size: int = 100,
     min_dataset_ratio: float = MIN_DATASET_RATIO,
+    meta: Optional[dict] = None,
 ) -> RefreshSummary:
+    """Crawl the API and publish a new version; `meta` holds assessment parameters (as_of,
+    window_months, stale_months) for the compliance engine."""
     api_base = resolve_api_base(api_base)
     tags, dataset_ids = tuple(tags), tuple(dataset_ids)
     report = progress or (lambda *args: None)
@@ -155,7 +158,7 @@ def run_refresh(
     summary = RefreshSummary(api_base=api_base)
     cache = DownloadCache(store.cache_dir)
 
-    with PoliteClient(settings) as client, store.build("refresh", source=api_base) as build:
+    with PoliteClient(settings) as client, store.build("refresh", source=api_base, meta=meta) as build:
         catalogue = discover(client, api_base, tags, dataset_ids, page_size=page_size,
                              resource_page_size=page_size, progress=report)
         if catalogue.api_responses == 0:

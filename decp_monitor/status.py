@@ -49,8 +49,10 @@ def _fr_number(value, digits: int = 0) -> str:
     return f"{value:,.{digits}f}".replace(",", "\u202f").replace(".", ",")
 
 
-def _recomputed_connection(store, as_of: dt.date) -> duckdb.DuckDBPyConnection:
-    """An in-memory database reading the published version, with compliance computed at `as_of`."""
+def _recomputed_connection(store, as_of: Optional[dt.date], window_months: Optional[int] = None,
+                           stale_months: Optional[int] = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory database reading the published version, with compliance computed at `as_of`
+    (and over other periods when given; the published ones otherwise)."""
     version = store.current()
     con = duckdb.connect()
     con.execute("ATTACH ? AS published (READ_ONLY)", [str(version.path)])
@@ -58,7 +60,7 @@ def _recomputed_connection(store, as_of: dt.date) -> duckdb.DuckDBPyConnection:
     con.execute("INSERT INTO meta SELECT key, value FROM published.meta")
     # Unqualified reads fall through to the published version; new tables go to memory.
     con.execute("SET search_path = 'memory.main,published.main'")
-    compliance.compute(con, as_of=as_of)
+    compliance.compute(con, as_of=as_of, window_months=window_months, stale_months=stale_months)
     return con
 
 
@@ -119,7 +121,8 @@ def _print_text(row: dict, params: dict, out: TextIO) -> None:
     out.write("\n".join(lines) + "\n")
 
 
-def run_status(store, siret: str, as_of=None, as_json: bool = False, out: Optional[TextIO] = None) -> int:
+def run_status(store, siret: str, as_of=None, as_json: bool = False, out: Optional[TextIO] = None,
+               window_months: Optional[int] = None, stale_months: Optional[int] = None) -> int:
     """Print one buyer's verdict (French text or JSON) on `out` (default: the current sys.stdout)."""
     out = out if out is not None else sys.stdout
     siret = "".join(str(siret).split())
@@ -135,10 +138,13 @@ def run_status(store, siret: str, as_of=None, as_json: bool = False, out: Option
     row, params = None, {}
     if con is not None:
         try:
-            published = dict(con.execute("SELECT key, value FROM meta").fetchall()).get("as_of")
-            if as_of_date is not None and as_of_date.isoformat() != published:
+            published = dict(con.execute("SELECT key, value FROM meta").fetchall())
+            wanted = {"as_of": as_of_date.isoformat() if as_of_date else None,
+                      "window_months": str(window_months) if window_months else None,
+                      "stale_months": str(stale_months) if stale_months else None}
+            if any(value is not None and value != published.get(key) for key, value in wanted.items()):
                 con.close()
-                con = _recomputed_connection(store, as_of_date)
+                con = _recomputed_connection(store, as_of_date, window_months, stale_months)
             row = compliance.buyer_status(con, siret)
             params = _parameters(con)
         finally:

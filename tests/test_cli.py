@@ -75,3 +75,30 @@ def test_second_load_adds_to_the_first(tmp_path, real_dir):
     con = Store(tmp_path).connect()
     assert con.execute("SELECT count(*) FROM records").fetchone()[0] == 2
     con.close()
+
+
+def test_unreadable_as_of_is_refused_before_anything_is_built(tmp_path, real_dir, capsys):
+    sample = real_dir / "decp-json" / "format-commande-publique" / "v1.5.0" / "mar-basique.json"
+    try:
+        main(["--data-dir", str(tmp_path), "load", str(sample), "--as-of", "31/12/2021"])
+    except SystemExit as exc:
+        assert exc.code == 2
+    assert "date illisible « 31/12/2021 »" in capsys.readouterr().err
+    assert Store(tmp_path).current() is None
+
+
+def test_assessment_periods_given_to_load_are_the_published_ones(tmp_path, real_dir, capsys):
+    folder = real_dir / "decp-json" / "marches-securises"
+    assert main(["--data-dir", str(tmp_path), "load", str(folder), "--as-of", "2021-12-31",
+                 "--window-months", "36", "--stale-months", "4"]) == 0
+    meta = Store(tmp_path).meta()
+    assert (meta["as_of"], meta["window_months"], meta["stale_months"]) == ("2021-12-31", "36", "4")
+    assert meta["window_start"] == "2019-01-01"
+    capsys.readouterr()
+    # status keeps the published periods unless told otherwise
+    assert main(["--data-dir", str(tmp_path), "status", "21590163800019", "--json"]) == 0
+    assert '"window_months": "36"' in capsys.readouterr().out
+    assert main(["--data-dir", str(tmp_path), "status", "21590163800019", "--json", "--window-months", "6"]) == 0
+    out = capsys.readouterr().out
+    assert '"window_months": "6"' in out and '"window_start": "2021-07-01"' in out
+    assert Store(tmp_path).meta()["window_months"] == "36"  # the published version is untouched

@@ -160,10 +160,31 @@ def _fallback_siret_problem(siret: str) -> str:
     return "la clé de contrôle (Luhn) est fausse"
 
 
-def compute(con, as_of: DateLike = None, window_months: int = rules.DEFAULT_WINDOW_MONTHS,
-            stale_months: int = rules.DEFAULT_STALE_MONTHS) -> dict:
-    """Rebuild every compliance table on `con` (a writable connection); returns the parameters used."""
+def _meta_months(con, key: str, default: int) -> int:
+    try:
+        row = con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+    except Exception:  # a database without meta: the default
+        row = None
+    try:
+        return int(row[0]) if row and row[0] else default
+    except ValueError:
+        return default
+
+
+def compute(con, as_of: DateLike = None, window_months: Optional[int] = None,
+            stale_months: Optional[int] = None) -> dict:
+    """Rebuild every compliance table on `con` (a writable connection); returns the parameters used.
+
+    Parameters not given come from the version's meta (a load's --window-months, a recomputation
+    of a published version), else from rules.py.
+    """
     as_of_date = resolve_as_of(con, as_of)
+    if window_months is None:
+        window_months = _meta_months(con, "window_months", rules.DEFAULT_WINDOW_MONTHS)
+    if stale_months is None:
+        stale_months = _meta_months(con, "stale_months", rules.DEFAULT_STALE_MONTHS)
+    if window_months < 1 or stale_months < 1:
+        raise ValueError("window_months and stale_months must be at least 1")
     derived = _set_parameters(con, as_of_date, window_months, stale_months)
     _create_labels(con)
     _drop_view_or_table(con, "contract_compliance")
