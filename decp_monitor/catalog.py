@@ -172,6 +172,7 @@ def resource_row(res: dict, dataset_id: Optional[str]) -> dict:
         "last_modified": parse_timestamp(res.get("last_modified")),
         "schema_name": _text(schema.get("name")),
         "schema_version": _text(schema.get("version")),
+        "schema_url": _text(schema.get("url")),
         "extras": _dict_or_none(res.get("extras")),
         "classification": classification,
         "classification_reason": reason,

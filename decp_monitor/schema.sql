@@ -46,6 +46,7 @@ CREATE TABLE IF NOT EXISTS resources (
     last_modified TIMESTAMP,
     schema_name VARCHAR,
     schema_version VARCHAR,
+    schema_url VARCHAR,
     extras JSON,
     classification VARCHAR,      -- decp | declaration | documentation | other
     classification_reason VARCHAR,

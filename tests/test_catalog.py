@@ -138,3 +138,13 @@ def test_looks_like_dataset_json(real_dir):
         assert looks_like_dataset_json((real_dir / API / name).read_bytes()[:65536])
     assert not looks_like_dataset_json(b'{"marches": [{"id": "1"}]}')
     assert not looks_like_dataset_json(b"siretAcheteur;url\n")
+
+
+def test_resource_schema_keeps_name_version_and_url():
+    from decp_monitor.catalog import resource_row
+
+    row = resource_row({"id": "r", "url": "https://x/DECP-21440036800012-2024-01-02-01.json",
+                        "schema": {"name": "139bercy/format-commande-publique", "version": "2.0.1",
+                                   "url": "https://schema.data.gouv.fr/139bercy/format-commande-publique/"}}, "d")
+    assert (row["schema_name"], row["schema_version"], row["schema_url"]) == (
+        "139bercy/format-commande-publique", "2.0.1", "https://schema.data.gouv.fr/139bercy/format-commande-publique/")
