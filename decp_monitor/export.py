@@ -16,18 +16,29 @@ Lists (e.g. `reasons`) become text joined with " | " in CSV and XLSX.
 Formula-injection guard (CSV and XLSX): a text cell from the data starting with = + - @ tab or CR
 gets a leading apostrophe, so a spreadsheet shows it as text instead of evaluating it. Only text
 columns are touched: a negative number stays a number.
+
+XLSX cannot hold the control characters U+0000-U+0008, U+000B, U+000C and U+000E-U+001F (openpyxl
+refuses the whole file): they are removed from text cells and column names, before the guard.
+
+`--as-of D` on a compliance table (compliance.TABLES) exports the verdicts and statuses as judged
+on D: the compliance tables are recomputed in memory over the published version, read-only, by the
+same engine as `status --as-of` (`connect_for_export`).
 """
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import errno
 import io
+import re
 import sys
 from pathlib import Path
 from typing import BinaryIO, Iterator, Optional, Sequence
 
 import duckdb
 import pyarrow as pa
+
+from . import compliance
 
 # Documented exportable tables and views (docs/ and COMPLIANCE_CONTRACT.md); anything else in the
 # database (internal helpers, temporary tables) is not exportable.
@@ -68,10 +79,19 @@ EXCEL_MAX_DATA_ROWS = 1_048_576 - 1  # one row is the header
 BATCH_ROWS = 64_000
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _FORMULA_REGEX = r"^[=+\-@\t\r]"
+# Characters an XLSX cell cannot hold (same set as openpyxl's ILLEGAL_CHARACTERS_RE), as an RE2
+# class for DuckDB and as a Python pattern for the header.
+_XLSX_ILLEGAL_REGEX = r"[\x00-\x08\x0b\x0c\x0e-\x1f]"
+_XLSX_ILLEGAL = re.compile(_XLSX_ILLEGAL_REGEX)
 
 # Filter name -> candidate columns, first present wins.
 SIRET_COLUMNS = ("buyer_siret", "siret", "extras_siret")
 VERDICT_COLUMNS = ("verdict", "status")
+# The codes each of those columns can hold, with their French labels (what --verdict accepts).
+VERDICT_VOCABULARIES: dict[str, tuple[str, dict[str, str]]] = {
+    "verdict": ("Verdict", compliance.VERDICT_LABELS),
+    "status": ("Statut", compliance.STATUS_LABELS),
+}
 DATE_COLUMNS = ("notification_date",)
 
 
@@ -88,18 +108,23 @@ class TooManyRowsForExcel(ExportError):
 
 def exportable_tables(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[str, str]]]:
     """Documented tables/views present in this database, with their (column, type) in order."""
+    # A connection recomputed as of a date (connect_for_export) sees a table both in memory and in
+    # the attached published version: the current database's copy is the one a query reads.
     rows = con.execute(
         """
-        SELECT table_name, column_name, data_type
+        SELECT table_name, table_catalog, column_name, data_type
         FROM information_schema.columns
-        WHERE table_schema = 'main' AND table_name IN (SELECT unnest(?::VARCHAR[]))
-        ORDER BY table_name, ordinal_position
+        WHERE table_schema = 'main' AND table_catalog NOT IN ('system', 'temp')
+          AND table_name IN (SELECT unnest(?::VARCHAR[]))
+        ORDER BY table_name, table_catalog <> current_database(), table_catalog, ordinal_position
         """,
         [list(DOCUMENTED_TABLES)],
     ).fetchall()
     tables: dict[str, list[tuple[str, str]]] = {}
-    for table, column, dtype in rows:
-        tables.setdefault(table, []).append((column, dtype))
+    catalogs: dict[str, str] = {}
+    for table, catalog, column, dtype in rows:
+        if catalogs.setdefault(table, catalog) == catalog:
+            tables.setdefault(table, []).append((column, dtype))
     return {name: tables[name] for name in DOCUMENTED_TABLES if name in tables}
 
 
@@ -145,16 +170,77 @@ def build_query(con, table: str, filters: Optional[dict] = None) -> tuple[str, l
     if "verdict" in filters:
         values = filters["verdict"]
         values = [values] if isinstance(values, str) else list(values)
-        where.append(f"{need(VERDICT_COLUMNS, '--verdict')} IN (SELECT unnest(?::VARCHAR[]))")
+        column = need(VERDICT_COLUMNS, '--verdict')
+        if table in compliance.TABLES:  # the vocabularies below are the compliance engine's
+            values = _check_verdicts(_first_present(columns, VERDICT_COLUMNS), values, table)
+        where.append(f"{column} IN (SELECT unnest(?::VARCHAR[]))")
         params.append(values)
-    for key, flag, op in (("date_from", "--from", ">="), ("date_to", "--to", "<="), ("as_of", "--as-of", "<=")):
+    for key, flag, op in (("date_from", "--from", ">="), ("date_to", "--to", "<=")):
         if key in filters:
             where.append(f"{need(DATE_COLUMNS, flag)} {op} ?")
             params.append(_parse_date(filters[key], flag))
+    if "as_of" in filters:
+        as_of = _parse_date(filters["as_of"], "--as-of")
+        if table in compliance.TABLES:
+            # Judged as of D only if this connection's compliance tables were computed as of D.
+            assessed = _assessed_as_of(con)
+            if assessed != as_of.isoformat():
+                raise ExportError(
+                    f"--as-of {as_of.isoformat()} : la conformité de cette connexion est évaluée au "
+                    f"{assessed or '(date inconnue)'} ; ouvrez-la avec connect_for_export(store, "
+                    f"« {table} », as_of) pour l'évaluer à cette date."
+                )
+        if table not in compliance.TABLES or _first_present(columns, DATE_COLUMNS):
+            # As of D, the contracts notified after D are not known yet.
+            where.append(f"{need(DATE_COLUMNS, '--as-of')} <= ?")
+            params.append(as_of)
     sql = f"SELECT * FROM {_quote(table)}"
     if where:
         sql += " WHERE " + " AND ".join(where)
     return sql, params
+
+
+def _check_verdicts(column: str, values: list, table: str) -> list[str]:
+    """The requested codes, or a French refusal listing the accepted ones (an unknown code would
+    silently export nothing)."""
+    noun, labels = VERDICT_VOCABULARIES[column]
+    cleaned = [str(v).strip() for v in values]
+    unknown = [v for v in cleaned if v not in labels]
+    if unknown:
+        accepted = ", ".join(f"{code} ({label})" for code, label in labels.items())
+        shown = ", ".join(f"« {v} »" for v in unknown)
+        raise ExportError(
+            f"{noun} inconnu pour la table « {table} » : {shown}. Valeurs acceptées pour --verdict "
+            f"(colonne {column}) : {accepted}."
+        )
+    return cleaned
+
+
+def _assessed_as_of(con) -> Optional[str]:
+    """The assessment date the connection's compliance tables were computed at (meta as_of)."""
+    try:
+        rows = con.execute("SELECT value FROM meta WHERE key = 'as_of'").fetchall()
+    except duckdb.Error:
+        return None
+    return rows[0][0][:10] if rows and rows[0][0] else None
+
+
+def connect_for_export(store, table: str, as_of=None) -> Optional[duckdb.DuckDBPyConnection]:
+    """A read-only view of the published version to export `table` from (None: nothing published).
+
+    With `as_of` on a compliance table, when the version was assessed on another date, the
+    compliance tables are recomputed in memory as of that date, exactly as `status --as-of` does.
+    """
+    as_of_date = _parse_date(as_of, "--as-of")
+    con = store.connect()
+    if con is None or as_of_date is None or table not in compliance.TABLES:
+        return con
+    if _assessed_as_of(con) == as_of_date.isoformat():
+        return con
+    con.close()
+    from .status import _recomputed_connection  # shared with `status --as-of`
+
+    return _recomputed_connection(store, as_of_date)
 
 
 # -- projection for text formats -----------------------------------------------------------------
@@ -173,9 +259,9 @@ def _text_projection(columns: list[tuple[str, str]], fmt: str) -> str:
         upper = dtype.upper()
         if upper.endswith("[]") or upper.startswith(("STRUCT", "MAP", "UNION")):
             expr = f"array_to_string({col}, ' | ')" if upper.endswith("[]") else f"CAST({col} AS VARCHAR)"
-            expr = _guarded(expr)
+            expr = _text(expr, fmt)
         elif upper in ("VARCHAR", "TEXT", "STRING", "UUID", "JSON") or upper.startswith("ENUM"):
-            expr = _guarded(f"CAST({col} AS VARCHAR)")
+            expr = _text(f"CAST({col} AS VARCHAR)", fmt)
         elif fmt == "csv-fr" and (upper in ("DOUBLE", "FLOAT", "REAL") or upper.startswith("DECIMAL")):
             expr = f"replace(CAST({col} AS VARCHAR), '.', ',')"
         elif fmt == "csv-fr" and upper == "DATE":
@@ -195,6 +281,13 @@ def _text_projection(columns: list[tuple[str, str]], fmt: str) -> str:
             expr = col
         parts.append(f"{expr} AS {col}")
     return ", ".join(parts)
+
+
+def _text(expr: str, fmt: str) -> str:
+    """A text cell: control characters XLSX cannot hold removed (xlsx only), then the formula guard."""
+    if fmt == "xlsx":
+        expr = f"regexp_replace({expr}, '{_XLSX_ILLEGAL_REGEX}', '', 'g')"
+    return _guarded(expr)
 
 
 def _guarded(expr: str) -> str:
@@ -253,7 +346,7 @@ def _write_xlsx(reader: pa.RecordBatchReader, out: BinaryIO, sheet_title: str) -
     header_fill = PatternFill("solid", fgColor="1F4E79")
     header = []
     for name in reader.schema.names:
-        cell = WriteOnlyCell(ws, value=name)
+        cell = WriteOnlyCell(ws, value=_XLSX_ILLEGAL.sub("", name))
         cell.font, cell.fill = header_font, header_fill
         header.append(cell)
     ws.append(header)
@@ -342,7 +435,35 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--from", dest="date_from", metavar="AAAA-MM-JJ", help="notification à partir du AAAA-MM-JJ")
     parser.add_argument("--to", dest="date_to", metavar="AAAA-MM-JJ", help="notification jusqu'au AAAA-MM-JJ inclus")
     parser.add_argument("--as-of", dest="as_of", metavar="AAAA-MM-JJ",
-                        help="état au AAAA-MM-JJ : contrats notifiés au plus tard ce jour")
+                        help="état au AAAA-MM-JJ : contrats notifiés au plus tard ce jour ; "
+                             "tables de conformité : verdicts et statuts évalués à cette date")
+
+
+def _write_problem(out: str, exc: OSError) -> str:
+    """What went wrong writing the export, in French, with the path."""
+    target = "la sortie standard" if out == "-" else f"« {out} »"
+    if isinstance(exc, FileNotFoundError):
+        reason = f"le dossier « {Path(out).parent} » n'existe pas ; créez-le ou choisissez un autre chemin"
+    elif isinstance(exc, IsADirectoryError):
+        reason = "c'est un dossier ; indiquez un nom de fichier"
+    elif isinstance(exc, PermissionError):
+        reason = "permission refusée ; choisissez un dossier où vous pouvez écrire"
+    elif exc.errno == errno.ENOSPC:
+        reason = "plus de place sur le disque"
+    elif exc.errno == errno.EROFS:
+        reason = "le disque est en lecture seule"
+    else:
+        reason = f"erreur du système (détail technique : {exc.strerror or exc})"
+    return f"Impossible d'écrire l'export dans {target} : {reason}. Aucun fichier n'a été écrit."
+
+
+def _check_destination(out: str) -> None:
+    """Refuse at once (before any query) a path whose folder is missing or that is a folder."""
+    path = Path(out)
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "Is a directory", out)
+    if not path.parent.is_dir():
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory", out)
 
 
 def run_export(store, args) -> int:
@@ -362,6 +483,16 @@ def run_export(store, args) -> int:
             return 2
         filters = {"siret": args.siret, "verdict": args.verdict, "date_from": args.date_from,
                    "date_to": args.date_to, "as_of": args.as_of}
+        build_query(con, args.table, {k: v for k, v in filters.items() if k != "as_of"})  # cheap checks first
+        if args.out != "-":
+            _check_destination(args.out)
+        if args.as_of and args.table in compliance.TABLES:
+            con.close()
+            con = None
+            con = connect_for_export(store, args.table, args.as_of)
+            if con is None:
+                print("Aucune base publiée.", file=sys.stderr)
+                return 1
         if args.out == "-":
             rows = export_table(con, args.table, args.format, sys.stdout.buffer, filters)
         else:
@@ -371,5 +502,9 @@ def run_export(store, args) -> int:
     except ExportError as exc:
         print(str(exc), file=sys.stderr)
         return 2
+    except OSError as exc:
+        print(_write_problem(args.out, exc), file=sys.stderr)
+        return 2
     finally:
-        con.close()
+        if con is not None:
+            con.close()

@@ -99,3 +99,76 @@ def test_demo_export_has_documented_columns_and_every_row(demo_dir, tmp_path, ta
     assert export(demo_dir, table, "--format", "parquet", "--out", str(out.with_suffix(".parquet")),
                   "--verdict", "late") == 0
     assert pq.read_table(out.with_suffix(".parquet")).num_rows == late
+
+
+@pytest.mark.parametrize("table, accepted", [("buyer_compliance", ["late", "compliant", "missing"]),
+                                             ("contract_compliance", ["on_time", "late", "no_publication_date"])])
+def test_unknown_verdict_exits_2_listing_accepted_values(small_dir, tmp_path, capsys, table, accepted):
+    out = tmp_path / "v.csv"
+    assert export(small_dir, table, "--out", str(out), "--verdict", "late", "--verdict", "bogus") == 2
+    err = capsys.readouterr().err
+    assert "inconnu" in err and "« bogus »" in err
+    assert all(value in err for value in accepted)
+    assert not out.exists()
+
+
+def test_missing_output_folder_exits_2_with_french_message(small_dir, tmp_path, capsys):
+    target = tmp_path / "absent" / "b.csv"
+    assert export(small_dir, "buyer_compliance", "--out", str(target)) == 2
+    err = capsys.readouterr().err
+    assert "Impossible d'écrire" in err and str(target) in err and "n'existe pas" in err
+    assert "FileNotFoundError" not in err and "Errno" not in err
+
+
+def test_write_failure_during_export_exits_2_with_french_message(small_dir, tmp_path, capsys, monkeypatch):
+    import errno
+    import decp_monitor.export as export_module
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(export_module, "export_table", full_disk)
+    target = tmp_path / "b.csv"
+    assert export(small_dir, "buyer_compliance", "--out", str(target)) == 2
+    err = capsys.readouterr().err
+    assert "Impossible d'écrire" in err and str(target) in err and "plus de place sur le disque" in err
+
+
+def _buyer(path):
+    df = pd.read_parquet(path)
+    assert df["buyer_siret"].tolist() == [SIRET]
+    return df.iloc[0]
+
+
+def test_as_of_judges_compliance_tables_at_that_date(small_dir, tmp_path):
+    """C1 (notified 2025-02-10, published 2025-06-01, due 2025-04-10) is late: as of the published
+    2025-06-30 the buyer is late; as of 2025-02-05 C1 is not notified yet and the buyer is not late;
+    as of 2026-06-30 nothing is in the window any more and the buyer's publications have stopped."""
+    published = tmp_path / "published.parquet"
+    assert export(small_dir, "buyer_compliance", "--format", "parquet", "--out", str(published)) == 0
+    assert _buyer(published)["verdict"] == "late"
+
+    early = tmp_path / "early.parquet"
+    assert export(small_dir, "buyer_compliance", "--format", "parquet", "--out", str(early),
+                  "--as-of", "2025-02-05") == 0
+    buyer = _buyer(early)
+    assert buyer["verdict"] != "late" and buyer["n_late"] == 0 and buyer["n_on_time"] == 1
+
+    later = tmp_path / "later.parquet"
+    assert export(small_dir, "buyer_compliance", "--format", "parquet", "--out", str(later),
+                  "--as-of", "2026-06-30") == 0
+    assert _buyer(later)["verdict"] == "stale"
+
+    contracts = tmp_path / "contracts.parquet"
+    assert export(small_dir, "contract_compliance", "--format", "parquet", "--out", str(contracts),
+                  "--as-of", "2026-06-30", "--verdict", "late") == 0
+    df = pd.read_parquet(contracts)
+    assert df["contract_id"].tolist() == ["C1"] and not df["in_window"].any()  # judged as of 2026-06-30
+
+    # the published version is unchanged
+    assert export(small_dir, "buyer_compliance", "--format", "parquet", "--out", str(published)) == 0
+    assert _buyer(published)["verdict"] == "late"
+
+
+def test_as_of_invalid_date_exits_2(small_dir, tmp_path, capsys):
+    assert export(small_dir, "buyer_compliance", "--out", str(tmp_path / "b.csv"), "--as-of", "30/06/2025") == 2
+    assert "date invalide" in capsys.readouterr().err

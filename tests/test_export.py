@@ -150,3 +150,66 @@ def test_download_of_a_full_query_holds_every_row_not_just_a_page(store):
     assert query.rows() == 1
     back = pd.read_csv(io.BytesIO(query.to_bytes("csv-fr", "records")), sep=";", decimal=",", encoding="utf-8-sig")
     assert back["contract_id"].tolist() == ["C2"] and back["amount"].tolist() == [50000.0]
+
+
+def test_xlsx_drops_control_characters_keeps_guard_and_numbers(tmp_path):
+    store = Store(tmp_path / "data")
+    with store.build("test") as build:
+        build.add(Record(source_file="a.json", position=0, kind="marche", format="json-2019",
+                         buyer_siret=SIRET, buyer_name="Ville\x00 de\x1f Nantes", contract_id="C1",
+                         objet="Travaux\x0b de voirie\x0c\ttab\nligne", amount=-12.5,
+                         notification_date=dt.date(2024, 3, 15)))
+        build.add(Record(source_file="a.json", position=1, kind="marche", format="json-2019",
+                         buyer_siret=SIRET, buyer_name="Ville", contract_id="C2",
+                         objet="\x0b" + EVIL, amount=3.0, notification_date=dt.date(2024, 3, 16)))
+    con = store.connect()
+    try:
+        out = tmp_path / "r.xlsx"
+        assert export_table(con, "records", "xlsx", out) == 2
+    finally:
+        con.close()
+    ws = openpyxl.load_workbook(out).active
+    header = [c.value for c in ws[1]]
+    rows = sorted((dict(zip(header, [c.value for c in r])) for r in ws.iter_rows(min_row=2)),
+                  key=lambda r: r["contract_id"])
+    assert rows[0]["objet"] == "Travaux de voirie\ttab\nligne"  # tab and newline are legal in XLSX
+    assert rows[0]["buyer_name"] == "Ville de Nantes"
+    assert rows[0]["amount"] == -12.5
+    assert rows[1]["objet"] == "'" + EVIL  # control character removed, then the guard
+    assert all(c.data_type != "f" for row in ws.iter_rows() for c in row)
+
+
+def test_dataframe_xlsx_drops_control_characters():
+    df = pd.DataFrame({"objet\x0b": ["a\x0bb", "\x01-3", None], "n": [-1.5, 2.0, 3.0]})
+    ws = openpyxl.load_workbook(io.BytesIO(export_dataframe(df, "xlsx"))).active
+    assert [c.value for c in ws[1]] == ["objet", "n"]
+    assert [[c.value for c in r] for r in ws.iter_rows(min_row=2)] == [["ab", -1.5], ["'-3", 2.0], [None, 3.0]]
+    # CSV keeps the data as is (control characters are legal there)
+    assert pd.read_csv(io.BytesIO(export_dataframe(df, "csv")))["objet\x0b"].iloc[0] == "a\x0bb"
+
+
+def test_unknown_verdict_or_status_is_refused_with_accepted_values(store):
+    con = store.connect()
+    try:
+        def rows(table, verdict):
+            return export_table(con, table, "csv", io.BytesIO(), {"verdict": verdict})
+        with pytest.raises(ExportError, match=r"(?s)Verdict inconnu.*« bogus ».*late \(Publications en retard\).*compliant"):
+            rows("buyer_compliance", "bogus")
+        with pytest.raises(ExportError, match=r"(?s)Statut inconnu.*« en retard ».*on_time.*late"):
+            rows("contract_compliance", ["late", "en retard"])
+        assert rows("contract_compliance", "late") == 1
+        assert rows("contract_compliance", ["on_time", "late"]) == 2
+    finally:
+        con.close()
+
+
+def test_as_of_on_a_compliance_table_refuses_a_connection_assessed_at_another_date(store):
+    con = store.connect()
+    try:
+        assessed = con.execute("SELECT value FROM meta WHERE key = 'as_of'").fetchone()[0]
+        with pytest.raises(ExportError, match="connect_for_export"):
+            export_table(con, "buyer_compliance", "csv", io.BytesIO(), {"as_of": "2020-01-01"})
+        # the version's own assessment date needs no recomputation
+        assert export_table(con, "contract_compliance", "csv", io.BytesIO(), {"as_of": assessed}) == 2
+    finally:
+        con.close()
