@@ -8,13 +8,19 @@ Safety comes from DuckDB itself, not from inspecting the SQL text:
 - enable_external_access = false: no file or URL access (read_csv, COPY … TO, ATTACH, EXPORT,
   glob, http://…), no INSTALL/LOAD of extensions;
 - lock_configuration = true: SET/RESET/PRAGMA cannot undo the above;
-- memory_limit and threads bound the resources; a watchdog thread calls con.interrupt() after
-  the timeout; the result is cut at a row limit (fetchmany).
+- memory_limit and threads bound the resources, and temp_directory = '' forbids spilling to disk
+  (an in-memory database would otherwise write temporary files under ./.tmp in the app's working
+  directory): a query beyond the memory limit fails with a French out-of-memory message; a
+  watchdog thread calls con.interrupt() after the timeout; the result is cut at a row limit
+  (fetchmany).
+Error messages are French first; DuckDB's own (English) text follows only as a labelled
+technical detail.
 A fresh connection per query means a temporary table lives only for that query.
 The only text check is parsing into statements, to accept exactly one.
 """
 from __future__ import annotations
 
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -31,6 +37,7 @@ ATTACHED_AS = "decp"
 CONSOLE_CONFIG = {
     "threads": 1,
     "memory_limit": "1GB",
+    "temp_directory": "",  # no spilling to disk: beyond memory_limit the query fails
     "autoload_known_extensions": False,
     "autoinstall_known_extensions": False,
 }
@@ -87,37 +94,68 @@ def connect_console(path: str | Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def explain_error(exc: BaseException, timeout: float) -> str:
-    """A French explanation chosen from DuckDB's error class (the original text is appended)."""
-    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+def technical_detail(exc: BaseException) -> str:
+    """DuckDB's own message (English), first line, for the labelled technical detail."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else ""
+
+
+def _with_detail(message: str, detail: str) -> str:
+    if not detail:
+        return message
+    return f"{message}\n\nDétail technique (message de DuckDB, en anglais) : {detail}"
+
+
+def french_message(exc: BaseException, timeout: float) -> str:
+    """The French explanation alone, chosen from DuckDB's error class."""
+    detail = technical_detail(exc)
+    lower = detail.lower()
     if isinstance(exc, duckdb.InterruptException):
         return (f"Requête arrêtée : elle dépassait la durée maximale de {timeout:g} secondes. "
                 "Ajoutez un filtre (WHERE) ou une limite (LIMIT), ou agrégez davantage.")
     if isinstance(exc, duckdb.PermissionException):
         return ("Requête refusée : la console n'accède à aucun fichier, aucune adresse web, aucune autre base "
-                "et n'installe ni ne charge d'extension. Interrogez les tables de la base (voir les exemples). "
-                f"(DuckDB : {detail})")
+                "et n'installe ni ne charge d'extension. Interrogez les tables de la base (voir les exemples).")
     if isinstance(exc, duckdb.OutOfMemoryException):
         return ("Requête arrêtée : elle demandait plus de mémoire que la console n'en accorde. "
-                f"Filtrez ou agrégez davantage. (DuckDB : {detail})")
-    if isinstance(exc, duckdb.InvalidInputException) and "configuration" in detail:
+                "Filtrez ou agrégez davantage.")
+    if isinstance(exc, duckdb.Error) and ("detach" in lower or "default database" in lower):
+        return ("Requête refusée : la console ne peut pas détacher ni changer la base interrogée (DETACH). "
+                "Interrogez directement ses tables (voir les exemples).")
+    if isinstance(exc, duckdb.InvalidInputException) and "configuration" in lower:
         return ("Requête refusée : les réglages de la console sont verrouillés (SET, RESET et PRAGMA "
-                f"de réglage sont interdits). (DuckDB : {detail})")
-    if isinstance(exc, duckdb.InvalidInputException) and "read-only" in detail:
+                "de réglage sont interdits).")
+    if isinstance(exc, duckdb.InvalidInputException) and "read-only" in lower:
         return ("Requête refusée : la console est en lecture seule ; elle ne peut ni créer, ni modifier, "
-                f"ni supprimer de données. Utilisez SELECT. (DuckDB : {detail})")
+                "ni supprimer de données. Utilisez SELECT.")
     if isinstance(exc, duckdb.ParserException):
-        return f"Erreur de syntaxe SQL : {detail}"
+        near = re.search(r'at or near "([^"]*)"', detail)
+        where = f" près de « {near.group(1)} »" if near else ""
+        return (f"Erreur de syntaxe SQL{where} : vérifiez les mots-clés, les virgules, les parenthèses "
+                "et les guillemets.")
     if isinstance(exc, duckdb.CatalogException):
         return ("Table, colonne ou fonction inconnue (ou non disponible dans la console). "
-                f"La requête d'exemple « Tables et colonnes disponibles » les liste. (DuckDB : {detail})")
+                "La requête d'exemple « Tables et colonnes disponibles » les liste.")
     if isinstance(exc, duckdb.BinderException):
-        return f"Requête incorrecte (colonne ou expression) : {detail}"
+        column = re.search(r'column "([^"]*)" not found', detail)
+        if column:
+            return (f"Requête incorrecte : colonne « {column.group(1)} » introuvable dans les tables "
+                    "de la clause FROM.")
+        return ("Requête incorrecte (colonne ou expression) : une colonne, un type ou un appel de fonction "
+                "ne convient pas ; ajoutez au besoin une conversion explicite (CAST).")
     if isinstance(exc, (duckdb.ConversionException, duckdb.OutOfRangeException)):
-        return f"Conversion de valeur impossible : {detail}"
+        return "Conversion de valeur impossible : une valeur ne peut pas être convertie dans le type demandé."
     if isinstance(exc, duckdb.Error):
-        return f"Requête refusée ou en échec. (DuckDB : {detail})"
-    return f"Erreur inattendue : {type(exc).__name__} {detail}"
+        return "Requête refusée ou en échec."
+    return f"Erreur inattendue ({type(exc).__name__})."
+
+
+def explain_error(exc: BaseException, timeout: float) -> str:
+    """The French explanation, then DuckDB's text as a labelled technical detail (none for a timeout)."""
+    message = french_message(exc, timeout)
+    if isinstance(exc, duckdb.InterruptException):
+        return message
+    return _with_detail(message, technical_detail(exc))
 
 
 def run_query(
@@ -138,7 +176,8 @@ def run_query(
     try:
         con = connect_console(path)
     except duckdb.Error as exc:
-        return failed(f"Base indisponible : {exc}")
+        return failed(_with_detail("Base indisponible : la version publiée ne peut pas être ouverte.",
+                                   technical_detail(exc)))
     watchdog = threading.Timer(timeout, con.interrupt)
     watchdog.daemon = True
     try:

@@ -111,3 +111,36 @@ def test_console_works_beside_the_dashboards_plain_connection(db_path):
         assert "Requête refusée" in refused(db_path, "SELECT * FROM read_csv('/etc/passwd')")
     finally:
         held.close()
+
+
+def test_a_query_beyond_the_memory_limit_fails_instead_of_spilling_to_disk(db_path, tmp_path, monkeypatch):
+    import decp_monitor.console as console
+
+    monkeypatch.chdir(tmp_path)  # an in-memory database would spill under ./.tmp
+    monkeypatch.setitem(console.CONSOLE_CONFIG, "memory_limit", "64MB")  # small, so the test is quick
+    message = refused(db_path, "SELECT * FROM range(6000000) t(i) ORDER BY hash(i)", timeout=30)
+    assert message.startswith("Requête arrêtée") and "mémoire" in message
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("sql, french", [
+    ("SELEC 1", "Erreur de syntaxe SQL près de « SELEC »"),
+    ("SELECT nocol FROM records", "colonne « nocol » introuvable"),
+    ("SELECT * FROM nowhere", "inconnue"),
+    ("DROP TABLE records", "lecture seule"),
+    ("SELECT * FROM read_csv('/etc/passwd')", "Requête refusée"),
+])
+def test_french_message_comes_first_duckdb_text_only_as_labelled_detail(db_path, sql, french):
+    message = refused(db_path, sql)
+    first, _, detail = message.partition("\n\n")
+    assert french in first
+    assert "Error" not in first and "DuckDB" not in first
+    assert detail.startswith("Détail technique (message de DuckDB, en anglais) : ") and "Error" in detail
+
+
+def test_detach_is_refused_with_a_sensible_french_message(db_path):
+    message = refused(db_path, "DETACH decp")
+    first = message.split("\n\n")[0]
+    assert "Requête refusée" in first and "détacher" in first
+    assert "colonne ou expression" not in message
+    assert run_query("SELECT count(*) AS n FROM records", db_path).df["n"].iloc[0] == 3
