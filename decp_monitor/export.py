@@ -33,7 +33,7 @@ import io
 import re
 import sys
 from pathlib import Path
-from typing import BinaryIO, Iterator, Optional, Sequence
+from typing import BinaryIO, Optional, Sequence
 
 import duckdb
 import pyarrow as pa
@@ -238,9 +238,9 @@ def connect_for_export(store, table: str, as_of=None) -> Optional[duckdb.DuckDBP
     if _assessed_as_of(con) == as_of_date.isoformat():
         return con
     con.close()
-    from .status import _recomputed_connection  # shared with `status --as-of`
+    from .compliance import recomputed_connection  # shared with `status --as-of`
 
-    return _recomputed_connection(store, as_of_date)
+    return recomputed_connection(store, as_of_date)
 
 
 # -- projection for text formats -----------------------------------------------------------------

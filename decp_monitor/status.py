@@ -11,8 +11,6 @@ import json
 import sys
 from typing import Optional, TextIO
 
-import duckdb
-
 from . import compliance
 from .compliance import rules
 
@@ -47,21 +45,6 @@ def _fr_number(value, digits: int = 0) -> str:
     if value is None:
         return "—"
     return f"{value:,.{digits}f}".replace(",", "\u202f").replace(".", ",")
-
-
-def _recomputed_connection(store, as_of: Optional[dt.date], window_months: Optional[int] = None,
-                           stale_months: Optional[int] = None) -> duckdb.DuckDBPyConnection:
-    """An in-memory database reading the published version, with compliance computed at `as_of`
-    (and over other periods when given; the published ones otherwise)."""
-    version = store.current()
-    con = duckdb.connect()
-    con.execute("ATTACH ? AS published (READ_ONLY)", [str(version.path)])
-    con.execute("CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
-    con.execute("INSERT INTO meta SELECT key, value FROM published.meta")
-    # Unqualified reads fall through to the published version; new tables go to memory.
-    con.execute("SET search_path = 'memory.main,published.main'")
-    compliance.compute(con, as_of=as_of, window_months=window_months, stale_months=stale_months)
-    return con
 
 
 def _parameters(con) -> dict:
@@ -144,7 +127,7 @@ def run_status(store, siret: str, as_of=None, as_json: bool = False, out: Option
                       "stale_months": str(stale_months) if stale_months else None}
             if any(value is not None and value != published.get(key) for key, value in wanted.items()):
                 con.close()
-                con = _recomputed_connection(store, as_of_date, window_months, stale_months)
+                con = compliance.recomputed_connection(store, as_of_date, window_months, stale_months)
             row = compliance.buyer_status(con, siret)
             params = _parameters(con)
         finally:

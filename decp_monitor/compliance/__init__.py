@@ -13,6 +13,8 @@ import datetime as dt
 from pathlib import Path
 from typing import Optional, Union
 
+import duckdb
+
 from . import rules
 from .rules import RULES, STATUS_LABELS, VERDICT_LABELS  # noqa: F401  (public API)
 
@@ -200,6 +202,21 @@ def compute(con, as_of: DateLike = None, window_months: Optional[int] = None,
     }
     con.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(params.items()))
     return params
+
+
+def recomputed_connection(store, as_of: Optional[dt.date], window_months: Optional[int] = None,
+                           stale_months: Optional[int] = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory database reading the published version, with compliance computed at `as_of`
+    (and over other periods when given; the published ones otherwise)."""
+    version = store.current()
+    con = duckdb.connect()
+    con.execute("ATTACH ? AS published (READ_ONLY)", [str(version.path)])
+    con.execute("CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+    con.execute("INSERT INTO meta SELECT key, value FROM published.meta")
+    # Unqualified reads fall through to the published version; new tables go to memory.
+    con.execute("SET search_path = 'memory.main,published.main'")
+    compute(con, as_of=as_of, window_months=window_months, stale_months=stale_months)
+    return con
 
 
 def buyer_status(con, siret: str) -> Optional[dict]:
