@@ -63,9 +63,6 @@ def build_demo_on_first_run() -> None:
         status.update(label="Base de démonstration prête", state="complete", expanded=False)
 
 
-if data.store().current() is None:
-    build_demo_on_first_run()
-
 PAGES = [
     ("pages/overview.py", "Vue d'ensemble", ":material/dashboard:", "vue-d-ensemble"),
     ("pages/buyer.py", "Acheteur", ":material/account_balance:", widgets.BUYER_URL_PATH),
@@ -82,6 +79,10 @@ navigation = st.navigation([
     for index, (path, title, icon, url_path) in enumerate(PAGES)
     if (HERE / path).exists()
 ])
+
+# After st.navigation (its French menu, not the pages/ folder's file names, is drawn meanwhile).
+if data.store().current() is None:
+    build_demo_on_first_run()
 
 loaded = None
 with widgets.error_boundary("les informations sur les données"):
