@@ -563,13 +563,6 @@ class DemoFile:
     defect: Optional[str] = None  # file-level defect (see _FILE_DEFECTS)
 
 
-def _platform_files(contracts: list[DemoContract], as_of: dt.date) -> dict[tuple[int, int], list[DemoContract]]:
-    by_key: dict[tuple[int, int], list[DemoContract]] = {}
-    for c in contracts:
-        by_key.setdefault((c.buyer.platform, c.observed.year), []).append(c)
-    return by_key
-
-
 def _build_files(rnd: random.Random, contracts: list[DemoContract], as_of: dt.date) -> list[DemoFile]:
     files: list[DemoFile] = []
     own: dict[tuple[str, dt.date], list[DemoContract]] = {}
@@ -593,7 +586,10 @@ def _build_files(rnd: random.Random, contracts: list[DemoContract], as_of: dt.da
 
     # Platforms consolidate the others into one file a year, rewritten as the year goes on.
     # Some contracts appear again the next year (republished with their modification).
-    for (platform, year), group in sorted(_platform_files(consolidated, as_of).items()):
+    by_platform_year: dict[tuple[int, int], list[DemoContract]] = {}
+    for c in consolidated:
+        by_platform_year.setdefault((c.buyer.platform, c.observed.year), []).append(c)
+    for (platform, year), group in sorted(by_platform_year.items()):
         slug = PLATFORMS[platform][0]
         records = [c.record for c in group]
         xml = slug in ("maximilien", "dematis")
@@ -620,7 +616,7 @@ _FILE_DEFECTS = ("bom", "nan", "latin1_xml", "latin1_json", "duplicate_xml_eleme
                  "truncated", "html_error_page", "reused_id", "string_amounts")
 
 
-def _file_bytes(f: DemoFile, rnd: random.Random) -> bytes:
+def _file_bytes(f: DemoFile) -> bytes:
     records = f.records
     if f.defect == "string_amounts":
         records = [dict(r, montant=f"{r['montant']:.2f}") if isinstance(r.get("montant"), float)
@@ -729,8 +725,8 @@ def _resource(rnd: random.Random, dataset: dict, name: str, title: str, fmt: str
     }
 
 
-def _declaration_csv(rnd: random.Random, platform: int, rows: list[DemoBuyer]) -> tuple[str, bytes]:
-    slug, label = PLATFORMS[platform]
+def _declaration_csv(platform: int, rows: list[DemoBuyer]) -> tuple[str, bytes]:
+    slug = PLATFORMS[platform][0]
     style = platform % 4  # the platforms do not agree on how to write a CSV
     sep = "," if style == 1 else ";"
     header = ["siretAcheteur", "urlProfilAcheteur", "urlDCAT", "coordonnees" if style != 2 else "coordonnées"]
@@ -760,7 +756,7 @@ def generate_corpus(out: Path, seed: int = 2026, buyers: int = 300, contracts: i
     _assign_file_defects(rnd, files)
 
     datasets: dict[str, dict] = {}
-    for index, (slug, label) in enumerate(PLATFORMS):
+    for index, (_, label) in enumerate(PLATFORMS):
         datasets[f"platform:{index}"] = _dataset(
             rnd, f"platform:{index}", f"Données essentielles des marchés publics - {label}", label, None, as_of, 0.75)
     for b in people:
@@ -773,7 +769,7 @@ def generate_corpus(out: Path, seed: int = 2026, buyers: int = 300, contracts: i
 
     written = {"files": 0, "bytes": 0}
     for f in files:
-        data = _file_bytes(f, rnd)
+        data = _file_bytes(f)
         path = tmp / f.folder / f.name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
@@ -789,7 +785,7 @@ def generate_corpus(out: Path, seed: int = 2026, buyers: int = 300, contracts: i
         if b.declared:
             declared_by.setdefault(b.platform, []).append(b)
     for platform, rows in sorted(declared_by.items()):
-        name, data = _declaration_csv(rnd, platform, rows)
+        name, data = _declaration_csv(platform, rows)
         path = tmp / "declarations" / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
