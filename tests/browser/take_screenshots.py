@@ -1,15 +1,20 @@
-"""Screenshots of every dashboard page at 1440×900 (not a test: run by hand).
+"""Screenshots of every dashboard page at 1440×900, on the demo database (not a test: run by hand).
 
-    python tests/browser/take_screenshots.py DATA_DIR [OUT_DIR] [SIRET]
+    python tests/browser/take_screenshots.py [--data-dir DIR] [--out docs/screenshots]
 
-Starts `streamlit run app.py` on a free port over DATA_DIR, opens each page in headless
-Chromium (French locale) and saves the top of the page, plus the next screen of long pages.
+Without --data-dir, builds the demo database (decp_monitor.demo_db, a few seconds) in a temporary
+directory. Starts `streamlit run app.py` on a free port, opens each page in headless Chromium
+(French locale) and saves the visible 1440×900 page area as PNG (reduced to a 256-colour palette
+so that each file stays small). The buyer pages are a late buyer (the most late contracts) and a
+compliant one (the most contracts), both taken from the database.
 """
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -18,18 +23,30 @@ import httpx
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(REPO))
 from test_dashboard_browser import CHROMEDRIVER, CHROMIUM, free_port, set_viewport  # noqa: E402
 
-PAGES = [
-    ("01-vue-d-ensemble", "/", "Vue d'ensemble"),
-    ("02-acheteur", "/acheteur?siret={siret}", "Verdict"),
-    ("03-acheteurs", "/acheteurs", "acheteurs"),
-    ("04-jeux-de-donnees", "/jeux-de-donnees", "Jeux de données"),
-    ("05-declarations", "/declarations", "Déclarations"),
-    ("06-qualite", "/qualite", "Qualité des données"),
-    ("07-methode", "/methode", "Méthode"),
+# (file name, URL path, text that says the page is drawn, what to do before the shot, scroll to text)
+SHOTS = [
+    ("01-vue-d-ensemble", "/", "Verdicts des acheteurs par plateforme", None, None),
+    ("02-vue-d-ensemble-graphiques", "/", "Verdicts des acheteurs par plateforme", None,
+     "Retards par mois de notification"),
+    ("03-vue-d-ensemble-classement", "/", "Les acheteurs qui publient le plus en retard", None,
+     "Verdicts des acheteurs par plateforme"),
+    ("04-acheteur-en-retard", "/acheteur?siret={late}", "Verdict", None, None),
+    ("05-acheteur-en-retard-contrats", "/acheteur?siret={late}", "Verdict", "tab:Contrats", None),
+    ("06-acheteur-en-retard-chronologie", "/acheteur?siret={late}", "Verdict", "tab:Chronologie", None),
+    ("07-acheteur-en-retard-se-mettre-en-regle", "/acheteur?siret={late}", "Verdict", "tab:Se mettre en règle", None),
+    ("08-acheteur-conforme", "/acheteur?siret={compliant}", "Verdict", None, None),
+    ("09-acheteur-jamais-publie", "/acheteur?siret={missing}", "Verdict", None, None),
+    ("10-acheteurs", "/acheteurs", "Trier par", None, None),
+    ("11-jeux-de-donnees", "/jeux-de-donnees", "Contrôle en échec", None, None),
+    ("12-declarations", "/declarations", "Fichiers de déclaration", None, None),
+    ("13-qualite", "/qualite", "Codes distincts", None, None),
+    ("14-console-sql", "/console", "Requête SQL", "click:Exécuter", None),
+    ("15-methode", "/methode", "Paramètres de cette version", None, None),
 ]
-
+MAX_BYTES = 400_000
 
 # The element that scrolls the page (Streamlit scrolls its main section, not the document).
 SCROLLER = """
@@ -42,38 +59,77 @@ for (const el of document.querySelectorAll('main, section, div')) {
 """
 
 
-BUYER_TABS = ("Chronologie", "Jeux de données et déclarations", "Se mettre en règle")
+def pick_buyers(data_dir: Path) -> dict[str, str]:
+    from decp_monitor.store import Store
+
+    con = Store(data_dir).connect()
+    try:
+        def one(sql: str) -> str:
+            return con.execute(sql).fetchone()[0]
+
+        return {
+            "late": one("SELECT buyer_siret FROM buyer_compliance WHERE verdict = 'late' "
+                        "ORDER BY n_late + n_declared_on_time_observed_late DESC, buyer_siret LIMIT 1"),
+            "compliant": one("SELECT buyer_siret FROM buyer_compliance WHERE verdict = 'compliant' "
+                             "ORDER BY contracts_total DESC, buyer_siret LIMIT 1"),
+            "missing": one("SELECT buyer_siret FROM buyer_compliance WHERE verdict = 'missing' "
+                           "ORDER BY buyer_siret LIMIT 1"),
+        }
+    finally:
+        con.close()
 
 
-def _open_tab(driver, label: str) -> None:
+def build_demo(data_dir: Path) -> None:
+    from decp_monitor.demo_db import build_demo as build
+    from decp_monitor.store import Store
+
+    build(Store(data_dir))
+
+
+def shrink(path: Path) -> int:
+    """A 256-colour palette: screenshots of flat UI lose nothing visible and weigh a third."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        small = image.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    small.save(path, optimize=True)
+    return path.stat().st_size
+
+
+def _act(driver, action: str) -> None:
     from selenium.webdriver.common.by import By
 
-    for button in driver.find_elements(By.CSS_SELECTOR, "[role='tab']"):
-        if button.text.strip() == label:
-            driver.execute_script("arguments[0].scrollIntoView({block: 'start'});", button)
-            driver.execute_script("arguments[0].click();", button)
-            time.sleep(2.5)
+    kind, _, label = action.partition(":")
+    selector = "[role='tab']" if kind == "tab" else "button"
+    for element in driver.find_elements(By.CSS_SELECTOR, selector):
+        if element.text.strip() == label or element.text.strip().endswith("\n" + label):
+            driver.execute_script("arguments[0].scrollIntoView({block: 'start'});", element)
+            driver.execute_script("arguments[0].click();", element)
+            time.sleep(3)
             return
+    raise RuntimeError(f"nothing to {kind} labelled {label!r}")
 
 
-def main(data_dir: str, out_dir: str, siret: str | None) -> None:
+def _scroll_to(driver, text: str) -> None:
+    driver.execute_script(SCROLLER + """
+      const target = [...document.querySelectorAll('h1, h2, h3')].find(h => h.textContent.includes(arguments[0]));
+      if (target) { s.scrollTo(0, target.getBoundingClientRect().top + s.scrollTop - 60); }
+    """, text)
+    time.sleep(2)
+
+
+def main(data_dir: Path, out: Path) -> None:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from decp_monitor.store import Store
-
-    if siret is None:
-        con = Store(data_dir).connect()
-        siret = con.execute("SELECT buyer_siret FROM buyer_compliance WHERE verdict = 'late' "
-                            "ORDER BY n_late DESC LIMIT 1").fetchone()[0]
-        con.close()
-    out = Path(out_dir)
+    sirets = pick_buyers(data_dir)
     out.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    env = {**os.environ, "DECP_DATA_DIR": str(Path(data_dir).resolve()), "DECP_AUTO_DEMO": "0"}
+    env = {**os.environ, "DECP_DATA_DIR": str(data_dir.resolve()), "DECP_AUTO_DEMO": "0"}
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                             "--server.address", "127.0.0.1", "--server.headless", "true"],
+                             "--server.address", "127.0.0.1", "--server.headless", "true",
+                             "--browser.gatherUsageStats", "false"],
                             cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     options = webdriver.ChromeOptions()
@@ -91,30 +147,36 @@ def main(data_dir: str, out_dir: str, siret: str | None) -> None:
             except httpx.HTTPError:
                 time.sleep(0.3)
         driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+        driver.set_page_load_timeout(60)
         set_viewport(driver)
-        for name, path, marker in PAGES:
-            driver.get(base + path.format(siret=siret))
+        for name, path, marker, action, scroll in SHOTS:
+            driver.get(base + path.format(**sirets))
             WebDriverWait(driver, 60).until(lambda d: marker in d.find_element("tag name", "body").text)
             time.sleep(3)  # charts and grids draw after the text
-            driver.save_screenshot(str(out / f"{name}.png"))
-            height = driver.execute_script(SCROLLER + "return s.scrollHeight;")
-            if height > 1000:
-                driver.execute_script(SCROLLER + "s.scrollTo(0, 820);")
-                time.sleep(1.5)
-                driver.save_screenshot(str(out / f"{name}-suite.png"))
-            if name == "02-acheteur":
-                for index, tab in enumerate(BUYER_TABS, 1):
-                    _open_tab(driver, tab)
-                    driver.save_screenshot(str(out / f"{name}-onglet-{index}.png"))
-            print("saved", name)
+            if action:
+                _act(driver, action)
+            if scroll:
+                _scroll_to(driver, scroll)
+            target = out / f"{name}.png"
+            driver.save_screenshot(str(target))
+            size = shrink(target)
+            print(f"{target.name}: {size // 1000} ko" + ("  (trop lourd)" if size > MAX_BYTES else ""))
     finally:
         if driver is not None:
             driver.quit()
         proc.terminate()
         proc.wait(timeout=10)
+    print("acheteurs :", sirets)
 
 
 if __name__ == "__main__":
-    args = sys.argv[1:]
-    main(args[0], args[1] if len(args) > 1 else str(REPO / "test-artifacts" / "screenshots"),
-         args[2] if len(args) > 2 else None)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, help="répertoire de données (par défaut : démo construite à part)")
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "screenshots")
+    args = parser.parse_args()
+    if args.data_dir is not None:
+        main(args.data_dir, args.out)
+    else:
+        with tempfile.TemporaryDirectory(prefix="decp-screenshots-") as tmp:
+            build_demo(Path(tmp))
+            main(Path(tmp), args.out)
