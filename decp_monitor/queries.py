@@ -34,6 +34,10 @@ class Page:
     total: int
     offset: int
     limit: int
+    # The whole filtered query, so that a download can hold every matching row, not just this page.
+    sql: str = ""
+    params: tuple = ()
+    order_sql: str = ""
 
 
 def _df(con, sql: str, params: Sequence = ()) -> pd.DataFrame:
@@ -48,7 +52,7 @@ def _one(con, sql: str, params: Sequence = ()):
 def _page(con, select_sql: str, params: Sequence, order_sql: str, limit: int, offset: int) -> Page:
     total = _one(con, f"SELECT count(*) FROM ({select_sql})", params) or 0
     rows = _df(con, f"SELECT * FROM ({select_sql}) {order_sql} LIMIT ? OFFSET ?", [*params, int(limit), int(offset)])
-    return Page(rows, int(total), int(offset), int(limit))
+    return Page(rows, int(total), int(offset), int(limit), select_sql, tuple(params), order_sql)
 
 
 # -- the version itself ------------------------------------------------------------------------
@@ -170,8 +174,16 @@ def delay_histogram(con, platform: Optional[str] = None, bin_days: int = 10,
     )
 
 
-def verdicts_by_platform(con, top: int = 12) -> pd.DataFrame:
-    """Buyers by verdict for the platforms hosting the most buyers, the rest grouped."""
+OTHER_PLATFORMS = "Autres"
+
+
+def verdicts_by_platform(con, top: int = 12, min_buyers: int = 2) -> pd.DataFrame:
+    """Buyers by verdict for the platforms hosting the most buyers; the rest grouped.
+
+    A "platform" with a single buyer is usually the buyer's own organisation publishing its own
+    dataset: those go to the group too, so that the chart compares platforms. Rows come by
+    verdict severity (the most favourable first, drawn first on the left of each bar).
+    """
     return _df(
         con,
         """
@@ -179,14 +191,16 @@ def verdicts_by_platform(con, top: int = 12) -> pd.DataFrame:
             SELECT coalesce(platform, '(non renseignée)') AS platform, count(*) AS n
             FROM buyer_compliance GROUP BY 1
         ), ranked AS (
-            SELECT platform, row_number() OVER (ORDER BY n DESC, platform) AS rank FROM sizes
+            SELECT platform, n, row_number() OVER (ORDER BY n DESC, platform) AS rank FROM sizes
         )
-        SELECT CASE WHEN r.rank <= ? THEN r.platform ELSE 'Autres' END AS platform,
-               b.verdict, any_value(b.verdict_label) AS verdict_label, count(*) AS buyers
+        SELECT CASE WHEN r.rank <= ? AND r.n >= ? THEN r.platform
+                    ELSE ? END AS platform,
+               b.verdict, any_value(b.verdict_label) AS verdict_label, count(*) AS buyers,
+               min(b.severity_rank) AS severity_rank
         FROM buyer_compliance b JOIN ranked r ON r.platform = coalesce(b.platform, '(non renseignée)')
-        GROUP BY 1, 2 ORDER BY 1, 2
+        GROUP BY 1, 2 ORDER BY severity_rank DESC, 1
         """,
-        [top],
+        [top, min_buyers, OTHER_PLATFORMS],
     )
 
 
@@ -196,7 +210,7 @@ def worst_buyers(con, limit: int = 20, platform: Optional[str] = None) -> pd.Dat
         """
         SELECT buyer_siret, buyer_name, platform, verdict, verdict_label,
                contracts_in_window, n_late + n_declared_on_time_observed_late AS late_contracts,
-               late_rate, median_delay_days
+               round(late_rate, 3) AS late_rate, median_delay_days
         FROM buyer_compliance
         WHERE n_late + n_declared_on_time_observed_late > 0
           AND (CAST(? AS VARCHAR) IS NULL OR platform = ?)
@@ -238,9 +252,14 @@ def search_buyers(con, text: str, limit: int = 25) -> pd.DataFrame:
     )
 
 
+# Days late only when late (a negative "retard" reads as nonsense); an observed date only when it
+# can contradict the declared one (a first sighting on a source's first harvest proves nothing).
 _BUYER_CONTRACTS = """
     SELECT notification_date, contract_id, kind, objet, amount, status, status_label, rule_label,
-           deadline, publication_date, observed_date, observed_source, delay_days, days_late,
+           deadline, publication_date,
+           CASE WHEN observed_conclusive THEN observed_date END AS observed_date,
+           CASE WHEN observed_conclusive THEN observed_source END AS observed_source,
+           delay_days, CASE WHEN days_late > 0 THEN days_late END AS days_late,
            in_window, record_count, source_file, dataset_id, resource_id
     FROM contract_compliance
     WHERE buyer_siret = ?
@@ -286,7 +305,8 @@ def buyer_modifications(con, siret: str, limit: int = 200) -> Page:
         con,
         """
         SELECT contract_id, modification_id, notification_date, deadline, publication_date,
-               delay_days, days_late, status, status_label, in_window, source_file
+               delay_days, CASE WHEN days_late > 0 THEN days_late END AS days_late,
+               status, status_label, in_window, source_file
         FROM modification_compliance WHERE buyer_siret = ?
         """,
         [siret], "ORDER BY notification_date DESC NULLS LAST", limit, 0,
@@ -416,7 +436,7 @@ def buyers(con, f: BuyerFilter, order: str = "severity", limit: int = DEFAULT_PA
     sql = """
         SELECT buyer_siret, buyer_name, verdict, verdict_label, declared, platform,
                contracts_total, contracts_in_window,
-               n_late + n_declared_on_time_observed_late AS late_contracts, late_rate,
+               n_late + n_declared_on_time_observed_late AS late_contracts, round(late_rate, 3) AS late_rate,
                median_delay_days, last_publication_date, dataset_count, severity_rank
         FROM buyer_compliance
         WHERE (len(CAST(? AS VARCHAR[])) = 0 OR list_contains(CAST(? AS VARCHAR[]), verdict))
@@ -533,7 +553,7 @@ def declarations(con, only_never_published: bool = False, text: str = "",
     text = text.strip()
     digits = "".join(ch for ch in text if ch.isdigit())
     sql = """
-        SELECT d.siret, coalesce(b.buyer_name, '') AS buyer_name, b.verdict_label,
+        SELECT d.siret, b.buyer_name, b.verdict_label,
                coalesce(b.contracts_total, 0) AS contracts_total, b.last_publication_date,
                d.url_profil_acheteur, d.url_dcat, d.siret_raw, b.siret_problem,
                d.source_file, d.line, b.verdict
@@ -596,10 +616,10 @@ def findings_list(con, code: Optional[str] = None, severity: Optional[str] = Non
         FROM findings
         WHERE (CAST(? AS VARCHAR) IS NULL OR code = ?)
           AND (CAST(? AS VARCHAR) IS NULL OR severity = ?)
-          AND (CAST(? AS VARCHAR) IS NULL OR source_file = ?)
+          AND (CAST(? AS VARCHAR) IS NULL OR source_file = ? OR ends_with(source_file, '/' || ?))
           AND (CAST(? AS VARCHAR) IS NULL OR buyer_siret = ?)
         """,
-        [code, code, severity, severity, file, file, siret, siret],
+        [code, code, severity, severity, file, file, file, siret, siret],
         "ORDER BY source_file, position NULLS FIRST, code", limit, offset,
     )
 

@@ -64,6 +64,6 @@ with widgets.error_boundary("la liste des acheteurs"):
         columns.config("fiche", "buyer_name", "buyer_siret", "verdict_label", "declared", "platform",
                        "contracts_total", "contracts_in_window", "late_contracts", "late_rate",
                        "median_delay_days", "last_publication_date"),
-        download="acheteurs",
+        download="acheteurs", full=page,
         empty="Aucun acheteur ne correspond à ces filtres. Élargissez-les (verdict, taux de retard, nombre de contrats).",
     )

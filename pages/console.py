@@ -2,8 +2,9 @@
 import streamlit as st
 
 from decp_monitor import console
-from decp_monitor.ui import widgets
+from decp_monitor.ui import columns, widgets
 from decp_monitor.ui.downloads import download_buttons
+from decp_monitor.ui.format import fr_int, fr_number
 
 st.title("Console SQL")
 loaded = widgets.require_data()
@@ -11,8 +12,8 @@ loaded = widgets.require_data()
 st.markdown(
     "Interrogez la base en SQL (dialecte DuckDB). La console est **en lecture seule** : elle ne peut "
     "ni modifier les données, ni lire ou écrire de fichiers, ni accéder au web, ni changer les réglages. "
-    f"Une requête est arrêtée après {console.DEFAULT_TIMEOUT_S:g} secondes ; les "
-    f"{console.DEFAULT_ROW_LIMIT:,} premières lignes sont affichées et téléchargeables.".replace(",", "\u202f")
+    f"Une requête est arrêtée après {fr_number(console.DEFAULT_TIMEOUT_S)} secondes ; les "
+    f"{fr_int(console.DEFAULT_ROW_LIMIT)} premières lignes sont affichées et téléchargeables."
 )
 
 EXAMPLE_KEY = "console_example"
@@ -43,10 +44,11 @@ if result is not None:
         st.error(result.error_fr, icon=":material/block:")
     else:
         shown = len(result.df)
-        note = f"{shown:,} ligne(s) en {result.elapsed:.2f} s".replace(",", "\u202f")
+        note = f"{fr_int(shown)} {'ligne' if shown <= 1 else 'lignes'} en {fr_number(result.elapsed, 2)} s"
         if result.truncated:
-            note += (f" — résultat coupé à {console.DEFAULT_ROW_LIMIT:,} lignes ; pour l'export complet "
-                     "d'une table, utilisez `python -m decp_monitor export`.").replace(",", "\u202f")
+            note += (f" — résultat coupé à {fr_int(console.DEFAULT_ROW_LIMIT)} lignes ; pour l'export complet "
+                     "d'une table, utilisez `python -m decp_monitor export`.")
         st.caption(note)
-        st.dataframe(result.df, hide_index=True, width="stretch")
+        # Columns keep their SQL names; dates and numbers are shown the French way.
+        st.dataframe(result.df, hide_index=True, width="stretch", column_config=columns.by_type(result.df))
         download_buttons(result.df, "requete", key="console")

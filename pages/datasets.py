@@ -49,7 +49,7 @@ with tab_datasets, widgets.error_boundary("les jeux de données"):
         widgets.with_safe_links(page.rows, "url"),
         columns.config("title", "url", "organization_name", "extras_siret", "license", "frequency",
                        "resource_count", "last_modified", "failed_checks", "failed_labels"),
-        download="jeux-de-donnees",
+        download="jeux-de-donnees", full=page,
         empty="Aucun jeu de données ne correspond.",
     )
 with tab_resources, widgets.error_boundary("les fichiers"):
@@ -60,6 +60,6 @@ with tab_resources, widgets.error_boundary("les fichiers"):
         widgets.with_safe_links(page.rows, "url"),
         columns.config("title", "url", "dataset_title", "filetype", "type", "format", "mime", "filesize",
                        "created_at", "download_status", "failed_labels"),
-        download="fichiers",
+        download="fichiers", full=page,
         empty="Aucun fichier ne correspond.",
     )

@@ -47,6 +47,6 @@ with widgets.error_boundary("la liste des déclarations"):
         rows,
         columns.config("fiche", "siret", "buyer_name", "verdict_label", "contracts_total", "last_publication_date",
                        "url_profil_acheteur", "url_dcat", "siret_raw", "source_file", "line"),
-        download="declarations",
+        download="declarations", full=page,
         empty="Aucune déclaration ne correspond.",
     )

@@ -82,7 +82,7 @@ params = {
     "Durée de la fenêtre (mois)": meta.get("window_months", "–"),
     "Silence avant « publications interrompues » (mois)": meta.get("stale_months", "–"),
     "Version construite le": fr_datetime(meta.get("built_at")),
-    "Commande": meta.get("command", "–"),
+    "Origine": columns.command_label(meta.get("command")),
 }
 st.dataframe(pd.DataFrame({"Paramètre": list(params), "Valeur": [str(v) for v in params.values()]}),
              hide_index=True, width="stretch")
@@ -94,8 +94,8 @@ with widgets.error_boundary("l'historique des chargements"):
     history = history.assign(outcome_label=history["outcome"].map(lambda o: outcome_labels.get(o, o)))
     widgets.table(history, columns.config(
         "started_at", "finished_at", "command", "outcome_label", "message", "records", "files", "findings",
-        started_at=columns.datetime("Début"), finished_at=columns.datetime("Fin"),
-        command=st.column_config.TextColumn("Commande"),
+        started_at=columns.datetime("Début (UTC)"), finished_at=columns.datetime("Fin (UTC)"),
+        command=st.column_config.TextColumn("Origine", help="Commande qui a construit la version"),
         outcome_label=st.column_config.TextColumn("Résultat"),
         records=columns.count("Enregistrements"),
     ), empty="Aucun chargement enregistré.")
@@ -105,7 +105,7 @@ with widgets.error_boundary("l'historique des chargements"):
     if failures:
         st.markdown("**Échecs postérieurs à cette version** (la version précédente est restée en service)")
         for entry in failures[-20:][::-1]:
-            st.markdown(f"- {fr_datetime(entry.get('started_at'))} — `{md_escape(entry.get('command'))}` — "
+            st.markdown(f"- {fr_datetime(entry.get('started_at'))} — {md_escape(columns.command_label(entry.get('command')))} — "
                         f"{md_escape(entry.get('message') or 'échec')}")
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "COMPLIANCE.md"

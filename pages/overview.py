@@ -1,6 +1,7 @@
 """Vue d'ensemble: the national picture as of the data's date, and the worst offenders."""
 import streamlit as st
 
+from decp_monitor.queries import OTHER_PLATFORMS
 from decp_monitor.ui import charts, columns, widgets
 from decp_monitor.ui.format import format_siret, fr_date, fr_days, fr_int, fr_percent, md_escape
 
@@ -46,7 +47,10 @@ with left, widgets.error_boundary("l'évolution mensuelle"):
     if monthly.empty:
         st.info("Aucun contrat notifié sur les 36 derniers mois.", icon=":material/info:")
     else:
-        st.plotly_chart(charts.monthly(monthly), width="stretch", config=charts.CONFIG)
+        st.plotly_chart(charts.monthly(monthly, as_of=meta.get("as_of")), width="stretch", config=charts.CONFIG)
+        st.caption("Mois grisés : provisoires. Leur échéance de deux mois n'est pas encore passée à la date "
+                   "d'évaluation, et un contrat publié en retard n'apparaît qu'une fois publié : leur part "
+                   "en retard ne peut qu'augmenter.")
 with right, widgets.error_boundary("la distribution des délais"):
     st.subheader("Distribution des délais de publication")
     hist = widgets.q(loaded, "delay_histogram", platform=platform)
@@ -54,6 +58,9 @@ with right, widgets.error_boundary("la distribution des délais"):
         st.info("Aucun délai calculable dans la fenêtre d'évaluation.", icon=":material/info:")
     else:
         st.plotly_chart(charts.delay_histogram(hist), width="stretch", config=charts.CONFIG)
+        st.caption("Contrats notifiés dans la fenêtre d'évaluation, par tranches de dix jours ; en rouge, "
+                   "au-delà de deux mois. Les délais de plus d'un an et les publications plus d'un mois avant "
+                   "la notification sont regroupés aux deux extrémités.")
 
 with widgets.error_boundary("les verdicts par plateforme"):
     st.subheader("Verdicts des acheteurs par plateforme")
@@ -61,7 +68,11 @@ with widgets.error_boundary("les verdicts par plateforme"):
     if verdicts.empty:
         st.info("Aucun acheteur.", icon=":material/info:")
     else:
-        st.plotly_chart(charts.verdicts_by_platform(verdicts), width="stretch", config=charts.CONFIG)
+        st.plotly_chart(charts.verdicts_by_platform(verdicts, other=OTHER_PLATFORMS), width="stretch",
+                        config=charts.CONFIG)
+        st.caption(f"Nombre d'acheteurs par verdict, selon la plateforme qui publie leurs données. "
+                   f"« {OTHER_PLATFORMS} » regroupe les plateformes d'un seul acheteur (souvent l'acheteur "
+                   "publiant lui-même) et les plus petites.")
 
 with widgets.error_boundary("le classement des acheteurs"):
     st.subheader("Les acheteurs qui publient le plus en retard")

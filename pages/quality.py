@@ -41,22 +41,24 @@ with b:
 tab_list, tab_files, tab_buyers, tab_failed = st.tabs(
     ["Anomalies", "Par fichier", "Par acheteur", "Fichiers inutilisables"])
 with tab_list, widgets.error_boundary("la liste des anomalies"):
-    file = widgets.url_text("Fichier (nom exact)", "fichier", placeholder="ex. decp-2024.json")
+    file = widgets.url_text("Fichier", "fichier", placeholder="ex. decp-2024.json",
+                            help="Nom du fichier (tel qu'affiché dans les tableaux) ou chemin complet")
     page = widgets.paged_query(loaded, "findings_list", "findings", "anomalies", PAGE_SIZE,
                                code=code, severity=severity, file=file or None)
     widgets.table(columns.french_severity(page.rows), columns.config("severity", "code", "message", "source_file", "position", "field",
                                             "value", "buyer_siret", "contract_id"),
-                  download="anomalies", empty="Aucune anomalie pour ces filtres.")
+                  download="anomalies", empty="Aucune anomalie pour ces filtres.", full=page)
 with tab_files, widgets.error_boundary("les anomalies par fichier"):
     page = widgets.q(loaded, "findings_by_file", code=code)
     widgets.count_caption(len(page.rows), page.total, 0, "fichiers")
     widgets.table(page.rows, columns.config("source_file", "findings", "errors", "code_list"),
-                  download="anomalies-par-fichier")
+                  download="anomalies-par-fichier", full=widgets.paged(loaded, page))
 with tab_buyers, widgets.error_boundary("les anomalies par acheteur"):
     page = widgets.q(loaded, "findings_by_buyer", code=code)
     widgets.count_caption(len(page.rows), page.total, 0, "acheteurs")
     widgets.table(widgets.with_buyer_links(page.rows), columns.config("fiche", "buyer_siret", "findings", "errors", "code_list"),
-                  download="anomalies-par-acheteur", empty="Aucune anomalie rattachée à un acheteur.")
+                  download="anomalies-par-acheteur", empty="Aucune anomalie rattachée à un acheteur.",
+                  full=widgets.paged(loaded, page))
 with tab_failed, widgets.error_boundary("les fichiers inutilisables"):
     failed = widgets.q(loaded, "failed_files")
     failed = failed.assign(code_label=[finding_codes.label(c) for c in failed["code"]])

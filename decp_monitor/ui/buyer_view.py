@@ -18,6 +18,10 @@ ICONS = {"compliant": ":material/check_circle:", "late": ":material/schedule:", 
          "stale": ":material/hourglass_disabled:", "undeclared": ":material/help:",
          "invalid_siret": ":material/block:", "no_recent_data": ":material/info:"}
 PAGE_SIZE = 100
+NO_CONTRACTS = ("Aucun contrat n'a été trouvé sous ce SIRET dans les données chargées : ni dans les fichiers "
+                "de données essentielles moissonnés, ni dans les fichiers chargés localement. Si l'acheteur a "
+                "passé des marchés de 40 000 € HT ou plus, leurs données essentielles auraient dû être publiées.")
+TIMELINE_SIZE = 40  # beyond, the contract labels no longer fit
 
 
 def render(loaded: Loaded, row: dict) -> None:
@@ -27,6 +31,12 @@ def render(loaded: Loaded, row: dict) -> None:
     if row.get("platform"):
         facts.append(f"plateforme : {md_escape(row['platform'])}")
     facts.append("déclaré par un profil d'acheteur" if row.get("declared") else "non déclaré par un profil d'acheteur")
+    if not row.get("buyer_name") and row.get("declared"):
+        # No name in any publication: the declaration's contact details often say who it is.
+        declared = widgets.q(loaded, "buyer_declarations", siret)
+        contacts = [c for c in declared.get("coordonnees", []) if isinstance(c, str) and c.strip()]
+        if contacts:
+            facts.append(f"coordonnées déclarées : {md_escape(contacts[0].strip())}")
     st.caption(" · ".join(facts))
 
     verdict = row.get("verdict") or "no_recent_data"
@@ -54,7 +64,7 @@ def render(loaded: Loaded, row: dict) -> None:
     tabs = st.tabs(["Contrats", "Chronologie", "Jeux de données et déclarations", "Modifications",
                     "Anomalies", "Se mettre en règle"])
     with tabs[0], widgets.error_boundary("les contrats"):
-        _contracts(loaded, siret)
+        _contracts(loaded, row)
     with tabs[1], widgets.error_boundary("la chronologie"):
         _timeline(loaded, siret)
     with tabs[2], widgets.error_boundary("les jeux de données"):
@@ -67,7 +77,12 @@ def render(loaded: Loaded, row: dict) -> None:
         _advice(loaded, row)
 
 
-def _contracts(loaded: Loaded, siret: str) -> None:
+def _contracts(loaded: Loaded, row: dict) -> None:
+    siret = row["buyer_siret"]
+    if not row.get("contracts_total"):
+        # No filter to offer: say what the absence means instead of "nothing for this filter".
+        st.info(NO_CONTRACTS, icon=":material/info:")
+        return
     counts = widgets.q(loaded, "buyer_status_counts", siret)
     labels = widgets.q(loaded, "status_labels")
     sizes = dict(zip(counts["status"], counts["contracts"])) if not counts.empty else {}
@@ -87,18 +102,19 @@ def _contracts(loaded: Loaded, siret: str) -> None:
                        "observed_date", "delay_days", "days_late", "objet", "amount", "in_window",
                        "record_count", "source_file", "observed_source", "kind", "rule_label",
                        objet=st.column_config.TextColumn("Objet", width="medium")),
-        download=f"contrats-{siret}",
+        download=f"contrats-{siret}", full=page,
         empty="Aucun contrat publié pour ce filtre.",
     )
 
 
 def _timeline(loaded: Loaded, siret: str) -> None:
-    df = widgets.q(loaded, "buyer_timeline", siret, limit=60)
+    df = widgets.q(loaded, "buyer_timeline", siret, limit=TIMELINE_SIZE)
     if df.empty:
         st.info("Aucun contrat avec une date de notification : pas de chronologie à tracer.", icon=":material/info:")
         return
-    st.caption("Les 60 contrats les plus récents : notification (rond), échéance de deux mois (trait), "
-               "publication déclarée (losange, coloré selon le statut).")
+    shown = f"Les {len(df)} contrats les plus récents" if len(df) == TIMELINE_SIZE else "Les contrats"
+    st.caption(f"{shown} : notification (rond), échéance de deux mois (trait), publication déclarée "
+               "(losange, coloré selon le statut). L'onglet « Contrats » les liste tous.")
     st.plotly_chart(charts.buyer_timeline(df), width="stretch", config=charts.CONFIG)
 
 
@@ -192,6 +208,9 @@ def _advice(loaded: Loaded, row: dict) -> None:
     )
     checks = widgets.q(loaded, "buyer_checks", siret)
     if not checks.empty:
+        # One line per convention; the message already names the rule and what was found.
         items = checks.drop_duplicates(subset=["check_label"]).itertuples()
-        st.markdown("**À corriger dans vos publications actuelles :**\n\n" + "\n".join(
-            f"- {md_escape(item.check_label)} : {md_escape(item.message)}" for item in items))
+        st.markdown("**À corriger dans vos publications actuelles** (un exemple par convention ; "
+                    "la liste complète est dans l'onglet « Jeux de données et déclarations ») :\n\n" + "\n".join(
+            f"- {md_escape(item.message if isinstance(item.message, str) and item.message else item.check_label)}"
+            for item in items))

@@ -1,6 +1,8 @@
 """Plotly figures of the dashboard, labelled in French (decimal comma, French dates)."""
 from __future__ import annotations
 
+from typing import Optional
+
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -23,7 +25,21 @@ FRENCH_LAYOUT = dict(separators=", ", margin=dict(l=10, r=10, t=40, b=10), heigh
                      legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
 
 
-def monthly(df: pd.DataFrame) -> go.Figure:
+def pending_from(as_of) -> Optional[pd.Timestamp]:
+    """The first month of notification whose two-month deadline may fall after `as_of`.
+
+    From that month on, a contract published late is not yet in the data (or not yet late): the
+    late share of those months can only rise, so the chart marks them as provisional.
+    """
+    if as_of is None or pd.isna(as_of):
+        return None
+    day = pd.Timestamp(as_of)
+    # Month M is complete when its last deadline, the last day of M+2, is on or before as_of.
+    month_end = day == day + pd.offsets.MonthEnd(0)
+    return (day.to_period("M") - (1 if month_end else 2)).to_timestamp()
+
+
+def monthly(df: pd.DataFrame, as_of=None) -> go.Figure:
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     fig.add_bar(x=df["month"], y=df["late_share"] * 100, name="Part publiée en retard (%)",
                 marker_color=LATE, opacity=0.8,
@@ -32,10 +48,19 @@ def monthly(df: pd.DataFrame) -> go.Figure:
     fig.add_scatter(x=df["month"], y=df["median_delay_days"], name="Délai médian (jours)", mode="lines+markers",
                     line_color=NEUTRAL, secondary_y=True,
                     hovertemplate="%{x|%m/%Y} : délai médian %{y:.0f} jours<extra></extra>")
+    start = pending_from(as_of)
+    if start is not None and len(df) and pd.Timestamp(df["month"].max()) >= start:
+        # Bars are centred on the first of the month: the band starts half a month earlier.
+        fig.add_vrect(x0=start - pd.Timedelta(days=15), x1=pd.Timestamp(df["month"].max()) + pd.Timedelta(days=15),
+                      fillcolor=GREY, opacity=0.18, line_width=0, layer="below",
+                      annotation_text="provisoire", annotation_position="top left",
+                      annotation_font_color="#3A3A3A")
     fig.update_layout(**FRENCH_LAYOUT)
     fig.update_xaxes(tickformat="%m/%Y", title_text="Mois de notification")
     fig.update_yaxes(title_text="Part en retard (%)", rangemode="tozero", secondary_y=False)
-    fig.update_yaxes(title_text="Délai médian (jours)", rangemode="tozero", secondary_y=True, showgrid=False)
+    # Whole days, and ticks of its own (not aligned on the left axis: 8,22 / 16,44 read as noise).
+    fig.update_yaxes(title_text="Délai médian (jours)", rangemode="tozero", secondary_y=True, showgrid=False,
+                     tickmode="auto", nticks=6, tickformat=",.0f")
     return fig
 
 
@@ -58,19 +83,23 @@ def delay_histogram(df: pd.DataFrame, bin_days: int = 10, two_months: int = 61,
     fig.add_vline(x=two_months, line_dash="dash", line_color="#161616",
                   annotation_text="deux mois", annotation_position="top right")
     fig.update_layout(**FRENCH_LAYOUT, showlegend=False)
-    fig.update_xaxes(title_text="Délai entre notification et publication déclarée (jours ; bornes regroupées)")
+    fig.update_xaxes(title_text="Jours entre notification et publication déclarée")
     fig.update_yaxes(title_text="Contrats", tickformat=",d")
     return fig
 
 
-def verdicts_by_platform(df: pd.DataFrame) -> go.Figure:
+def verdicts_by_platform(df: pd.DataFrame, other: str = "Autres") -> go.Figure:
     fig = go.Figure()
     order = df.groupby("platform")["buyers"].sum().sort_values().index.tolist()
+    if other in order:  # the group goes to the bottom, whatever its size
+        order = [other] + [p for p in order if p != other]
     for verdict, part in df.groupby("verdict", sort=False):
         fig.add_bar(y=part["platform"], x=part["buyers"], orientation="h", name=part["verdict_label"].iloc[0],
                     marker_color=VERDICT_COLORS.get(verdict, GREY),
                     hovertemplate="%{y} : %{x} acheteurs<extra>" + str(part["verdict_label"].iloc[0]) + "</extra>")
-    fig.update_layout(**{**FRENCH_LAYOUT, "height": max(300, 40 + 28 * len(order))}, barmode="stack")
+    # Legend in the order of the bars (plotly reverses it for stacked bars by default).
+    fig.update_layout(**{**FRENCH_LAYOUT, "height": max(300, 40 + 28 * len(order)),
+                         "legend": {**FRENCH_LAYOUT["legend"], "traceorder": "normal"}}, barmode="stack")
     fig.update_yaxes(categoryorder="array", categoryarray=order, title_text=None)
     fig.update_xaxes(title_text="Acheteurs", tickformat=",d")
     return fig
@@ -105,7 +134,10 @@ def buyer_timeline(df: pd.DataFrame) -> go.Figure:
             xs += [row.notification_date, end, None]
             ys += [label, label, None]
     fig.add_scatter(x=xs, y=ys, mode="lines", line=dict(color=GREY, width=1), showlegend=False, hoverinfo="skip")
-    fig.update_layout(**{**FRENCH_LAYOUT, "height": min(900, max(300, 60 + 18 * len(df)))})
-    fig.update_xaxes(tickformat="%d/%m/%Y", title_text=None)
+    # A tall chart: the dates on top, where the reader starts; the legend under the last line.
+    fig.update_layout(**{**FRENCH_LAYOUT, "height": min(900, max(320, 130 + 18 * len(df))),
+                         "margin": dict(l=10, r=10, t=30, b=10),
+                         "legend": dict(orientation="h", yanchor="top", y=-0.02, x=0)})
+    fig.update_xaxes(tickformat="%d/%m/%Y", title_text=None, side="top")
     fig.update_yaxes(title_text=None, autorange="reversed", showticklabels=len(df) <= 40)
     return fig

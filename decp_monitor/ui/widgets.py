@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Iterator, Optional, Sequence
 from urllib.parse import urlencode
 
@@ -10,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from . import data
+from .columns import command_label, french_codes, short_file_names
 from .format import MISSING, fr_date, fr_datetime, fr_int, md_escape, safe_url
 
 log = logging.getLogger("decp_monitor.ui")
@@ -238,26 +240,49 @@ def count_caption(shown: int, total: int, offset: int, noun: str = "lignes") -> 
 
 def table(df: pd.DataFrame, column_config: dict, *, columns: Optional[Sequence[str]] = None,
           height="auto", key: Optional[str] = None, download: Optional[str] = None,
-          empty: str = "Aucune ligne ne correspond.") -> None:
-    """A dataframe with French column labels and help; an explanation instead of an empty grid."""
+          empty: str = "Aucune ligne ne correspond.", full=None) -> None:
+    """A dataframe with French column labels and help; an explanation instead of an empty grid.
+
+    `full` is the `paged_query` result the rows come from: the downloads then hold every row
+    matching the filters (the displayed columns), not only the page on screen.
+    """
     if df is None or df.empty:
         st.info(empty, icon=":material/info:")
         return
     order = [c for c in (columns or column_config.keys()) if c in df.columns]
-    st.dataframe(df, column_config=column_config, column_order=order, hide_index=True,
+    # Shown in French (codes as labels, file names without the server's folders); downloads keep the data as is.
+    shown = french_codes(short_file_names(df, "source_file"))
+    st.dataframe(shown, column_config=column_config, column_order=order, hide_index=True,
                  height=height, key=key, width="stretch", placeholder=MISSING)
     if download:
-        download_buttons(df[[c for c in order if c not in LINK_ONLY_COLUMNS]], download)
+        kept = [c for c in order if c not in LINK_ONLY_COLUMNS]
+        export = _full_export(full, kept)
+        if export is not None:
+            download_buttons(export, download, total_rows=full.total)
+            st.caption(f"Les téléchargements contiennent les {fr_int(full.total)} lignes correspondant aux "
+                       "filtres, pas seulement la page affichée.")
+        else:
+            download_buttons(df[kept], download)
 
 
-def download_buttons(df: pd.DataFrame, basename: str) -> None:
+def _full_export(full, kept: Sequence[str]):
+    """An ExportQuery of the whole filtered query behind a paginated table, or None."""
+    if full is None or not getattr(full, "sql", "") or full.total <= len(full.rows):
+        return None
+    from .downloads import ExportQuery
+
+    projection = ", ".join('"' + c.replace('"', '""') + '"' for c in kept)
+    return ExportQuery(full.db_path, f"SELECT {projection} FROM ({full.sql}) {full.order_sql}", list(full.params))
+
+
+def download_buttons(source, basename: str, **kwargs) -> None:
     """The exports helper's buttons when they are installed; nothing otherwise."""
     try:
         from .downloads import download_buttons as buttons
     except ImportError:
         return
     with error_boundary("les boutons de téléchargement"):
-        buttons(df, basename)
+        buttons(source, basename, **kwargs)
 
 
 # -- shared chrome -----------------------------------------------------------------------------
@@ -273,7 +298,7 @@ def sidebar(loaded: Optional[data.Loaded]) -> None:
         lines = [
             f"Version : `{loaded.version.name}`",
             f"Construite le {fr_datetime(meta.get('built_at') or loaded.version.published_at)}",
-            f"Commande : `{meta.get('command') or loaded.version.command or '–'}`",
+            f"Origine : {command_label(meta.get('command') or loaded.version.command)}",
         ]
         if meta.get("as_of"):
             lines.append(f"Date d'évaluation : {fr_date(meta['as_of'])}")
@@ -307,4 +332,23 @@ def paged_query(loaded: data.Loaded, name: str, key: str, noun: str, page_size: 
     if new_offset != page.offset:
         page = q(loaded, name, *args, limit=page_size, offset=new_offset, **kwargs)
     count_caption(len(page.rows), page.total, page.offset, noun)
-    return page
+    return Paged(page.rows, page.total, page.offset, page.limit, page.sql, page.params, page.order_sql, loaded.key)
+
+
+def paged(loaded: data.Loaded, page) -> "Paged":
+    """A query's Page (without a page selector) as a Paged, so that its download is complete."""
+    return Paged(page.rows, page.total, page.offset, page.limit, page.sql, page.params, page.order_sql, loaded.key)
+
+
+@dataclass(frozen=True)
+class Paged:
+    """A page of rows, with what a full download needs: the filtered query and the database file."""
+
+    rows: pd.DataFrame
+    total: int
+    offset: int
+    limit: int
+    sql: str
+    params: tuple
+    order_sql: str
+    db_path: str

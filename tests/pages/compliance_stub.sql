@@ -8,6 +8,7 @@ WITH base AS (
 )
 SELECT contract_key, buyer_siret, buyer_name, contract_id, kind, objet, amount, notification_date, start_date,
        publication_date, CAST(NULL AS DATE) AS observed_date, CAST(NULL AS VARCHAR) AS observed_source,
+       FALSE AS observed_conclusive,
        'marche_deux_mois' AS rule, 'Marché : publication dans les deux mois' AS rule_label, deadline,
        CAST(publication_date - notification_date AS INTEGER) AS delay_days,
        CAST(publication_date - deadline AS INTEGER) AS days_late,

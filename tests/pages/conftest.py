@@ -73,7 +73,7 @@ def build_test_db(data_dir: Path) -> Store:
             ))
         build.add(Declaration(source_file="declarations.csv", line=2, siret=MISSING, siret_raw=MISSING,
                               url_profil_acheteur="https://profil.example.fr/acheteur/42",
-                              url_dcat="javascript:alert(1)"))
+                              url_dcat="javascript:alert(1)", coordonnees="Mairie de Jamaisvu, 75000 Paris"))
         build.add(Declaration(source_file="declarations.csv", line=3, siret=COMPLIANT, siret_raw=COMPLIANT,
                               url_profil_acheteur="https://profil.example.fr/acheteur/7"))
         build.add(Finding(source_file="decp-late.json", code="missing_publication_date",

@@ -49,3 +49,29 @@ def test_siret_problem_says_why():
     assert siret_problem("21440036800012") is None
     assert "14 chiffres" in siret_problem("2144003680")
     assert "clé de contrôle" in siret_problem("21440036800013")
+
+
+def test_codes_shown_as_french_labels():
+    import pandas as pd
+
+    from decp_monitor.ui.columns import command_label, file_name, french_codes
+
+    df = french_codes(pd.DataFrame({"kind": ["marche", "concession"], "filetype": ["file", "remote"],
+                                    "download_status": ["not_attempted", "inconnu"], "contract_id": ["marche", "x"]}))
+    assert list(df["kind"]) == ["Marché", "Concession"]
+    assert list(df["filetype"]) == ["Fichier déposé", "Lien externe"]
+    assert list(df["download_status"]) == ["Non téléchargé", "inconnu"], "an unknown code stays as it is"
+    assert list(df["contract_id"]) == ["marche", "x"], "only code columns are translated"
+    assert command_label("refresh") == "Moissonnage data.gouv.fr" and command_label(None) == "–"
+    assert file_name("/srv/decp/data/cache/abc/DECP-1-2024-01-01-01.json") == "DECP-1-2024-01-01-01.json"
+    assert file_name("https://www.data.gouv.fr/x.json") == "https://www.data.gouv.fr/x.json"
+
+
+def test_provisional_months_start_where_deadlines_pass_the_assessment_date():
+    from decp_monitor.ui.charts import pending_from
+
+    # notified on 31/07, due on 30/09: July is complete on 30/09, not on 15/09
+    assert pending_from(dt.date(2026, 9, 30)).date() == dt.date(2026, 8, 1)
+    assert pending_from(dt.date(2026, 9, 15)).date() == dt.date(2026, 7, 1)
+    assert pending_from(dt.date(2024, 2, 29)).date() == dt.date(2024, 1, 1)
+    assert pending_from(None) is None

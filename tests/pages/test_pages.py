@@ -135,7 +135,12 @@ def test_buyer_deep_link_late_shows_reasons(app, test_db):
 def test_buyer_deep_link_never_published(app, test_db):
     open_page(app, "pages/buyer.py", siret=MISSING)
     assert verdict_label(test_db, MISSING) in texts(app.error)
-    assert "Aucun contrat publié pour ce filtre." in texts(app.info)
+    # no status filter over nothing: what the absence of contracts means
+    assert "Aucun contrat n'a été trouvé sous ce SIRET" in texts(app.info)
+    assert "pour ce filtre" not in texts(app.info)
+    # no name in any publication: the declaration's contact details say who it is
+    assert "coordonnées déclarées : Mairie de Jamaisvu, 75000 Paris" in texts(app.caption)
+    assert not [s for s in app.selectbox if s.key == "url_statut"]
     # the declaration that makes it expected is shown, with its profile URL as a link
     declarations = app.dataframe[0].value
     assert list(declarations["url_profil_acheteur"]) == ["https://profil.example.fr/acheteur/42"]
@@ -327,6 +332,22 @@ def test_big_tables_are_paginated_and_filters_go_back_to_page_one(monkeypatch, t
     at = open_page(AppTest.from_file(str(REPO / "app.py"), default_timeout=30), "pages/buyers.py")
     assert len(at.dataframe[0].value) == 100
     assert "Acheteurs 1 à 100 sur 130." in texts(at.caption)
+    # the downloads hold all 130 rows, not the page on screen
+    assert "Les téléchargements contiennent les 130 lignes" in texts(at.caption)
+    from decp_monitor import queries
+    from decp_monitor.ui import widgets
+
+    con = store.connect()
+    try:
+        page = queries.buyers(con, queries.BuyerFilter(), limit=100)
+    finally:
+        con.close()
+    paged = widgets.Paged(page.rows, page.total, 0, 100, page.sql, page.params, page.order_sql,
+                          str(store.current().path))
+    export = widgets._full_export(paged, ["buyer_siret", "buyer_name", "late_rate"])
+    assert export.rows() == 130
+    csv = export.to_bytes("csv", "acheteurs").decode("utf-8").splitlines()
+    assert csv[0].replace('"', "") == "buyer_siret,buyer_name,late_rate" and len(csv) == 131
     clean(at.number_input(key="page_buyers").set_value(2).run())
     assert len(at.dataframe[0].value) == 30
     clean(at.text_input(key="url_q").input("200000000012").run())
@@ -416,3 +437,98 @@ def test_a_failed_demo_build_explains_instead_of_crashing(monkeypatch, tmp_path)
     clean(at.run())
     assert "La construction de la base de démonstration a échoué" in texts(at.error)
     assert "Aucune donnée chargée" in texts(at.markdown)
+
+
+# -- what a French reader sees in the tables and charts ----------------------------------------
+
+
+def test_buyer_contracts_read_in_french(app):
+    open_page(app, "pages/buyer.py", siret=LATE)
+    contracts = app.dataframe[0].value
+    assert set(contracts["kind"]) == {"Marché"}, "codes are shown as labels"
+    assert (contracts["days_late"] > 0).all()
+    # a first sighting on a source's first harvest proves nothing: no observed date shown
+    assert contracts["observed_date"].isna().all() and contracts["observed_source"].isna().all()
+    open_page(app, "pages/buyer.py", siret=COMPLIANT)
+    contracts = app.dataframe[0].value
+    assert contracts["days_late"].isna().all(), "no negative delay for contracts published on time"
+    assert set(contracts["observed_source"]) == {"Date du nom de fichier"}
+    assert contracts["observed_date"].notna().all()
+
+
+def test_buyer_timeline_shows_contract_labels_and_dates_on_top(app):
+    import json
+
+    open_page(app, "pages/buyer.py", siret=LATE)
+    figure = json.loads(app.get("plotly_chart")[0].proto.spec)
+    assert figure["layout"]["xaxis"]["side"] == "top"
+    assert figure["layout"]["yaxis"]["showticklabels"] is True
+
+
+def test_buyer_advice_lists_each_convention_message_once(app):
+    open_page(app, "pages/buyer.py", siret=COMPLIANT)
+    advice = [m.value for m in app.markdown if "À corriger dans vos publications" in m.value]
+    if advice:  # only when a convention check fails for this buyer
+        lines = [line for line in advice[0].splitlines() if line.startswith("- ")]
+        assert len(lines) == len(set(lines))
+
+
+def test_overview_monthly_chart_marks_provisional_months(app):
+    import json
+
+    open_page(app, "pages/overview.py")
+    figure = json.loads(app.get("plotly_chart")[0].proto.spec)
+    shapes = figure["layout"].get("shapes", [])
+    assert shapes, "months whose deadline is after the assessment date are shaded"
+    assert any("provisoires" in c.value for c in app.caption)
+    assert figure["layout"]["yaxis2"]["tickmode"] == "auto"
+
+
+def test_overview_groups_single_buyer_platforms(app, test_db):
+    from decp_monitor import queries
+
+    con = Store(test_db).connect()
+    try:
+        rows = queries.verdicts_by_platform(con)
+    finally:
+        con.close()
+    # the buyer publishing its own dataset is one "platform" of one buyer: grouped, not a bar of its own
+    assert set(rows["platform"]) == {queries.OTHER_PLATFORMS, "(non renseignée)"}
+    assert rows.loc[rows["platform"] == queries.OTHER_PLATFORMS, "buyers"].sum() == 1
+    assert rows["severity_rank"].is_monotonic_decreasing, "most favourable verdict first"
+
+
+def test_sidebar_names_the_origin_in_french(app):
+    open_page(app, "pages/overview.py")
+    sidebar = texts(app.sidebar.caption)
+    assert "Origine : test" in sidebar and "Commande" not in sidebar
+
+
+def test_console_sentence_and_timing_in_french(app):
+    open_page(app, "pages/console.py")
+    intro = texts(app.markdown)
+    assert "ni modifier les données, ni lire ou écrire de fichiers, ni accéder au web" in intro
+    assert "10\u202f000 premières lignes" in intro
+    app.text_area(key="console_sql").input(
+        "SELECT notification_date, amount FROM contract_compliance ORDER BY notification_date LIMIT 3").run()
+    clean(app.button[0].click().run())
+    caption = texts(app.caption)
+    assert "3 lignes en " in caption and "," in caption.split("lignes en ")[1], caption
+    result = app.dataframe[0]
+    assert len(result.value) == 3
+    assert "DD/MM/YYYY" in str(result.proto.columns), "dates are shown day first"
+
+
+def test_quality_file_filter_accepts_a_file_name(tmp_path):
+    import duckdb
+
+    from decp_monitor import queries
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE findings (code VARCHAR, severity VARCHAR, message VARCHAR, source_file VARCHAR, "
+                "position INTEGER, field VARCHAR, value VARCHAR, buyer_siret VARCHAR, contract_id VARCHAR)")
+    con.execute("INSERT INTO findings VALUES ('x', 'error', 'm', '/srv/data/cache/abc/decp-2024.json', 1, NULL, NULL, NULL, NULL), "
+                "('x', 'error', 'm', '/srv/data/cache/abc/autre.json', 1, NULL, NULL, NULL, NULL)")
+    page = queries.findings_list(con, file="decp-2024.json")
+    assert list(page.rows["source_file"]) == ["/srv/data/cache/abc/decp-2024.json"]
+    assert queries.findings_list(con, file="/srv/data/cache/abc/autre.json").total == 1
