@@ -4,8 +4,10 @@ import datetime as dt
 import streamlit as st
 
 from decp_monitor.ui import buyer_view, widgets
-from decp_monitor.ui.format import format_siret, md_escape
+from decp_monitor.ui.format import format_siret, fr_int, md_escape, plural
 from decp_monitor.ui.siret_input import as_siret, siret_problem
+
+SEARCH_LIMIT = 25
 
 st.title("Acheteur")
 loaded = widgets.require_data()
@@ -47,11 +49,15 @@ if not typed:
 
 if not siret:
     with widgets.error_boundary("la recherche"):
-        found = widgets.q(loaded, "search_buyers", typed)
+        found = widgets.q(loaded, "search_buyers", typed, limit=SEARCH_LIMIT)
         if found.empty:
             st.warning(f"Aucun acheteur dont le nom contient « {md_escape(typed)} ». Essayez avec son SIRET.", icon=":material/search:")
         else:
-            st.caption(f"{len(found)} acheteur(s) trouvé(s) — les 25 premiers sont listés.")
+            if len(found) < SEARCH_LIMIT:
+                st.caption(f"{plural(len(found), 'acheteur trouvé', 'acheteurs trouvés')}.")
+            else:
+                st.caption(f"Plus de {fr_int(SEARCH_LIMIT - 1)} acheteurs correspondent : les {fr_int(SEARCH_LIMIT)} "
+                           "ayant le plus de contrats sont listés. Précisez le nom, ou saisissez le SIRET.")
             for row in found.itertuples():
                 st.page_link(
                     "pages/buyer.py",
@@ -88,7 +94,8 @@ if row is None:
     with widgets.error_boundary("les établissements du même organisme"):
         siblings = widgets.q(loaded, "same_siren", siret[:9])
         if not siblings.empty:
-            st.markdown(f"**Établissements du même SIREN ({siret[:9]}) présents dans les données :**")
+            siren = f"{siret[0:3]} {siret[3:6]} {siret[6:9]}"
+            st.markdown(f"**Établissements du même SIREN ({siren}) présents dans les données :**")
             for sib in siblings.itertuples():
                 st.page_link("pages/buyer.py", label=f"{format_siret(sib.buyer_siret)} — {md_escape(sib.buyer_name or 'nom inconnu')} — {md_escape(sib.verdict_label)}",
                              query_params={"siret": sib.buyer_siret})

@@ -174,6 +174,17 @@ def test_buyer_search_by_name_lists_matches(app):
     open_page(app, "pages/buyer.py", q="retardville")
     links = [link.proto.label for link in app.get("page_link")]
     assert len(links) == 1 and "Retardville" in links[0]
+    assert "1 acheteur trouvé." in texts(app.caption)
+
+
+def test_unknown_siret_points_to_the_same_siren(app):
+    from .conftest import luhn_siret
+
+    sibling = luhn_siret("2144003680002")  # same SIREN as the compliant buyer, another establishment
+    open_page(app, "pages/buyer.py", siret=sibling)
+    assert "n'apparaît pas dans les données" in texts(app.warning)
+    assert "Établissements du même SIREN (214 400 368)" in texts(app.markdown)
+    assert any("Bonneville" in link.proto.label for link in app.get("page_link"))
 
 
 def test_buyer_contract_status_filter(app):
