@@ -553,13 +553,14 @@ def declarations(con, only_never_published: bool = False, text: str = "",
     text = text.strip()
     digits = "".join(ch for ch in text if ch.isdigit())
     sql = """
-        SELECT d.siret, b.buyer_name, b.verdict_label,
+        SELECT d.siret, b.buyer_name, d.coordonnees, b.verdict_label,
                coalesce(b.contracts_total, 0) AS contracts_total, b.last_publication_date,
                d.url_profil_acheteur, d.url_dcat, d.siret_raw, b.siret_problem,
                d.source_file, d.line, b.verdict
         FROM declarations d LEFT JOIN buyer_compliance b ON b.buyer_siret = d.siret
         WHERE (NOT CAST(? AS BOOLEAN) OR coalesce(b.contracts_total, 0) = 0)
-          AND (? = '' OR contains(strip_accents(lower(coalesce(b.buyer_name, '') || ' ' || coalesce(d.url_profil_acheteur, ''))), strip_accents(lower(?)))
+          AND (? = '' OR contains(strip_accents(lower(coalesce(b.buyer_name, '') || ' ' || coalesce(d.coordonnees, '')
+                                                      || ' ' || coalesce(d.url_profil_acheteur, ''))), strip_accents(lower(?)))
                OR (length(?) >= 3 AND starts_with(d.siret, ?)))
     """
     return _page(con, sql, [only_never_published, text, text, digits, digits],

@@ -35,7 +35,7 @@ with st.container(border=True):
     with c:
         platform = widgets.url_select("Plateforme", "plateforme", [None] + widgets.q(loaded, "platforms"), None,
                                       format_func=lambda p: "Toutes" if p is None else p)
-    d, e, f, g = st.columns([1, 2, 2, 1])
+    d, e, f, g = st.columns([1, 2, 1.6, 1.4])  # "Gravité du verdict" fits
     with d:
         min_contracts = widgets.url_int("Contrats au minimum", "min", 0,
                                         help="Nombre minimal de contrats publiés (toutes dates)")

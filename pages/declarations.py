@@ -37,7 +37,7 @@ left, right = st.columns([1, 2])
 with left:
     only_never = widgets.url_toggle("Seulement les acheteurs jamais publiés", "jamais", False)
 with right:
-    text = widgets.url_text("Nom, SIRET ou URL du profil", "q", placeholder="Rechercher…")
+    text = widgets.url_text("Nom, coordonnées, SIRET ou URL du profil", "q", placeholder="Rechercher…")
 
 with widgets.error_boundary("la liste des déclarations"):
     page = widgets.paged_query(loaded, "declarations", "declarations", "déclarations", PAGE_SIZE,
@@ -45,7 +45,8 @@ with widgets.error_boundary("la liste des déclarations"):
     rows = widgets.with_safe_links(widgets.with_buyer_links(page.rows, "siret"), "url_profil_acheteur", "url_dcat")
     widgets.table(
         rows,
-        columns.config("fiche", "siret", "buyer_name", "verdict_label", "contracts_total", "last_publication_date",
+        columns.config("fiche", "siret", "buyer_name", "coordonnees", "verdict_label", "contracts_total",
+                       "last_publication_date",
                        "url_profil_acheteur", "url_dcat", "siret_raw", "source_file", "line"),
         download="declarations", full=page,
         empty="Aucune déclaration ne correspond.",

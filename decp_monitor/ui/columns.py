@@ -90,6 +90,8 @@ COMMON = {
     "dataset_title": cc.TextColumn("Jeu de données"),
     "url_profil_acheteur": link("Profil d'acheteur", None, "urlProfilAcheteur déclarée"),
     "url_dcat": link("URL DCAT", None, "urlDCAT déclarée"),
+    "coordonnees": cc.TextColumn("Coordonnées déclarées", width="medium",
+                                 help="Champ coordonnees de la déclaration : souvent le nom et l'adresse de l'acheteur"),
     "code": cc.TextColumn("Code", help="Code stable de l'anomalie (voir Méthode)"),
     "code_label": cc.TextColumn("Anomalie"),
     "severity": cc.TextColumn("Gravité", help="Erreur : donnée inutilisable ; Avertissement : douteuse ; "

@@ -144,6 +144,7 @@ def test_buyer_deep_link_never_published(app, test_db):
     # the declaration that makes it expected is shown, with its profile URL as a link
     declarations = app.dataframe[0].value
     assert list(declarations["url_profil_acheteur"]) == ["https://profil.example.fr/acheteur/42"]
+    assert "coordonnees" in app.dataframe[0].proto.column_order
     assert declarations["url_dcat"].isna().all(), "a javascript: URL never becomes a link"
 
 
@@ -230,7 +231,10 @@ def test_declarations_put_never_published_first(app):
     open_page(app, "pages/declarations.py")
     rows = app.dataframe[0].value
     assert list(rows["siret"]) == [MISSING, COMPLIANT]
+    assert "Mairie de Jamaisvu, 75000 Paris" in set(rows["coordonnees"]), "who a nameless declared buyer is"
     clean(app.toggle(key="url_jamais").set_value(True).run())
+    assert list(app.dataframe[0].value["siret"]) == [MISSING]
+    clean(app.text_input(key="url_q").input("jamaisvu").run())
     assert list(app.dataframe[0].value["siret"]) == [MISSING]
 
 
