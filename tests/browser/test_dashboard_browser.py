@@ -1,6 +1,7 @@
 """The dashboard in a real browser: `streamlit run` on a free port, driven by headless Chromium."""
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -30,16 +31,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """The dashboard served on a free port from a small test database."""
-    from pages.conftest import build_test_db  # tests/ is on sys.path (rootdir conftest)
-
-    data_dir = tmp_path_factory.mktemp("browser-data")
-    build_test_db(data_dir)
+@contextlib.contextmanager
+def serve(data_dir: Path, log_dir: Path):
+    """`streamlit run app.py` on a free port over data_dir; yields the base URL."""
     port = free_port()
     env = {**os.environ, "DECP_DATA_DIR": str(data_dir), "DECP_AUTO_DEMO": "0"}
-    log = open(tmp_path_factory.mktemp("logs") / "streamlit.log", "w")
+    log = open(log_dir / "streamlit.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
@@ -65,6 +62,22 @@ def server(tmp_path_factory):
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def test_data(tmp_path_factory) -> Path:
+    from pages.conftest import build_test_db  # tests/ is on sys.path (rootdir conftest)
+
+    data_dir = tmp_path_factory.mktemp("browser-data")
+    build_test_db(data_dir)
+    return data_dir
+
+
+@pytest.fixture(scope="module")
+def server(test_data, tmp_path_factory):
+    """The dashboard served on a free port from a small test database."""
+    with serve(test_data, tmp_path_factory.mktemp("logs")) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
@@ -127,3 +140,19 @@ def test_deep_link_opens_straight_on_the_buyer(server, browser):
     wait_for_text(browser, "Commune de Bonneville")
     wait_for_text(browser, "Verdict")
     assert "Traceback" not in browser.find_element(By.TAG_NAME, "body").text
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "Streamlit runs the first session of a server in its old multipage mode because a `pages/` folder "
+    "sits next to app.py: a deep link opened first gets Streamlit's English « Page not found » dialog "
+    "(the page itself is shown). Fix: rename the folder (app.py's PAGES paths), then drop this marker."))
+def test_a_deep_link_opened_first_after_a_restart_has_no_english_dialog(test_data, tmp_path, browser):
+    from selenium.webdriver.common.by import By
+
+    from pages.conftest import LATE
+
+    with serve(test_data, tmp_path) as base:  # a fresh server: the link is its very first session
+        browser.get(f"{base}/acheteur?siret={LATE}")
+        wait_for_text(browser, "Verdict")
+        time.sleep(1)
+        assert "Page not found" not in browser.find_element(By.TAG_NAME, "body").text
