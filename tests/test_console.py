@@ -144,3 +144,10 @@ def test_detach_is_refused_with_a_sensible_french_message(db_path):
     assert "Requête refusée" in first and "détacher" in first
     assert "colonne ou expression" not in message
     assert run_query("SELECT count(*) AS n FROM records", db_path).df["n"].iloc[0] == 3
+
+
+def test_timestamps_with_time_zone_are_shown(db_path):
+    result = run_query("SELECT now() AS t, max(built_at) AS b FROM (SELECT CAST(value AS TIMESTAMP) AS built_at "
+                       "FROM meta WHERE key = 'built_at')", db_path)
+    assert result.ok, result.error_fr
+    assert result.df["t"].iloc[0].year >= 2025
