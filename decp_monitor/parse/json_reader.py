@@ -16,6 +16,7 @@ import ijson
 
 from ..findings import finding
 from ..model import Finding, Record
+from .messages import explain
 from .normalise import FileState, normalise
 
 CHUNK = 1 << 16
@@ -230,10 +231,10 @@ def read_json(source, name: str, skip: int) -> Iterator[Union[Record, Finding]]:
                 encoding = "latin-1"
                 yield finding(name, "encoding_fallback", "Fichier non UTF-8 : relu en latin-1")
             continue
-        message = str(error).strip().replace("\n", " ")
-        message = re.sub(r"\s+", " ", message)[:300]
+        message = re.sub(r"\s+", " ", str(error).strip())[:300]
         yield finding(name, "file_unreadable",
-                      f"JSON illisible vers l'octet {reader.offset if reader else 0} après {position} contrat(s) : {message}",
+                      f"JSON illisible vers l'octet {reader.offset if reader else 0} après {position} contrat(s) : "
+                      f"{explain(message)}",
                       value=message)
         break
     if reader is not None and isinstance(reader, _SanitisingReader) and reader.replaced:

@@ -12,6 +12,7 @@ from lxml import etree
 
 from ..findings import finding
 from ..model import Finding, Record
+from .messages import explain
 from .normalise import FileState, normalise
 
 RECORD_TAGS = {"marche": "marche", "contrat-concession": "concession"}
@@ -63,7 +64,7 @@ class _Repeated(list):
 def _unreadable(name: str, exc: etree.XMLSyntaxError, position: int) -> Finding:
     line, column = exc.position if exc.position else (exc.lineno, 0)
     return finding(name, "file_unreadable",
-                   f"XML illisible ligne {line}, colonne {column} après {position} contrat(s) : {exc.msg}",
+                   f"XML illisible ligne {line}, colonne {column} après {position} contrat(s) : {explain(exc.msg)}",
                    value=exc.msg)
 
 

@@ -200,3 +200,16 @@ def test_date_in_the_future_is_a_finding_and_kept():
     records, findings = read(json.dumps({"marches": [dict(GOOD, datePublicationDonnees=future)]}).encode())
     assert records[0].publication_date == dt.date.fromisoformat(future)
     assert [f.field for f in findings if f.code == "date_in_future"] == ["datePublicationDonnees"]
+
+
+def test_unreadable_files_are_explained_in_french_with_the_parser_text_kept():
+    cases = {
+        b'{"marches": [{"id": "1"}': "fin de fichier prématurée",
+        b'{"marches": [{"id": 1 "x": 2}]}': "syntaxe JSON incorrecte",
+        b"<marches><marche><id>1</id></marches>": "balise fermante qui ne correspond pas",
+        b"<marches><marche><id>1</id></marche>": "fin de fichier prématurée",
+    }
+    for data, french in cases.items():
+        _, findings = read(data)
+        [message] = [f.message for f in findings if f.code == "file_unreadable"]
+        assert french in message and "(analyseur : " in message, message
