@@ -10,7 +10,7 @@ import statistics
 import time
 from pathlib import Path
 
-from run import latency_stats, peak_rss_mb, timed_calls
+from run import PhaseMemory, latency_stats, peak_rss_mb, timed_calls
 
 
 def _rows(result) -> int | None:
@@ -134,10 +134,12 @@ def task_export(data_dir: str, out_dir: str, repeat: int = 3, xlsx: bool = True)
     large, _ = _pick_buyers(con)
     con.close()
     exports, notes = [], []
+    memory = PhaseMemory()  # resident memory sampled every 50 ms, highest value per export
 
     def measure(writer: str, fmt: str, filters: dict | None, label: str, fn, calls: int) -> None:
         target = out / f"{EXPORT_TABLE}-{writer}.{export.EXTENSIONS.get(fmt, fmt)}"
         samples, rows = [], None
+        memory.phase = phase = f"{writer} {fmt} {label}"
         try:
             for _ in range(calls):
                 target.unlink(missing_ok=True)
@@ -152,7 +154,8 @@ def task_export(data_dir: str, out_dir: str, repeat: int = 3, xlsx: bool = True)
         size = target.stat().st_size if target.exists() else None
         exports.append({"table": EXPORT_TABLE, "filter": label, "format": fmt, "writer": writer,
                         "rows": rows, "bytes": size, "rows_per_second": round(rows / statistics.median(samples))
-                        if rows and samples else None, **latency_stats(samples)})
+                        if rows and samples else None, **latency_stats(samples),
+                        "phase": phase})
         target.unlink(missing_ok=True)
 
     def exporter(fmt, filters=None):
@@ -193,6 +196,10 @@ def task_export(data_dir: str, out_dir: str, repeat: int = 3, xlsx: bool = True)
                 exporter("xlsx", {"siret": large}), repeat)
         measure("decp_monitor.export", "csv-fr", {"siret": large}, f"largest buyer ({large})",
                 exporter("csv-fr", {"siret": large}), repeat)
+    memory.phase = "end"
+    peaks = memory.stop()
+    for item in exports:
+        item["peak_rss_mb"] = peaks.get(item.pop("phase"))
     return {"source": "decp_monitor.export.export_table on a read-only connection; DuckDB COPY as the floor",
             "table_rows": total_rows, "exports": exports, "notes": notes,
             "peak_rss_mb": round(peak_rss_mb(), 1)}

@@ -116,12 +116,12 @@ def markdown(report: dict) -> str:
     if export and not export.get("error"):
         add(f"**Export** ({export.get('source')}; {_n(export.get('table_rows'))} rows in the table)")
         add("")
-        add("| writer | rows exported | format | size | median | p95 | rows/s | calls |")
-        add("|---|---|---|---|---|---|---|---|")
+        add("| writer | rows exported | format | size | median | p95 | rows/s | calls | RSS peak during it |")
+        add("|---|---|---|---|---|---|---|---|---|")
         for e in export["exports"]:
             add(f"| {e.get('writer', '–')} | {e.get('filter', 'whole table')}: {_n(e.get('rows'))} | {e['format']} "
                 f"| {_n((e.get('bytes') or 0) / 1e6, 1)} MB | {e.get('median_ms', '–')} ms | {e.get('p95_ms', '–')} ms "
-                f"| {_n(e.get('rows_per_second'))} | {e.get('n', '–')} |")
+                f"| {_n(e.get('rows_per_second'))} | {e.get('n', '–')} | {_mb(e.get('peak_rss_mb'))} |")
         for note in export.get("notes", []):
             add(f"\n- {note}")
         add(f"\nExport process peak RSS (all exports above, one process): {_mb(export.get('peak_rss_mb'))}.")
