@@ -340,20 +340,23 @@ def buyer_datasets(con, siret: str, limit: int = 100) -> pd.DataFrame:
 
 
 def buyer_checks(con, siret: str, limit: int = 300) -> pd.DataFrame:
-    """Every failed convention check of the buyer's datasets and resources."""
+    """Every failed convention check of the buyer's datasets and resources; `own_dataset` tells
+    the buyer's own dataset (extras.siret) from a platform's, which only the platform can fix."""
     present = tables(con)
+    own = ("coalesce((SELECT bool_or(x.extras_siret = $siret) FROM datasets x "
+           "WHERE x.dataset_id = c.dataset_id), FALSE) AS own_dataset")
     parts = []
     if "dataset_conformance" in present:
         parts.append(
             "SELECT 'Jeu de données' AS level, c.dataset_id, NULL AS resource_id, d.title AS name, "
-            "c.check_label, c.expected, c.actual, c.message "
+            "c.check_label, c.expected, c.actual, c.message, " + own + " "
             "FROM dataset_conformance c LEFT JOIN datasets d USING (dataset_id) "
             "WHERE NOT c.passed AND c.dataset_id IN (SELECT dataset_id FROM ids)"
         )
     if "resource_conformance" in present:
         parts.append(
             "SELECT 'Ressource' AS level, c.dataset_id, c.resource_id, r.title AS name, "
-            "c.check_label, c.expected, c.actual, c.message "
+            "c.check_label, c.expected, c.actual, c.message, " + own + " "
             "FROM resource_conformance c LEFT JOIN resources r USING (resource_id) "
             "WHERE NOT c.passed AND c.dataset_id IN (SELECT dataset_id FROM ids)"
         )

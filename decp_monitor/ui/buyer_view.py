@@ -207,10 +207,18 @@ def _advice(loaded: Loaded, row: dict) -> None:
 """
     )
     checks = widgets.q(loaded, "buyer_checks", siret)
-    if not checks.empty:
-        # One line per convention; the message already names the rule and what was found.
-        items = checks.drop_duplicates(subset=["check_label"]).itertuples()
-        st.markdown("**À corriger dans vos publications actuelles** (un exemple par convention ; "
-                    "la liste complète est dans l'onglet « Jeux de données et déclarations ») :\n\n" + "\n".join(
+    if checks.empty:
+        return
+    # One line per convention; the message already names the rule and what was found. What sits in
+    # a platform's dataset is the platform's to fix: the buyer can only report it.
+    for own, heading in ((True, "**À corriger dans vos publications actuelles**"),
+                         (False, "**À signaler à la plateforme qui publie pour vous** (ses jeux de données "
+                                 "contiennent vos contrats, elle seule peut les corriger)")):
+        part = checks[checks["own_dataset"] == own] if "own_dataset" in checks else checks.iloc[0:0]
+        if part.empty:
+            continue
+        items = part.drop_duplicates(subset=["check_label"]).itertuples()
+        st.markdown(heading + " (un exemple par convention ; la liste complète est dans l'onglet "
+                    "« Jeux de données et déclarations ») :\n\n" + "\n".join(
             f"- {md_escape(item.message if isinstance(item.message, str) and item.message else item.check_label)}"
             for item in items))

@@ -482,10 +482,37 @@ def test_buyer_timeline_shows_contract_labels_and_dates_on_top(app):
 
 def test_buyer_advice_lists_each_convention_message_once(app):
     open_page(app, "pages/buyer.py", siret=COMPLIANT)
-    advice = [m.value for m in app.markdown if "À corriger dans vos publications" in m.value]
-    if advice:  # only when a convention check fails for this buyer
-        lines = [line for line in advice[0].splitlines() if line.startswith("- ")]
-        assert len(lines) == len(set(lines))
+    # its own dataset (extras.siret) has no tags and no frequency
+    [advice] = [m.value for m in app.markdown if "À corriger dans vos publications" in m.value]
+    lines = [line for line in advice.splitlines() if line.startswith("- ")]
+    assert lines and len(lines) == len(set(lines))
+    assert not [m.value for m in app.markdown if "À signaler à la plateforme" in m.value]
+
+
+def test_convention_checks_tell_the_buyers_own_dataset_from_its_platforms(tmp_path):
+    from decp_monitor import queries
+
+    store = Store(tmp_path)
+    with store.build("test", meta={"as_of": "2025-06-30"}) as build:
+        build.add(Record(source_file="x/DECP-a.json", position=0, kind="marche", format="json-2019",
+                         buyer_siret=COMPLIANT, contract_id="A", notification_date=dt.date(2025, 1, 5),
+                         publication_date=dt.date(2025, 1, 20)))
+        build.add(Record(source_file="x/plateforme-2025.json", position=0, kind="marche", format="json-2019",
+                         buyer_siret=COMPLIANT, contract_id="B", notification_date=dt.date(2025, 2, 5),
+                         publication_date=dt.date(2025, 2, 20)))
+        build.add_datasets([{"dataset_id": "own", "title": "DECP Bonneville", "extras_siret": COMPLIANT},
+                            {"dataset_id": "platform", "title": "DECP de la plateforme"}])
+        build.add_resources([{"resource_id": "r1", "dataset_id": "own", "title": "a.json",
+                              "url": "https://static.data.gouv.fr/x/DECP-a.json"},
+                             {"resource_id": "r2", "dataset_id": "platform", "title": "p.json",
+                              "url": "https://static.data.gouv.fr/x/plateforme-2025.json"}])
+    con = store.connect()
+    try:
+        checks = queries.buyer_checks(con, COMPLIANT)
+    finally:
+        con.close()
+    assert set(checks.loc[checks["own_dataset"], "dataset_id"]) == {"own"}
+    assert set(checks.loc[~checks["own_dataset"], "dataset_id"]) == {"platform"}
 
 
 def test_overview_monthly_chart_marks_provisional_months(app):
