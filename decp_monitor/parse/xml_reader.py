@@ -16,6 +16,9 @@ from .messages import explain
 from .normalise import FileState, normalise
 
 RECORD_TAGS = {"marche": "marche", "contrat-concession": "concession"}
+# Lists the schemas allow to be empty (minOccurs="0" items): <modifications/> is valid, not a defect.
+EMPTY_LISTS_ALLOWED = frozenset({"modifications", "donneesExecution", "actesSousTraitance",
+                                 "modificationsActesSousTraitance"})
 PROLOG_SCAN = 1 << 20
 # Fields that exist only in schema 2.0.x: their presence marks a 2024-format record.
 FIELDS_2024 = frozenset({"considerationsSociales", "considerationsEnvironnementales", "techniques",
@@ -158,6 +161,8 @@ def _record(name: str, state: FileState, elem, position: int) -> Iterator[Union[
     yield record
     yield from findings
     for element_name in dict.fromkeys(empties):
+        if element_name in EMPTY_LISTS_ALLOWED:
+            continue
         yield finding(name, "empty_element", f"Élément vide <{element_name}>", position=position,
                       field=element_name, buyer_siret=record.buyer_siret,
                       contract_id=record.contract_id)

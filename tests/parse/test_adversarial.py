@@ -213,3 +213,19 @@ def test_unreadable_files_are_explained_in_french_with_the_parser_text_kept():
         _, findings = read(data)
         [message] = [f.message for f in findings if f.code == "file_unreadable"]
         assert french in message and "(analyseur : " in message, message
+
+
+def test_empty_lists_the_schema_allows_are_not_findings():
+    xml = ("<marches><marche><id>1</id><acheteur><id>21440036800012</id></acheteur><procedure></procedure>"
+           "<modifications/><donneesExecution></donneesExecution></marche></marches>")
+    _, findings = read(xml.encode())
+    assert [f.field for f in findings if f.code == "empty_element"] == ["procedure"]
+
+
+def test_nan_after_many_clean_lines_is_still_replaced_and_strings_untouched():
+    lines = [json.dumps(dict(GOOD, id=str(i), objet="NaNtes et Infinity")) for i in range(3000)]
+    lines[2500] = lines[2500].replace('"montant": 1000', '"montant": NaN')
+    records, findings = read(('{"marches": [\n' + ",\n".join(lines) + "\n]}").encode())
+    assert len(records) == 3000 and records[2500].amount is None and records[10].amount == 1000
+    assert all(r.objet == "NaNtes et Infinity" for r in records)
+    assert codes(findings) == ["non_standard_json"]
