@@ -50,9 +50,16 @@ def _one(con, sql: str, params: Sequence = ()):
 
 
 def _page(con, select_sql: str, params: Sequence, order_sql: str, limit: int, offset: int) -> Page:
-    total = _one(con, f"SELECT count(*) FROM ({select_sql})", params) or 0
-    rows = _df(con, f"SELECT * FROM ({select_sql}) {order_sql} LIMIT ? OFFSET ?", [*params, int(limit), int(offset)])
-    return Page(rows, int(total), int(offset), int(limit), select_sql, tuple(params), order_sql)
+    # One scan: the total rides along each row of the page (a separate count(*) read the whole
+    # filtered view a second time). Only a page past the end needs its own count.
+    rows = _df(con, f"SELECT *, count(*) OVER () AS _page_total FROM ({select_sql}) {order_sql} LIMIT ? OFFSET ?",
+               [*params, int(limit), int(offset)])
+    if len(rows):
+        total = int(rows["_page_total"].iloc[0])
+    else:
+        total = int(_one(con, f"SELECT count(*) FROM ({select_sql})", params) or 0) if offset else 0
+    rows = rows.drop(columns="_page_total")
+    return Page(rows, total, int(offset), int(limit), select_sql, tuple(params), order_sql)
 
 
 # -- the version itself ------------------------------------------------------------------------
