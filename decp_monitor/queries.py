@@ -524,8 +524,12 @@ def resources(con, failing_check: Optional[str] = None, dataset_id: Optional[str
               limit: int = DEFAULT_PAGE_SIZE, offset: int = 0) -> Page:
     present = tables(con)
     has_checks = "resource_conformance" in present
-    failed_labels = ("(SELECT string_agg(check_label, ' ; ' ORDER BY check_label) FROM resource_conformance c "
-                     "WHERE c.resource_id = r.resource_id AND NOT c.passed)" if has_checks else "CAST(NULL AS VARCHAR)")
+    # The failed checks' labels are aggregated once and joined: a correlated subquery per resource
+    # cost ~0.4 s for the first page at 260 000 resources, against ~0.1 s so.
+    failed_join = ("LEFT JOIN (SELECT resource_id, string_agg(check_label, ' ; ' ORDER BY check_label) AS failed_labels "
+                   "FROM resource_conformance WHERE NOT passed GROUP BY resource_id) f "
+                   "ON f.resource_id = r.resource_id" if has_checks else "")
+    failed_labels = "f.failed_labels" if has_checks else "CAST(NULL AS VARCHAR)"
     check_filter = ("(CAST(? AS VARCHAR) IS NULL OR EXISTS (SELECT 1 FROM resource_conformance c "
                     "WHERE c.resource_id = r.resource_id AND NOT c.passed AND c.\"check\" = ?))"
                     if has_checks else "(CAST(? AS VARCHAR) IS NULL OR ? IS NULL)")
@@ -533,7 +537,7 @@ def resources(con, failing_check: Optional[str] = None, dataset_id: Optional[str
         SELECT r.title, r.url, d.title AS dataset_title, r.filetype, r.type, r.format, r.mime,
                r.filesize, r.created_at, r.classification, r.download_status,
                {failed_labels} AS failed_labels, r.dataset_id, r.resource_id
-        FROM resources r LEFT JOIN datasets d USING (dataset_id)
+        FROM resources r LEFT JOIN datasets d USING (dataset_id) {failed_join}
         WHERE {check_filter} AND (CAST(? AS VARCHAR) IS NULL OR r.dataset_id = ?)
     """
     return _page(con, sql, [failing_check, failing_check, dataset_id, dataset_id],
