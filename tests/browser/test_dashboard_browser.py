@@ -1,19 +1,17 @@
 """The dashboard in a real browser: `streamlit run` on a free port, driven by headless Chromium."""
 from __future__ import annotations
 
-import contextlib
-import os
 import shutil
-import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "bench"))
+from dashboard import free_port, serve  # noqa: E402,F401  (one way to start the dashboard, shared with the bench)
+
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -23,45 +21,6 @@ pytestmark = [
     pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
                        reason="chromium et chromedriver absents (apt-get install chromium chromium-driver)"),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextlib.contextmanager
-def serve(data_dir: Path, log_dir: Path):
-    """`streamlit run app.py` on a free port over data_dir; yields the base URL."""
-    port = free_port()
-    env = {**os.environ, "DECP_DATA_DIR": str(data_dir), "DECP_AUTO_DEMO": "0"}
-    log = open(log_dir / "streamlit.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/_stcore/health", timeout=2).text == "ok":
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not start: {Path(log.name).read_text()[-2000:]}")
-            time.sleep(0.3)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +35,7 @@ def test_data(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def server(test_data, tmp_path_factory):
     """The dashboard served on a free port from a small test database."""
-    with serve(test_data, tmp_path_factory.mktemp("logs")) as base:
+    with serve(test_data, tmp_path_factory.mktemp("logs") / "streamlit.log") as base:
         yield base
 
 
@@ -151,7 +110,7 @@ def test_a_deep_link_opened_first_after_a_restart_has_no_english_dialog(test_dat
 
     from pages.conftest import LATE
 
-    with serve(test_data, tmp_path) as base:  # a fresh server: the link is its very first session
+    with serve(test_data, tmp_path / "streamlit.log") as base:  # a fresh server: the link is its very first session
         browser.get(f"{base}/acheteur?siret={LATE}")
         wait_for_text(browser, "Verdict")
         time.sleep(1)
