@@ -74,21 +74,10 @@ def norm(text: str) -> str:
 
 
 def machine_info() -> dict:
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    ram_gb = None
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                ram_gb = round(int(line.split()[1]) / 2**20, 1)
-    except OSError:
-        pass
+    from run import machine  # bench/run.py: processor and memory, read the same way for every report
+
+    base = machine()
+    cpu, ram_gb = base["cpu"], base["ram_gb"]
     versions = {}
     for name in ("streamlit", "duckdb", "pandas", "selenium"):
         try:
