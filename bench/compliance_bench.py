@@ -22,8 +22,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from decp_monitor import compliance  # noqa: E402
-from decp_monitor.store import sql_file  # noqa: E402
+from decp_monitor import compliance, pipeline  # noqa: E402
+from decp_monitor.store.versions import schema_sql  # noqa: E402
 
 GENERATE = """
 SELECT setseed(0.42);
@@ -117,13 +117,13 @@ def main(argv=None) -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         con = duckdb.connect(str(Path(tmp) / "bench.duckdb"))
-        con.execute(sql_file("schema.sql"))
+        con.execute(schema_sql())
         started = time.perf_counter()
         con.execute(GENERATE.replace("$contracts", str(int(args.contracts))))
         generated = time.perf_counter() - started
         started = time.perf_counter()
-        con.execute(sql_file("consolidate.sql"))
-        con.execute(sql_file("consolidate_findings.sql"))
+        con.execute(pipeline.sql("consolidate.sql"))
+        con.execute(pipeline.sql("consolidate_findings.sql"))
         con.execute(SIGHTINGS)
         consolidated = time.perf_counter() - started
         counts = con.execute(

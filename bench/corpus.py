@@ -3,7 +3,7 @@
 One pass over the generated records writes four files:
 - corpus.json: every record, defects included, in the 2019 JSON shape `{"marches": [...]}`;
 - corpus.xml: the same records in the 2019 XML shape (its twin), written by the demo's own
-  XML writer (`decp_monitor.demo.record_to_xml`);
+  XML writer (`decp_monitor.demo.corpus.record_to_xml`);
 - clean.json / clean.ndjson: the clean records only (see `exclusion_reason`), for the side-by-side
   comparison of the pipeline, the pandas baseline and DuckDB's own reader.
 Nothing is held in memory but the record being written.
@@ -14,11 +14,13 @@ import datetime as dt
 import json
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Optional
 
-from decp_monitor.demo import record_to_xml
+from decp_monitor.core.siret import is_valid_siret
+from decp_monitor.demo.corpus import record_to_xml
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 FIRST_YEAR = 2018  # the obligation starts on 1 Oct 2018
@@ -42,22 +44,6 @@ class CorpusInfo:
 def is_concession(record: dict) -> bool:
     kind = str(record.get("_type", "")).strip().lower()
     return "concession" in kind or "autoriteConcedante" in record
-
-
-def luhn_ok(siret: str) -> bool:
-    if len(siret) != 14 or not siret.isdigit():
-        return False
-    if siret.startswith("356000000") and siret != "35600000000048":
-        return sum(int(c) for c in siret) % 5 == 0
-    total = 0
-    for index, char in enumerate(reversed(siret)):
-        digit = int(char)
-        if index % 2:
-            digit *= 2
-            if digit > 9:
-                digit -= 9
-        total += digit
-    return total % 10 == 0
 
 
 def _strict_date(value, as_of: dt.date) -> Optional[dt.date]:
@@ -101,7 +87,7 @@ def exclusion_reason(record: dict, as_of: dt.date) -> Optional[str]:
         return "id"
     buyer = record.get("acheteur")
     siret = buyer.get("id") if isinstance(buyer, dict) else None
-    if not isinstance(siret, str) or not luhn_ok(siret):
+    if not isinstance(siret, str) or not is_valid_siret(siret):
         return "siret"
     notified = _strict_date(record.get("dateNotification"), as_of)
     if notified is None:

@@ -12,7 +12,7 @@ on it. A step is timed from the user action (URL opened, sidebar link clicked, E
 option or button clicked) until the app is idle again -- `data-test-script-state="notRunning"`
 on stApp, the attribute Streamlit's own browser tests wait on, which, unlike the status widget,
 has no 200 ms fade-out -- with the step's expected text on screen. The expected texts (counts,
-names, SIRETs) are computed beforehand from the database itself with decp_monitor.queries, so a
+names, SIRETs) are computed beforehand from the database itself with decp_monitor.read.queries, so a
 step only ends once the new result is displayed, whatever the database.
 
 A step that fails prints its error and the run goes on; the next step reloads its own starting
@@ -35,10 +35,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from decp_monitor.dashboard.navigation import page_path
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
@@ -74,7 +77,7 @@ def norm(text: str) -> str:
 
 
 def machine_info() -> dict:
-    from run import machine  # bench/run.py: processor and memory, read the same way for every report
+    from bench.run import machine  # bench/run.py: processor and memory, read the same way for every report
 
     base = machine()
     cpu, ram_gb = base["cpu"], base["ram_gb"]
@@ -82,7 +85,7 @@ def machine_info() -> dict:
     for name in ("streamlit", "duckdb", "pandas", "selenium"):
         try:
             versions[name] = __import__(name).__version__
-        except Exception:  # noqa: BLE001 - informational only
+        except Exception:
             versions[name] = "?"
     try:
         chromium = subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True, timeout=20).stdout.strip()
@@ -107,9 +110,9 @@ def quiet_streamlit() -> None:
 
 
 def caption(total: int, noun: str, offset: int = 0, page_size: int = 100) -> str:
-    """The count line decp_monitor.ui.widgets.count_caption prints under a paginated table."""
-    from decp_monitor.ui.format import fr_int
-    from decp_monitor.ui.widgets import SINGULARS
+    """The count line decp_monitor.dashboard.widgets.count_caption prints under a paginated table."""
+    from decp_monitor.dashboard.format import fr_int
+    from decp_monitor.dashboard.widgets import SINGULARS
 
     shown = max(0, min(page_size, total - offset))
     if shown >= total:
@@ -121,10 +124,11 @@ def plan(data_dir: Path) -> dict:
     """Names, SIRETs, options and expected texts, read from the published version (read-only)."""
     import duckdb
 
-    from decp_monitor import console, findings as finding_codes, queries
-    from decp_monitor.queries import BuyerFilter
-    from decp_monitor.store import Store
-    from decp_monitor.ui.format import format_siret, fr_int
+    from decp_monitor.core import findings as finding_codes
+    from decp_monitor.dashboard.format import format_siret, fr_int
+    from decp_monitor.read import console, queries
+    from decp_monitor.read.queries import BuyerFilter
+    from decp_monitor.store.versions import Store
 
     quiet_streamlit()
     version = Store(data_dir).current()
@@ -389,9 +393,8 @@ class App:
     def choose(self, testid: str, label: str, option: str) -> float:
         """Pick `option` in a selectbox or multiselect (react-aria combobox): type to filter, click it."""
         from selenium.webdriver.common.by import By
-        from selenium.webdriver.support.ui import WebDriverWait
-
         from selenium.webdriver.common.keys import Keys
+        from selenium.webdriver.support.ui import WebDriverWait
 
         field = self.widget(testid, label).find_element(By.CSS_SELECTOR, 'input[role="combobox"]')
         field.click()
@@ -586,7 +589,7 @@ def run_round(driver, base: str, plan_: dict, only: Optional[str], results: dict
             dirty = False
             print(f"  [{number}] {key}: {elapsed:.2f} s" + (f"  (page shows {shown_errors})" if shown_errors else ""),
                   file=sys.stderr, flush=True)
-        except Exception as exc:  # noqa: BLE001 - a failed step is reported, the run goes on
+        except Exception as exc:
             message = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
             entry["errors"].append(f"round {number}: {message}")
             dirty = True
@@ -597,9 +600,9 @@ def run_round(driver, base: str, plan_: dict, only: Optional[str], results: dict
 
 
 def page_queries(p: dict) -> list[tuple[str, str, str, tuple, dict]]:
-    """(page, step, queries function, args, kwargs): what each step asks decp_monitor.queries,
+    """(page, step, queries function, args, kwargs): what each step asks decp_monitor.read.queries,
     with the arguments the pages pass (pages/*.py, decp_monitor/ui/buyer_view.py)."""
-    from decp_monitor.queries import BuyerFilter
+    from decp_monitor.read.queries import BuyerFilter
 
     out = []
 
@@ -673,7 +676,7 @@ def time_queries(data_dir: Path, p: dict, repeat: int) -> list[dict]:
     the first call, then the median of `repeat` more (DuckDB's own caches warm)."""
     import duckdb
 
-    from decp_monitor import console, queries
+    from decp_monitor.read import console, queries
 
     con = duckdb.connect(p["version"], read_only=True)
     rows = []
@@ -710,18 +713,18 @@ def time_scripts(data_dir: Path, p: dict) -> list[dict]:
     quiet_streamlit()
     import importlib
 
-    for module in ("decp_monitor.ui.buyer_view", "decp_monitor.ui.charts"):  # imports paid outside the timings
+    for module in ("decp_monitor.dashboard.buyer_view", "decp_monitor.dashboard.charts"):  # imports paid outside the timings
         importlib.import_module(module)
 
     rows = []
     # app.py's first run shows the default page, the overview: timed as is; the others are switched
     # to after that first run (the overview's queries then come from the cache, not theirs).
-    for page, params in (("pages/overview.py", {}), ("pages/buyers.py", {}), ("pages/buyer.py", {"siret": p["large"]}),
-                         ("pages/buyer.py", {"siret": p["small"]}), ("pages/datasets.py", {}),
-                         ("pages/declarations.py", {}), ("pages/quality.py", {}), ("pages/method.py", {}),
-                         ("pages/console.py", {})):
+    for page, params in ((page_path("overview"), {}), (page_path("buyers"), {}), (page_path("buyer"), {"siret": p["large"]}),
+                         (page_path("buyer"), {"siret": p["small"]}), (page_path("datasets"), {}),
+                         (page_path("declarations"), {}), (page_path("quality"), {}), (page_path("method"), {}),
+                         (page_path("console"), {})):
         at = AppTest.from_file(str(REPO / "app.py"), default_timeout=STEP_TIMEOUT_S)
-        if page != "pages/overview.py":
+        if page != page_path("overview"):
             at.run()
             at.switch_page(page)
         for key, value in params.items():
@@ -805,7 +808,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, help="also write the Markdown here")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     parser.add_argument("--queries", action="store_true",
-                        help="instead of the browser, time the queries each step runs (decp_monitor.queries "
+                        help="instead of the browser, time the queries each step runs (decp_monitor.read.queries "
                              "called directly, no Streamlit cache): where a slow step's time goes")
     args = parser.parse_args(argv)
     data_dir = args.data_dir.resolve()
@@ -821,7 +824,7 @@ def main(argv=None) -> int:
                   + (f" exception: {r['exception']}" if r["exception"] else ""))
         return 0
 
-    started = dt.datetime.now(dt.timezone.utc)
+    started = dt.datetime.now(dt.UTC)
     machine = machine_info()
     print(f"[dashboard] machine: {machine}", file=sys.stderr, flush=True)
     plan_ = plan(data_dir)
@@ -842,7 +845,7 @@ def main(argv=None) -> int:
     finally:
         driver.quit()
     report["load_after"] = [round(x, 2) for x in os.getloadavg()]
-    report["finished_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    report["finished_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     report["server_logs"] = str(logs)
     text = markdown(report)
     print(text)

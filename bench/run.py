@@ -24,12 +24,12 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-for entry in (str(REPO), str(HERE)):
-    if entry not in sys.path:
-        sys.path.insert(0, entry)
+if str(REPO) not in sys.path:  # `python bench/run.py` as well as `python -m bench.run`
+    sys.path.insert(0, str(REPO))
 
-import corpus as corpus_mod  # noqa: E402  (bench/corpus.py)
-import methods  # noqa: E402  (bench/methods.py)
+from bench import corpus as corpus_mod
+from bench import methods
+from decp_monitor.pipeline import build_version
 
 DEFAULT_OUT = HERE / "out"
 DEFAULT_SEED = 2026
@@ -136,12 +136,12 @@ def run_child(task: str, profile: str = "", **kwargs) -> dict:
 
 # -- corpus ------------------------------------------------------------------------------------
 
-GENERATOR = "decp_monitor.demo.generate_records"
+GENERATOR = "decp_monitor.demo.corpus.generate_records"
 
 
 def generate(out: Path, size: int, seed: int) -> dict:
     """`size` records from the demo generator, written as the four corpus files (bench/corpus.py)."""
-    from decp_monitor import demo
+    from decp_monitor.demo import corpus as demo
 
     as_of = demo.DEMO_AS_OF
     started = time.perf_counter()
@@ -169,33 +169,26 @@ def task_load(path: str, data_dir: str, as_of: str, duckdb_settings: dict | None
     duckdb_settings: an experiment only (e.g. {"memory_limit": "600MB"}), applied to the build's
     connection before loading; never used for the reported figures unless said so.
     """
-    from decp_monitor.store import Store
+    from decp_monitor.store.versions import Store
 
     shutil.rmtree(data_dir, ignore_errors=True)
     store = Store(data_dir)
     marks: dict[str, float] = {}
     memory = PhaseMemory()
 
-    def finish(con):
-        from decp_monitor import compliance
-
-        memory.phase = "compliance"
-        marks["compliance_start"] = time.perf_counter()
-        compliance.compute(con)
-        marks["compliance_end"] = time.perf_counter()
-        memory.phase = "checkpoint_publish"
+    def on_stage(name: str) -> None:
+        # the pipeline's stages (decp_monitor.pipeline.build_version): memory peaks by phase
+        memory.phase = {"read": "read_store", "publish": "checkpoint_publish"}.get(name, name)
+        marks[name] = time.perf_counter()
 
     started = time.perf_counter()
-    with store.build("bench", source=path, meta={"as_of": as_of}, finish=finish) as build:
+    with build_version(store, "bench", source=path, meta={"as_of": as_of}, on_stage=on_stage) as build:
         for name, value in (duckdb_settings or {}).items():
             build.con.execute(f"SET {name} = ?", [value])
-        # the build connection's cap (decp_monitor.store: DECP_BUILD_MEMORY_LIMIT, default 700MB)
+        # the build connection's cap (decp_monitor.store.versions: DECP_BUILD_MEMORY_LIMIT, default 700MB)
         memory_limit, threads = build.con.execute(
             "SELECT current_setting('memory_limit'), current_setting('threads')").fetchone()
-        memory.phase = "read_store"
         kind = build.load_file(path)
-        marks["read_end"] = time.perf_counter()
-        memory.phase = "consolidate"
     published = time.perf_counter()
     phase_peaks = memory.stop()
     counts = dict(build.stats)
@@ -209,10 +202,10 @@ def task_load(path: str, data_dir: str, as_of: str, duckdb_settings: dict | None
     return {
         "file": Path(path).name, "kind": kind, "bytes": Path(path).stat().st_size,
         "seconds": round(total, 2),
-        "read_store_seconds": round(marks["read_end"] - started, 2),
-        "consolidate_seconds": round(marks.get("compliance_start", published) - marks["read_end"], 2),
-        "compliance_seconds": round(marks.get("compliance_end", 0) - marks.get("compliance_start", 0), 2),
-        "publish_seconds": round(published - marks.get("compliance_end", published), 2),
+        "read_store_seconds": round(marks["consolidate"] - started, 2),
+        "consolidate_seconds": round(build.timings["consolidate"], 2),
+        "compliance_seconds": round(build.timings["compliance"], 2),
+        "publish_seconds": round(published - marks["publish"], 2),
         "records": counts.get("records"), "contracts": counts.get("contracts"),
         "findings": counts.get("findings"), "findings_by_code": findings,
         "records_per_second": round(counts.get("records", 0) / total) if total else None,
@@ -227,7 +220,7 @@ def task_load(path: str, data_dir: str, as_of: str, duckdb_settings: dict | None
 
 def task_parse_only(path: str) -> dict:
     """The reader alone (no store): how much of the load is parsing."""
-    from decp_monitor.model import Finding, Record
+    from decp_monitor.core.model import Finding, Record
     from decp_monitor.parse import read_decp
 
     started = time.perf_counter()
@@ -252,7 +245,7 @@ def task_method(method: str, path: str, counts_out: str, data_dir: str = "", as_
         counts = methods.duckdb_native(Path(path))
     elif method == "pipeline":
         load = task_load(path, data_dir, as_of)
-        from decp_monitor.store import Store
+        from decp_monitor.store.versions import Store
 
         con = Store(data_dir).connect()
         try:
@@ -304,7 +297,7 @@ def task_compliance(data_dir: str, repeat: int = 3) -> dict:
     import duckdb
 
     from decp_monitor import compliance
-    from decp_monitor.store import Store
+    from decp_monitor.store.versions import Store
 
     version = Store(data_dir).current()
     scratch = Path(data_dir) / "compliance-scratch.duckdb"
@@ -349,13 +342,13 @@ def task_compliance(data_dir: str, repeat: int = 3) -> dict:
 
 
 def task_serve(**kwargs) -> dict:
-    import serve  # bench/serve.py
+    from bench import serve
 
     return serve.task_serve(**kwargs)
 
 
 def task_export(**kwargs) -> dict:
-    import serve
+    from bench import serve
 
     return serve.task_export(**kwargs)
 
@@ -467,7 +460,7 @@ def main(argv=None) -> int:
     work = out / f"size-{args.size}"
     work.mkdir(parents=True)
     report = {"command": " ".join([Path(sys.executable).name, "bench/run.py", *sys.argv[1:]]),
-              "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+              "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
               "size": args.size, "machine": machine(), "code": code_version()}
 
     def save():
@@ -506,7 +499,7 @@ def main(argv=None) -> int:
         step("export", lambda: run_child("export", data_dir=str(work / "db-json"), out_dir=str(work / "exports"),
                                          xlsx=not args.no_xlsx))
     if args.profile:
-        import profile_summary
+        from bench import profile_summary
 
         for fmt in ("json", "xml"):
             raw = out / f"profile-{args.size}-{fmt}.txt"
@@ -516,9 +509,9 @@ def main(argv=None) -> int:
                 "summary": profile_summary.summarise(str(raw), top=30),
             })
             shutil.rmtree(work / f"db-profile-{fmt}", ignore_errors=True)
-    report["finished_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    report["finished_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     save()
-    import summary
+    from bench import summary
 
     print(summary.markdown(report))
     if not args.keep:

@@ -1,6 +1,6 @@
 """Serving latency: the dashboard's queries and the exports, on the published read-only version.
 
-The functions of decp_monitor.queries are called directly on a cursor of a read-only connection,
+The functions of decp_monitor.read.queries are called directly on a cursor of a read-only connection,
 without the dashboard's result cache: every call is a cache miss, the worst case a user meets
 after a new version is published or with new filters.
 """
@@ -10,7 +10,7 @@ import statistics
 import time
 from pathlib import Path
 
-from run import PhaseMemory, latency_stats, peak_rss_mb, timed_calls
+from bench.run import PhaseMemory, latency_stats, peak_rss_mb, timed_calls
 
 
 def _rows(result) -> int | None:
@@ -36,8 +36,8 @@ def _pick_buyers(con) -> tuple[str, str]:
 
 
 def task_serve(data_dir: str, repeat: int = 30) -> dict:
-    from decp_monitor import queries
-    from decp_monitor.store import Store
+    from decp_monitor.read import queries
+    from decp_monitor.store.versions import Store
 
     con = Store(data_dir).connect()
     cur = con.cursor()
@@ -107,7 +107,7 @@ def task_serve(data_dir: str, repeat: int = 30) -> dict:
     for name, fn in ranked:
         measure("ranked buyer table", name, fn)
     con.close()
-    return {"source": "functions of decp_monitor.queries, no cache", "repeat": repeat,
+    return {"source": "functions of decp_monitor.read.queries, no cache", "repeat": repeat,
             "large_buyer": large, "small_buyer": small, "queries": results, "notes": notes,
             "peak_rss_mb": round(peak_rss_mb(), 1)}
 
@@ -116,15 +116,15 @@ EXPORT_TABLE = "contract_compliance"  # one row per contract: ~1.4 M rows at 1.5
 
 
 def task_export(data_dir: str, out_dir: str, repeat: int = 3, xlsx: bool = True) -> dict:
-    """The project's exporter (decp_monitor.export.export_table) on the published read-only version.
+    """The project's exporter (decp_monitor.read.export.export_table) on the published read-only version.
 
     - the whole contract table in csv, csv-fr and parquet (the 1-million-row export);
     - xlsx of the largest buyer's contracts (`siret` filter): the whole table is over Excel's
       1 048 576-row sheet limit at national scale, and the exporter refuses it (timed too);
     - DuckDB's own COPY of the same table (csv, parquet) as the floor any exporter builds on.
     """
-    from decp_monitor import export
-    from decp_monitor.store import Store
+    from decp_monitor.read import export
+    from decp_monitor.store.versions import Store
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -179,7 +179,7 @@ def task_export(data_dir: str, out_dir: str, repeat: int = 3, xlsx: bool = True)
         return call
 
     for fmt in ("csv", "csv-fr", "parquet"):
-        measure("decp_monitor.export", fmt, None, "whole table", exporter(fmt), repeat)
+        measure("decp_monitor.read.export", fmt, None, "whole table", exporter(fmt), repeat)
     for fmt, options in (("csv", "FORMAT csv, HEADER"), ("parquet", "FORMAT parquet")):
         measure("DuckDB COPY (floor)", fmt, None, "whole table", copy(options), repeat)
     if xlsx:
@@ -192,14 +192,14 @@ def task_export(data_dir: str, out_dir: str, repeat: int = 3, xlsx: bool = True)
             except export.TooManyRowsForExcel:
                 notes.append(f"xlsx of the whole table ({total_rows:,} rows) refused by the exporter "
                              f"(over Excel's sheet limit) in {(time.perf_counter() - started) * 1000:.0f} ms")
-        measure("decp_monitor.export", "xlsx", {"siret": large}, f"largest buyer ({large})",
+        measure("decp_monitor.read.export", "xlsx", {"siret": large}, f"largest buyer ({large})",
                 exporter("xlsx", {"siret": large}), repeat)
-        measure("decp_monitor.export", "csv-fr", {"siret": large}, f"largest buyer ({large})",
+        measure("decp_monitor.read.export", "csv-fr", {"siret": large}, f"largest buyer ({large})",
                 exporter("csv-fr", {"siret": large}), repeat)
     memory.phase = "end"
     peaks = memory.stop()
     for item in exports:
         item["peak_rss_mb"] = peaks.get(item.pop("phase"))
-    return {"source": "decp_monitor.export.export_table on a read-only connection; DuckDB COPY as the floor",
+    return {"source": "decp_monitor.read.export.export_table on a read-only connection; DuckDB COPY as the floor",
             "table_rows": total_rows, "exports": exports, "notes": notes,
             "peak_rss_mb": round(peak_rss_mb(), 1)}

@@ -50,7 +50,7 @@ def markdown(report: dict) -> str:
     if loads:
         limits = {(r.get("build_memory_limit"), r.get("build_threads")) for _, r in loads}
         add("Build connection: " + "; ".join(f"DuckDB memory_limit {limit}, threads {threads}" for limit, threads in sorted(limits, key=str))
-            + " (decp_monitor.store, `DECP_BUILD_MEMORY_LIMIT`"
+            + " (decp_monitor.store.versions, `DECP_BUILD_MEMORY_LIMIT`"
             + (f" = {loads[0][1].get('build_memory_limit_env')!r}" if loads[0][1].get("build_memory_limit_env") is not None else " unset: default")
             + ").")
         add("")

@@ -5,11 +5,14 @@ import argparse
 import os
 import sys
 import time
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
-from . import __version__
-from .progress import Progress
-from .store import DATA_DIR_ENV, DEFAULT_DATA_DIR, Store, StoreError
+from decp_monitor import __version__
+from decp_monitor.core.progress import Progress
+from decp_monitor.pipeline import build_version
+from decp_monitor.read.export import add_export_arguments
+from decp_monitor.store.versions import DATA_DIR_ENV, DEFAULT_DATA_DIR, Store, StoreError
 
 DESCRIPTION = """\
 decp-monitor : qui publie à temps les données essentielles de ses marchés publics (DECP) ?
@@ -40,7 +43,7 @@ def _add_common(parser: argparse.ArgumentParser, top: bool = False) -> None:
 
 
 def _date(value: str):
-    from .compliance import parse_as_of
+    from decp_monitor.compliance import parse_as_of
 
     try:
         return parse_as_of(value)
@@ -133,12 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="exporter une table (CSV, CSV Excel français, XLSX, Parquet)",
         description="Exporte une table ou vue documentée, filtrée. « export --list » liste les tables et leurs colonnes.",
     )
-    try:
-        from .export import add_export_arguments
-    except ImportError:
-        export.add_argument("table", nargs="?")
-    else:
-        add_export_arguments(export)
+    add_export_arguments(export)
     _add_common(export)
     return parser
 
@@ -175,7 +173,7 @@ def _summary(stats: dict, started: float) -> str:
 
 
 def cmd_demo(store: Store, args) -> int:
-    from .demo_db import build_demo
+    from decp_monitor.pipeline.demo import build_demo
 
     started = time.monotonic()
     stats = build_demo(store, Progress("Chargement du corpus"), contracts=args.contracts, buyers=args.buyers)
@@ -184,7 +182,7 @@ def cmd_demo(store: Store, args) -> int:
 
 
 def cmd_load(store: Store, args) -> int:
-    from .load import iter_files, load_paths
+    from decp_monitor.pipeline.files import iter_files, load_paths
 
     missing = [p for p in args.paths if not os.path.exists(p)]
     if missing:
@@ -197,7 +195,7 @@ def cmd_load(store: Store, args) -> int:
     if carry_over and store.meta().get("is_demo") == "true":
         print("La base actuelle est la démonstration : elle n'est pas reprise.", file=sys.stderr)
         carry_over = False
-    with store.build(
+    with build_version(store, 
         "load", source=" ".join(args.paths), carry_over=carry_over, replace_sources=names, meta=meta
     ) as build:
         kinds = load_paths(build, args.paths, progress=Progress("Lecture des fichiers"))
@@ -208,7 +206,7 @@ def cmd_load(store: Store, args) -> int:
 
 
 def cmd_refresh(store: Store, args) -> int:
-    from .refresh import run_refresh
+    from decp_monitor.pipeline.refresh import run_refresh
 
     options = {
         key: value
@@ -238,14 +236,14 @@ def _phase_progress():
 
 
 def cmd_status(store: Store, args) -> int:
-    from .status import run_status
+    from decp_monitor.read.status import run_status
 
     return run_status(store, args.siret, as_of=args.as_of, as_json=args.json,
                       window_months=args.window_months, stale_months=args.stale_months)
 
 
 def cmd_export(store: Store, args) -> int:
-    from .export import run_export
+    from decp_monitor.read.export import run_export
 
     return run_export(store, args)
 

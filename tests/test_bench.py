@@ -1,26 +1,17 @@
 """Smoke test of the benchmark: at a small size, the pipeline, the pandas baseline and DuckDB's own
 JSON reader give the same late / on-time counts per buyer SIRET. No timing is asserted."""
-import sys
-from pathlib import Path
-
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "bench"
-
-# The corpus comes from the demo generator (decp_monitor.demo.generate_records, its XML twin from
-# decp_monitor.demo.record_to_xml) and the pipeline reads it with the project's reader
+# The corpus comes from the demo generator (decp_monitor.demo.corpus.generate_records, its XML twin from
+# decp_monitor.demo.corpus.record_to_xml) and the pipeline reads it with the project's reader
 # (decp_monitor.parse): no stand-in is involved.
 
 
 @pytest.fixture(scope="module")
 def bench_run():
-    sys.path.insert(0, str(BENCH))
-    try:
-        import run
+    from bench import run
 
-        yield run
-    finally:
-        sys.path.remove(str(BENCH))
+    return run
 
 
 def test_bench_three_methods_agree_on_per_buyer_late_counts(bench_run, tmp_path):

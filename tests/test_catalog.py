@@ -4,9 +4,9 @@ import json
 import duckdb
 import pytest
 
-from decp_monitor.catalog import classify_resource, dataset_findings, dataset_rows, looks_like_dataset_json
-from decp_monitor.ingest import BatchWriter
-from decp_monitor.store import sql_file
+from decp_monitor.parse.catalog import classify_resource, dataset_findings, dataset_rows, looks_like_dataset_json
+from decp_monitor.store.versions import schema_sql
+from decp_monitor.store.writer import BatchWriter
 
 API = "datagouv-api"
 
@@ -17,7 +17,7 @@ def load(real_dir, name):
 
 def table_columns(table):
     con = duckdb.connect()
-    con.execute(sql_file("schema.sql"))
+    con.execute(schema_sql())
     return [r[0] for r in con.execute(
         "SELECT column_name FROM duckdb_columns() WHERE table_name = ? ORDER BY column_index", [table]
     ).fetchall()]
@@ -118,7 +118,7 @@ def test_classification(resource, expected):
 
 def test_rows_insert_into_real_duckdb(real_dir):
     con = duckdb.connect()
-    con.execute(sql_file("schema.sql"))
+    con.execute(schema_sql())
     writer = BatchWriter(con)
     total = 0
     for name in ["dataset_aife_5bd789ee8b4c4155bd9a0770.json", "dataset_pes_5bd0b6fd8b4c413d0801dc57.json",
@@ -141,7 +141,7 @@ def test_looks_like_dataset_json(real_dir):
 
 
 def test_resource_schema_keeps_name_version_and_url():
-    from decp_monitor.catalog import resource_row
+    from decp_monitor.parse.catalog import resource_row
 
     row = resource_row({"id": "r", "url": "https://x/DECP-21440036800012-2024-01-02-01.json",
                         "schema": {"name": "139bercy/format-commande-publique", "version": "2.0.1",

@@ -2,8 +2,8 @@ import subprocess
 import sys
 
 from decp_monitor.cli import main
-from decp_monitor.load import iter_files
-from decp_monitor.store import Store
+from decp_monitor.pipeline.files import iter_files
+from decp_monitor.store.versions import Store
 
 
 def test_help_explains_every_command(capsys):

@@ -8,8 +8,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from decp_monitor.cli import main
-from decp_monitor.model import Record
-from decp_monitor.store import Store
+from decp_monitor.core.model import Record
+from decp_monitor.pipeline import build_version
+from decp_monitor.store.versions import Store
 
 SIRET = "21440036800012"
 CONTRACT_COLUMNS = {"contract_key", "buyer_siret", "contract_id", "kind", "notification_date",
@@ -21,7 +22,7 @@ BUYER_COLUMNS = {"buyer_siret", "siren", "buyer_name", "siret_valid", "declared"
 @pytest.fixture(scope="module")
 def small_dir(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("data")
-    with Store(data_dir).build("test", meta={"as_of": "2025-06-30"}) as build:
+    with build_version(Store(data_dir), "test", meta={"as_of": "2025-06-30"}) as build:
         for i, (notified, published) in enumerate([((2025, 1, 10), (2025, 2, 1)), ((2025, 2, 10), (2025, 6, 1))]):
             build.add(Record(source_file="a.json", position=i, kind="marche", format="json-2019",
                              buyer_siret=SIRET, buyer_name="=Commune", contract_id=f"C{i}",
@@ -71,9 +72,9 @@ def test_buyer_compliance_in_every_format(small_dir, tmp_path):
 
 @pytest.fixture(scope="module")
 def demo_dir(tmp_path_factory):
-    if importlib.util.find_spec("decp_monitor.demo") is None:
-        pytest.skip("demo generator (decp_monitor.demo) not in the tree yet")
-    from decp_monitor.demo_db import build_demo
+    if importlib.util.find_spec("decp_monitor.demo.corpus") is None:
+        pytest.skip("demo generator (decp_monitor.demo.corpus) not in the tree yet")
+    from decp_monitor.pipeline.demo import build_demo
     data_dir = tmp_path_factory.mktemp("demo")
     build_demo(Store(data_dir), contracts=600, buyers=40)
     return data_dir
@@ -122,7 +123,8 @@ def test_missing_output_folder_exits_2_with_french_message(small_dir, tmp_path, 
 
 def test_write_failure_during_export_exits_2_with_french_message(small_dir, tmp_path, capsys, monkeypatch):
     import errno
-    import decp_monitor.export as export_module
+
+    import decp_monitor.read.export as export_module
 
     def full_disk(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")

@@ -1,14 +1,15 @@
 import pytest
 
-from decp_monitor.console import EXAMPLE_QUERIES, run_query
-from decp_monitor.store import Store
-from decp_monitor.model import Record
+from decp_monitor.core.model import Record
+from decp_monitor.pipeline import build_version
+from decp_monitor.read.console import EXAMPLE_QUERIES, run_query
+from decp_monitor.store.versions import Store
 
 
 @pytest.fixture(scope="module")
 def db_path(tmp_path_factory):
     store = Store(tmp_path_factory.mktemp("data"))
-    with store.build("test") as build:
+    with build_version(store, "test") as build:
         for i in range(3):
             build.add(Record(source_file="a.json", position=i, kind="marche", format="json-2019",
                              buyer_siret="21440036800012", contract_id=f"C{i}"))
@@ -87,11 +88,13 @@ def test_example_queries_are_valid_sql(db_path):
 
 def test_console_page_shows_results_and_french_refusals(monkeypatch, db_path):
     from pathlib import Path
+
     from streamlit.testing.v1 import AppTest
 
+    from decp_monitor.dashboard.navigation import page_path
+
     monkeypatch.setenv("DECP_DATA_DIR", str(Path(db_path).parents[1]))
-    page = Path(__file__).resolve().parents[1] / "pages" / "console.py"
-    at = AppTest.from_file(str(page), default_timeout=30).run()
+    at = AppTest.from_file(page_path("console"), default_timeout=30).run()
     assert not at.exception
     at.text_area[0].set_value("SELECT contract_id FROM records ORDER BY 1")
     at.button[0].click().run()
@@ -114,7 +117,7 @@ def test_console_works_beside_the_dashboards_plain_connection(db_path):
 
 
 def test_a_query_beyond_the_memory_limit_fails_instead_of_spilling_to_disk(db_path, tmp_path, monkeypatch):
-    import decp_monitor.console as console
+    import decp_monitor.read.console as console
 
     monkeypatch.chdir(tmp_path)  # an in-memory database would spill under ./.tmp
     monkeypatch.setitem(console.CONSOLE_CONFIG, "memory_limit", "64MB")  # small, so the test is quick

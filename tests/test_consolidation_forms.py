@@ -3,8 +3,10 @@ republished ones (a memory fix, see BENCHMARKS.md). These tests pin that both fo
 aggregate over every record gave, NULLs and odd keys included."""
 import datetime as dt
 
-from decp_monitor.model import Record
-from decp_monitor.store import Store, sql_file
+from decp_monitor.core.model import Record
+from decp_monitor import pipeline
+from decp_monitor.pipeline import build_version
+from decp_monitor.store.versions import Store, schema_sql
 
 COLUMNS = (
     "contract_key, buyer_siret, contract_id, kind, notification_date, start_date, publication_date, "
@@ -53,7 +55,7 @@ def test_single_and_republished_contracts_match_the_aggregate_over_every_record(
         rec(5, None),
         rec(6, "CONC", kind="concession", start_date=dt.date(2024, 3, 1)),
     ]
-    with store.build("test", finish=lambda con: None) as build:
+    with build_version(store, "test") as build:
         for item in items:
             build.add(item)
     con = store.connect()
@@ -76,12 +78,12 @@ def test_a_record_with_a_null_contract_key_is_not_dropped(tmp_path):
     import duckdb
 
     con = duckdb.connect(str(tmp_path / "x.duckdb"))
-    con.execute(sql_file("schema.sql"))
+    con.execute(schema_sql())
     con.execute(
         "INSERT INTO records (record_id, source_file, kind, buyer_siret, contract_id) VALUES "
         "(0, 'a.json', NULL, '21440036800012', 'K1'), (1, 'a.json', 'marche', '21440036800012', 'K2')"
     )
-    con.execute(sql_file("consolidate.sql"))
+    con.execute(pipeline.sql("consolidate.sql"))
     rows = sorted(con.execute("SELECT contract_id, record_count FROM contracts").fetchall())
     con.close()
     assert rows == [("K1", 1), ("K2", 1)]

@@ -1,8 +1,9 @@
 import datetime as dt
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from decp_monitor.dates import parse_decp_date
+from decp_monitor.core.dates import parse_decp_date
 
 
 def test_plain_and_suffixed_dates_keep_the_date_part():

@@ -2,8 +2,8 @@ import csv
 
 import pytest
 
-from decp_monitor.declarations import looks_like_declaration_csv, read_declarations
-from decp_monitor.model import Declaration, Finding
+from decp_monitor.core.model import Declaration, Finding
+from decp_monitor.parse.declarations import looks_like_declaration_csv, read_declarations
 
 VALID = "21440036800012"  # Luhn-valid
 VALID_2 = "79248336400024"
@@ -104,7 +104,7 @@ def test_blank_rows_are_skipped():
 
 def test_looks_like_declaration_csv():
     assert looks_like_declaration_csv(b"\xef\xbb\xbfsiretAcheteur;urlProfilAcheteur;urlDCAT;coordonnees\n1;2")
-    assert looks_like_declaration_csv('"SIRET Acheteur";"url"\n'.encode())
+    assert looks_like_declaration_csv(b'"SIRET Acheteur";"url"\n')
     assert not looks_like_declaration_csv(b'"dataset.id";"dataset.title";"id";"url"\n')
     assert not looks_like_declaration_csv(b'{"siretAcheteur": 1}')
     assert not looks_like_declaration_csv(b"")

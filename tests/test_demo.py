@@ -5,11 +5,11 @@ import json
 
 import pytest
 
-from decp_monitor import demo
-from decp_monitor.demo_db import build_demo, demo_corpus_dir
+from decp_monitor.core.siret import is_valid_siret
+from decp_monitor.demo import corpus as demo
 from decp_monitor.parse import read_decp
-from decp_monitor.siret import is_valid_siret
-from decp_monitor.store import Store
+from decp_monitor.pipeline.demo import build_demo, demo_corpus_dir
+from decp_monitor.store.versions import Store
 
 
 @pytest.fixture(scope="module")

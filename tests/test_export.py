@@ -7,11 +7,17 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from decp_monitor.export import (
-    ExportError, TooManyRowsForExcel, export_dataframe, export_query, export_table, exportable_tables,
+from decp_monitor.core.model import Record
+from decp_monitor.pipeline import build_version
+from decp_monitor.read.export import (
+    ExportError,
+    TooManyRowsForExcel,
+    export_dataframe,
+    export_query,
+    export_table,
+    exportable_tables,
 )
-from decp_monitor.model import Record
-from decp_monitor.store import Store
+from decp_monitor.store.versions import Store
 
 SIRET = "21440036800012"
 EVIL = '=HYPERLINK("http://x")'
@@ -20,7 +26,7 @@ EVIL = '=HYPERLINK("http://x")'
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     store = Store(tmp_path_factory.mktemp("data"))
-    with store.build("test") as build:
+    with build_version(store, "test") as build:
         build.add(Record(source_file="a.json", position=0, kind="marche", format="json-2019",
                          buyer_siret=SIRET, buyer_name="Ville", contract_id="C1", objet=EVIL,
                          amount=-1234.5, notification_date=dt.date(2024, 3, 15),
@@ -120,7 +126,7 @@ def test_filters_siret_dates_and_as_of_are_applied(con, tmp_path):
 
 
 def test_excel_row_limit_gives_french_message_and_alternatives(monkeypatch):
-    import decp_monitor.export as export
+    import decp_monitor.read.export as export
     monkeypatch.setattr(export, "EXCEL_MAX_DATA_ROWS", 3)
     con = duckdb.connect()
     with pytest.raises(TooManyRowsForExcel, match="CSV .*Parquet"):
@@ -145,7 +151,7 @@ def test_list_columns_become_joined_text_in_csv():
 
 
 def test_download_of_a_full_query_holds_every_row_not_just_a_page(store):
-    from decp_monitor.ui.downloads import ExportQuery
+    from decp_monitor.dashboard.downloads import ExportQuery
     query = ExportQuery(str(store.current().path), "SELECT * FROM records WHERE amount > ?", [0])
     assert query.rows() == 1
     back = pd.read_csv(io.BytesIO(query.to_bytes("csv-fr", "records")), sep=";", decimal=",", encoding="utf-8-sig")
@@ -154,7 +160,7 @@ def test_download_of_a_full_query_holds_every_row_not_just_a_page(store):
 
 def test_xlsx_drops_control_characters_keeps_guard_and_numbers(tmp_path):
     store = Store(tmp_path / "data")
-    with store.build("test") as build:
+    with build_version(store, "test") as build:
         build.add(Record(source_file="a.json", position=0, kind="marche", format="json-2019",
                          buyer_siret=SIRET, buyer_name="Ville\x00 de\x1f Nantes", contract_id="C1",
                          objet="Travaux\x0b de voirie\x0c\ttab\nligne", amount=-12.5,

@@ -5,12 +5,15 @@ import json
 import pytest
 
 from decp_monitor import cli
-from decp_monitor.refresh import resolve_api_base, run_refresh
+from decp_monitor.pipeline.refresh import resolve_api_base, run_refresh
 from decp_monitor.sources.datagouv import DEFAULT_TAGS
 from decp_monitor.sources.http import USER_AGENT, HttpSettings
-from decp_monitor.store import Store, StoreError
-from udata_server import (  # noqa: F401  (fixtures)
-    API_DIR, DATASET_FILES, DECLARATION_FILES, REAL, small_udata_server, udata_server,
+from decp_monitor.store.versions import Store, StoreError
+from tests.udata_server import (
+    API_DIR,
+    DATASET_FILES,
+    DECLARATION_FILES,
+    REAL,
 )
 
 PES = "5bd0b6fd8b4c413d0801dc57"

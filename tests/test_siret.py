@@ -1,30 +1,44 @@
-from hypothesis import given, strategies as st
+"""One SIRET rule: python-stdnum's fr.siret in Python, core/siret.sql in SQL, the same verdicts."""
+import duckdb
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from stdnum import luhn
 
-from decp_monitor.siret import clean_siret, is_valid_siret, siret_problem
+from decp_monitor.core.siret import clean_siret, install_sql, is_valid_siren, is_valid_siret, siret_problem
 
 
-def luhn_complete(body: str) -> str:
-    """Append the digit that makes body+digit pass Luhn."""
-    for key in "0123456789":
-        candidate = body + key
-        total = 0
-        for index, char in enumerate(reversed(candidate)):
-            value = int(char) * (2 if index % 2 else 1)
-            total += value - 9 if value > 9 else value
-        if total % 10 == 0:
-            return candidate
-    raise AssertionError
+def complete(head13: str) -> str:
+    """A SIRET from 13 digits: the SIREN key put in 9th place, then the SIRET key."""
+    siren = head13[:8] + luhn.calc_check_digit(head13[:8])
+    body = siren + head13[9:13]
+    return body + luhn.calc_check_digit(body)
 
 
 def test_known_valid_sirets():
     assert is_valid_siret("21440036800012")
     assert is_valid_siret("35600000000048")  # La Poste head office, plain Luhn
+    assert is_valid_siren("214400368")
+    assert not is_valid_siren("214400369")
 
 
-def test_la_poste_rule_digit_sum_multiple_of_five():
-    siret = "35600000012345"  # digit sum 3+5+6+1+2+3+4+5 = 29 -> not a multiple of 5
-    assert not is_valid_siret(siret)
+def test_la_poste_establishments_by_digit_sum_only():
+    assert not is_valid_siret("35600000012345")  # digit sum 29
     assert is_valid_siret("35600000012346")  # digit sum 30, fails Luhn but passes La Poste
+    # a La Poste establishment that passes Luhn but not the digit-sum rule is not valid
+    lp_luhn = "3560000001001"
+    lp_luhn += luhn.calc_check_digit(lp_luhn)
+    assert luhn.is_valid(lp_luhn) and sum(map(int, lp_luhn)) % 5 != 0
+    assert not is_valid_siret(lp_luhn)
+
+
+def test_the_siren_key_is_checked_too():
+    # 14 digits that pass Luhn, but whose first 9 digits are not a SIREN
+    body = "2144003690001"
+    siret = body + luhn.calc_check_digit(body)
+    assert luhn.is_valid(siret) and not is_valid_siren(siret[:9])
+    assert not is_valid_siret(siret)
+    assert siret_problem(siret) == "clé de contrôle du SIREN (9 premiers chiffres) invalide"
 
 
 def test_clean_siret_strips_separators_and_refuses_letters():
@@ -37,27 +51,21 @@ def test_clean_siret_strips_separators_and_refuses_letters():
 def test_siret_problem_messages_in_french():
     assert siret_problem("21440036800012") is None
     assert siret_problem("214400368000") == "doit comporter 14 chiffres (12 fournis)"
-    assert siret_problem("21440036800013") == "clé de contrôle (Luhn) invalide"
+    assert siret_problem("21440036800013").startswith("clé de contrôle (Luhn) invalide")
     assert siret_problem("2144003680001A") == "contient des caractères non numériques"
+    assert siret_problem("35600000012345").startswith("clé de contrôle de La Poste invalide")
+    assert siret_problem("") == "SIRET absent"
 
 
 @given(st.text(alphabet="0123456789", min_size=13, max_size=13).filter(lambda s: not s.startswith("356000000")))
-def test_luhn_one_digit_change_invalidates(body):
-    siret = luhn_complete(body)
+def test_one_digit_changed_invalidates(head):
+    siret = complete(head)
     assert is_valid_siret(siret)
     for position in range(14):
         for digit in "0123456789":
-            if digit != siret[position]:
-                changed = siret[:position] + digit + siret[position + 1:]
-                if not changed.startswith("356000000"):
-                    assert not is_valid_siret(changed)
-
-
-@given(st.text(alphabet="0123456789", min_size=5, max_size=5))
-def test_la_poste_valid_iff_digit_sum_multiple_of_five_or_luhn(tail):
-    siret = "356000000" + tail
-    digit_sum = sum(map(int, siret))
-    assert is_valid_siret(siret) == (digit_sum % 5 == 0 or luhn_complete(siret[:13]) == siret)
+            changed = siret[:position] + digit + siret[position + 1:]
+            if digit != siret[position] and not changed.startswith("356000000"):
+                assert not is_valid_siret(changed)
 
 
 @given(st.text(min_size=0, max_size=20))
@@ -65,3 +73,39 @@ def test_siret_problem_never_raises_and_agrees_with_validity(text):
     problem = siret_problem(text)
     cleaned = clean_siret(text)
     assert (problem is None) == (cleaned is not None and is_valid_siret(cleaned))
+
+
+# -- the SQL twin ------------------------------------------------------------------------------
+
+sirets = st.one_of(
+    st.text(alphabet="0123456789", min_size=13, max_size=13).map(complete),           # valid
+    st.text(alphabet="0123456789", min_size=14, max_size=14),                          # mostly invalid
+    st.text(alphabet="0123456789", min_size=5, max_size=5).map(lambda tail: "356000000" + tail),
+    st.text(alphabet="0123456789 E+,", min_size=0, max_size=16),
+)
+
+
+@pytest.fixture(scope="module")
+def sql_verdicts():
+    con = duckdb.connect()
+    install_sql(con)
+    yield lambda values: dict(con.execute(
+        "SELECT s, siret_is_valid(s) FROM unnest(CAST($values AS VARCHAR[])) t(s)", {"values": values}).fetchall())
+    con.close()
+
+
+def test_sql_known_sirets(sql_verdicts):
+    verdicts = sql_verdicts(["21440036800012", "35600000000048", "35600000049837", "21440036800013",
+                             "2,10104E+13", "", "35600000012346", "35600000012345"])
+    assert verdicts == {"21440036800012": True, "35600000000048": True, "35600000049837": True,
+                        "21440036800013": False, "2,10104E+13": False, "": False,
+                        "35600000012346": True, "35600000012345": False}
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(sirets, min_size=20, max_size=60))
+def test_sql_macro_agrees_with_stdnum(sql_verdicts, values):
+    """Thousands of generated numbers (100 examples × up to 60), valid and invalid alike."""
+    verdicts = sql_verdicts(values)
+    assert all(verdicts[v] is is_valid_siret(v) for v in values), [
+        (v, verdicts[v], is_valid_siret(v)) for v in values if verdicts[v] is not is_valid_siret(v)]

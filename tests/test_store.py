@@ -4,8 +4,9 @@ import json
 import duckdb
 import pytest
 
-from decp_monitor.model import Declaration, Finding, Modification, Record
-from decp_monitor.store import Store, StoreError
+from decp_monitor.core.model import Declaration, Finding, Modification, Record
+from decp_monitor.pipeline import build_version
+from decp_monitor.store.versions import Store, StoreError
 
 
 def record(position, contract_id="C1", siret="21440036800012", notified="2024-01-15", published="2024-02-01", **kw):
@@ -23,7 +24,7 @@ def record(position, contract_id="C1", siret="21440036800012", notified="2024-01
 
 
 def publish(store, *items, command="test", **kw):
-    with store.build(command, finish=lambda con: None, **kw) as build:
+    with build_version(store, command, **kw) as build:
         for item in items:
             build.add(item)
     return build
@@ -61,7 +62,7 @@ def test_failed_build_leaves_previous_version_serving(tmp_path):
     before = store.current()
 
     with pytest.raises(RuntimeError, match="boom"):
-        with store.build("test", finish=lambda con: None) as build:
+        with build_version(store, "test") as build:
             for i in range(1, 100):
                 build.add(record(i, contract_id=f"C{i}"))
             build.writer.flush()  # some tables are written by now
@@ -161,7 +162,7 @@ def test_incremental_load_replaces_only_reloaded_files(tmp_path):
 
 def test_declarations_and_metadata_rows_are_stored(tmp_path):
     store = Store(tmp_path)
-    with store.build("test", finish=lambda con: None) as build:
+    with build_version(store, "test") as build:
         build.add(Declaration("d.csv", 2, "21440036800012", "21440036800012", "https://profil.example/x"))
         build.add_datasets([{"dataset_id": "ds1", "title": "T", "tags": ["decp"], "extras": {"siret": "1"}}])
         build.add_resources([{"resource_id": "r1", "dataset_id": "ds1", "url": "https://x/f/a.json"}])
@@ -178,7 +179,7 @@ def test_refresh_history_keeps_failed_builds(tmp_path):
     store = Store(tmp_path)
     publish(store, record(0))
     with pytest.raises(StoreError):
-        with store.build("refresh", finish=lambda con: None) as build:
+        with build_version(store, "refresh") as build:
             raise StoreError("API injoignable")
     publish(store, record(0))
     con = store.connect()
@@ -191,7 +192,7 @@ def test_validation_refuses_a_version_with_too_few_records(tmp_path):
     store = Store(tmp_path)
     publish(store, record(0), record(1, contract_id="C2"))
     with pytest.raises(StoreError, match="Publication refusée"):
-        with store.build("refresh", finish=lambda con: None) as build:
+        with build_version(store, "refresh") as build:
             build.expect_min_records = 2
             build.add(record(0))
     assert count(store, "records") == 2
@@ -218,7 +219,8 @@ def test_pointer_is_plain_json_naming_the_version(tmp_path):
 
 READER_SCRIPT = """
 import sys, time
-from decp_monitor.store import Store
+from decp_monitor.pipeline import build_version
+from decp_monitor.store.versions import Store
 store = Store(sys.argv[1])
 con = store.connect()
 print(con.execute("SELECT count(*) FROM records").fetchone()[0], flush=True)
@@ -256,12 +258,10 @@ def test_build_connection_memory_is_capped_and_configurable(tmp_path, monkeypatc
     store = Store(tmp_path)
     seen = {}
 
-    def remember(con):
-        seen["limit"] = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
-
     def build():
-        with store.build("test", finish=remember) as b:
+        with build_version(store, "test") as b:
             b.add(record(0))
+            seen["limit"] = b.con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
 
     build()
     assert seen["limit"] == "667.5 MiB"  # the default 700MB cap, as DuckDB spells it
@@ -283,7 +283,7 @@ def test_invalid_memory_limit_fails_the_build_and_keeps_the_previous_version(tmp
 
 def test_local_files_take_their_catalogue_resource_by_name(tmp_path):
     store = Store(tmp_path)
-    with store.build("test", finish=lambda con: None) as build:
+    with build_version(store, "test") as build:
         build.add_resources([{"resource_id": "r1", "dataset_id": "d1",
                               "url": "https://static.data.gouv.fr/resources/x/20240101-000000/declarations-p.csv"},
                              {"resource_id": "r2", "dataset_id": "d1",

@@ -14,7 +14,7 @@ Fault injection: `server.fault(path, kind, times=None, ...)` with kind in
 timeout | status | reset | truncate | redirect_loop | huge | huge_unannounced | bad_gzip.
 Every request is logged in `server.log` (method, path, query, user agent).
 
-    def test_x(udata_server):            # fixture below; import it in the test module
+    def test_x(udata_server):            # fixture below, registered by tests/conftest.py
         api = udata_server.api_base
 """
 from __future__ import annotations
@@ -228,7 +228,7 @@ def _make_handler(server: UdataServer):
         def log_message(self, *args):  # the request log is `server.log`
             pass
 
-        def do_GET(self):  # noqa: N802
+        def do_GET(self):
             parts = urlsplit(self.path)
             query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
             entry = LoggedRequest("GET", parts.path, query, self.headers.get("User-Agent", ""))

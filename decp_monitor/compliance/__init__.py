@@ -15,8 +15,9 @@ from typing import Optional, Union
 
 import duckdb
 
-from . import rules
-from .rules import RULES, STATUS_LABELS, VERDICT_LABELS  # noqa: F401  (public API)
+from decp_monitor.compliance import rules
+from decp_monitor.compliance.rules import RULES, STATUS_LABELS, VERDICT_LABELS
+from decp_monitor.core import siret
 
 _SQL_DIR = Path(__file__).resolve().parent
 # Order matters: each file reads the tables of the ones before.
@@ -146,20 +147,9 @@ def _fill_siret_problems(con) -> None:
         "SELECT buyer_siret FROM buyer_universe WHERE NOT siret_valid").fetchall()]
     if not invalid:
         return
-    try:
-        from ..siret import siret_problem
-    except ImportError:  # the validator module is optional while the package is assembled
-        siret_problem = _fallback_siret_problem
-    problems = [siret_problem(s) or _fallback_siret_problem(s) for s in invalid]
-    con.execute("INSERT INTO siret_problems SELECT unnest(CAST(? AS VARCHAR[])), unnest(CAST(? AS VARCHAR[]))",
-                [invalid, problems])
-
-
-def _fallback_siret_problem(siret: str) -> str:
-    digits = "".join(ch for ch in siret if ch.isdigit())
-    if len(siret) != 14 or digits != siret:
-        return f"« {siret} » n'est pas composé de 14 chiffres"
-    return "la clé de contrôle (Luhn) est fausse"
+    problems = [siret.siret_problem(s) for s in invalid]
+    con.execute("INSERT INTO siret_problems SELECT unnest(CAST($sirets AS VARCHAR[])), unnest(CAST($problems AS VARCHAR[]))",
+                {"sirets": invalid, "problems": problems})
 
 
 def _meta_months(con, key: str, default: int) -> int:
@@ -190,6 +180,7 @@ def compute(con, as_of: DateLike = None, window_months: Optional[int] = None,
     derived = _set_parameters(con, as_of_date, window_months, stale_months)
     _create_labels(con)
     _drop_view_or_table(con, "contract_compliance")
+    siret.install_sql(con)
     for name in PIPELINE:
         if name == "buyers.sql":
             _fill_siret_problems(con)

@@ -1,20 +1,21 @@
 """Read any DECP file (JSON or XML, 2019 or 2024 format) into Records and Findings.
 
     for item in read_decp("DECP-...json"):  # or bytes
-        ...  # decp_monitor.model.Record or decp_monitor.model.Finding, in file order
+        ...  # decp_monitor.core.model.Record or decp_monitor.core.model.Finding, in file order
 
 The format is detected from the content (first significant byte, then the root), never from the
-file name. Bad content never raises: it becomes findings (see decp_monitor.findings.CODES).
+file name. Bad content never raises: it becomes findings (see decp_monitor.core.findings.CODES).
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Optional, Union
+from typing import Optional, Union
 
-from ..findings import finding
-from ..model import Finding, Record
-from .json_reader import read_json
-from .xml_reader import read_xml
+from decp_monitor.core.findings import finding
+from decp_monitor.core.model import Finding, Record
+from decp_monitor.parse.json_reader import read_json
+from decp_monitor.parse.xml_reader import read_xml
 
 BOM = b"\xef\xbb\xbf"
 _SPACE = b" \t\r\n"

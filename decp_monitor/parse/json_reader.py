@@ -9,15 +9,16 @@ from __future__ import annotations
 import codecs
 import io
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Optional, Union
+from typing import Optional, Union
 
 import ijson
 
-from ..findings import finding
-from ..model import Finding, Record
-from .messages import explain
-from .normalise import FileState, normalise
+from decp_monitor.core.findings import finding
+from decp_monitor.core.model import Finding, Record
+from decp_monitor.parse.messages import explain
+from decp_monitor.parse.normalise import FileState, normalise
 
 CHUNK = 1 << 16
 MAX_DEPTH_RUN = 256

@@ -10,10 +10,10 @@ import datetime as dt
 import math
 from typing import Any, Optional
 
-from ..dates import parse_decp_date
-from ..findings import finding
-from ..model import Finding, Modification, Record
-from ..siret import clean_siret, siret_problem
+from decp_monitor.core.dates import parse_decp_date
+from decp_monitor.core.findings import finding
+from decp_monitor.core.model import Finding, Modification, Record
+from decp_monitor.core.siret import clean_siret, siret_problem
 
 ABSURD_AMOUNT = 1e11
 _MISSING_TEXT = {"", "nan", "nc", "null", "none"}
@@ -174,7 +174,7 @@ def _holders(raw: Any) -> list[dict]:
     return holders
 
 
-def _party(record: dict, key: str, ctx: "_Ctx") -> tuple[Optional[str], Optional[str], bool]:
+def _party(record: dict, key: str, ctx: _Ctx) -> tuple[Optional[str], Optional[str], bool]:
     """(id, name, present) of acheteur / autoriteConcedante, also from a flattened "acheteur.id"."""
     party = record.get(key)
     if isinstance(party, list):

@@ -6,14 +6,15 @@ the parser is configured with resolve_entities=False, no_network=True, load_dtd=
 from __future__ import annotations
 
 import io
-from typing import Iterator, Optional, Union
+from collections.abc import Iterator
+from typing import Optional, Union
 
 from lxml import etree
 
-from ..findings import finding
-from ..model import Finding, Record
-from .messages import explain
-from .normalise import FileState, normalise
+from decp_monitor.core.findings import finding
+from decp_monitor.core.model import Finding, Record
+from decp_monitor.parse.messages import explain
+from decp_monitor.parse.normalise import FileState, normalise
 
 RECORD_TAGS = {"marche": "marche", "contrat-concession": "concession"}
 # Lists the schemas allow to be empty (minOccurs="0" items): <modifications/> is valid, not a defect.

@@ -100,7 +100,7 @@ class DownloadCache:
             "final_url": download.final_url,
             "complete": complete,
             "note": note,
-            "fetched_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "fetched_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         })
         sidecar = self.sidecar_path(resource)
         tmp = sidecar.with_name(sidecar.name + ".tmp")

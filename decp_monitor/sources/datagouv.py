@@ -7,14 +7,15 @@ instead of the list) has them paged through `/2/datasets/{id}/resources/`.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator, Optional
+from typing import Optional
 from urllib.parse import quote
 
-from ..catalog import dataset_findings
-from ..findings import finding
-from ..model import Finding
-from .http import FetchError, PoliteClient
+from decp_monitor.core.findings import finding
+from decp_monitor.core.model import Finding
+from decp_monitor.parse.catalog import dataset_findings
+from decp_monitor.sources.http import FetchError, PoliteClient
 
 DEFAULT_API_BASE = "https://www.data.gouv.fr/api"
 DEFAULT_TAGS = (

@@ -13,13 +13,14 @@ import hashlib
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import httpx
 
-from .. import __version__
+from decp_monitor import __version__
 
 USER_AGENT = f"decp-monitor/{__version__} (+https://github.com/decp-monitor/decp-monitor)"
 MB = 1024 * 1024
@@ -146,7 +147,7 @@ class PoliteClient:
             limits=httpx.Limits(max_connections=16, max_keepalive_connections=8),
         )
 
-    def __enter__(self) -> "PoliteClient":
+    def __enter__(self) -> PoliteClient:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -2,7 +2,7 @@
 
     python tests/browser/take_screenshots.py [--data-dir DIR] [--out docs/screenshots]
 
-Without --data-dir, builds the demo database (decp_monitor.demo_db, a few seconds) in a temporary
+Without --data-dir, builds the demo database (decp_monitor.pipeline.demo, a few seconds) in a temporary
 directory. Starts `streamlit run app.py` on a free port, opens each page in headless Chromium
 (French locale) and saves the visible 1440×900 page area as PNG (reduced to a 256-colour palette
 so that each file stays small). The buyer pages are a late buyer (the most late contracts) and a
@@ -60,7 +60,7 @@ for (const el of document.querySelectorAll('main, section, div')) {
 
 
 def pick_buyers(data_dir: Path) -> dict[str, str]:
-    from decp_monitor.store import Store
+    from decp_monitor.store.versions import Store
 
     con = Store(data_dir).connect()
     try:
@@ -80,8 +80,8 @@ def pick_buyers(data_dir: Path) -> dict[str, str]:
 
 
 def build_demo(data_dir: Path) -> None:
-    from decp_monitor.demo_db import build_demo as build
-    from decp_monitor.store import Store
+    from decp_monitor.pipeline.demo import build_demo as build
+    from decp_monitor.store.versions import Store
 
     build(Store(data_dir))
 

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Iterable, Optional
+from collections.abc import Iterable
+from typing import Optional
 
 import pytest
 
-from decp_monitor.model import Declaration, Modification, Record
-from decp_monitor.store import Store
+from decp_monitor.core.model import Declaration, Modification, Record
+from decp_monitor.pipeline import build_version
+from decp_monitor.store.versions import Store
 
 BUYER = "21440036800012"  # Ville de Châteaubriant: a valid SIRET
 OTHER = "21690123100011"  # Ville de Lyon
@@ -75,7 +77,7 @@ def build(tmp_path):
     def _build(records=(), declarations=(), datasets=(), resources=(), as_of=AS_OF, carry_over=False,
                files=()) -> Built:
         meta = {"as_of": as_of} if as_of else {}
-        with store.build("test", carry_over=carry_over, meta=meta) as b:
+        with build_version(store, "test", carry_over=carry_over, meta=meta) as b:
             for item in list(records) + list(declarations):
                 b.add(item)
             if datasets:

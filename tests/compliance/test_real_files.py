@@ -16,6 +16,7 @@ import duckdb
 import pytest
 
 from decp_monitor import compliance
+from decp_monitor.pipeline import build_version
 
 FILES = {
     "pes": "decp-json/decp-json_2019-archives/data.gouv.fr_pes_2019-04-05.json",
@@ -78,7 +79,7 @@ def independent_counts(paths) -> dict[str, Counter]:
 def records_from_json(path):
     """Minimal 2019-format mapping to model Records, so the engine can be checked on real data
     even without the project's reader (the "parser" variant goes through the reader)."""
-    from decp_monitor.model import Record
+    from decp_monitor.core.model import Record
 
     for position, record in enumerate(json.loads(path.read_text(encoding="utf-8-sig"))["marches"]):
         yield Record(path.name, position, "marche", "json-2019",
@@ -89,12 +90,12 @@ def records_from_json(path):
 
 @pytest.fixture(scope="module", params=["converted", "parser"])
 def real_db(request, real_dir, tmp_path_factory):
-    from decp_monitor.store import Store
+    from decp_monitor.store.versions import Store
 
     if request.param == "parser":
         pytest.importorskip("decp_monitor.parse")
     store = Store(tmp_path_factory.mktemp("real") / "data")
-    with store.build("test", meta={"as_of": "2022-06-30"}) as b:
+    with build_version(store, "test", meta={"as_of": "2022-06-30"}) as b:
         for relative in FILES.values():
             if request.param == "parser":
                 b.load_file(real_dir / relative)

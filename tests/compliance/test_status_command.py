@@ -3,7 +3,7 @@ import io
 import json
 
 from decp_monitor.cli import main
-from decp_monitor.status import run_status
+from decp_monitor.read.status import run_status
 
 from .conftest import BUYER, OTHER, declaration, marche
 
@@ -77,7 +77,7 @@ def test_spaces_in_the_siret_are_ignored(build):
 
 
 def test_nothing_published_exits_1(tmp_path):
-    from decp_monitor.store import Store
+    from decp_monitor.store.versions import Store
 
     out = io.StringIO()
     assert run_status(Store(tmp_path), BUYER, out=out) == 1

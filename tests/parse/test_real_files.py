@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from decp_monitor.model import Finding, Record
+from decp_monitor.core.model import Finding, Record
 from decp_monitor.parse import read_decp
 
 REAL = Path(__file__).resolve().parents[2].parent / "shared" / "real"

@@ -3,7 +3,7 @@ import json
 
 from decp_monitor.sources.datagouv import DEFAULT_TAGS, discover
 from decp_monitor.sources.http import HttpSettings, PoliteClient
-from udata_server import API_DIR, DATASET_FILES, udata_server  # noqa: F401  (fixture)
+from tests.udata_server import API_DIR, DATASET_FILES
 
 PES = "5bd0b6fd8b4c413d0801dc57"
 EMP = "5c0a7845634f4139b2ee8883"

@@ -4,9 +4,14 @@ import hashlib
 import pytest
 
 from decp_monitor.sources.http import (
-    USER_AGENT, BudgetExhausted, FetchError, FileTooLarge, HttpSettings, PoliteClient, parse_retry_after,
+    USER_AGENT,
+    BudgetExhausted,
+    FetchError,
+    FileTooLarge,
+    HttpSettings,
+    PoliteClient,
+    parse_retry_after,
 )
-from udata_server import small_udata_server  # noqa: F401  (fixture)
 
 MEGALIS = "5f4f4f8910f4b55843deae51"
 

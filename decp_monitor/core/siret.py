@@ -1,0 +1,66 @@
+"""The SIRET rule, once: python-stdnum's `fr.siret` in Python, `siret.sql` in SQL.
+
+A SIRET is 14 digits: the SIREN (9, the legal unit, with its own Luhn key) and the NIC (5, the
+establishment); the 14 digits carry a Luhn key too, except La Poste's establishments (SIREN
+356000000, head office 35600000000048 aside), whose digits add up to a multiple of 5 (BRIEF §2).
+The SQL macro is tested against this module on generated numbers (tests/test_siret.py).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import duckdb
+from stdnum import luhn
+from stdnum.fr import siren as stdnum_siren
+from stdnum.fr import siret as stdnum_siret
+
+_STRIP = str.maketrans("", "", " .\u00a0\u202f\t\n\r-")
+LA_POSTE_SIREN = "356000000"
+LA_POSTE_HEAD_OFFICE = "35600000000048"
+SIRET_SQL = Path(__file__).resolve().with_name("siret.sql")
+
+
+def clean_siret(raw: object) -> Optional[str]:
+    """Digits only (spaces, dots, NBSP, dashes removed), or None when something else remains."""
+    if raw is None:
+        return None
+    text = str(raw).translate(_STRIP)
+    return text if text.isdigit() and text.isascii() else None
+
+
+def _digits(value: object, length: int) -> bool:
+    return isinstance(value, str) and len(value) == length and value.isascii() and value.isdigit()
+
+
+def is_valid_siret(value: object) -> bool:
+    """14 ASCII digits that pass the SIRET keys (nothing stripped: clean_siret() first)."""
+    return _digits(value, 14) and stdnum_siret.is_valid(value)
+
+
+def is_valid_siren(value: object) -> bool:
+    """9 ASCII digits that pass the SIREN key."""
+    return _digits(value, 9) and stdnum_siren.is_valid(value)
+
+
+def siret_problem(raw: object) -> Optional[str]:
+    """French explanation of what is wrong with a SIRET, None when it is valid."""
+    if raw is None or str(raw).strip() == "":
+        return "SIRET absent"
+    digits = clean_siret(raw)
+    if digits is None:
+        return "contient des caractères non numériques"
+    if len(digits) != 14:
+        return f"doit comporter 14 chiffres ({len(digits)} fournis)"
+    if is_valid_siret(digits):
+        return None
+    if digits.startswith(LA_POSTE_SIREN) and digits != LA_POSTE_HEAD_OFFICE:
+        return "clé de contrôle de La Poste invalide (la somme des chiffres doit être un multiple de 5)"
+    if not luhn.is_valid(digits):
+        return "clé de contrôle (Luhn) invalide : un chiffre a probablement été mal saisi"
+    return "clé de contrôle du SIREN (9 premiers chiffres) invalide"
+
+
+def install_sql(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the SQL macro `siret_is_valid(s)` on a connection (temporary: per connection)."""
+    con.execute(SIRET_SQL.read_text(encoding="utf-8"))

@@ -1,0 +1,223 @@
+"""The body of the buyer page: verdict banner, figures, contracts, timeline, datasets, advice."""
+from __future__ import annotations
+
+import datetime as dt
+
+import streamlit as st
+
+from decp_monitor.dashboard import charts, columns, widgets
+from decp_monitor.dashboard.data import Loaded
+from decp_monitor.dashboard.format import format_siret, fr_date, fr_days, fr_int, fr_percent, md_escape
+
+BANNERS = {
+    "compliant": st.success, "late": st.error, "missing": st.error, "stale": st.warning,
+    "undeclared": st.warning, "invalid_siret": st.error, "no_recent_data": st.info,
+}
+ICONS = {"compliant": ":material/check_circle:", "late": ":material/schedule:", "missing": ":material/block:",
+         "stale": ":material/hourglass_disabled:", "undeclared": ":material/help:",
+         "invalid_siret": ":material/block:", "no_recent_data": ":material/info:"}
+PAGE_SIZE = 100
+NO_CONTRACTS = ("Aucun contrat n'a été trouvé sous ce SIRET dans les données chargées : ni dans les fichiers "
+                "de données essentielles moissonnés, ni dans les fichiers chargés localement. Si l'acheteur a "
+                "passé des marchés de 40 000 € HT ou plus, leurs données essentielles auraient dû être publiées.")
+TIMELINE_SIZE = 40  # beyond, the contract labels no longer fit
+
+
+def render(loaded: Loaded, row: dict) -> None:
+    siret = row["buyer_siret"]
+    st.header(md_escape(row["buyer_name"]) if row.get("buyer_name") else "Acheteur sans nom publié")
+    facts = [f"SIRET {format_siret(siret)}"]
+    if row.get("platform"):
+        facts.append(f"plateforme : {md_escape(row['platform'])}")
+    facts.append("déclaré par un profil d'acheteur" if row.get("declared") else "non déclaré par un profil d'acheteur")
+    if not row.get("buyer_name") and row.get("declared"):
+        # No name in any publication: the declaration's contact details often say who it is.
+        declared = widgets.q(loaded, "buyer_declarations", siret)
+        contacts = [c for c in declared.get("coordonnees", []) if isinstance(c, str) and c.strip()]
+        if contacts:
+            facts.append(f"coordonnées déclarées : {md_escape(contacts[0].strip())}")
+    st.caption(" · ".join(facts))
+
+    verdict = row.get("verdict") or "no_recent_data"
+    reasons = row.get("reasons") or []
+    text = f"**Verdict : {md_escape(row.get('verdict_label') or verdict)}**"
+    if reasons:
+        text += "\n\n" + "\n".join(f"- {md_escape(reason)}" for reason in reasons)
+    BANNERS.get(verdict, st.info)(text, icon=ICONS.get(verdict, ":material/info:"))
+
+    a, b, c, d = st.columns(4)
+    a.metric("Contrats publiés", fr_int(row.get("contracts_total")),
+             help=f"Dont {fr_int(row.get('contracts_in_window'))} notifiés dans la fenêtre d'évaluation")
+    late = (row.get("n_late") or 0) + (row.get("n_declared_on_time_observed_late") or 0)
+    b.metric("Publiés en retard", fr_int(late), help="Dans la fenêtre d'évaluation, retard déclaré ou observé")
+    c.metric("Taux de retard", fr_percent(row.get("late_rate")))
+    d.metric("Délai médian", fr_days(row.get("median_delay_days")),
+             help=f"9 contrats sur 10 publiés en moins de {fr_days(row.get('p90_delay_days'))}")
+    e, f, g, h = st.columns(4)
+    e.metric("Sans date de publication", fr_int(row.get("n_no_publication_date")))
+    f.metric("Dernière notification", fr_date(row.get("last_notification_date")))
+    g.metric("Dernière publication", fr_date(row.get("last_publication_date")))
+    h.metric("Modifications en retard", fr_int(row.get("n_modifications_late")),
+             help=f"Sur {fr_int(row.get('modifications_in_window'))} modifications dans la fenêtre")
+
+    tabs = st.tabs(["Contrats", "Chronologie", "Jeux de données et déclarations", "Modifications",
+                    "Anomalies", "Se mettre en règle"])
+    with tabs[0], widgets.error_boundary("les contrats"):
+        _contracts(loaded, row)
+    with tabs[1], widgets.error_boundary("la chronologie"):
+        _timeline(loaded, siret)
+    with tabs[2], widgets.error_boundary("les jeux de données"):
+        _datasets(loaded, siret)
+    with tabs[3], widgets.error_boundary("les modifications"):
+        _modifications(loaded, siret)
+    with tabs[4], widgets.error_boundary("les anomalies"):
+        _findings(loaded, siret)
+    with tabs[5], widgets.error_boundary("les conseils"):
+        _advice(loaded, row)
+
+
+def _contracts(loaded: Loaded, row: dict) -> None:
+    siret = row["buyer_siret"]
+    if not row.get("contracts_total"):
+        # No filter to offer: say what the absence means instead of "nothing for this filter".
+        st.info(NO_CONTRACTS, icon=":material/info:")
+        return
+    counts = widgets.q(loaded, "buyer_status_counts", siret)
+    labels = widgets.q(loaded, "status_labels")
+    sizes = dict(zip(counts["status"], counts["contracts"])) if not counts.empty else {}
+    left, right = st.columns([2, 1])
+    with left:
+        status = widgets.url_select(
+            "Statut", "statut", [None] + list(labels), None,
+            format_func=lambda s: "Tous les statuts" if s is None else f"{labels.get(s, s)} ({fr_int(sizes.get(s, 0))})",
+        )
+    with right:
+        window_only = widgets.url_toggle("Fenêtre d'évaluation seulement", "fenetre", False)
+    page = widgets.paged_query(loaded, "buyer_contracts", "buyer_contracts", "contrats", PAGE_SIZE,
+                               siret, status=status, window_only=window_only)
+    widgets.table(
+        page.rows,
+        columns.config("notification_date", "contract_id", "status_label", "deadline", "publication_date",
+                       "observed_date", "delay_days", "days_late", "objet", "amount", "in_window",
+                       "record_count", "source_file", "observed_source", "kind", "rule_label",
+                       objet=st.column_config.TextColumn("Objet", width="medium")),
+        download=f"contrats-{siret}", full=page,
+        empty="Aucun contrat publié pour ce filtre.",
+    )
+
+
+def _timeline(loaded: Loaded, siret: str) -> None:
+    df = widgets.q(loaded, "buyer_timeline", siret, limit=TIMELINE_SIZE)
+    if df.empty:
+        st.info("Aucun contrat avec une date de notification : pas de chronologie à tracer.", icon=":material/info:")
+        return
+    shown = f"Les {len(df)} contrats les plus récents" if len(df) == TIMELINE_SIZE else "Les contrats"
+    st.caption(f"{shown} : notification (rond), échéance de deux mois (trait), publication déclarée "
+               "(losange, coloré selon le statut). L'onglet « Contrats » les liste tous.")
+    st.plotly_chart(charts.buyer_timeline(df), width="stretch", config=charts.CONFIG)
+
+
+def _datasets(loaded: Loaded, siret: str) -> None:
+    declarations = widgets.q(loaded, "buyer_declarations", siret)
+    st.markdown("**Déclarations de profil d'acheteur**")
+    widgets.table(
+        widgets.with_safe_links(declarations, "url_profil_acheteur", "url_dcat"),
+        columns.config("url_profil_acheteur", "url_dcat", "coordonnees", "source_file", "line"),
+        empty="Aucune plateforme de profil d'acheteur ne déclare ce SIRET.",
+    )
+    st.markdown("**Jeux de données sur data.gouv.fr**")
+    ds = widgets.q(loaded, "buyer_datasets", siret)
+    widgets.table(
+        widgets.with_safe_links(ds, "url"),
+        columns.config("title", "url", "organization_name", "license", "frequency", "extras_siret",
+                       "resource_count", "last_modified", "failed_checks"),
+        empty="Aucun jeu de données rattaché à ce SIRET (par extras.siret, nom de fichier ou contrats).",
+    )
+    checks = widgets.q(loaded, "buyer_checks", siret)
+    if not checks.empty:
+        st.markdown("**Conventions de publication non respectées**")
+        widgets.table(checks, columns.config("level", "name", "check_label", "expected", "actual", "message"))
+    res = widgets.q(loaded, "buyer_resources", siret)
+    if res.total:
+        st.markdown("**Fichiers publiés**")
+        widgets.count_caption(len(res.rows), res.total, 0, "fichiers")
+        widgets.table(
+            widgets.with_safe_links(res.rows, "url"),
+            columns.config("title", "url", "filetype", "type", "format", "created_at", "download_status",
+                           "failed_checks"),
+        )
+
+
+def _modifications(loaded: Loaded, siret: str) -> None:
+    page = widgets.q(loaded, "buyer_modifications", siret)
+    widgets.count_caption(len(page.rows), page.total, 0, "modifications")
+    widgets.table(
+        page.rows,
+        columns.config("contract_id", "modification_id", "notification_date", "deadline", "publication_date",
+                       "delay_days", "days_late", "status_label", "in_window", "source_file",
+                       modification_id=st.column_config.TextColumn("Modification")),
+        empty="Aucune modification publiée pour ce SIRET.",
+    )
+
+
+def _findings(loaded: Loaded, siret: str) -> None:
+    page = widgets.q(loaded, "buyer_findings", siret)
+    widgets.count_caption(len(page.rows), page.total, 0, "anomalies")
+    widgets.table(
+        columns.french_severity(page.rows),
+        columns.config("severity", "code", "message", "field", "value", "source_file", "position", "contract_id"),
+        empty="Aucune anomalie relevée dans les fichiers de cet acheteur.",
+    )
+
+
+def _advice(loaded: Loaded, row: dict) -> None:
+    siret = row["buyer_siret"]
+    today = dt.date.today()
+    name = md_escape(row.get("buyer_name") or "Nom de l'acheteur")
+    verdict = row.get("verdict")
+    steps = []
+    if verdict == "missing":
+        steps.append("Votre profil d'acheteur vous déclare, mais aucune donnée essentielle n'a été trouvée "
+                     "sous ce SIRET : publiez les données de chaque contrat de 40 000 € HT ou plus.")
+    if verdict == "undeclared":
+        steps.append("Demandez à votre plateforme de profil d'acheteur de vous inscrire dans sa déclaration "
+                     "(fichier CSV `siretAcheteur`, `urlProfilAcheteur`, `urlDCAT`, `coordonnees` publié sur "
+                     "data.gouv.fr avec le mot-clé `decp`).")
+    if verdict in ("late", "stale"):
+        steps.append("Publiez les données de chaque contrat **au plus tard deux mois après sa notification** "
+                     "(le 15 mars → le 15 mai ; le 31 décembre → le 28 ou 29 février).")
+    st.markdown("\n".join(f"{i}. {s}" for i, s in enumerate(steps, 1)) if steps else "")
+    st.markdown(
+        f"""
+**Ce que prévoit la réglementation**
+
+- **Délai** : les données essentielles d'un marché sont publiées au plus tard **deux mois après sa
+  notification** ; chaque modification, deux mois après la sienne. Les données d'une concession le
+  sont avant le début de son exécution.
+- **Où** : depuis le 1er janvier 2024, sur **data.gouv.fr**, dans un jeu de données intitulé
+  « Données essentielles des marchés publics \\- {name} », sous licence `fr-lo` (Licence Ouverte), avec les
+  mots-clés `donnees-essentielles` et `commande-publique`, une fréquence de mise à jour, et
+  `extras.siret` = `{siret}` s'il s'agit du jeu de données propre à l'acheteur.
+- **Fichiers** : un fichier **déposé** (et non un lien externe) par publication, au format du schéma
+  en vigueur, nommé `DECP-{siret}-{today:%Y-%m-%d}-01.json` (ou `.xml`) — SIRET, date de
+  publication, numéro d'ordre à partir de `01`.
+- **Contenu** : `datePublicationDonnees` doit être la date réelle de mise en ligne ;
+  `dateNotification` la date de notification au titulaire.
+"""
+    )
+    checks = widgets.q(loaded, "buyer_checks", siret)
+    if checks.empty:
+        return
+    # One line per convention; the message already names the rule and what was found. What sits in
+    # a platform's dataset is the platform's to fix: the buyer can only report it.
+    for own, heading in ((True, "**À corriger dans vos publications actuelles**"),
+                         (False, "**À signaler à la plateforme qui publie pour vous** (ses jeux de données "
+                                 "contiennent vos contrats, elle seule peut les corriger)")):
+        part = checks[checks["own_dataset"] == own] if "own_dataset" in checks else checks.iloc[0:0]
+        if part.empty:
+            continue
+        items = part.drop_duplicates(subset=["check_label"]).itertuples()
+        st.markdown(heading + " (un exemple par convention ; la liste complète est dans l'onglet "
+                    "« Jeux de données et déclarations ») :\n\n" + "\n".join(
+            f"- {md_escape(item.message if isinstance(item.message, str) and item.message else item.check_label)}"
+            for item in items))

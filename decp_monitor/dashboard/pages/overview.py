@@ -1,0 +1,95 @@
+"""Vue d'ensemble: the national picture as of the data's date, and the worst offenders."""
+import streamlit as st
+
+from decp_monitor.dashboard import charts, columns, widgets
+from decp_monitor.dashboard.format import format_siret, fr_date, fr_days, fr_int, fr_percent, md_escape
+from decp_monitor.dashboard.navigation import page_path
+from decp_monitor.read.queries import OTHER_PLATFORMS
+
+st.title("Vue d'ensemble")
+loaded = widgets.require_data()
+widgets.demo_notice(loaded)
+widgets.require_compliance(loaded)
+meta = loaded.meta
+
+with widgets.error_boundary("les chiffres clés"):
+    head = widgets.q(loaded, "overview_headline")
+    window = ""
+    if meta.get("window_start"):
+        window = f" Fenêtre d'évaluation : contrats notifiés du {fr_date(meta['window_start'])} au {fr_date(meta.get('as_of'))}."
+    st.caption(f"Situation au {fr_date(meta.get('as_of') or meta.get('built_at'))}.{window}")
+    a, b, c, d = st.columns(4)
+    a.metric("Acheteurs", fr_int(head["buyers"]), help="SIRET vus dans les déclarations, les jeux de données ou les contrats")
+    b.metric("Contrats", fr_int(head["contracts"]),
+             help=f"Dont {fr_int(head['contracts_in_window'])} notifiés dans la fenêtre d'évaluation")
+    c.metric("Publiés en retard", fr_percent(head["late_share"]),
+             help=f"{fr_int(head['late'])} contrats sur {fr_int(head['assessed'])} évalués (fenêtre d'évaluation), "
+                  "publiés plus de deux mois après leur notification")
+    d.metric("Déclarés sans aucune publication", fr_int(head["missing"]),
+             help="Acheteurs déclarés par un profil d'acheteur, SIRET valide, dont aucun contrat n'a été trouvé")
+    e, f, g, h = st.columns(4)
+    e.metric("Délai médian de publication", fr_days(head["median_delay_days"]))
+    f.metric("Acheteurs en règle", fr_int(head["compliant"]))
+    g.metric("Acheteurs en retard", fr_int(head["late_buyers"]))
+    h.metric("Contrats sans date de publication", fr_int(head["no_publication_date"]),
+             help="Fenêtre d'évaluation ; leur délai ne peut pas être calculé")
+
+platform_options = [None] + widgets.q(loaded, "platforms")
+platform = widgets.url_select(
+    "Plateforme", "plateforme", platform_options, None,
+    format_func=lambda p: "Toutes les plateformes" if p is None else p,
+    help="Restreint les graphiques et le classement à une plateforme ou source",
+)
+
+left, right = st.columns(2)
+with left, widgets.error_boundary("l'évolution mensuelle"):
+    st.subheader("Retards par mois de notification")
+    monthly = widgets.q(loaded, "monthly", platform=platform)
+    if monthly.empty:
+        st.info("Aucun contrat notifié sur les 36 derniers mois.", icon=":material/info:")
+    else:
+        st.plotly_chart(charts.monthly(monthly, as_of=meta.get("as_of")), width="stretch", config=charts.CONFIG)
+        st.caption("Mois grisés : provisoires. Leur échéance de deux mois n'est pas encore passée à la date "
+                   "d'évaluation, et un contrat publié en retard n'apparaît qu'une fois publié : leur part "
+                   "en retard ne peut qu'augmenter.")
+with right, widgets.error_boundary("la distribution des délais"):
+    st.subheader("Distribution des délais de publication")
+    hist = widgets.q(loaded, "delay_histogram", platform=platform)
+    if hist.empty:
+        st.info("Aucun délai calculable dans la fenêtre d'évaluation.", icon=":material/info:")
+    else:
+        st.plotly_chart(charts.delay_histogram(hist), width="stretch", config=charts.CONFIG)
+        st.caption("Contrats notifiés dans la fenêtre d'évaluation, par tranches de dix jours ; en rouge, "
+                   "au-delà de deux mois. Les délais de plus d'un an et les publications plus d'un mois avant "
+                   "la notification sont regroupés aux deux extrémités.")
+
+with widgets.error_boundary("les verdicts par plateforme"):
+    st.subheader("Verdicts des acheteurs par plateforme")
+    verdicts = widgets.q(loaded, "verdicts_by_platform")
+    if verdicts.empty:
+        st.info("Aucun acheteur.", icon=":material/info:")
+    else:
+        st.plotly_chart(charts.verdicts_by_platform(verdicts, other=OTHER_PLATFORMS), width="stretch",
+                        config=charts.CONFIG)
+        st.caption(f"Nombre d'acheteurs par verdict, selon la plateforme qui publie leurs données. "
+                   f"« {OTHER_PLATFORMS} » regroupe les plateformes d'un seul acheteur (souvent l'acheteur "
+                   "publiant lui-même) et les plus petites.")
+
+with widgets.error_boundary("le classement des acheteurs"):
+    st.subheader("Les acheteurs qui publient le plus en retard")
+    worst = widgets.q(loaded, "worst_buyers", limit=20, platform=platform)
+    worst = widgets.with_buyer_links(worst)
+    widgets.table(
+        worst,
+        columns.config("fiche", "buyer_name", "buyer_siret", "verdict_label", "late_contracts",
+                       "contracts_in_window", "late_rate", "median_delay_days", "platform"),
+        download="acheteurs-en-retard",
+        empty="Aucun acheteur n'a publié en retard dans la fenêtre d'évaluation.",
+    )
+    if not worst.empty:
+        st.markdown("**Ouvrir la fiche d'un acheteur**")
+        for row in worst.head(5).itertuples():
+            st.page_link(page_path("buyer"), query_params={"siret": row.buyer_siret}, icon=":material/account_balance:",
+                         label=f"{md_escape(row.buyer_name or 'Nom inconnu')} ({format_siret(row.buyer_siret)}) — "
+                               f"{fr_int(row.late_contracts)} contrats en retard")
+    st.page_link(page_path("buyers"), label="Tous les acheteurs, filtrables", icon=":material/list_alt:")

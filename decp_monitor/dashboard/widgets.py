@@ -1,0 +1,349 @@
+"""Page building blocks: data guards, empty states, error boundaries, URL-synced filters, tables."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Optional
+from urllib.parse import urlencode
+
+import pandas as pd
+import streamlit as st
+
+from decp_monitor.dashboard import data, downloads
+from decp_monitor.dashboard.columns import command_label, french_codes, short_file_names
+from decp_monitor.dashboard.format import MISSING, fr_date, fr_datetime, fr_int, md_escape, safe_url
+from decp_monitor.dashboard.navigation import BUYER_URL_PATH
+
+log = logging.getLogger("decp_monitor.dashboard")
+
+# Columns that only exist to be clicked: left out of the downloads.
+LINK_ONLY_COLUMNS = ("fiche",)
+NO_DATA_HELP = """
+Pour charger des données :
+
+- `python -m decp_monitor demo` construit la base de démonstration ;
+- `python -m decp_monitor load fichiers/` charge des fichiers DECP, des déclarations de profils
+  d'acheteur ou des métadonnées de jeux de données ;
+- `python -m decp_monitor refresh` moissonne data.gouv.fr.
+
+Le tableau de bord lit le répertoire de données `{data_dir}` (variable `DECP_DATA_DIR`) et
+affiche la nouvelle version dès sa publication, sans redémarrage.
+"""
+
+
+# -- guards ------------------------------------------------------------------------------------
+
+
+def require_data() -> data.Loaded:
+    """The version to show; otherwise an explanatory empty state and the page stops."""
+    loaded = data.current()
+    if loaded is None:
+        empty_state(
+            "Aucune donnée chargée",
+            NO_DATA_HELP.format(data_dir=data.store().root),
+            icon=":material/inbox:",
+        )
+        st.stop()
+    return loaded
+
+
+def require_compliance(loaded: data.Loaded) -> None:
+    if not q(loaded, "has_compliance"):
+        empty_state(
+            "Conformité non calculée",
+            "La version chargée ne contient pas encore les tables de conformité "
+            "(`contract_compliance`, `buyer_compliance`). Elles sont calculées à chaque construction "
+            "de la base : relancez `python -m decp_monitor load …` ou `refresh` avec une version "
+            "de decp-monitor qui inclut le moteur de conformité.",
+            icon=":material/calculate:",
+        )
+        st.stop()
+
+
+def q(loaded: data.Loaded, name: str, *args, **kwargs):
+    """A cached query on the version shown."""
+    return data.cached(name, *args, version_key=loaded.key, **kwargs)
+
+
+def empty_state(title: str, body: str = "", icon: str = ":material/info:") -> None:
+    with st.container(border=True):
+        st.markdown(f"#### {icon} {title}")
+        if body:
+            st.markdown(body)
+
+
+@contextmanager
+def error_boundary(what: str) -> Iterator[None]:
+    """Show a French message instead of a traceback; the details go to the server log."""
+    try:
+        yield
+    except Exception as exc:  # Streamlit's stop/rerun are BaseException and pass through
+        log.exception("dashboard section failed: %s", what)
+        st.error(
+            f"Impossible d'afficher {what} : une erreur est survenue ({type(exc).__name__}). "
+            "Le reste de la page reste utilisable ; le détail est dans le journal du serveur.",
+            icon=":material/error:",
+        )
+
+
+# -- URL state ---------------------------------------------------------------------------------
+
+
+def _seed(param: str, key: str, parse, default):
+    """Give a widget its value from the URL on first display and when the URL changes."""
+    raw = st.query_params.get(param)
+    seen_key = f"_url_seen_{param}"
+    if key not in st.session_state or st.session_state.get(seen_key) != raw:
+        st.session_state[seen_key] = raw
+        value = default
+        if raw is not None:
+            try:
+                value = parse(raw)
+            except (TypeError, ValueError):
+                value = default
+        st.session_state[key] = value
+
+
+def _publish(param: str, value, default, render=str) -> None:
+    if value == default or value is None or value == "" or value == []:
+        if param in st.query_params:
+            del st.query_params[param]
+        st.session_state[f"_url_seen_{param}"] = None
+    else:
+        text = render(value)
+        if st.query_params.get(param) != text:
+            st.query_params[param] = text
+        st.session_state[f"_url_seen_{param}"] = text
+
+
+def url_text(label: str, param: str, default: str = "", **kwargs) -> str:
+    key = f"url_{param}"
+    _seed(param, key, str, default)
+    value = st.text_input(label, key=key, **kwargs)
+    _publish(param, value.strip(), default)
+    return value.strip()
+
+
+_ALL = ""  # stands for the "all" choice (None): a None selection would show Streamlit's English placeholder
+
+
+def url_select(label: str, param: str, options: Sequence, default, format_func=str, **kwargs):
+    key = f"url_{param}"
+    has_none = None in options
+    if has_none:
+        options = [_ALL if o is None else o for o in options]
+        default = _ALL if default is None else default
+    options = list(options)
+    _seed(param, key, lambda raw: raw if raw in options else default, default)
+    if st.session_state[key] not in options:
+        st.session_state[key] = default
+    shown = (lambda v: format_func(None if v == _ALL else v)) if has_none else format_func
+    value = st.selectbox(label, options, key=key, format_func=shown, **kwargs)
+    _publish(param, value, default)
+    return None if has_none and value == _ALL else value
+
+
+def url_multiselect(label: str, param: str, options: Sequence, format_func=str, **kwargs) -> list:
+    key = f"url_{param}"
+    options = list(options)
+    _seed(param, key, lambda raw: [v for v in raw.split(",") if v in options], [])
+    st.session_state[key] = [v for v in st.session_state[key] if v in options]
+    value = st.multiselect(label, options, key=key, format_func=format_func, **kwargs)
+    _publish(param, value, [], render=lambda v: ",".join(v))
+    return value
+
+
+def url_int(label: str, param: str, default: int = 0, min_value: int = 0, **kwargs) -> int:
+    key = f"url_{param}"
+    _seed(param, key, lambda raw: max(min_value, int(raw)), default)
+    value = st.number_input(label, min_value=min_value, step=1, key=key, **kwargs)
+    _publish(param, int(value), default)
+    return int(value)
+
+
+def url_range(label: str, param: str, default: tuple[int, int], min_value: int, max_value: int, **kwargs):
+    key = f"url_{param}"
+
+    def parse(raw: str):
+        low, high = (int(x) for x in raw.split("-"))
+        return (max(min_value, min(low, high)), min(max_value, max(low, high)))
+
+    _seed(param, key, parse, default)
+    value = st.slider(label, min_value=min_value, max_value=max_value, key=key, **kwargs)
+    _publish(param, tuple(value), tuple(default), render=lambda v: f"{v[0]}-{v[1]}")
+    return tuple(value)
+
+
+def url_toggle(label: str, param: str, default: bool = False, **kwargs) -> bool:
+    key = f"url_{param}"
+    _seed(param, key, lambda raw: raw in ("1", "true", "oui"), default)
+    value = st.toggle(label, key=key, **kwargs)
+    _publish(param, bool(value), default, render=lambda v: "1" if v else "0")
+    return bool(value)
+
+
+# -- tables ------------------------------------------------------------------------------------
+
+
+def buyer_href(siret: Optional[str]) -> Optional[str]:
+    """Relative link to a buyer's page: resolves against the app's base URL, whatever it is."""
+    if not siret:
+        return None
+    return f"{BUYER_URL_PATH}?{urlencode({'siret': siret})}"
+
+
+def with_buyer_links(df: pd.DataFrame, column: str = "buyer_siret", target: str = "fiche") -> pd.DataFrame:
+    df = df.copy()
+    df[target] = [buyer_href(s) for s in df[column]] if len(df) else pd.Series(dtype="object")
+    return df
+
+
+def with_safe_links(df: pd.DataFrame, *columns: str) -> pd.DataFrame:
+    """Only http(s) URLs stay clickable; anything else is blanked (shown elsewhere as text)."""
+    df = df.copy()
+    for column in columns:
+        if column in df.columns:
+            df[column] = [safe_url(v) for v in df[column]]
+    return df
+
+
+def paginate(total: int, key: str, page_size: int) -> int:
+    """A page selector under the counts; returns the offset of the page shown."""
+    pages = max(1, -(-total // page_size))
+    state_key = f"page_{key}"
+    if st.session_state.get(state_key, 1) > pages:
+        st.session_state[state_key] = 1
+    if pages == 1:
+        return 0
+    narrow, _ = st.columns([1, 4])
+    page = narrow.number_input(
+        f"Page (sur {fr_int(pages)})", min_value=1, max_value=pages, step=1, key=state_key,
+        help=f"{fr_int(page_size)} lignes par page",
+    )
+    return (int(page) - 1) * page_size
+
+
+SINGULARS = {"contrats": "contrat", "acheteurs": "acheteur", "anomalies": "anomalie", "fichiers": "fichier",
+             "modifications": "modification", "déclarations": "déclaration", "jeux de données": "jeu de données",
+             "lignes": "ligne"}
+
+
+def count_caption(shown: int, total: int, offset: int, noun: str = "lignes") -> None:
+    if total == 0:
+        return
+    if shown >= total:
+        st.caption(f"{fr_int(total)} {SINGULARS.get(noun, noun) if total == 1 else noun}.")
+    else:
+        st.caption(f"{noun.capitalize()} {fr_int(offset + 1)} à {fr_int(offset + shown)} sur {fr_int(total)}.")
+
+
+def table(df: pd.DataFrame, column_config: dict, *, columns: Optional[Sequence[str]] = None,
+          height="auto", key: Optional[str] = None, download: Optional[str] = None,
+          empty: str = "Aucune ligne ne correspond.", full=None) -> None:
+    """A dataframe with French column labels and help; an explanation instead of an empty grid.
+
+    `full` is the `paged_query` result the rows come from: the downloads then hold every row
+    matching the filters (the displayed columns), not only the page on screen.
+    """
+    if df is None or df.empty:
+        st.info(empty, icon=":material/info:")
+        return
+    order = [c for c in (columns or column_config.keys()) if c in df.columns]
+    # Shown in French (codes as labels, file names without the server's folders); downloads keep the data as is.
+    shown = french_codes(short_file_names(df, "source_file"))
+    st.dataframe(shown, column_config=column_config, column_order=order, hide_index=True,
+                 height=height, key=key, width="stretch", placeholder=MISSING)
+    if download:
+        kept = [c for c in order if c not in LINK_ONLY_COLUMNS]
+        export = _full_export(full, kept)
+        if export is not None:
+            download_buttons(export, download, total_rows=full.total)
+            st.caption(f"Les téléchargements contiennent les {fr_int(full.total)} lignes correspondant aux "
+                       "filtres, pas seulement la page affichée.")
+        else:
+            download_buttons(df[kept], download)
+
+
+def _full_export(full, kept: Sequence[str]):
+    """An ExportQuery of the whole filtered query behind a paginated table, or None."""
+    if full is None or not getattr(full, "sql", "") or full.total <= len(full.rows):
+        return None
+    projection = ", ".join('"' + c.replace('"', '""') + '"' for c in kept)
+    return downloads.ExportQuery(full.db_path, f"SELECT {projection} FROM ({full.sql}) {full.order_sql}", list(full.params))
+
+
+def download_buttons(source, basename: str, **kwargs) -> None:
+    """The download buttons, inside their own error boundary (a failed export leaves the page)."""
+    with error_boundary("les boutons de téléchargement"):
+        downloads.download_buttons(source, basename, **kwargs)
+
+
+# -- shared chrome -----------------------------------------------------------------------------
+
+
+def sidebar(loaded: Optional[data.Loaded]) -> None:
+    with st.sidebar:
+        st.markdown("**Données affichées**")
+        if loaded is None:
+            st.caption("Aucune version publiée.")
+            return
+        meta = loaded.meta
+        lines = [
+            f"Version : `{loaded.version.name}`",
+            f"Construite le {fr_datetime(meta.get('built_at') or loaded.version.published_at)}",
+            f"Origine : {command_label(meta.get('command') or loaded.version.command)}",
+        ]
+        if meta.get("as_of"):
+            lines.append(f"Date d'évaluation : {fr_date(meta['as_of'])}")
+        if meta.get("source"):
+            lines.append(f"Source : {md_escape(meta['source'])}")
+        st.caption("  \n".join(lines))
+        if loaded.is_demo:
+            st.warning("Données de démonstration : corpus généré, acheteurs fictifs.", icon=":material/science:")
+
+
+def demo_notice(loaded: data.Loaded) -> None:
+    if loaded.is_demo:
+        st.info(
+            "**Données de démonstration.** Ce corpus est généré par decp-monitor pour montrer "
+            "l'outil ; les acheteurs et les contrats sont fictifs. Chargez les vraies données avec "
+            "`python -m decp_monitor refresh`.",
+            icon=":material/science:",
+        )
+
+
+def paged_query(loaded: data.Loaded, name: str, key: str, noun: str, page_size: int = 100, *args, **kwargs):
+    """Run a paginated query with a page selector; back to page 1 whenever the filters change."""
+    signature = repr((args, sorted(kwargs.items())))
+    state = f"page_{key}"
+    if st.session_state.get(f"_filters_{key}") != signature:
+        st.session_state[f"_filters_{key}"] = signature
+        st.session_state[state] = 1
+    offset = (int(st.session_state.get(state, 1)) - 1) * page_size
+    page = q(loaded, name, *args, limit=page_size, offset=offset, **kwargs)
+    new_offset = paginate(page.total, key, page_size)
+    if new_offset != page.offset:
+        page = q(loaded, name, *args, limit=page_size, offset=new_offset, **kwargs)
+    count_caption(len(page.rows), page.total, page.offset, noun)
+    return Paged(page.rows, page.total, page.offset, page.limit, page.sql, page.params, page.order_sql, loaded.key)
+
+
+def paged(loaded: data.Loaded, page) -> Paged:
+    """A query's Page (without a page selector) as a Paged, so that its download is complete."""
+    return Paged(page.rows, page.total, page.offset, page.limit, page.sql, page.params, page.order_sql, loaded.key)
+
+
+@dataclass(frozen=True)
+class Paged:
+    """A page of rows, with what a full download needs: the filtered query and the database file."""
+
+    rows: pd.DataFrame
+    total: int
+    offset: int
+    limit: int
+    sql: str
+    params: tuple
+    order_sql: str
+    db_path: str

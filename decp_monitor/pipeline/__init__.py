@@ -1,0 +1,321 @@
+"""The pipeline: what goes into a new version, stage by stage.
+
+    start (carry the previous version over) -> read (files, refresh) -> consolidate
+        -> compliance -> record (meta, history) -> validate -> publish (the store)
+
+`build_version()` runs the stages around the reading done in its block; every stage is a function
+of a connection that can be run and tested alone.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Optional
+
+import duckdb
+
+from decp_monitor import compliance
+from decp_monitor.store.versions import NewVersion, Store, StoreError, Version
+from decp_monitor.store.writer import BatchWriter
+
+_SQL_DIR = Path(__file__).resolve().parent
+
+# Tables every published version must have; the build fails validation without them.
+REQUIRED_TABLES = (
+    "meta", "datasets", "resources", "declarations", "records", "record_modifications",
+    "findings", "sightings", "refreshes", "contracts", "modifications",
+) + compliance.TABLES
+# Stored (not derived) tables, carried from the previous version by an incremental load.
+STORED_TABLES = (
+    "datasets", "resources", "declarations", "records", "record_modifications", "findings",
+)
+# Tables always carried: the monitor's memory.
+MEMORY_TABLES = ("sightings", "refreshes")
+
+StageListener = Callable[[str], None]
+
+
+def sql(name: str) -> str:
+    """One of the pipeline's SQL files (consolidate.sql, consolidate_findings.sql)."""
+    return (_SQL_DIR / name).read_text(encoding="utf-8")
+
+
+class Build:
+    """A version being built: its writable connection, batched writers and what was counted."""
+
+    def __init__(self, store: Store, version: NewVersion, command: str, source: str):
+        self.store = store
+        self.con = version.con
+        self.path = version.path
+        self.build_id = version.build_id
+        self.started = version.started
+        self.command = command
+        self.source = source
+        self.writer = BatchWriter(self.con)
+        self.stats: dict[str, Any] = {}
+        self.timings: dict[str, float] = {}
+        self.expect_min_records: Optional[int] = None
+
+    def add(self, item, resource_id: Optional[str] = None) -> None:
+        """Add a Record, Finding or Declaration read by a reader."""
+        self.writer.add(item, resource_id=resource_id)
+
+    def add_datasets(self, rows: list[dict]) -> None:
+        self.writer.insert_dicts("datasets", rows)
+
+    def add_resources(self, rows: list[dict]) -> None:
+        self.writer.insert_dicts("resources", rows)
+
+    def load_file(self, path, name: Optional[str] = None, resource_id: Optional[str] = None) -> str:
+        """Read one local file with the reader its content calls for; returns the kind read."""
+        from decp_monitor.pipeline.files import load_file
+
+        return load_file(self, Path(path), name=name, resource_id=resource_id)
+
+    def outcome(self, outcome: str, message: str) -> dict[str, Any]:
+        return {
+            "refresh_id": self.build_id,
+            "started_at": self.started.isoformat(),
+            "finished_at": _utcnow().isoformat(),
+            "command": self.command,
+            "source": self.source,
+            "outcome": outcome,
+            "message": message,
+            **{k: v for k, v in self.stats.items() if isinstance(v, int)},
+        }
+
+
+@contextmanager
+def build_version(
+    store: Store,
+    command: str,
+    source: str = "",
+    *,
+    carry_over: bool = False,
+    replace_sources: tuple[str, ...] = (),
+    meta: Optional[dict] = None,
+    on_stage: Optional[StageListener] = None,
+) -> Iterator[Build]:
+    """Build a new version from what the block reads into it; publish it when the block exits.
+
+    carry_over: start from the current version's stored tables (an incremental load), minus the
+    rows of `replace_sources` (files being loaded again). Sightings and the refresh history are
+    always carried. on_stage: told the name of each stage as it starts (benchmarks time them).
+    """
+    stage = on_stage or (lambda name: None)
+    publish_info = {"command": command, "source": source}
+    with store.exclusive():
+        build: Optional[Build] = None
+        try:
+            with store.new_version(publish_info) as version:
+                build = Build(store, version, command, source)
+                previous = store.current()
+                if previous is not None:
+                    stage("start")
+                    build.writer.next_record_id = start_from(build.con, previous, carry_over, replace_sources)
+                stage("read")
+                with _timed(build, "read"):
+                    yield build
+                    build.writer.flush()
+                finish(build, meta or {}, stage)
+        except BaseException as exc:
+            if build is not None:
+                store.log_outcome(build.outcome("failed", _describe(exc)))
+            raise
+        store.log_outcome(build.outcome("published", ""))
+
+
+def finish(build: Build, meta: dict, stage: StageListener) -> None:
+    """The stages after reading: consolidate, compliance, record, validate."""
+    con = build.con
+    stage("consolidate")
+    with _timed(build, "consolidate"):
+        consolidate(con, build.started)
+    record_meta(con, build, meta)
+    stage("compliance")
+    with _timed(build, "compliance"):
+        compliance.compute(con)
+    stage("validate")
+    counts = count_rows(con)
+    build.stats.update(counts)
+    record_history(con, build, counts)
+    validate(con, counts, build.expect_min_records)
+    stage("publish")
+
+
+@contextmanager
+def _timed(build: Build, name: str) -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        build.timings[name] = time.perf_counter() - started
+
+
+# -- stages ------------------------------------------------------------------------------------
+
+
+def start_from(con: duckdb.DuckDBPyConnection, previous: Version, all_tables: bool,
+               replace_sources: tuple[str, ...]) -> int:
+    """Carry the previous version's memory (and, for an incremental load, its stored tables minus
+    the files loaded again) into the new one; returns the next free record id."""
+    con.execute("ATTACH $path AS prev (READ_ONLY)", {"path": str(previous.path)})
+    try:
+        prev_tables = {
+            row[0] for row in con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = 'prev'"
+            ).fetchall()
+        }
+        for table in MEMORY_TABLES:
+            if table in prev_tables:
+                con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM prev.{table}")
+        if all_tables:
+            replaced = {"replaced": list(replace_sources)}
+            for table in STORED_TABLES:
+                if table not in prev_tables:
+                    continue
+                if table == "record_modifications":
+                    con.execute(
+                        "INSERT INTO record_modifications BY NAME SELECT m.* FROM prev.record_modifications m "
+                        "JOIN prev.records r USING (record_id) WHERE NOT list_contains($replaced, r.source_file)",
+                        replaced,
+                    )
+                elif table in ("datasets", "resources"):
+                    con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM prev.{table}")
+                else:
+                    con.execute(
+                        f"INSERT INTO {table} BY NAME SELECT * FROM prev.{table} "
+                        "WHERE source_file IS NULL OR NOT list_contains($replaced, source_file)",
+                        replaced,
+                    )
+        return con.execute("SELECT coalesce(max(record_id), -1) + 1 FROM records").fetchone()[0]
+    finally:
+        con.execute("DETACH prev")
+
+
+def consolidate(con: duckdb.DuckDBPyConnection, seen_at: dt.datetime) -> None:
+    """Records -> contracts and modifications; findings deduplicated; first sightings remembered."""
+    attach_resources_to_local_files(con)
+    con.execute(sql("consolidate.sql"))
+    con.execute(sql("consolidate_findings.sql"))
+    record_sightings(con, seen_at)
+
+
+def attach_resources_to_local_files(con: duckdb.DuckDBPyConnection) -> None:
+    """Files loaded from disk take the catalogue resource whose URL ends with their name."""
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE local_file_resources AS
+        SELECT regexp_extract(url, '([^/?#]+)(?:[?#].*)?$', 1) AS file_name, any_value(resource_id) AS resource_id
+        FROM resources WHERE url IS NOT NULL AND resource_id IS NOT NULL GROUP BY 1
+        """
+    )
+    for table in ("records", "declarations", "findings"):
+        con.execute(
+            f"""
+            UPDATE {table} SET resource_id = m.resource_id
+            FROM local_file_resources m
+            WHERE {table}.resource_id IS NULL
+              AND regexp_extract({table}.source_file, '[^/\\\\]+$') = m.file_name
+            """
+        )
+
+
+def record_sightings(con: duckdb.DuckDBPyConnection, seen_at: dt.datetime) -> None:
+    """The monitor is a witness: remember when each contract was first seen."""
+    con.execute(
+        """
+        INSERT INTO sightings
+        SELECT c.buyer_siret, c.contract_id, c.notification_date, $seen_at
+        FROM contracts c
+        WHERE c.contract_id IS NOT NULL AND NOT EXISTS (
+            SELECT 1 FROM sightings s
+            WHERE s.buyer_siret IS NOT DISTINCT FROM c.buyer_siret
+              AND s.contract_id = c.contract_id
+              AND s.notification_date IS NOT DISTINCT FROM c.notification_date)
+        """,
+        {"seen_at": seen_at},
+    )
+
+
+def record_meta(con: duckdb.DuckDBPyConnection, build: Build, meta: dict) -> None:
+    values = {
+        "built_at": build.started.isoformat(timespec="seconds"),
+        "command": build.command,
+        "source": build.source,
+        "version": build.path.name,
+    }
+    values.update({k: str(v) for k, v in meta.items() if v is not None})
+    con.executemany("INSERT OR REPLACE INTO meta VALUES ($1, $2)", list(values.items()))
+
+
+def record_history(con: duckdb.DuckDBPyConnection, build: Build, counts: dict[str, int]) -> None:
+    """This build in the refreshes table, with the failed builds the log holds and the base lacks."""
+    known = {row[0] for row in con.execute("SELECT refresh_id FROM refreshes").fetchall()}
+    for entry in build.store.read_refresh_log():
+        if entry.get("outcome") == "published" or entry.get("refresh_id") in known:
+            continue
+        con.execute(
+            "INSERT INTO refreshes (refresh_id, started_at, finished_at, command, source, outcome, message) "
+            "VALUES ($refresh_id, $started_at, $finished_at, $command, $source, $outcome, $message)",
+            {key: entry.get(key) for key in
+             ("refresh_id", "started_at", "finished_at", "command", "source", "outcome", "message")},
+        )
+    con.execute(
+        "INSERT INTO refreshes VALUES ($id, $started, $finished, $command, $source, 'published', $message, "
+        "$datasets, $resources, $files, $records, $findings, $bytes)",
+        {
+            "id": build.build_id, "started": build.started, "finished": _utcnow(),
+            "command": build.command, "source": build.source, "message": build.stats.get("message", ""),
+            "datasets": counts["datasets"], "resources": counts["resources"], "files": counts["files"],
+            "records": counts["records"], "findings": counts["findings"],
+            "bytes": build.stats.get("bytes_downloaded", 0),
+        },
+    )
+
+
+def count_rows(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    row = con.execute(
+        """
+        SELECT (SELECT count(*) FROM datasets), (SELECT count(*) FROM resources),
+               (SELECT count(*) FROM declarations),
+               (SELECT count(DISTINCT source_file) FROM (SELECT source_file FROM records
+                                                         UNION ALL SELECT source_file FROM findings)),
+               (SELECT count(*) FROM records), (SELECT count(*) FROM contracts), (SELECT count(*) FROM findings)
+        """
+    ).fetchone()
+    names = ("datasets", "resources", "declarations", "files", "records", "contracts", "findings")
+    return dict(zip(names, row))
+
+
+def validate(con: duckdb.DuckDBPyConnection, counts: dict[str, int], expect_min_records: Optional[int] = None) -> None:
+    """Refuse to publish a version that lacks a table, contradicts itself, or is too small."""
+    present = {
+        row[0] for row in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+            "UNION ALL SELECT view_name FROM duckdb_views() WHERE database_name = current_database()"
+        ).fetchall()
+    }
+    missing = [t for t in REQUIRED_TABLES if t not in present]
+    if missing:
+        raise StoreError(f"Base incomplète, tables absentes : {', '.join(missing)}")
+    if counts["contracts"] > counts["records"]:
+        raise StoreError("Base incohérente : plus de contrats que d'enregistrements lus")
+    if expect_min_records is not None and counts["records"] < expect_min_records:
+        raise StoreError(
+            f"Publication refusée : {counts['records']} enregistrements lus, "
+            f"{expect_min_records} attendus au minimum (la version précédente reste en service)"
+        )
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrompu par l'utilisateur"
+    return str(exc) if isinstance(exc, StoreError) else f"{type(exc).__name__}: {exc}"
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)

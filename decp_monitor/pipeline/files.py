@@ -1,0 +1,120 @@
+"""Load local files into a version being built: each file goes to the reader its content calls for.
+
+The kind of a file is decided from its first bytes, never from its name: DECP files are served
+with every extension, and declaration CSVs with none.
+"""
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Optional
+
+from decp_monitor.core.findings import finding
+
+SNIFF_BYTES = 64 * 1024
+SKIPPED_NAMES = {"SOURCES.md", "README.md", ".gitkeep"}
+
+
+def iter_files(paths: Iterable[str | os.PathLike]) -> Iterator[Path]:
+    """Files under the given paths, folders walked in a stable order."""
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            for sub in sorted(p for p in path.rglob("*") if p.is_file()):
+                if sub.name not in SKIPPED_NAMES and not sub.name.startswith("."):
+                    yield sub
+        else:
+            yield path
+
+
+def sniff(head: bytes) -> str:
+    """'decp' | 'dataset' | 'declaration' | 'unknown', from a file's first bytes."""
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if text.startswith(b"<"):
+        return "decp"
+    if text.startswith((b"{", b"[")):
+        if b'"marches"' in head or b'"marche"' in head:
+            return "decp"
+        from decp_monitor.parse.catalog import looks_like_dataset_json
+
+        if looks_like_dataset_json(head):
+            return "dataset"
+        return "decp"  # the DECP reader says precisely what is wrong with it
+    from decp_monitor.parse.declarations import looks_like_declaration_csv
+
+    if looks_like_declaration_csv(head):
+        return "declaration"
+    return "unknown"
+
+
+def load_file(build, path: Path, name: Optional[str] = None, resource_id: Optional[str] = None) -> str:
+    name = name or str(path)
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(SNIFF_BYTES)
+    except OSError as exc:
+        build.add(finding(name, "file_unreadable", f"Fichier illisible : {exc.strerror or exc}"), resource_id)
+        return "unreadable"
+    kind = sniff(head)
+    if kind == "decp":
+        from decp_monitor.parse import read_decp
+
+        for item in read_decp(path, name=name):
+            build.add(item, resource_id)
+    elif kind == "declaration":
+        from decp_monitor.parse.declarations import read_declarations
+
+        for item in read_declarations(path, name=name):
+            build.add(item, resource_id)
+    elif kind == "dataset":
+        _load_dataset_json(build, path, name)
+    else:
+        build.add(finding(
+            name, "unknown_root",
+            "Fichier non reconnu : ni données essentielles (JSON/XML), ni déclaration de profil "
+            "d'acheteur (CSV), ni métadonnées de jeu de données data.gouv.fr",
+        ), resource_id)
+    return kind
+
+
+def _load_dataset_json(build, path: Path, name: str) -> None:
+    from decp_monitor.parse.catalog import dataset_findings, dataset_rows
+
+    try:
+        obj = json.loads(path.read_bytes())
+    except ValueError as exc:
+        build.add(finding(name, "file_unreadable", f"JSON de jeu de données illisible : {exc}"))
+        return
+    # An API page ({"data": [...]}) holds several datasets; a detail response holds one.
+    objects = obj.get("data") if isinstance(obj, dict) and isinstance(obj.get("data"), list) else [obj]
+    for item in objects:
+        if not isinstance(item, dict):
+            continue
+        for problem in dataset_findings(item, name):
+            build.add(problem)
+        dataset, resources = dataset_rows(item, source=name)
+        if dataset is not None:
+            build.add_datasets([dataset])
+        build.add_resources(resources)
+
+
+def load_paths(
+    build,
+    paths: Iterable[str | os.PathLike],
+    progress: Optional[Callable[[int, int, Path], None]] = None,
+) -> dict[str, int]:
+    """Load every file under `paths`; returns how many files of each kind were read."""
+    files = list(iter_files(paths))
+    kinds: dict[str, int] = {}
+    for index, path in enumerate(files, 1):
+        if not path.exists():
+            build.add(finding(str(path), "file_unreadable", "Fichier introuvable"))
+            kinds["missing"] = kinds.get("missing", 0) + 1
+        else:
+            kind = load_file(build, path)
+            kinds[kind] = kinds.get(kind, 0) + 1
+        if progress:
+            progress(index, len(files), path)
+    return kinds

@@ -1,0 +1,685 @@
+"""Every query the dashboard runs: parameterised SQL, bounded results, pandas out.
+
+Each function takes a DuckDB connection (a cursor of the version being shown) and plain
+parameters, aggregates in SQL and returns at most a page of rows, so that pages stay fast at a
+million contracts. User values only ever travel as bound parameters; the only text assembled
+here is made of constant fragments (column and table names chosen from fixed lists).
+
+Column names follow docs/SCHEMA.md and the compliance contract (contract_compliance,
+buyer_compliance, dataset_conformance, resource_conformance, overview_monthly).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Optional
+
+import pandas as pd
+
+# Contract statuses that count as late, and those with a usable delay (the late-rate base).
+LATE_STATUSES = ("late", "declared_on_time_observed_late")
+ASSESSED_STATUSES = ("on_time",) + LATE_STATUSES
+
+# Findings that mean a whole file could not be used.
+FILE_FAILURE_CODES = ("file_unreadable", "unknown_root", "unsafe_xml", "download_failed", "file_too_large", "api_error")
+
+COMPLIANCE_TABLES = ("contract_compliance", "buyer_compliance")
+DEFAULT_PAGE_SIZE = 100
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a bigger result: the rows and how many there are in all."""
+
+    rows: pd.DataFrame
+    total: int
+    offset: int
+    limit: int
+    # The whole filtered query, so that a download can hold every matching row, not just this page.
+    sql: str = ""
+    params: tuple = ()
+    order_sql: str = ""
+
+
+def _df(con, sql: str, params: Sequence = ()) -> pd.DataFrame:
+    return con.execute(sql, list(params)).df()
+
+
+def _one(con, sql: str, params: Sequence = ()):
+    row = con.execute(sql, list(params)).fetchone()
+    return row[0] if row else None
+
+
+def _page(con, select_sql: str, params: Sequence, order_sql: str, limit: int, offset: int) -> Page:
+    # One scan: the total rides along each row of the page (a separate count(*) read the whole
+    # filtered view a second time). Only a page past the end needs its own count.
+    rows = _df(con, f"SELECT *, count(*) OVER () AS _page_total FROM ({select_sql}) {order_sql} LIMIT ? OFFSET ?",
+               [*params, int(limit), int(offset)])
+    if len(rows):
+        total = int(rows["_page_total"].iloc[0])
+    else:
+        total = int(_one(con, f"SELECT count(*) FROM ({select_sql})", params) or 0) if offset else 0
+    rows = rows.drop(columns="_page_total")
+    return Page(rows, total, int(offset), int(limit), select_sql, tuple(params), order_sql)
+
+
+# -- the version itself ------------------------------------------------------------------------
+
+
+def tables(con) -> set[str]:
+    return {
+        row[0] for row in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+            "UNION ALL SELECT view_name FROM duckdb_views() WHERE database_name = current_database()"
+        ).fetchall()
+    }
+
+
+def meta(con) -> dict[str, str]:
+    if "meta" not in tables(con):
+        return {}
+    return dict(con.execute("SELECT key, value FROM meta").fetchall())
+
+
+def has_compliance(con) -> bool:
+    return set(COMPLIANCE_TABLES) <= tables(con)
+
+
+def table_counts(con) -> dict[str, int]:
+    present = tables(con)
+    wanted = ("contracts", "records", "declarations", "datasets", "resources", "findings",
+              "contract_compliance", "buyer_compliance")
+    return {t: int(_one(con, f"SELECT count(*) FROM {t}")) for t in wanted if t in present}
+
+
+# -- overview ----------------------------------------------------------------------------------
+
+_LATE = "status IN ('late', 'declared_on_time_observed_late')"
+_ASSESSED = "status IN ('on_time', 'late', 'declared_on_time_observed_late')"
+
+
+def overview_headline(con) -> dict:
+    c = con.execute(
+        f"""
+        SELECT count(*) AS contracts,
+               count(*) FILTER (WHERE in_window) AS contracts_in_window,
+               count(*) FILTER (WHERE in_window AND {_LATE}) AS late,
+               count(*) FILTER (WHERE in_window AND {_ASSESSED}) AS assessed,
+               count(*) FILTER (WHERE in_window AND status = 'no_publication_date') AS no_publication_date,
+               median(delay_days) FILTER (WHERE in_window AND {_ASSESSED}) AS median_delay,
+               max(notification_date) FILTER (WHERE notification_date <= current_date) AS last_notification
+        FROM contract_compliance
+        """
+    ).fetchone()
+    b = con.execute(
+        """
+        SELECT count(*) AS buyers,
+               count(*) FILTER (WHERE declared) AS declared,
+               count(*) FILTER (WHERE verdict = 'missing') AS missing,
+               count(*) FILTER (WHERE verdict = 'compliant') AS compliant,
+               count(*) FILTER (WHERE verdict = 'late') AS late_buyers,
+               count(*) FILTER (WHERE contracts_total > 0) AS publishing
+        FROM buyer_compliance
+        """
+    ).fetchone()
+    contracts, in_window, late, assessed, no_pub, median_delay, last_notification = c
+    return {
+        "contracts": int(contracts), "contracts_in_window": int(in_window), "late": int(late),
+        "assessed": int(assessed), "late_share": (late / assessed) if assessed else None,
+        "no_publication_date": int(no_pub),
+        "median_delay_days": None if median_delay is None else float(median_delay),
+        "last_notification": last_notification,
+        "buyers": int(b[0]), "declared": int(b[1]), "missing": int(b[2]), "compliant": int(b[3]),
+        "late_buyers": int(b[4]), "publishing": int(b[5]),
+    }
+
+
+def platforms(con) -> list[str]:
+    return [r[0] for r in con.execute(
+        "SELECT platform FROM buyer_compliance WHERE platform IS NOT NULL "
+        "GROUP BY platform ORDER BY count(*) DESC, platform LIMIT 500"
+    ).fetchall()]
+
+
+def monthly(con, platform: Optional[str] = None, months: int = 36) -> pd.DataFrame:
+    """Late share and median delay by month of notification, over the last `months` months."""
+    return _df(
+        con,
+        f"""
+        WITH bounds AS (
+            SELECT CAST(coalesce(try_cast((SELECT value FROM meta WHERE key = 'as_of') AS DATE), current_date) AS DATE) AS as_of
+        )
+        SELECT CAST(date_trunc('month', notification_date) AS DATE) AS month,
+               count(*) AS contracts,
+               count(*) FILTER (WHERE {_LATE}) AS late,
+               count(*) FILTER (WHERE {_ASSESSED}) AS assessed,
+               count(*) FILTER (WHERE {_LATE}) / nullif(count(*) FILTER (WHERE {_ASSESSED}), 0) AS late_share,
+               median(delay_days) FILTER (WHERE {_ASSESSED}) AS median_delay_days
+        FROM contract_compliance, bounds
+        WHERE notification_date <= bounds.as_of
+          AND notification_date > bounds.as_of - to_months(CAST(? AS INTEGER))
+          AND (CAST(? AS VARCHAR) IS NULL OR platform = ?)
+        GROUP BY ALL ORDER BY month
+        """,
+        [months, platform, platform],
+    )
+
+
+def delay_histogram(con, platform: Optional[str] = None, bin_days: int = 10,
+                    low: int = -30, high: int = 365) -> pd.DataFrame:
+    """Counts of contracts in the window by publication delay, clipped to [low, high]."""
+    return _df(
+        con,
+        """
+        SELECT CAST(floor(least(greatest(delay_days, ?), ?) / ?) * ? AS INTEGER) AS bin_start,
+               count(*) AS contracts
+        FROM contract_compliance
+        WHERE in_window AND delay_days IS NOT NULL
+          AND (CAST(? AS VARCHAR) IS NULL OR platform = ?)
+        GROUP BY 1 ORDER BY 1
+        """,
+        [low, high, bin_days, bin_days, platform, platform],
+    )
+
+
+OTHER_PLATFORMS = "Autres"
+
+
+def verdicts_by_platform(con, top: int = 12, min_buyers: int = 2) -> pd.DataFrame:
+    """Buyers by verdict for the platforms hosting the most buyers; the rest grouped.
+
+    A "platform" with a single buyer is usually the buyer's own organisation publishing its own
+    dataset: those go to the group too, so that the chart compares platforms. Rows come by
+    verdict severity (the most favourable first, drawn first on the left of each bar).
+    """
+    return _df(
+        con,
+        """
+        WITH sizes AS (
+            SELECT coalesce(platform, '(non renseignée)') AS platform, count(*) AS n
+            FROM buyer_compliance GROUP BY 1
+        ), ranked AS (
+            SELECT platform, n, row_number() OVER (ORDER BY n DESC, platform) AS rank FROM sizes
+        )
+        SELECT CASE WHEN r.rank <= ? AND r.n >= ? THEN r.platform
+                    ELSE ? END AS platform,
+               b.verdict, any_value(b.verdict_label) AS verdict_label, count(*) AS buyers,
+               min(b.severity_rank) AS severity_rank
+        FROM buyer_compliance b JOIN ranked r ON r.platform = coalesce(b.platform, '(non renseignée)')
+        GROUP BY 1, 2 ORDER BY severity_rank DESC, 1
+        """,
+        [top, min_buyers, OTHER_PLATFORMS],
+    )
+
+
+def worst_buyers(con, limit: int = 20, platform: Optional[str] = None) -> pd.DataFrame:
+    return _df(
+        con,
+        """
+        SELECT buyer_siret, buyer_name, platform, verdict, verdict_label,
+               contracts_in_window, n_late + n_declared_on_time_observed_late AS late_contracts,
+               round(late_rate, 3) AS late_rate, median_delay_days
+        FROM buyer_compliance
+        WHERE n_late + n_declared_on_time_observed_late > 0
+          AND (CAST(? AS VARCHAR) IS NULL OR platform = ?)
+        ORDER BY late_contracts DESC, late_rate DESC NULLS LAST, buyer_siret
+        LIMIT ?
+        """,
+        [platform, platform, int(limit)],
+    )
+
+
+# -- one buyer ---------------------------------------------------------------------------------
+
+
+def buyer(con, siret: str) -> Optional[dict]:
+    cur = con.execute("SELECT * FROM buyer_compliance WHERE buyer_siret = ? LIMIT 1", [siret])
+    values = cur.fetchone()
+    if values is None:
+        return None
+    row = dict(zip([d[0] for d in cur.description], values))
+    for key in ("reasons", "profile_urls"):
+        row[key] = list(row.get(key) or [])
+    return row
+
+
+def search_buyers(con, text: str, limit: int = 25) -> pd.DataFrame:
+    """Buyers whose name contains the text (accents and case ignored) or whose SIRET starts with it."""
+    digits = "".join(ch for ch in text if ch.isdigit())
+    return _df(
+        con,
+        """
+        SELECT buyer_siret, buyer_name, verdict_label, contracts_total
+        FROM buyer_compliance
+        WHERE contains(strip_accents(lower(coalesce(buyer_name, ''))), strip_accents(lower(?)))
+           OR (length(?) >= 3 AND starts_with(buyer_siret, ?))
+        ORDER BY contracts_total DESC, buyer_name
+        LIMIT ?
+        """,
+        [text.strip(), digits, digits, int(limit)],
+    )
+
+
+# Days late only when late (a negative "retard" reads as nonsense); an observed date only when it
+# can contradict the declared one (a first sighting on a source's first harvest proves nothing).
+_BUYER_CONTRACTS = """
+    SELECT notification_date, contract_id, kind, objet, amount, status, status_label, rule_label,
+           deadline, publication_date,
+           CASE WHEN observed_conclusive THEN observed_date END AS observed_date,
+           CASE WHEN observed_conclusive THEN observed_source END AS observed_source,
+           delay_days, CASE WHEN days_late > 0 THEN days_late END AS days_late,
+           in_window, record_count, source_file, dataset_id, resource_id
+    FROM contract_compliance
+    WHERE buyer_siret = ?
+      AND (CAST(? AS VARCHAR) IS NULL OR status = ?)
+      AND (NOT CAST(? AS BOOLEAN) OR in_window)
+"""
+
+
+def buyer_contracts(con, siret: str, status: Optional[str] = None, window_only: bool = False,
+                    limit: int = DEFAULT_PAGE_SIZE, offset: int = 0) -> Page:
+    return _page(con, _BUYER_CONTRACTS, [siret, status, status, window_only],
+                 "ORDER BY notification_date DESC NULLS LAST, contract_id", limit, offset)
+
+
+def buyer_status_counts(con, siret: str) -> pd.DataFrame:
+    return _df(
+        con,
+        "SELECT status, any_value(status_label) AS status_label, count(*) AS contracts "
+        "FROM contract_compliance WHERE buyer_siret = ? GROUP BY status ORDER BY contracts DESC",
+        [siret],
+    )
+
+
+def buyer_timeline(con, siret: str, limit: int = 150) -> pd.DataFrame:
+    """The most recent contracts with their notification, deadline and publication dates."""
+    return _df(
+        con,
+        """
+        SELECT contract_id, objet, status, status_label, notification_date, deadline,
+               publication_date, observed_date, delay_days
+        FROM contract_compliance
+        WHERE buyer_siret = ? AND notification_date IS NOT NULL
+        ORDER BY notification_date DESC, contract_id LIMIT ?
+        """,
+        [siret, int(limit)],
+    )
+
+
+def buyer_modifications(con, siret: str, limit: int = 200) -> Page:
+    if "modification_compliance" not in tables(con):
+        return Page(pd.DataFrame(), 0, 0, limit)
+    return _page(
+        con,
+        """
+        SELECT contract_id, modification_id, notification_date, deadline, publication_date,
+               delay_days, CASE WHEN days_late > 0 THEN days_late END AS days_late,
+               status, status_label, in_window, source_file
+        FROM modification_compliance WHERE buyer_siret = ?
+        """,
+        [siret], "ORDER BY notification_date DESC NULLS LAST", limit, 0,
+    )
+
+
+def _buyer_dataset_ids_sql(present: set[str]) -> str:
+    parts = ["SELECT dataset_id FROM datasets WHERE extras_siret = $siret"]
+    parts.append("SELECT dataset_id FROM resources WHERE starts_with(upper(title), 'DECP-' || $siret)")
+    if "contract_compliance" in present:
+        parts.append("SELECT DISTINCT dataset_id FROM contract_compliance WHERE buyer_siret = $siret AND dataset_id IS NOT NULL")
+    return " UNION ".join(parts)
+
+
+def buyer_datasets(con, siret: str, limit: int = 100) -> pd.DataFrame:
+    present = tables(con)
+    failed = (
+        "(SELECT count(*) FROM dataset_conformance c WHERE c.dataset_id = d.dataset_id AND NOT c.passed)"
+        if "dataset_conformance" in present else "NULL"
+    )
+    return con.execute(
+        f"""
+        WITH ids AS ({_buyer_dataset_ids_sql(present)})
+        SELECT d.dataset_id, d.title, d.url, d.organization_name, d.license, d.frequency,
+               d.extras_siret, d.resource_count, d.last_modified, {failed} AS failed_checks
+        FROM datasets d WHERE d.dataset_id IN (SELECT dataset_id FROM ids)
+        ORDER BY d.title LIMIT $limit
+        """,
+        {"siret": siret, "limit": int(limit)},
+    ).df()
+
+
+def buyer_checks(con, siret: str, limit: int = 300) -> pd.DataFrame:
+    """Every failed convention check of the buyer's datasets and resources; `own_dataset` tells
+    the buyer's own dataset (extras.siret) from a platform's, which only the platform can fix."""
+    present = tables(con)
+    own = ("coalesce((SELECT bool_or(x.extras_siret = $siret) FROM datasets x "
+           "WHERE x.dataset_id = c.dataset_id), FALSE) AS own_dataset")
+    parts = []
+    if "dataset_conformance" in present:
+        parts.append(
+            "SELECT 'Jeu de données' AS level, c.dataset_id, NULL AS resource_id, d.title AS name, "
+            "c.check_label, c.expected, c.actual, c.message, " + own + " "
+            "FROM dataset_conformance c LEFT JOIN datasets d USING (dataset_id) "
+            "WHERE NOT c.passed AND c.dataset_id IN (SELECT dataset_id FROM ids)"
+        )
+    if "resource_conformance" in present:
+        parts.append(
+            "SELECT 'Ressource' AS level, c.dataset_id, c.resource_id, r.title AS name, "
+            "c.check_label, c.expected, c.actual, c.message, " + own + " "
+            "FROM resource_conformance c LEFT JOIN resources r USING (resource_id) "
+            "WHERE NOT c.passed AND c.dataset_id IN (SELECT dataset_id FROM ids)"
+        )
+    if not parts:
+        return pd.DataFrame()
+    return con.execute(
+        f"WITH ids AS ({_buyer_dataset_ids_sql(present)}) "
+        f"SELECT * FROM ({' UNION ALL '.join(parts)}) ORDER BY level, name, check_label LIMIT $limit",
+        {"siret": siret, "limit": int(limit)},
+    ).df()
+
+
+def buyer_resources(con, siret: str, limit: int = 200) -> Page:
+    present = tables(con)
+    failed = (
+        "(SELECT count(*) FROM resource_conformance c WHERE c.resource_id = r.resource_id AND NOT c.passed)"
+        if "resource_conformance" in present else "NULL"
+    )
+    ids = _buyer_dataset_ids_sql(present).replace("$siret", "?")
+    n = ids.count("?")
+    return _page(
+        con,
+        f"""
+        SELECT r.title, r.url, r.filetype, r.type, r.format, r.created_at, r.last_modified,
+               r.download_status, {failed} AS failed_checks, r.dataset_id, r.resource_id
+        FROM resources r WHERE r.dataset_id IN ({ids})
+        """,
+        [siret] * n, "ORDER BY created_at DESC NULLS LAST", limit, 0,
+    )
+
+
+def buyer_declarations(con, siret: str) -> pd.DataFrame:
+    return _df(
+        con,
+        "SELECT url_profil_acheteur, url_dcat, coordonnees, source_file, line "
+        "FROM declarations WHERE siret = ? ORDER BY source_file, line LIMIT 100",
+        [siret],
+    )
+
+
+def buyer_findings(con, siret: str, limit: int = 200) -> Page:
+    return _page(
+        con,
+        "SELECT code, severity, message, field, value, source_file, position, contract_id "
+        "FROM findings WHERE buyer_siret = ?",
+        [siret], "ORDER BY severity, code, source_file, position", limit, 0,
+    )
+
+
+# -- all buyers --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BuyerFilter:
+    verdicts: tuple[str, ...] = ()
+    declared: Optional[bool] = None
+    platform: Optional[str] = None
+    min_contracts: int = 0
+    late_min: float = 0.0
+    late_max: float = 1.0
+    text: str = ""
+
+    @property
+    def late_range_active(self) -> bool:
+        return self.late_min > 0.0 or self.late_max < 1.0
+
+
+_BUYER_ORDERS = {
+    "severity": "ORDER BY severity_rank, late_contracts DESC, contracts_in_window DESC, buyer_siret",
+    "late": "ORDER BY late_contracts DESC, late_rate DESC NULLS LAST, buyer_siret",
+    "late_rate": "ORDER BY late_rate DESC NULLS LAST, late_contracts DESC, buyer_siret",
+    "contracts": "ORDER BY contracts_total DESC, buyer_siret",
+    "name": "ORDER BY buyer_name NULLS LAST, buyer_siret",
+}
+
+
+def buyers(con, f: BuyerFilter, order: str = "severity", limit: int = DEFAULT_PAGE_SIZE, offset: int = 0) -> Page:
+    text = f.text.strip()
+    digits = "".join(ch for ch in text if ch.isdigit())
+    sql = """
+        SELECT buyer_siret, buyer_name, verdict, verdict_label, declared, platform,
+               contracts_total, contracts_in_window,
+               n_late + n_declared_on_time_observed_late AS late_contracts, round(late_rate, 3) AS late_rate,
+               median_delay_days, last_publication_date, dataset_count, severity_rank
+        FROM buyer_compliance
+        WHERE (len(CAST(? AS VARCHAR[])) = 0 OR list_contains(CAST(? AS VARCHAR[]), verdict))
+          AND (CAST(? AS BOOLEAN) IS NULL OR declared = ?)
+          AND (CAST(? AS VARCHAR) IS NULL OR platform = ?)
+          AND contracts_total >= ?
+          AND (NOT CAST(? AS BOOLEAN) OR late_rate BETWEEN ? AND ?)
+          AND (? = '' OR contains(strip_accents(lower(coalesce(buyer_name, ''))), strip_accents(lower(?)))
+               OR (length(?) >= 3 AND starts_with(buyer_siret, ?)))
+    """
+    verdicts = list(f.verdicts)
+    params = [verdicts, verdicts, f.declared, f.declared, f.platform, f.platform, int(f.min_contracts),
+              f.late_range_active, float(f.late_min), float(f.late_max), text, text, digits, digits]
+    return _page(con, sql, params, _BUYER_ORDERS.get(order, _BUYER_ORDERS["severity"]), limit, offset)
+
+
+def verdict_labels(con) -> dict[str, str]:
+    return dict(con.execute(
+        "SELECT verdict, any_value(verdict_label) FROM buyer_compliance GROUP BY verdict "
+        "ORDER BY min(severity_rank)"
+    ).fetchall())
+
+
+def status_labels(con) -> dict[str, str]:
+    return dict(con.execute(
+        "SELECT status, any_value(status_label) FROM contract_compliance GROUP BY status ORDER BY count(*) DESC"
+    ).fetchall())
+
+
+# -- datasets ----------------------------------------------------------------------------------
+
+
+def checks_summary(con) -> pd.DataFrame:
+    """Each convention check with how many datasets/resources fail it."""
+    present = tables(con)
+    parts = []
+    if "dataset_conformance" in present:
+        parts.append("SELECT 'dataset' AS level, \"check\", any_value(check_label) AS check_label, "
+                     "count(*) FILTER (WHERE NOT passed) AS failed, count(*) AS checked "
+                     "FROM dataset_conformance GROUP BY \"check\"")
+    if "resource_conformance" in present:
+        parts.append("SELECT 'resource' AS level, \"check\", any_value(check_label) AS check_label, "
+                     "count(*) FILTER (WHERE NOT passed) AS failed, count(*) AS checked "
+                     "FROM resource_conformance GROUP BY \"check\"")
+    if not parts:
+        return pd.DataFrame(columns=["level", "check", "check_label", "failed", "checked"])
+    return _df(con, f"SELECT * FROM ({' UNION ALL '.join(parts)}) ORDER BY level, failed DESC, \"check\"")
+
+
+def datasets(con, failing_check: Optional[str] = None, text: str = "",
+             limit: int = DEFAULT_PAGE_SIZE, offset: int = 0) -> Page:
+    present = tables(con)
+    has_checks = "dataset_conformance" in present
+    failed = ("(SELECT count(*) FROM dataset_conformance c WHERE c.dataset_id = d.dataset_id AND NOT c.passed)"
+              if has_checks else "CAST(NULL AS BIGINT)")
+    failed_labels = ("(SELECT string_agg(check_label, ' ; ' ORDER BY check_label) FROM dataset_conformance c "
+                     "WHERE c.dataset_id = d.dataset_id AND NOT c.passed)" if has_checks else "CAST(NULL AS VARCHAR)")
+    check_filter = ("(CAST(? AS VARCHAR) IS NULL OR EXISTS (SELECT 1 FROM dataset_conformance c "
+                    "WHERE c.dataset_id = d.dataset_id AND NOT c.passed AND c.\"check\" = ?))"
+                    if has_checks else "(CAST(? AS VARCHAR) IS NULL OR ? IS NULL)")
+    sql = f"""
+        SELECT d.title, d.url, d.organization_name, d.extras_siret, d.license, d.frequency,
+               d.resource_count, d.last_modified, {failed} AS failed_checks, {failed_labels} AS failed_labels,
+               d.dataset_id
+        FROM datasets d
+        WHERE {check_filter}
+          AND (? = '' OR contains(strip_accents(lower(coalesce(d.title, '') || ' ' || coalesce(d.organization_name, '')
+                     || ' ' || coalesce(d.extras_siret, ''))), strip_accents(lower(?))))
+    """
+    return _page(con, sql, [failing_check, failing_check, text.strip(), text.strip()],
+                 "ORDER BY failed_checks DESC NULLS LAST, title", limit, offset)
+
+
+def resources(con, failing_check: Optional[str] = None, dataset_id: Optional[str] = None,
+              limit: int = DEFAULT_PAGE_SIZE, offset: int = 0) -> Page:
+    present = tables(con)
+    has_checks = "resource_conformance" in present
+    # The failed checks' labels are aggregated once and joined: a correlated subquery per resource
+    # cost ~0.4 s for the first page at 260 000 resources, against ~0.1 s so.
+    failed_join = ("LEFT JOIN (SELECT resource_id, string_agg(check_label, ' ; ' ORDER BY check_label) AS failed_labels "
+                   "FROM resource_conformance WHERE NOT passed GROUP BY resource_id) f "
+                   "ON f.resource_id = r.resource_id" if has_checks else "")
+    failed_labels = "f.failed_labels" if has_checks else "CAST(NULL AS VARCHAR)"
+    check_filter = ("(CAST(? AS VARCHAR) IS NULL OR EXISTS (SELECT 1 FROM resource_conformance c "
+                    "WHERE c.resource_id = r.resource_id AND NOT c.passed AND c.\"check\" = ?))"
+                    if has_checks else "(CAST(? AS VARCHAR) IS NULL OR ? IS NULL)")
+    sql = f"""
+        SELECT r.title, r.url, d.title AS dataset_title, r.filetype, r.type, r.format, r.mime,
+               r.filesize, r.created_at, r.classification, r.download_status,
+               {failed_labels} AS failed_labels, r.dataset_id, r.resource_id
+        FROM resources r LEFT JOIN datasets d USING (dataset_id) {failed_join}
+        WHERE {check_filter} AND (CAST(? AS VARCHAR) IS NULL OR r.dataset_id = ?)
+    """
+    return _page(con, sql, [failing_check, failing_check, dataset_id, dataset_id],
+                 "ORDER BY failed_labels IS NULL, created_at DESC NULLS LAST, title", limit, offset)
+
+
+# -- declarations ------------------------------------------------------------------------------
+
+
+def declarations_summary(con) -> dict:
+    row = con.execute(
+        """
+        SELECT count(*) AS rows, count(DISTINCT siret) AS sirets,
+               count(*) FILTER (WHERE siret IS NULL) AS unreadable,
+               count(DISTINCT source_file) AS files
+        FROM declarations
+        """
+    ).fetchone()
+    never = _one(con, "SELECT count(*) FROM buyer_compliance WHERE declared AND contracts_total = 0") \
+        if "buyer_compliance" in tables(con) else None
+    return {"rows": int(row[0]), "sirets": int(row[1]), "unreadable": int(row[2]), "files": int(row[3]),
+            "never_published": None if never is None else int(never)}
+
+
+def declarations(con, only_never_published: bool = False, text: str = "",
+                 limit: int = DEFAULT_PAGE_SIZE, offset: int = 0) -> Page:
+    text = text.strip()
+    digits = "".join(ch for ch in text if ch.isdigit())
+    sql = """
+        SELECT d.siret, b.buyer_name, d.coordonnees, b.verdict_label,
+               coalesce(b.contracts_total, 0) AS contracts_total, b.last_publication_date,
+               d.url_profil_acheteur, d.url_dcat, d.siret_raw, b.siret_problem,
+               d.source_file, d.line, b.verdict
+        FROM declarations d LEFT JOIN buyer_compliance b ON b.buyer_siret = d.siret
+        WHERE (NOT CAST(? AS BOOLEAN) OR coalesce(b.contracts_total, 0) = 0)
+          AND (? = '' OR contains(strip_accents(lower(coalesce(b.buyer_name, '') || ' ' || coalesce(d.coordonnees, '')
+                                                      || ' ' || coalesce(d.url_profil_acheteur, ''))), strip_accents(lower(?)))
+               OR (length(?) >= 3 AND starts_with(d.siret, ?)))
+    """
+    return _page(con, sql, [only_never_published, text, text, digits, digits],
+                 "ORDER BY contracts_total = 0 DESC, verdict = 'missing' DESC, siret NULLS FIRST, source_file, line",
+                 limit, offset)
+
+
+# -- data quality ------------------------------------------------------------------------------
+
+
+def findings_by_code(con) -> pd.DataFrame:
+    return _df(
+        con,
+        """
+        SELECT code, any_value(severity) AS severity, count(*) AS findings,
+               count(DISTINCT source_file) AS files, count(DISTINCT buyer_siret) AS buyers,
+               any_value(message) AS example
+        FROM findings GROUP BY code ORDER BY findings DESC, code
+        """,
+    )
+
+
+def findings_by_file(con, code: Optional[str] = None, limit: int = 200) -> Page:
+    return _page(
+        con,
+        """
+        SELECT source_file, count(*) AS findings, count(*) FILTER (WHERE severity = 'error') AS errors,
+               count(DISTINCT code) AS codes, string_agg(DISTINCT code, ', ' ORDER BY code) AS code_list
+        FROM findings WHERE (CAST(? AS VARCHAR) IS NULL OR code = ?) GROUP BY source_file
+        """,
+        [code, code], "ORDER BY findings DESC, source_file", limit, 0,
+    )
+
+
+def findings_by_buyer(con, code: Optional[str] = None, limit: int = 200) -> Page:
+    return _page(
+        con,
+        """
+        SELECT buyer_siret, count(*) AS findings, count(*) FILTER (WHERE severity = 'error') AS errors,
+               string_agg(DISTINCT code, ', ' ORDER BY code) AS code_list
+        FROM findings WHERE buyer_siret IS NOT NULL AND (CAST(? AS VARCHAR) IS NULL OR code = ?)
+        GROUP BY buyer_siret
+        """,
+        [code, code], "ORDER BY findings DESC, buyer_siret", limit, 0,
+    )
+
+
+def findings_list(con, code: Optional[str] = None, severity: Optional[str] = None, file: Optional[str] = None,
+                  siret: Optional[str] = None, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0) -> Page:
+    return _page(
+        con,
+        """
+        SELECT code, severity, message, source_file, position, field, value, buyer_siret, contract_id
+        FROM findings
+        WHERE (CAST(? AS VARCHAR) IS NULL OR code = ?)
+          AND (CAST(? AS VARCHAR) IS NULL OR severity = ?)
+          AND (CAST(? AS VARCHAR) IS NULL OR source_file = ? OR ends_with(source_file, '/' || ?))
+          AND (CAST(? AS VARCHAR) IS NULL OR buyer_siret = ?)
+        """,
+        [code, code, severity, severity, file, file, file, siret, siret],
+        "ORDER BY source_file, position NULLS FIRST, code", limit, offset,
+    )
+
+
+def failed_files(con, limit: int = 500) -> pd.DataFrame:
+    """Files that could not be used at all, and resources whose download failed."""
+    codes = list(FILE_FAILURE_CODES)
+    return _df(
+        con,
+        """
+        SELECT source_file, code, any_value(message) AS message, NULL AS url
+        FROM findings WHERE list_contains(?, code) GROUP BY source_file, code
+        UNION ALL
+        SELECT coalesce(title, resource_id) AS source_file, 'download_failed' AS code,
+               'Téléchargement échoué' AS message, url
+        FROM resources WHERE download_status = 'failed'
+          AND NOT EXISTS (SELECT 1 FROM findings f WHERE f.resource_id = resources.resource_id
+                          AND list_contains(?, f.code))
+        ORDER BY source_file LIMIT ?
+        """,
+        [codes, codes, int(limit)],
+    )
+
+
+# -- method and freshness ----------------------------------------------------------------------
+
+
+def refreshes(con, limit: int = 100) -> pd.DataFrame:
+    return _df(
+        con,
+        """
+        SELECT started_at, finished_at, command, source, outcome, message, datasets, resources,
+               files, records, findings, bytes_downloaded, refresh_id
+        FROM refreshes ORDER BY started_at DESC NULLS LAST LIMIT ?
+        """,
+        [int(limit)],
+    )
+
+
+def same_siren(con, siren: str, limit: int = 20) -> pd.DataFrame:
+    """Other establishments of the same company or body: often where an unknown SIRET's data is."""
+    return _df(
+        con,
+        "SELECT buyer_siret, buyer_name, verdict_label, contracts_total FROM buyer_compliance "
+        "WHERE starts_with(buyer_siret, ?) ORDER BY contracts_total DESC, buyer_siret LIMIT ?",
+        [siren, int(limit)],
+    )
