@@ -27,9 +27,9 @@ REPO = HERE.parent
 if str(REPO) not in sys.path:  # `python bench/run.py` as well as `python -m bench.run`
     sys.path.insert(0, str(REPO))
 
-from bench import corpus as corpus_mod
-from bench import methods
-from decp_monitor.pipeline import build_version
+from bench import corpus as corpus_mod  # noqa: E402  (after the sys.path line above)
+from bench import methods  # noqa: E402
+from decp_monitor.pipeline import build_version  # noqa: E402
 
 DEFAULT_OUT = HERE / "out"
 DEFAULT_SEED = 2026

@@ -58,11 +58,11 @@ def markdown(report: dict) -> str:
         add("")
         add("| file | size | records | contracts | findings | total | records/s | read+store | consolidate | compliance | peak RSS |")
         add("|---|---|---|---|---|---|---|---|---|---|---|")
-        for fmt, r in loads:
+        for _fmt, r in loads:
             add(f"| {r['file']} | {_n(r['bytes'] / 1e6, 1)} MB | {_n(r['records'])} | {_n(r['contracts'])} | {_n(r['findings'])} "
                 f"| {r['seconds']} s | {_n(r['records_per_second'])} | {r['read_store_seconds']} s | {r['consolidate_seconds']} s "
                 f"| {r['compliance_seconds']} s | {_mb(r['peak_rss_mb'])} |")
-        for fmt, r in loads:
+        for _fmt, r in loads:
             phases = r.get("peak_rss_mb_by_phase")
             if phases:
                 add(f"\nPeak RSS by phase, {r['file']} (sampled every 50 ms): "

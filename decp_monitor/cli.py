@@ -2,16 +2,20 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import json
 import os
 import sys
 import time
 from collections.abc import Sequence
 from typing import Optional
 
-from decp_monitor import __version__
+from decp_monitor import __version__, api
+from decp_monitor.compliance import rules
+from decp_monitor.core.dates import parse_iso_date
 from decp_monitor.core.progress import Progress
-from decp_monitor.pipeline import build_version
-from decp_monitor.read.export import add_export_arguments
+from decp_monitor.read.export import DOCUMENTED_TABLES, FORMATS, ExportError, write_problem
+from decp_monitor.read.status import StatusReport
 from decp_monitor.store.versions import DATA_DIR_ENV, DEFAULT_DATA_DIR, Store, StoreError
 
 DESCRIPTION = """\
@@ -43,10 +47,8 @@ def _add_common(parser: argparse.ArgumentParser, top: bool = False) -> None:
 
 
 def _date(value: str):
-    from decp_monitor.compliance import parse_as_of
-
     try:
-        return parse_as_of(value)
+        return parse_iso_date(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"date illisible « {value} » (format attendu AAAA-MM-JJ)") from None
 
@@ -65,10 +67,19 @@ def _add_assessment(parser: argparse.ArgumentParser, as_of_help: str) -> None:
                         help="silence au-delà duquel un acheteur est « publications interrompues » (défaut : 9)")
 
 
-def _assessment_meta(args) -> dict:
-    meta = {"as_of": args.as_of.isoformat() if args.as_of else None,
-            "window_months": args.window_months, "stale_months": args.stale_months}
-    return {k: v for k, v in meta.items() if v is not None}
+def add_export_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("table", nargs="?", metavar="TABLE", help="table ou vue documentée (voir --list)")
+    parser.add_argument("--list", action="store_true", help="lister les tables exportables et leurs colonnes")
+    parser.add_argument("--format", choices=list(FORMATS), default="csv",
+                        help="; ".join(f"{k} : {v}" for k, v in FORMATS.items()))
+    parser.add_argument("--out", metavar="FICHIER", help="fichier à écrire (« - » pour la sortie standard)")
+    parser.add_argument("--siret", metavar="SIRET", help="garder les lignes de cet acheteur")
+    parser.add_argument("--verdict", action="append", metavar="VERDICT", help="garder ce verdict (ou statut) ; répétable")
+    parser.add_argument("--from", dest="date_from", metavar="AAAA-MM-JJ", help="notification à partir du AAAA-MM-JJ")
+    parser.add_argument("--to", dest="date_to", metavar="AAAA-MM-JJ", help="notification jusqu'au AAAA-MM-JJ inclus")
+    parser.add_argument("--as-of", dest="as_of", metavar="AAAA-MM-JJ",
+                        help="état au AAAA-MM-JJ : contrats notifiés au plus tard ce jour ; "
+                             "tables de conformité : verdicts et statuts évalués à cette date")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -173,55 +184,43 @@ def _summary(stats: dict, started: float) -> str:
 
 
 def cmd_demo(store: Store, args) -> int:
-    from decp_monitor.pipeline.demo import build_demo
-
     started = time.monotonic()
-    stats = build_demo(store, Progress("Chargement du corpus"), contracts=args.contracts, buyers=args.buyers)
+    stats = api.build_demo(store, Progress("Chargement du corpus"), contracts=args.contracts, buyers=args.buyers)
     print(_summary(stats, started))
     return 0
 
 
 def cmd_load(store: Store, args) -> int:
-    from decp_monitor.pipeline.files import iter_files, load_paths
-
-    missing = [p for p in args.paths if not os.path.exists(p)]
-    if missing:
-        print(f"Erreur : chemin introuvable : {', '.join(missing)}", file=sys.stderr)
-        return 1
-    names = tuple(str(p) for p in iter_files(args.paths))
     started = time.monotonic()
-    meta = _assessment_meta(args)
-    carry_over = not args.replace
-    if carry_over and store.meta().get("is_demo") == "true":
-        print("La base actuelle est la démonstration : elle n'est pas reprise.", file=sys.stderr)
-        carry_over = False
-    with build_version(store, 
-        "load", source=" ".join(args.paths), carry_over=carry_over, replace_sources=names, meta=meta
-    ) as build:
-        kinds = load_paths(build, args.paths, progress=Progress("Lecture des fichiers"))
-    read = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+    try:
+        result = api.load(store, args.paths, replace=args.replace, as_of=args.as_of,
+                          window_months=args.window_months, stale_months=args.stale_months,
+                          progress=Progress("Lecture des fichiers"))
+    except FileNotFoundError as exc:
+        print(f"Erreur : {exc}", file=sys.stderr)
+        return 1
+    if result.note:
+        print(result.note, file=sys.stderr)
+    read = ", ".join(f"{n} {k}" for k, n in sorted(result.kinds.items()))
     print(f"Fichiers lus : {read}")
-    print(_summary(build.stats, started))
+    print(_summary(result.stats, started))
     return 0
 
 
 def cmd_refresh(store: Store, args) -> int:
-    from decp_monitor.pipeline.refresh import run_refresh
-
     options = {
         key: value
         for key, value in {
-            "api_base": args.api_base or os.environ.get("DECP_API_BASE"),
             "tags": args.tags,
             "dataset_ids": args.dataset_ids,
             "max_file_bytes": args.max_file_mb * 1024 * 1024 if args.max_file_mb else None,
             "concurrency": args.concurrency,
-            "meta": _assessment_meta(args) or None,
         }.items()
         if value is not None
     }
-    summary = run_refresh(store, progress=_phase_progress(), **options)
-    print(summary if isinstance(summary, str) else getattr(summary, "text", summary))
+    summary = api.refresh(store, api_base=args.api_base, as_of=args.as_of, window_months=args.window_months,
+                          stale_months=args.stale_months, progress=_phase_progress(), **options)
+    print(summary.text)
     return 0
 
 
@@ -235,17 +234,130 @@ def _phase_progress():
     return report
 
 
-def cmd_status(store: Store, args) -> int:
-    from decp_monitor.read.status import run_status
+# -- status --------------------------------------------------------------------------------------
 
-    return run_status(store, args.siret, as_of=args.as_of, as_json=args.json,
-                      window_months=args.window_months, stale_months=args.stale_months)
+
+def _fr_date(value) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        value = dt.date.fromisoformat(value[:10])
+    return value.strftime("%d/%m/%Y")
+
+
+def _fr_number(value, digits: int = 0) -> str:
+    if value is None:
+        return "—"
+    return f"{value:,.{digits}f}".replace(",", "\u202f").replace(".", ",")
+
+
+def _jsonable(value):
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, float) and value != value:  # NaN
+        return None
+    return value
+
+
+def status_text(row: dict, params: dict) -> str:
+    """A buyer's verdict, reasons and figures, as the terminal shows them."""
+    name = row.get("buyer_name") or "(nom inconnu)"
+    lines = [
+        f"Acheteur {row['buyer_siret']} — {name}",
+        f"Verdict : {row['verdict_label']}",
+    ]
+    reasons = row.get("reasons") or []
+    if reasons:
+        lines.append("Raisons :")
+        lines += [f"  - {reason}" for reason in reasons]
+    lines.append(
+        f"Évaluation au {_fr_date(params['as_of'])} : contrats notifiés du {_fr_date(params['window_start'])} "
+        f"au {_fr_date(params['as_of'])} ({params['window_months']} mois)"
+    )
+    urls = row.get("profile_urls") or []
+    declared = "oui" + (f" ({', '.join(urls)})" if urls else "") if row.get("declared") else "non"
+    lines.append(f"Déclaré par un profil d'acheteur : {declared}")
+    if row.get("platform"):
+        lines.append(f"Plateforme : {row['platform']}")
+    lines.append(f"Jeux de données : {row.get('dataset_count') or 0}")
+    lines.append(
+        f"Contrats : {_fr_number(row['contracts_total'])} au total, "
+        f"{_fr_number(row['contracts_in_window'])} sur la période"
+    )
+    for status, label in rules.STATUS_LABELS.items():
+        count = row.get(f"n_{status}") or 0
+        if count:
+            lines.append(f"  {label} : {_fr_number(count)}")
+    if row.get("modifications_in_window"):
+        lines.append(
+            f"Modifications sur la période : {_fr_number(row['modifications_in_window'])}, "
+            f"dont {_fr_number(row['n_modifications_late'])} publiées en retard"
+        )
+    if row.get("late_rate") is not None:
+        lines.append(f"Taux de retard : {_fr_number(100 * row['late_rate'], 1)} %")
+    if row.get("median_delay_days") is not None:
+        lines.append(
+            f"Délai de publication : médian {_fr_number(row['median_delay_days'])} jours, "
+            f"90e centile {_fr_number(row['p90_delay_days'])} jours"
+        )
+    lines.append(f"Dernière publication connue : {_fr_date(row.get('last_publication_date'))}")
+    return "\n".join(lines)
+
+
+def status_json(report: StatusReport) -> str:
+    payload: dict = {"siret": report.siret, "found": report.found, "valid": report.valid}
+    if report.message:
+        payload["message"] = report.message
+    if report.found and report.valid:
+        payload["parameters"] = report.parameters
+    if report.buyer is not None:
+        payload["buyer"] = {k: _jsonable(v) for k, v in report.buyer.items()}
+    return json.dumps(payload, ensure_ascii=False, indent=2)
+
+
+def cmd_status(store: Store, args) -> int:
+    report = api.buyer_status(store, args.siret, as_of=args.as_of, window_months=args.window_months,
+                              stale_months=args.stale_months)
+    if args.json:
+        print(status_json(report))
+    else:
+        if report.message:
+            print(report.message)
+        if report.buyer is not None:
+            print(status_text(report.buyer, report.parameters))
+    return report.exit_code
+
+
+# -- export --------------------------------------------------------------------------------------
 
 
 def cmd_export(store: Store, args) -> int:
-    from decp_monitor.read.export import run_export
-
-    return run_export(store, args)
+    if args.list:
+        tables = api.exportable_tables(store)
+        if store.current() is None:
+            print("Aucune base publiée : lancez d'abord « python -m decp_monitor demo » ou « load ».", file=sys.stderr)
+            return 1
+        for table, columns in tables.items():
+            print(f"{table} — {DOCUMENTED_TABLES[table]}")
+            for column, dtype in columns:
+                print(f"    {column}  {dtype}")
+        return 0
+    if not args.table or not args.out:
+        print("Indiquez une TABLE et --out FICHIER (ou « export --list »).", file=sys.stderr)
+        return 2
+    filters = {"siret": args.siret, "verdict": args.verdict, "date_from": args.date_from,
+               "date_to": args.date_to, "as_of": args.as_of}
+    out = sys.stdout.buffer if args.out == "-" else args.out
+    try:
+        rows = api.export(store, args.table, args.format, out, filters)
+    except ExportError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(write_problem(args.out, exc), file=sys.stderr)
+        return 2
+    print(f"{rows} lignes exportées ({args.format}) vers {args.out}", file=sys.stderr)
+    return 0
 
 
 COMMANDS = {

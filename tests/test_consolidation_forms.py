@@ -3,8 +3,8 @@ republished ones (a memory fix, see BENCHMARKS.md). These tests pin that both fo
 aggregate over every record gave, NULLs and odd keys included."""
 import datetime as dt
 
-from decp_monitor.core.model import Record
 from decp_monitor import pipeline
+from decp_monitor.core.model import Record
 from decp_monitor.pipeline import build_version
 from decp_monitor.store.versions import Store, schema_sql
 

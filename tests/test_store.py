@@ -179,7 +179,7 @@ def test_refresh_history_keeps_failed_builds(tmp_path):
     store = Store(tmp_path)
     publish(store, record(0))
     with pytest.raises(StoreError):
-        with build_version(store, "refresh") as build:
+        with build_version(store, "refresh"):
             raise StoreError("API injoignable")
     publish(store, record(0))
     con = store.connect()

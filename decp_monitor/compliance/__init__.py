@@ -18,6 +18,7 @@ import duckdb
 from decp_monitor.compliance import rules
 from decp_monitor.compliance.rules import RULES, STATUS_LABELS, VERDICT_LABELS
 from decp_monitor.core import siret
+from decp_monitor.core.dates import parse_iso_date
 
 _SQL_DIR = Path(__file__).resolve().parent
 # Order matters: each file reads the tables of the ones before.
@@ -34,20 +35,9 @@ def _sql(name: str) -> str:
     return (_SQL_DIR / name).read_text(encoding="utf-8")
 
 
-def parse_as_of(value: DateLike) -> Optional[dt.date]:
-    """A date from a date, a datetime or an ISO string (AAAA-MM-JJ); ValueError otherwise."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(value).strip()[:10])
-
-
 def resolve_as_of(con, as_of: DateLike = None) -> dt.date:
     """The assessment date: given, else the version's meta `as_of` (the demo pins it), else today."""
-    explicit = parse_as_of(as_of)
+    explicit = parse_iso_date(as_of)
     if explicit is not None:
         return explicit
     try:
@@ -56,7 +46,7 @@ def resolve_as_of(con, as_of: DateLike = None) -> dt.date:
         row = None
     if row and row[0]:
         try:
-            return parse_as_of(row[0])
+            return parse_iso_date(row[0])
         except ValueError:
             pass
     return dt.date.today()

@@ -1,4 +1,7 @@
-"""DECP dates: `YYYY-MM-DD`, optionally followed by an offset or a time; the date part is kept.
+"""Dates: the DECP files' dates (`parse_decp_date`, lenient, with a finding code) and the dates a
+user gives (`parse_iso_date`: --as-of, --from, filters; strict). One module owns both.
+
+DECP dates: `YYYY-MM-DD`, optionally followed by an offset or a time; the date part is kept.
 
 Bounds: a year below MIN_YEAR (1990) or above MAX_YEAR (2100) is `absurd_year` (typos such as
 0222 or 5021). Dates in the future are judged by the normaliser against today, not here.
@@ -41,3 +44,17 @@ def parse_decp_date(raw) -> tuple[Optional[dt.date], Optional[str]]:
         return dt.date(year, int(month_s), int(day_s)), None
     except ValueError:
         return None, "unparseable_date"
+
+
+def parse_iso_date(value: object) -> Optional[dt.date]:
+    """A date a user gave: a date, a datetime or an ISO string AAAA-MM-JJ; None when empty.
+
+    ValueError (the caller says in French which option was wrong) for anything else.
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value).strip()[:10])

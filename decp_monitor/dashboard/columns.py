@@ -196,7 +196,7 @@ def by_type(df) -> dict:
             continue
         elif pd.api.types.is_numeric_dtype(dtype):
             out[name] = cc.NumberColumn(label, format="localized")
-        elif dtype == object and len(df) and all(isinstance(v, _dt.date) for v in df[name].dropna().head(50)) \
+        elif pd.api.types.is_object_dtype(dtype) and len(df) and all(isinstance(v, _dt.date) for v in df[name].dropna().head(50)) \
                 and df[name].notna().any():
             out[name] = date(label)
     return out

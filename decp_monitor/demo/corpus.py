@@ -219,7 +219,7 @@ def make_buyers(rnd: random.Random, count: int) -> list[DemoBuyer]:
     ranks = list(range(count))
     rnd.shuffle(ranks)
     for index in range(count):
-        for attempt in range(50):
+        for _attempt in range(50):
             head = _pick(rnd, BUYER_KINDS)
             pattern = next(k[1] for k in BUYER_KINDS if k[0] == head)
             town, dept = rnd.choice(TOWNS)

@@ -39,7 +39,8 @@ def build_demo(
 
     corpus = demo_corpus_dir(store)
     generate_corpus(corpus, seed=DEMO_SEED, buyers=buyers, contracts=contracts, as_of=DEMO_AS_OF)
-    with build_version(store, 
+    with build_version(
+        store,
         "demo",
         source="corpus de démonstration généré",
         meta={"is_demo": "true", "as_of": DEMO_AS_OF.isoformat()},

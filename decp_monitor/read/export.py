@@ -26,12 +26,10 @@ same engine as `status --as-of` (`connect_for_export`).
 """
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import errno
 import io
 import re
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO, Optional
@@ -40,6 +38,7 @@ import duckdb
 import pyarrow as pa
 
 from decp_monitor import compliance
+from decp_monitor.core.dates import parse_iso_date
 
 # Documented exportable tables and views (docs/ and COMPLIANCE_CONTRACT.md); anything else in the
 
@@ -140,12 +139,8 @@ def _first_present(columns: Sequence[str], candidates: Sequence[str]) -> Optiona
 
 
 def _parse_date(value, flag: str) -> Optional[dt.date]:
-    if value in (None, ""):
-        return None
-    if isinstance(value, dt.date):
-        return value
     try:
-        return dt.date.fromisoformat(str(value))
+        return parse_iso_date(value)
     except ValueError:
         raise ExportError(f"{flag} : date invalide « {value} » (format attendu AAAA-MM-JJ).") from None
 
@@ -424,25 +419,10 @@ def export_dataframe(df, fmt: str, sheet_title: str = "export") -> bytes:
         con.close()
 
 
-# -- command line ---------------------------------------------------------------------------------
+# -- writing to a path -------------------------------------------------------------------------
 
 
-def add_export_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("table", nargs="?", metavar="TABLE", help="table ou vue documentée (voir --list)")
-    parser.add_argument("--list", action="store_true", help="lister les tables exportables et leurs colonnes")
-    parser.add_argument("--format", choices=list(FORMATS), default="csv",
-                        help="; ".join(f"{k} : {v}" for k, v in FORMATS.items()))
-    parser.add_argument("--out", metavar="FICHIER", help="fichier à écrire (« - » pour la sortie standard)")
-    parser.add_argument("--siret", metavar="SIRET", help="garder les lignes de cet acheteur")
-    parser.add_argument("--verdict", action="append", metavar="VERDICT", help="garder ce verdict (ou statut) ; répétable")
-    parser.add_argument("--from", dest="date_from", metavar="AAAA-MM-JJ", help="notification à partir du AAAA-MM-JJ")
-    parser.add_argument("--to", dest="date_to", metavar="AAAA-MM-JJ", help="notification jusqu'au AAAA-MM-JJ inclus")
-    parser.add_argument("--as-of", dest="as_of", metavar="AAAA-MM-JJ",
-                        help="état au AAAA-MM-JJ : contrats notifiés au plus tard ce jour ; "
-                             "tables de conformité : verdicts et statuts évalués à cette date")
-
-
-def _write_problem(out: str, exc: OSError) -> str:
+def write_problem(out: str, exc: OSError) -> str:
     """What went wrong writing the export, in French, with the path."""
     target = "la sortie standard" if out == "-" else f"« {out} »"
     if isinstance(exc, FileNotFoundError):
@@ -460,54 +440,10 @@ def _write_problem(out: str, exc: OSError) -> str:
     return f"Impossible d'écrire l'export dans {target} : {reason}. Aucun fichier n'a été écrit."
 
 
-def _check_destination(out: str) -> None:
+def check_destination(out: str) -> None:
     """Refuse at once (before any query) a path whose folder is missing or that is a folder."""
     path = Path(out)
     if path.is_dir():
         raise IsADirectoryError(errno.EISDIR, "Is a directory", out)
     if not path.parent.is_dir():
         raise FileNotFoundError(errno.ENOENT, "No such file or directory", out)
-
-
-def run_export(store, args) -> int:
-    con = store.connect()
-    if con is None:
-        print("Aucune base publiée : lancez d'abord « python -m decp_monitor demo » ou « load ».", file=sys.stderr)
-        return 1
-    try:
-        if getattr(args, "list", False):
-            for table, columns in exportable_tables(con).items():
-                print(f"{table} — {DOCUMENTED_TABLES[table]}")
-                for column, dtype in columns:
-                    print(f"    {column}  {dtype}")
-            return 0
-        if not args.table or not args.out:
-            print("Indiquez une TABLE et --out FICHIER (ou « export --list »).", file=sys.stderr)
-            return 2
-        filters = {"siret": args.siret, "verdict": args.verdict, "date_from": args.date_from,
-                   "date_to": args.date_to, "as_of": args.as_of}
-        build_query(con, args.table, {k: v for k, v in filters.items() if k != "as_of"})  # cheap checks first
-        if args.out != "-":
-            _check_destination(args.out)
-        if args.as_of and args.table in compliance.TABLES:
-            con.close()
-            con = None
-            con = connect_for_export(store, args.table, args.as_of)
-            if con is None:
-                print("Aucune base publiée.", file=sys.stderr)
-                return 1
-        if args.out == "-":
-            rows = export_table(con, args.table, args.format, sys.stdout.buffer, filters)
-        else:
-            rows = export_table(con, args.table, args.format, args.out, filters)
-        print(f"{rows} lignes exportées ({args.format}) vers {args.out}", file=sys.stderr)
-        return 0
-    except ExportError as exc:
-        print(str(exc), file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(_write_problem(args.out, exc), file=sys.stderr)
-        return 2
-    finally:
-        if con is not None:
-            con.close()

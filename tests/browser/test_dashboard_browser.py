@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.dashboard import free_port, serve  # one way to start the dashboard, shared with the bench
+from bench.dashboard import serve  # one way to start the dashboard, shared with the bench
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 
 import duckdb
 import pandas as pd
