@@ -64,17 +64,17 @@ def load(store: Store, paths: Iterable[Union[str, os.PathLike]], *, replace: boo
     Incremental unless `replace`: the current version's data is kept, minus the files loaded again.
     The demo database is never carried over into real data.
     """
-    paths = [str(p) for p in paths]
-    missing = [p for p in paths if not os.path.exists(p)]
+    names_given = [os.fspath(p) for p in paths]
+    missing = [p for p in names_given if not os.path.exists(p)]
     if missing:
         raise FileNotFoundError(f"chemin introuvable : {', '.join(missing)}")
-    names = tuple(str(p) for p in iter_files(paths))
+    names = tuple(str(p) for p in iter_files(names_given))
     carry_over, note = not replace, ""
     if carry_over and store.meta().get("is_demo") == "true":
         carry_over, note = False, "La base actuelle est la démonstration : elle n'est pas reprise."
-    with build_version(store, "load", source=" ".join(paths), carry_over=carry_over, replace_sources=names,
+    with build_version(store, "load", source=" ".join(str(p) for p in names_given), carry_over=carry_over, replace_sources=names,
                        meta=assessment_meta(as_of, window_months, stale_months)) as build:
-        kinds = load_paths(build, paths, progress=progress)
+        kinds = load_paths(build, names_given, progress=progress)
     return LoadResult(kinds, build.stats, carry_over, note, build.timings)
 
 

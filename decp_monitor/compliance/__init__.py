@@ -46,7 +46,7 @@ def resolve_as_of(con, as_of: DateLike = None) -> dt.date:
         row = None
     if row and row[0]:
         try:
-            return parse_iso_date(row[0])
+            return parse_iso_date(row[0]) or dt.date.today()
         except ValueError:
             pass
     return dt.date.today()
@@ -100,7 +100,7 @@ def _set_parameters(con, as_of: dt.date, window_months: int, stale_months: int) 
 
 
 def _label_rows() -> list[tuple]:
-    rows = []
+    rows: list[tuple] = []
     rows += [("rule", r.code, r.label, r.reference, None) for r in RULES.values()]
     rows += [("status", code, label, None, None) for code, label in STATUS_LABELS.items()]
     rows += [("verdict", code, label, None, rules.SEVERITY_RANK[code]) for code, label in VERDICT_LABELS.items()]

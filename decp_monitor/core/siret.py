@@ -29,18 +29,16 @@ def clean_siret(raw: object) -> Optional[str]:
     return text if text.isdigit() and text.isascii() else None
 
 
-def _digits(value: object, length: int) -> bool:
-    return isinstance(value, str) and len(value) == length and value.isascii() and value.isdigit()
-
-
 def is_valid_siret(value: object) -> bool:
     """14 ASCII digits that pass the SIRET keys (nothing stripped: clean_siret() first)."""
-    return _digits(value, 14) and stdnum_siret.is_valid(value)
+    return (isinstance(value, str) and len(value) == 14 and value.isascii() and value.isdigit()
+            and stdnum_siret.is_valid(value))
 
 
 def is_valid_siren(value: object) -> bool:
     """9 ASCII digits that pass the SIREN key."""
-    return _digits(value, 9) and stdnum_siren.is_valid(value)
+    return (isinstance(value, str) and len(value) == 9 and value.isascii() and value.isdigit()
+            and stdnum_siren.is_valid(value))
 
 
 def siret_problem(raw: object) -> Optional[str]:

@@ -191,7 +191,7 @@ def start_from(con: duckdb.DuckDBPyConnection, previous: Version, all_tables: bo
                         "WHERE source_file IS NULL OR NOT list_contains($replaced, source_file)",
                         replaced,
                     )
-        return con.execute("SELECT coalesce(max(record_id), -1) + 1 FROM records").fetchone()[0]
+        return _one(con, "SELECT coalesce(max(record_id), -1) + 1 FROM records")
     finally:
         con.execute("DETACH prev")
 
@@ -286,7 +286,7 @@ def count_rows(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
                                                          UNION ALL SELECT source_file FROM findings)),
                (SELECT count(*) FROM records), (SELECT count(*) FROM contracts), (SELECT count(*) FROM findings)
         """
-    ).fetchone()
+    ).fetchall()[0]
     names = ("datasets", "resources", "declarations", "files", "records", "contracts", "findings")
     return dict(zip(names, row))
 
@@ -309,6 +309,10 @@ def validate(con: duckdb.DuckDBPyConnection, counts: dict[str, int], expect_min_
             f"Publication refusée : {counts['records']} enregistrements lus, "
             f"{expect_min_records} attendus au minimum (la version précédente reste en service)"
         )
+
+
+def _one(con: duckdb.DuckDBPyConnection, query: str) -> Any:
+    return con.execute(query).fetchall()[0][0]
 
 
 def _describe(exc: BaseException) -> str:
