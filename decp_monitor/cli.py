@@ -152,7 +152,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return COMMANDS[args.command](store, args)
     except StoreError as exc:
         print(f"Erreur : {exc}", file=sys.stderr)
-        return 1
+        return exc.exit_code
     except KeyboardInterrupt:
         print("Interrompu : la base publiée n'a pas changé.", file=sys.stderr)
         return 130
