@@ -98,10 +98,11 @@ def exportable_tables(store: Store) -> dict[str, list[tuple[str, str]]]:
 
 
 def export(store: Store, table: str, fmt: str, out: Union[str, Path, BinaryIO],
-           filters: Optional[dict[str, Any]] = None) -> int:
+           filters: Optional[dict[str, Any]] = None, *, force: bool = False) -> int:
     """Export a documented table, filtered; returns the number of rows written.
 
     With filters["as_of"] on a compliance table, verdicts and statuses are recomputed at that date.
+    A path `out` inside the data directory is refused, an existing file too unless `force`.
     Raises StoreError when nothing is published, exports.ExportError for a bad request (French).
     """
     filters = dict(filters or {})
@@ -112,6 +113,7 @@ def export(store: Store, table: str, fmt: str, out: Union[str, Path, BinaryIO],
         exports.build_query(con, table, {k: v for k, v in filters.items() if k != "as_of"})  # cheap checks first
         if isinstance(out, (str, Path)):
             exports.check_destination(str(out))
+            exports.check_output_path(out, store.root, force)
         if filters.get("as_of"):
             con.close()
             con = exports.connect_for_export(store, table, filters["as_of"])

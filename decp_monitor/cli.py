@@ -73,6 +73,7 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=list(FORMATS), default="csv",
                         help="; ".join(f"{k} : {v}" for k, v in FORMATS.items()))
     parser.add_argument("--out", metavar="FICHIER", help="fichier à écrire (« - » pour la sortie standard)")
+    parser.add_argument("--force", action="store_true", help="remplacer le fichier --out s'il existe déjà")
     parser.add_argument("--siret", metavar="SIRET", help="garder les lignes de cet acheteur")
     parser.add_argument("--verdict", action="append", metavar="VERDICT", help="garder ce verdict (ou statut) ; répétable")
     parser.add_argument("--from", dest="date_from", metavar="AAAA-MM-JJ", help="notification à partir du AAAA-MM-JJ")
@@ -163,7 +164,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return COMMANDS[args.command](store, args)
     except StoreError as exc:
         print(f"Erreur : {exc}", file=sys.stderr)
-        return 1
+        return exc.exit_code
     except KeyboardInterrupt:
         print("Interrompu : la base publiée n'a pas changé.", file=sys.stderr)
         return 130
@@ -349,7 +350,7 @@ def cmd_export(store: Store, args) -> int:
                "date_to": args.date_to, "as_of": args.as_of}
     out = sys.stdout.buffer if args.out == "-" else args.out
     try:
-        rows = api.export(store, args.table, args.format, out, filters)
+        rows = api.export(store, args.table, args.format, out, filters, force=args.force)
     except ExportError as exc:
         print(str(exc), file=sys.stderr)
         return 2

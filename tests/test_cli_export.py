@@ -167,7 +167,7 @@ def test_as_of_judges_compliance_tables_at_that_date(small_dir, tmp_path):
     assert df["contract_id"].tolist() == ["C1"] and not df["in_window"].any()  # judged as of 2026-06-30
 
     # the published version is unchanged
-    assert export(small_dir, "buyer_compliance", "--format", "parquet", "--out", str(published)) == 0
+    assert export(small_dir, "buyer_compliance", "--format", "parquet", "--out", str(published), "--force") == 0
     assert _buyer(published)["verdict"] == "late"
 
 

@@ -9,6 +9,7 @@ of a connection that can be run and tested alone.
 from __future__ import annotations
 
 import datetime as dt
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -58,6 +59,19 @@ class Build:
         self.stats: dict[str, Any] = {}
         self.timings: dict[str, float] = {}
         self.expect_min_records: Optional[int] = None
+        # Set when the previous version could not be read: the history is then rebuilt from the log.
+        self.previous_unreadable: Optional[str] = None
+        self.warnings: list[str] = []
+
+    def warn(self, message: str) -> None:
+        """A French warning about this build: kept in its history (refreshes.message, refresh log)
+        and shown at once on the standard error (the command line's user, the dashboard's log)."""
+        self.warnings.append(message)
+        print(f"Attention : {message}", file=sys.stderr, flush=True)
+
+    def message(self) -> str:
+        """The history's message: the warnings, then what the command said about itself."""
+        return " ; ".join([*self.warnings, *filter(None, [self.stats.get("message", "")])])
 
     def add(self, item, resource_id: Optional[str] = None) -> None:
         """Add a Record, Finding or Declaration read by a reader."""
@@ -107,7 +121,7 @@ def build_version(
     """
     stage = on_stage or (lambda name: None)
     publish_info = {"command": command, "source": source}
-    with store.exclusive():
+    with store.exclusive(" ".join(filter(None, (command, source)))[:200]):
         build: Optional[Build] = None
         try:
             with store.new_version(publish_info) as version:
@@ -115,7 +129,18 @@ def build_version(
                 previous = store.current()
                 if previous is not None:
                     stage("start")
-                    build.writer.next_record_id = start_from(build.con, previous, carry_over, replace_sources)
+                    try:
+                        build.writer.next_record_id = start_from(build.con, previous, carry_over, replace_sources)
+                    except duckdb.Error as exc:
+                        # A damaged previous version must not block every future build: this one
+                        # starts from what can still be read (the refresh log) and says so.
+                        build.previous_unreadable = previous.name
+                        build.warn(
+                            f"Version précédente illisible ({previous.name}) : cette construction repart "
+                            f"de zéro{'' if not carry_over else ' (les fichiers chargés auparavant ne sont pas repris)'} ; "
+                            "l'historique des chargements est repris du journal, les dates de première "
+                            f"observation des contrats sont perdues. Détail technique : {_first_line(exc)}"
+                        )
                 stage("read")
                 with _timed(build, "read"):
                     yield build
@@ -123,9 +148,9 @@ def build_version(
                 finish(build, meta or {}, stage)
         except BaseException as exc:
             if build is not None:
-                store.log_outcome(build.outcome("failed", _describe(exc)))
+                store.log_outcome(build.outcome("failed", " ; ".join([_describe(exc), *build.warnings])))
             raise
-        store.log_outcome(build.outcome("published", ""))
+        store.log_outcome(build.outcome("published", build.message()))
 
 
 def finish(build: Build, meta: dict, stage: StageListener) -> None:
@@ -163,6 +188,9 @@ def start_from(con: duckdb.DuckDBPyConnection, previous: Version, all_tables: bo
     """Carry the previous version's memory (and, for an incremental load, its stored tables minus
     the files loaded again) into the new one; returns the next free record id."""
     con.execute("ATTACH $path AS prev (READ_ONLY)", {"path": str(previous.path)})
+    # One transaction: a version damaged halfway (a checksum error on its tenth table) leaves
+    # nothing half-carried, and the build can start from scratch instead (build_version).
+    con.execute("BEGIN TRANSACTION")
     try:
         prev_tables = {
             row[0] for row in con.execute(
@@ -191,9 +219,14 @@ def start_from(con: duckdb.DuckDBPyConnection, previous: Version, all_tables: bo
                         "WHERE source_file IS NULL OR NOT list_contains($replaced, source_file)",
                         replaced,
                     )
-        return _one(con, "SELECT coalesce(max(record_id), -1) + 1 FROM records")
+        next_id = _one(con, "SELECT coalesce(max(record_id), -1) + 1 FROM records")
+        con.execute("COMMIT")
+        return next_id
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
     finally:
-        con.execute("DETACH prev")
+        con.execute("DETACH DATABASE IF EXISTS prev")
 
 
 def consolidate(con: duckdb.DuckDBPyConnection, seen_at: dt.datetime) -> None:
@@ -256,8 +289,12 @@ def record_history(con: duckdb.DuckDBPyConnection, build: Build, counts: dict[st
     """This build in the refreshes table, with the failed builds the log holds and the base lacks."""
     known = {row[0] for row in con.execute("SELECT refresh_id FROM refreshes").fetchall()}
     for entry in build.store.read_refresh_log():
-        if entry.get("outcome") == "published" or entry.get("refresh_id") in known:
+        # Published builds are normally in the previous version's table already; when it could not
+        # be read, the log is the only history left.
+        if entry.get("refresh_id") in known or (
+                entry.get("outcome") == "published" and build.previous_unreadable is None):
             continue
+        known.add(entry.get("refresh_id"))
         con.execute(
             "INSERT INTO refreshes (refresh_id, started_at, finished_at, command, source, outcome, message) "
             "VALUES ($refresh_id, $started_at, $finished_at, $command, $source, $outcome, $message)",
@@ -269,7 +306,7 @@ def record_history(con: duckdb.DuckDBPyConnection, build: Build, counts: dict[st
         "$datasets, $resources, $files, $records, $findings, $bytes)",
         {
             "id": build.build_id, "started": build.started, "finished": _utcnow(),
-            "command": build.command, "source": build.source, "message": build.stats.get("message", ""),
+            "command": build.command, "source": build.source, "message": build.message(),
             "datasets": counts["datasets"], "resources": counts["resources"], "files": counts["files"],
             "records": counts["records"], "findings": counts["findings"],
             "bytes": build.stats.get("bytes_downloaded", 0),
@@ -319,6 +356,11 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, KeyboardInterrupt):
         return "interrompu par l'utilisateur"
     return str(exc) if isinstance(exc, StoreError) else f"{type(exc).__name__}: {exc}"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _utcnow() -> dt.datetime:

@@ -15,7 +15,12 @@ Lists (e.g. `reasons`) become text joined with " | " in CSV and XLSX.
 
 Formula-injection guard (CSV and XLSX): a text cell from the data starting with = + - @ tab or CR
 gets a leading apostrophe, so a spreadsheet shows it as text instead of evaluating it. Only text
-columns are touched: a negative number stays a number.
+columns are touched: a negative number stays a number. Column names get the same guard (a console
+alias is user text).
+
+`export --out` never writes inside the data directory (`check_output_path`), never overwrites an
+existing file without `--force`, and writes a temporary file created exclusively (random name,
+O_EXCL, in the target folder: a symlink planted there is never followed) before renaming it.
 
 XLSX cannot hold the control characters U+0000-U+0008, U+000B, U+000C and U+000E-U+001F (openpyxl
 refuses the whole file): they are removed from text cells and column names, before the guard.
@@ -29,7 +34,9 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import io
+import os
 import re
+import secrets
 from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO, Optional
@@ -277,7 +284,9 @@ def _text_projection(columns: list[tuple[str, str]], fmt: str) -> str:
             expr = f"CAST({col} AS VARCHAR)"
         else:
             expr = col
-        parts.append(f"{expr} AS {col}")
+        # The header is a cell too: a column named "=HYPERLINK(…)" (a console alias) gets the guard.
+        header = _XLSX_ILLEGAL.sub("", name) if fmt == "xlsx" else name
+        parts.append(f"{expr} AS {_quote(neutralise(header))}")
     return ", ".join(parts)
 
 
@@ -344,7 +353,7 @@ def _write_xlsx(reader: pa.RecordBatchReader, out: BinaryIO, sheet_title: str) -
     header_fill = PatternFill("solid", fgColor="1F4E79")
     header = []
     for name in reader.schema.names:
-        cell = WriteOnlyCell(ws, value=_XLSX_ILLEGAL.sub("", name))
+        cell = WriteOnlyCell(ws, value=neutralise(_XLSX_ILLEGAL.sub("", name)))
         cell.font, cell.fill = header_font, header_fill
         header.append(cell)
     ws.append(header)
@@ -396,15 +405,41 @@ def export_table(con, table: str, fmt: str, out, filters: Optional[dict] = None)
     sql, params = build_query(con, table, filters)
     if isinstance(out, (str, Path)):
         path = Path(out)
-        tmp = path.with_name(path.name + ".partial")
+        # O_CREAT | O_EXCL | O_NOFOLLOW with a random name beside the target: a symlink planted at a
+        # predictable name (OUT.partial) is never followed; the rename replaces a link, not its target.
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.partial")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
         try:
-            with open(tmp, "wb") as fh:
+            with os.fdopen(fd, "wb") as fh:
                 rows = export_query(con, sql, params, fmt, fh, sheet_title=table)
             tmp.replace(path)
         finally:
             tmp.unlink(missing_ok=True)
         return rows
     return export_query(con, sql, params, fmt, out, sheet_title=table)
+
+
+def check_output_path(out: str | os.PathLike, data_dir: str | os.PathLike, force: bool = False) -> Path:
+    """Refuse, in French (ExportError), an export path inside the data directory (the published
+    database, CURRENT, the cache: an export must never replace them) or naming an existing file
+    without `force`. Symlinks are resolved for the data-directory check: a link into it is refused."""
+    path = Path(out)
+    data = Path(data_dir).resolve()
+    target = path.resolve()  # follows links, also in the folders above
+    if target == data or data in target.parents:
+        raise ExportError(
+            f"Export refusé : « {out} » est dans le répertoire de données « {data_dir} » (base publiée, "
+            "pointeur CURRENT, cache) ; un export ne doit jamais y écrire. Choisissez un fichier ailleurs."
+        )
+    if os.path.lexists(path):
+        if path.is_dir():
+            raise ExportError(f"Export refusé : « {out} » est un dossier ; indiquez un nom de fichier.")
+        if not force:
+            raise ExportError(
+                f"Export refusé : le fichier « {out} » existe déjà. Ajoutez --force pour le remplacer, "
+                "ou choisissez un autre nom."
+            )
+    return path
 
 
 def export_dataframe(df, fmt: str, sheet_title: str = "export") -> bytes:

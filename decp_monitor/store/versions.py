@@ -14,9 +14,10 @@ import datetime as dt
 import fcntl
 import json
 import os
+import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,9 +30,17 @@ DEFAULT_DATA_DIR = "data"
 POINTER = "CURRENT"
 REFRESH_LOG = "refresh-log.jsonl"
 # An old version stays on disk this long after it stopped being current, so that a reader that
-# opened it just before the swap can finish its queries.
+# opened it just before the swap can finish its queries. The clock starts at the swap: publishing
+# touches the outgoing version's mtime (`_publish`), so a version built long ago but replaced a
+# minute ago is still in its grace period.
 GRACE_SECONDS = 15 * 60
 KEEP_VERSIONS = 2
+# A pointer being written lives a few milliseconds; one older than this was left by a crash.
+STALE_POINTER_SECONDS = 5 * 60
+# How long a build waits for another one holding the data directory before giving up.
+BUILD_LOCK_TIMEOUT_ENV = "DECP_BUILD_LOCK_TIMEOUT"
+DEFAULT_BUILD_LOCK_TIMEOUT_S = 3600.0
+LOCK_FILE = ".build.lock"
 # DuckDB caches written blocks up to 80 % of RAM by default: a national build (1.5 M contracts)
 # then peaks at 1.2 GB. Capped, it peaks under 1 GB at the same speed (BENCHMARKS.md). Operators
 # that cannot spill fail the build above the cap, and the previous version keeps serving:
@@ -53,6 +62,43 @@ def resolve_data_dir(data_dir: Optional[str | os.PathLike] = None) -> Path:
 
 class StoreError(RuntimeError):
     """A build that cannot be published; the message is French and shown as is."""
+
+    exit_code = 1
+
+
+class BuildLockTimeout(StoreError):
+    """Another build held the data directory for longer than the lock timeout."""
+
+    exit_code = 75  # EX_TEMPFAIL: try again later
+
+
+def build_lock_timeout() -> float:
+    raw = os.environ.get(BUILD_LOCK_TIMEOUT_ENV, "").strip()
+    if not raw:
+        return DEFAULT_BUILD_LOCK_TIMEOUT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise StoreError(f"{BUILD_LOCK_TIMEOUT_ENV} = « {raw} » : nombre de secondes attendu (par exemple 600).")
+    return value
+
+
+def describe_lock_holder(lock_path: Path) -> str:
+    """'la commande « load … » (processus 123, depuis 2026-…)', from what the holder wrote."""
+    try:
+        info = json.loads(lock_path.read_text(encoding="utf-8") or "{}")
+    except (OSError, ValueError):
+        info = {}
+    if not isinstance(info, dict) or not info.get("command"):
+        return "une autre construction"
+    return (f"la construction « {info['command']} » (processus {info.get('pid', '?')}, "
+            f"depuis {info.get('since', '?')})")
+
+
+def _to_stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 @dataclass(frozen=True)
@@ -105,12 +151,18 @@ class Store:
         return duckdb.connect(str(version.path), read_only=True)
 
     def meta(self) -> dict[str, str]:
-        """The current version's meta table (empty when nothing is published)."""
-        con = self.connect()
+        """The current version's meta table (empty when nothing is published, or when the published
+        file cannot be read: the next build then starts afresh and says so)."""
+        try:
+            con = self.connect()
+        except duckdb.Error:
+            return {}
         if con is None:
             return {}
         try:
             return dict(con.execute("SELECT key, value FROM meta").fetchall())
+        except duckdb.Error:
+            return {}
         finally:
             con.close()
 
@@ -137,14 +189,52 @@ class Store:
     # -- writing -------------------------------------------------------------------------------
 
     @contextmanager
-    def exclusive(self) -> Iterator[None]:
-        """One build at a time per data directory (a cron refresh and a manual load may meet)."""
+    def exclusive(self, command: str = "", timeout: Optional[float] = None,
+                  notify: Optional[Callable[[str], None]] = None) -> Iterator[None]:
+        """One build at a time per data directory (a cron refresh and a manual load may meet).
+
+        The holder writes what it is (command, process, since when) into the lock file, so that a
+        build that has to wait can say what for; it gives up after `timeout` seconds
+        (DECP_BUILD_LOCK_TIMEOUT, default one hour) with BuildLockTimeout.
+        """
         self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / ".build.lock", "a+") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
+        timeout = build_lock_timeout() if timeout is None else timeout
+        notify = notify or _to_stderr
+        lock_path = self.root / LOCK_FILE
+        with open(lock_path, "a+", encoding="utf-8") as fh:
+            started = time.monotonic()
+            told = False
+            while True:
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    pass
+                holder = describe_lock_holder(lock_path)
+                waited = time.monotonic() - started
+                if waited >= timeout:
+                    raise BuildLockTimeout(
+                        f"Construction abandonnée : {holder} occupe le répertoire de données « {self.root} » "
+                        f"et ne l'a pas libéré après {timeout:g} s d'attente. La base publiée n'a pas changé. "
+                        f"Réessayez plus tard, ou allongez l'attente avec {BUILD_LOCK_TIMEOUT_ENV} (en secondes)."
+                    )
+                if not told:
+                    notify(f"En attente : {holder} occupe le répertoire de données « {self.root} » ; "
+                           f"cette construction démarrera à sa fin (attente maximale {timeout:g} s).")
+                    told = True
+                time.sleep(min(0.2, max(timeout - waited, 0.01)))
             try:
+                fh.seek(0)
+                fh.truncate()
+                fh.write(json.dumps({"command": command, "pid": os.getpid(),
+                                     "since": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")},
+                                    ensure_ascii=False))
+                fh.flush()
                 yield
             finally:
+                fh.seek(0)
+                fh.truncate()
+                fh.flush()
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
     @contextmanager
@@ -185,19 +275,63 @@ class Store:
         tmp.write_text(json.dumps(info), encoding="utf-8")
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
+        outgoing = self.current()
+        if outgoing is not None:
+            # The grace period of the outgoing version starts now (prune reads this mtime). Touched
+            # just before the swap: a crash in between leaves it current, never without its grace.
+            try:
+                os.utime(outgoing.path)
+            except OSError:
+                pass
         os.replace(tmp, self.pointer)
 
     def prune(self, now: Optional[float] = None) -> list[Path]:
-        """Remove old versions: keep the current one, the newest few, and any within the grace period."""
+        """Remove what is no longer needed: versions other than the current one, the newest few and
+        those within their grace period (counted from when they stopped being current), the WALs of
+        non-current versions (a killed build leaves one) and pointers left half-written by a crash.
+        What remains is bounded: the current version, KEEP_VERSIONS others, and what the last
+        GRACE_SECONDS produced."""
         now = now or time.time()
         current = self.current()
-        files = sorted(self.versions_dir.glob("decp-*.duckdb"), reverse=True)
-        removed = []
-        for index, file in enumerate(files):
-            if current is not None and file == current.path:
-                continue
-            if index < KEEP_VERSIONS or now - file.stat().st_mtime < GRACE_SECONDS:
-                continue
-            file.unlink(missing_ok=True)
+        removed: list[Path] = []
+
+        def age(file: Path) -> Optional[float]:
+            try:
+                return now - file.stat().st_mtime
+            except FileNotFoundError:
+                return None
+
+        def remove(file: Path) -> None:
+            try:
+                file.unlink()
+            except FileNotFoundError:
+                return
             removed.append(file)
+
+        files = sorted(self.versions_dir.glob("decp-*.duckdb"), reverse=True)
+        kept = set()
+        for index, file in enumerate(files):
+            file_age = age(file)
+            if file_age is None:
+                continue
+            if (current is not None and file == current.path) or index < KEEP_VERSIONS or file_age < GRACE_SECONDS:
+                kept.add(file.name)
+                continue
+            remove(file)
+        for wal in self.versions_dir.glob("decp-*.duckdb.wal"):
+            owner = wal.name[: -len(".wal")]
+            if current is not None and owner == current.path.name:
+                continue  # never touch what the served version may need
+            wal_age = age(wal)
+            if wal_age is None:
+                continue
+            # A version that is gone (or never was) has no use for its WAL. A kept version's WAL is
+            # a killed build's (published versions are checkpointed and closed): it goes once old
+            # enough not to be a build still writing it (the caller holds the build lock anyway).
+            if owner not in kept or wal_age >= STALE_POINTER_SECONDS:
+                remove(wal)
+        for tmp in self.root.glob(f".{POINTER}.*.tmp"):
+            tmp_age = age(tmp)
+            if tmp_age is not None and tmp_age >= STALE_POINTER_SECONDS:
+                remove(tmp)
         return removed
