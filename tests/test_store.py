@@ -301,3 +301,33 @@ def test_local_files_take_their_catalogue_resource_by_name(tmp_path):
         assert con.execute("SELECT resource_id FROM findings").fetchall() == [("r2",)]
     finally:
         con.close()
+
+
+def test_dataset_metadata_loaded_again_is_not_duplicated(tmp_path, real_dir):
+    # The real Dematis dataset description (1 222 resources): three loads of the same file, then
+    # the same dataset from another file name, must leave one dataset and one set of resources.
+    import shutil
+    import time
+
+    from decp_monitor.pipeline.files import load_paths
+
+    source = real_dir / "datagouv-api" / "dataset_e-marchespublics_5c0a7845634f4139b2ee8883.json"
+    store = Store(tmp_path / "store")
+    counts = []
+    for _ in range(3):
+        with build_version(store, "load", carry_over=True, replace_sources=(str(source),)) as build:
+            started = time.perf_counter()
+            assert load_paths(build, [source]) == {"dataset": 1}
+            read_seconds = time.perf_counter() - started
+        counts.append((count(store, "datasets"), count(store, "resources")))
+    assert counts == [(1, 1222)] * 3
+    # bulk insert: well under the 15-28 s the row-by-row inserts took (generous for a shared machine)
+    assert read_seconds < 5
+    copy = tmp_path / "copy.json"
+    shutil.copy(source, copy)
+    with build_version(store, "load", carry_over=True, replace_sources=(str(copy),)) as build:
+        load_paths(build, [copy])
+    assert (count(store, "datasets"), count(store, "resources")) == (1, 1222)
+    con = store.connect()
+    assert con.execute("SELECT source FROM datasets").fetchone()[0] == str(copy)
+    con.close()

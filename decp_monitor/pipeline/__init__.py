@@ -78,6 +78,13 @@ class Build:
         self.writer.add(item, resource_id=resource_id)
 
     def add_datasets(self, rows: list[dict]) -> None:
+        """Add dataset rows; a dataset already in the build (same id, e.g. carried over from the
+        previous version or read from another file) is replaced with its resources: one row per
+        dataset, whatever the number of loads."""
+        ids = [row["dataset_id"] for row in rows if row.get("dataset_id") is not None]
+        if ids:
+            self.con.execute("DELETE FROM resources WHERE list_contains($ids, dataset_id)", {"ids": ids})
+            self.con.execute("DELETE FROM datasets WHERE list_contains($ids, dataset_id)", {"ids": ids})
         self.writer.insert_dicts("datasets", rows)
 
     def add_resources(self, rows: list[dict]) -> None:
@@ -211,8 +218,21 @@ def start_from(con: duckdb.DuckDBPyConnection, previous: Version, all_tables: bo
                         "JOIN prev.records r USING (record_id) WHERE NOT list_contains($replaced, r.source_file)",
                         replaced,
                     )
-                elif table in ("datasets", "resources"):
-                    con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM prev.{table}")
+                elif table == "datasets":
+                    # A dataset-metadata file loaded again replaces its earlier rows (it used to
+                    # add a copy at every load).
+                    con.execute(
+                        "INSERT INTO datasets BY NAME SELECT * FROM prev.datasets "
+                        "WHERE source IS NULL OR NOT list_contains($replaced, source)",
+                        replaced,
+                    )
+                elif table == "resources":
+                    con.execute(
+                        "INSERT INTO resources BY NAME SELECT * FROM prev.resources r WHERE NOT EXISTS ("
+                        " SELECT 1 FROM prev.datasets d WHERE d.dataset_id = r.dataset_id"
+                        " AND list_contains($replaced, d.source))",
+                        replaced,
+                    )
                 else:
                     con.execute(
                         f"INSERT INTO {table} BY NAME SELECT * FROM prev.{table} "

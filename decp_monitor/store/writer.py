@@ -46,6 +46,12 @@ DECLARATION_SCHEMA = pa.schema([
 ])
 
 _INT32_MAX = 2**31 - 1
+# DuckDB column type -> Arrow type of the catalogue tables (insert_dicts); anything else is text.
+_ARROW_TYPES = {
+    "VARCHAR": pa.string(), "JSON": pa.string(), "BIGINT": pa.int64(), "INTEGER": pa.int32(),
+    "BOOLEAN": pa.bool_(), "TIMESTAMP": pa.timestamp("us"), "VARCHAR[]": pa.list_(pa.string()),
+    "DOUBLE": pa.float64(), "DATE": pa.date32(),
+}
 
 
 def _int32(value: Optional[int]) -> Optional[int]:
@@ -136,28 +142,27 @@ class BatchWriter:
         self._maybe_flush()
 
     def insert_dicts(self, table: str, rows: Iterable[dict]) -> None:
-        """Insert rows given as dicts (catalogue metadata: few rows, many columns)."""
+        """Insert rows given as dicts (catalogue metadata: many columns, up to thousands of rows
+        per dataset) as one Arrow table: one INSERT, never a statement per row."""
         rows = list(rows)
         if not rows:
             return
-        columns = [
-            r[0] for r in self.con.execute(
-                "SELECT column_name FROM duckdb_columns() WHERE table_name = ? "
-                "AND database_name = current_database() ORDER BY column_index",
-                [table],
-            ).fetchall()
-        ]
-        unknown = set().union(*rows) - set(columns)
+        columns = self.con.execute(
+            "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = $table "
+            "AND database_name = current_database() AND schema_name = current_schema() ORDER BY column_index",
+            {"table": table},
+        ).fetchall()
+        unknown = set().union(*rows) - {name for name, _ in columns}
         if unknown:
             raise ValueError(f"unknown columns for {table}: {sorted(unknown)}")
-        placeholders = ", ".join("?" for _ in columns)
-        values = []
-        for row in rows:
-            values.append([
-                json.dumps(row[c], ensure_ascii=False) if isinstance(row.get(c), dict) else row.get(c)
-                for c in columns
-            ])
-        self.con.executemany(f"INSERT INTO {table} VALUES ({placeholders})", values)
+        arrays = []
+        for name, sql_type in columns:
+            values = [row.get(name) for row in rows]
+            if sql_type == "JSON":
+                values = [json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v for v in values]
+            arrays.append(pa.array(values, type=_ARROW_TYPES.get(sql_type, pa.string())))
+        batch = pa.Table.from_arrays(arrays, names=[name for name, _ in columns])  # noqa: F841 - read by DuckDB
+        self.con.execute(f"INSERT INTO {table} SELECT * FROM batch")
 
     def _maybe_flush(self) -> None:
         if any(len(b) >= self.batch_rows for b in self._buffers.values()):
