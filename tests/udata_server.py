@@ -12,7 +12,9 @@ picked deterministically from the real files of its format (see `UdataServer.fil
 
 Fault injection: `server.fault(path, kind, times=None, ...)` with kind in
 timeout | status | reset | truncate | redirect_loop | huge | huge_unannounced | bad_gzip.
-Every request is logged in `server.log` (method, path, query, user agent).
+Every request is logged in `server.log` (method, path, query, user agent, arrival time).
+Rate limit like the real platform: `server.rate_limit = N` answers 429 with `Retry-After: 1` to
+file requests beyond N in the last second (logged with fault "rate_limited").
 
     def test_x(udata_server):            # fixture below, registered by tests/conftest.py
         api = udata_server.api_base
@@ -85,6 +87,7 @@ class LoggedRequest:
     query: dict
     user_agent: str
     fault: Optional[str] = None
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -98,6 +101,8 @@ class UdataServer:
     faults: dict[str, Fault] = field(default_factory=dict)
     base_url: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
+    rate_limit: Optional[int] = None  # file requests per second; more are answered 429
+    _served: list[float] = field(default_factory=list)  # times of the file requests served, last second
 
     @property
     def api_base(self) -> str:
@@ -238,6 +243,14 @@ def _make_handler(server: UdataServer):
                 if fault is not None:
                     fault.hits += 1
                     entry.fault = fault.kind
+                elif server.rate_limit is not None and parts.path.startswith("/files/"):
+                    now = time.monotonic()
+                    server._served[:] = [t for t in server._served if t > now - 1.0]
+                    if len(server._served) >= server.rate_limit:
+                        fault = Fault("status", status=429, retry_after="1")
+                        entry.fault = "rate_limited"
+                    else:
+                        server._served.append(now)
             try:
                 if fault is not None and self._inject(fault, parts.path):
                     return

@@ -2,12 +2,15 @@
 -- Delays, labels and the assessment window come from session variables and label tables set
 -- by compliance.compute() from rules.py.
 
--- The judgement of each contract is stored narrow, keyed by contracts.first_record_id (unique
--- per contract); contract_compliance is a view joining it back to contracts. Writing a second
--- wide copy of a million contracts at every build would cost more than everything else here.
--- (compute() drops an older contract_compliance first, whether table or view.)
+-- The judgement of each contract is computed narrow, keyed by contracts.first_record_id (unique
+-- per contract), then joined back to contracts once, at build time, into contract_compliance_rows:
+-- a stored table ordered by buyer, so that a buyer's page reads a few row groups (zone maps on
+-- buyer_siret) instead of joining 1.5 M contracts to 1.5 M judgements at every query.
+-- contract_compliance stays the name every reader uses: a plain view over that table (free to
+-- bind, filters pushed down). (compute() drops an older contract_compliance first, whether
+-- table or view.)
 
-CREATE OR REPLACE TABLE contract_judgements AS
+CREATE OR REPLACE TEMP TABLE contract_judgements AS
 WITH ruled AS (
     SELECT
         c.first_record_id,
@@ -86,7 +89,7 @@ FROM observed o
 LEFT JOIN catalog_resources cr ON cr.resource_id = o.resource_id
 LEFT JOIN catalog_datasets cd ON cd.dataset_id = cr.dataset_id;
 
-CREATE VIEW contract_compliance AS
+CREATE OR REPLACE TABLE contract_compliance_rows AS
 SELECT
     c.contract_key,
     c.buyer_siret,
@@ -122,7 +125,12 @@ SELECT
 FROM contracts c
 JOIN contract_judgements j USING (first_record_id)
 LEFT JOIN compliance_vocabulary rl ON rl.vocabulary = 'rule' AND rl.code = j.rule
-LEFT JOIN compliance_vocabulary sl ON sl.vocabulary = 'status' AND sl.code = j.status;
+LEFT JOIN compliance_vocabulary sl ON sl.vocabulary = 'status' AND sl.code = j.status
+ORDER BY c.buyer_siret;
+
+CREATE VIEW contract_compliance AS SELECT * FROM contract_compliance_rows;
+
+DROP TABLE contract_judgements;
 
 CREATE OR REPLACE TABLE modification_compliance AS
 WITH dated AS (

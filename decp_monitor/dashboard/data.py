@@ -7,6 +7,7 @@ query results per (version, query, parameters): a new version never serves stale
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -40,9 +41,28 @@ def store() -> Store:
     return Store()
 
 
+# DuckDB takes up to 80 % of RAM by default: up to four cached versions (a publication while
+# sessions still read the previous one), the downloads and the SQL console's queries would then
+# compete with a build's own cap. Each read database is capped at this much (a big query spills
+# or fails with a message instead of taking the machine); empty means DuckDB's default.
+READ_MEMORY_LIMIT_ENV = "DECP_READ_MEMORY_LIMIT"
+DEFAULT_READ_MEMORY_LIMIT = "512MB"
+
+
+def read_connect(version_path: str) -> duckdb.DuckDBPyConnection:
+    """A read-only connection on a version, memory-capped. The cap is set after connecting, not
+    as connect() config: DuckDB refuses a second connection to a file opened with another config
+    in the same process, and the CLI and tests open versions without one."""
+    con = duckdb.connect(version_path, read_only=True)
+    limit = os.environ.get(READ_MEMORY_LIMIT_ENV, DEFAULT_READ_MEMORY_LIMIT).strip()
+    if limit:
+        con.execute("SET memory_limit = $limit", {"limit": limit})
+    return con
+
+
 @st.cache_resource(max_entries=4, show_spinner=False)
 def _connection(version_path: str) -> duckdb.DuckDBPyConnection:
-    return duckdb.connect(version_path, read_only=True)
+    return read_connect(version_path)
 
 
 def cursor(version_key: str) -> duckdb.DuckDBPyConnection:

@@ -13,10 +13,10 @@ import io
 from dataclasses import dataclass, field
 from typing import Optional, Union
 
-import duckdb
 import pandas as pd
 import streamlit as st
 
+from decp_monitor.dashboard.data import read_connect
 from decp_monitor.read.export import EXCEL_MAX_DATA_ROWS, EXTENSIONS, MIME_TYPES, export_dataframe, export_query
 
 LABELS = {
@@ -42,14 +42,14 @@ class ExportQuery:
     params: list = field(default_factory=list)
 
     def rows(self) -> int:
-        con = duckdb.connect(self.db_path, read_only=True)
+        con = read_connect(self.db_path)
         try:
             return con.execute(f"SELECT count(*) FROM ({self.sql})", self.params).fetchone()[0]
         finally:
             con.close()
 
     def to_bytes(self, fmt: str, sheet_title: str) -> bytes:
-        con = duckdb.connect(self.db_path, read_only=True)
+        con = read_connect(self.db_path)
         try:
             buffer = io.BytesIO()
             export_query(con, self.sql, self.params, fmt, buffer, sheet_title=sheet_title)

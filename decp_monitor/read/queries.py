@@ -99,7 +99,25 @@ _ASSESSED = "status IN ('on_time', 'late', 'declared_on_time_observed_late')"
 
 
 def overview_headline(con) -> dict:
-    c = con.execute(
+    if "overview_headline" in tables(con):
+        # Precomputed at build time (compliance/overview.sql); only contracts notified between the
+        # build day and today can move the last notification date.
+        c = con.execute(
+            """
+            SELECT contracts, contracts_in_window, late, assessed, no_publication_date, median_delay,
+                   greatest(last_notification,
+                            (SELECT max(notification_date) FROM contract_compliance
+                             WHERE notification_date > h.computed_on AND notification_date <= current_date))
+            FROM overview_headline h
+            """
+        ).fetchone()
+    else:
+        c = _headline_contracts(con)
+    return _headline(con, c)
+
+
+def _headline_contracts(con) -> tuple:
+    return con.execute(
         f"""
         SELECT count(*) AS contracts,
                count(*) FILTER (WHERE in_window) AS contracts_in_window,
@@ -111,6 +129,9 @@ def overview_headline(con) -> dict:
         FROM contract_compliance
         """
     ).fetchone()
+
+
+def _headline(con, c: tuple) -> dict:
     b = con.execute(
         """
         SELECT count(*) AS buyers,
@@ -141,8 +162,20 @@ def platforms(con) -> list[str]:
     ).fetchall()]
 
 
+# The span of the overview's monthly chart, precomputed at build time (compliance/overview.sql).
+PRECOMPUTED_MONTHS = 36
+
+
 def monthly(con, platform: Optional[str] = None, months: int = 36) -> pd.DataFrame:
     """Late share and median delay by month of notification, over the last `months` months."""
+    if months == PRECOMPUTED_MONTHS and "overview_recent_months" in tables(con):
+        return _df(
+            con,
+            "SELECT month, contracts, late, assessed, late_share, median_delay_days FROM overview_recent_months "
+            "WHERE national = (CAST(? AS VARCHAR) IS NULL) AND (CAST(? AS VARCHAR) IS NULL OR platform = ?) "
+            "ORDER BY month",
+            [platform, platform, platform],
+        )
     return _df(
         con,
         f"""
@@ -168,6 +201,14 @@ def monthly(con, platform: Optional[str] = None, months: int = 36) -> pd.DataFra
 def delay_histogram(con, platform: Optional[str] = None, bin_days: int = 10,
                     low: int = -30, high: int = 365) -> pd.DataFrame:
     """Counts of contracts in the window by publication delay, clipped to [low, high]."""
+    if (bin_days, low, high) == (10, -30, 365) and "overview_delay_bins" in tables(con):
+        return _df(
+            con,
+            "SELECT bin_start, contracts FROM overview_delay_bins "
+            "WHERE national = (CAST(? AS VARCHAR) IS NULL) AND (CAST(? AS VARCHAR) IS NULL OR platform = ?) "
+            "ORDER BY bin_start",
+            [platform, platform, platform],
+        )
     return _df(
         con,
         """

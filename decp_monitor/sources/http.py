@@ -5,6 +5,12 @@ caller bounds concurrency), retries with jittered exponential backoff only on wh
 fix (connection errors, timeouts, cut bodies, 429, 5xx), `Retry-After` honoured up to a cap,
 and an error budget per refresh: once the platform has failed that many times, the client
 stops asking instead of hammering it. Downloads are streamed to disk with a size cap.
+
+A host that says "slow down" (429, or any error carrying Retry-After) is slowed down for every
+thread at once: the wait is shared per host, so parallel downloads do not each discover the
+limit by being refused. Being throttled is not a failure: it neither spends the error budget nor
+the retries, only its own, larger allowance. Connections are kept alive and pooled, as many as
+the caller's parallel downloads (pool_size).
 """
 from __future__ import annotations
 
@@ -38,6 +44,8 @@ class HttpSettings:
     retry_after_cap: float = 120.0
     max_redirects: int = 5
     error_budget: int = 100  # failed attempts tolerated per host in one refresh (retryable errors)
+    rate_limit_retries: int = 30  # 429 answers tolerated per request (each followed by the shared wait)
+    pool_size: int = 16  # kept-alive connections; at least the number of parallel downloads
     max_file_bytes: int = 1024 * MB
     user_agent: str = USER_AGENT
 
@@ -84,6 +92,8 @@ class ClientStats:
     retries: int = 0
     bytes: int = 0
     waits: list[float] = field(default_factory=list)
+    throttled: int = 0  # 429 answers received
+    host_waits: int = 0  # attempts held back by another thread's shared wait
 
 
 def parse_retry_after(value: Optional[str], now: Optional[float] = None) -> Optional[float]:
@@ -139,12 +149,13 @@ class PoliteClient:
         self._lock = threading.Lock()
         self.stats = ClientStats()
         self._host_errors: dict[str, int] = {}
+        self._paused_until: dict[str, float] = {}  # host -> time.monotonic() before which nobody asks
         self._client = httpx.Client(
             timeout=httpx.Timeout(s.read_timeout, connect=s.connect_timeout),
             headers={"User-Agent": s.user_agent, "Accept-Encoding": "gzip, deflate"},
             follow_redirects=True,
             max_redirects=s.max_redirects,
-            limits=httpx.Limits(max_connections=16, max_keepalive_connections=8),
+            limits=httpx.Limits(max_connections=s.pool_size, max_keepalive_connections=s.pool_size),
         )
 
     def __enter__(self) -> PoliteClient:
@@ -263,17 +274,42 @@ class PoliteClient:
         ceiling = min(s.backoff_max, s.backoff_base * (2 ** attempt))
         return random.uniform(ceiling / 2, ceiling)  # jitter: parallel downloads do not retry in step
 
+    def _pause_host(self, host: str, seconds: float) -> float:
+        """Nobody asks `host` for `seconds`; returns the time until which it is paused."""
+        until = time.monotonic() + seconds
+        with self._lock:
+            if until > self._paused_until.get(host, 0.0):
+                self._paused_until[host] = until
+            return self._paused_until[host]
+
+    def _wait_for_host(self, host: str, waited_until: float) -> None:
+        """Hold this attempt while the host is paused (beyond the pause this thread already slept)."""
+        with self._lock:
+            until = self._paused_until.get(host, 0.0)
+        if until <= waited_until:
+            return
+        remaining = until - time.monotonic()
+        if remaining > 0:
+            with self._lock:
+                self.stats.host_waits += 1
+            self._sleep(remaining)
+
     def _with_retries(self, url: str, attempt_fn: Callable[[], Any]) -> Any:
         last: Optional[FetchError] = None
-        for attempt in range(self.settings.retries + 1):
+        host = _host(url)
+        attempts = failures = throttled = 0
+        waited_until = 0.0
+        while True:
             if self.budget_exhausted(url):
                 raise BudgetExhausted(
                     url,
-                    f"requête non tentée : budget d'erreurs épuisé pour {_host(url)} "
-                    f"({self._host_errors.get(_host(url), 0)} échecs pendant ce rafraîchissement)"
+                    f"requête non tentée : budget d'erreurs épuisé pour {host} "
+                    f"({self._host_errors.get(host, 0)} échecs pendant ce rafraîchissement)"
                     + (f" ; dernière erreur : {last.message}" if last else ""),
                     last.status if last else None,
                 )
+            self._wait_for_host(host, waited_until)
+            attempts += 1
             with self._lock:
                 self.stats.requests += 1
             try:
@@ -288,21 +324,36 @@ class PoliteClient:
                 last = FetchError(url, _describe(exc), retryable=True)
             except _OTHER_HTTP_ERRORS as exc:
                 last = FetchError(url, _describe(exc))
+            retry_after = getattr(last, "retry_after", None)
+            rate_limited = last.status == 429
             with self._lock:
                 self.stats.errors += 1
-                if last.retryable:
-                    host = _host(url)
+                if rate_limited:
+                    self.stats.throttled += 1
+                elif last.retryable:
                     self._host_errors[host] = self._host_errors.get(host, 0) + 1
-            if not last.retryable or attempt == self.settings.retries:
+            if not last.retryable:
                 break
-            wait = self._delay(attempt, getattr(last, "retry_after", None))
+            if rate_limited:
+                throttled += 1
+                if throttled > self.settings.rate_limit_retries:
+                    break
+                wait = self._delay(throttled - 1, retry_after)
+            else:
+                if failures == self.settings.retries:
+                    break
+                wait = self._delay(failures, retry_after)
+                failures += 1
+            if rate_limited or retry_after is not None:
+                # The host asked everyone to slow down, not just this request.
+                waited_until = self._pause_host(host, wait)
             with self._lock:
                 self.stats.retries += 1
                 self.stats.waits.append(wait)
             self._sleep(wait)
         assert last is not None
         if last.retryable:
-            last.message = f"{last.message} (après {self.settings.retries + 1} tentatives)"
+            last.message = f"{last.message} (après {attempts} tentatives)"
         raise last
 
 

@@ -178,3 +178,44 @@ def test_unreachable_host_is_a_fetch_error():
 def test_unsupported_scheme_is_a_fetch_error(tmp_path):
     with client() as http, pytest.raises(FetchError):
         http.download("ftp://example.org/decp.xml", tmp_path / "f")
+
+
+def test_429_pauses_every_thread_asking_that_host(small_udata_server, tmp_path):
+    """The host's "slow down" holds back the other downloads too, not just the refused one."""
+    import threading
+    import time
+
+    server = small_udata_server
+    resources = server.by_id(MEGALIS)["resources"][:5]
+    refused = server.file_path(resources[0]["id"])
+    server.fault(refused, "status", status=429, retry_after="1", times=1)
+    http = PoliteClient(HttpSettings(retry_after_cap=5.0, read_timeout=2.0), sleep=time.sleep)
+    with http:
+        first = threading.Thread(target=http.download, args=(server.base_url + refused, tmp_path / "0"))
+        first.start()
+        while not any(r.fault == "status" for r in server.requests(refused)):
+            time.sleep(0.01)
+        others = [threading.Thread(target=http.download, args=(server.base_url + server.file_path(r["id"]),
+                                                               tmp_path / str(n)))
+                  for n, r in enumerate(resources[1:], 1)]
+        for thread in others:
+            thread.start()
+        for thread in [first, *others]:
+            thread.join()
+    refusal = next(r.at for r in server.requests(refused) if r.fault == "status")
+    later = [r.at for r in server.requests("/files/") if r.fault is None]
+    assert len(later) == 5 and len(list(tmp_path.iterdir())) == 5  # every file fetched in the end
+    assert min(later) - refusal >= 0.95  # nobody asked during the second the host asked for
+    assert (http.stats.throttled, http.stats.host_waits) == (1, 4)
+
+
+def test_throttling_spends_neither_the_retries_nor_the_error_budget(small_udata_server, tmp_path):
+    rid, url = first_file(small_udata_server)
+    small_udata_server.fault(small_udata_server.file_path(rid), "status", status=429, retry_after="1", times=6)
+    with client(retries=1, error_budget=2, retry_after_cap=0.0) as http:
+        download = http.download(url, tmp_path / "f")
+        assert download.attempts == 7 and not http.budget_exhausted(url)
+    small_udata_server.fault(small_udata_server.file_path(rid), "status", status=429)
+    with client(rate_limit_retries=3, retry_after_cap=0.0) as http, pytest.raises(FetchError) as error:
+        http.download(url, tmp_path / "g")
+    assert error.value.status == 429 and "4 tentatives" in error.value.message
