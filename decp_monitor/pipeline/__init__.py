@@ -26,14 +26,14 @@ _SQL_DIR = Path(__file__).resolve().parent
 # Tables every published version must have; the build fails validation without them.
 REQUIRED_TABLES = (
     "meta", "datasets", "resources", "declarations", "records", "record_modifications",
-    "findings", "sightings", "refreshes", "contracts", "modifications",
+    "findings", "sightings", "refreshes", "contracts", "modifications", "register",
 ) + compliance.TABLES
 # Stored (not derived) tables, carried from the previous version by an incremental load.
 STORED_TABLES = (
     "datasets", "resources", "declarations", "records", "record_modifications", "findings",
 )
 # Tables always carried: the monitor's memory.
-MEMORY_TABLES = ("sightings", "refreshes")
+MEMORY_TABLES = ("sightings", "refreshes", "register")
 
 StageListener = Callable[[str], None]
 
@@ -58,6 +58,8 @@ class Build:
         self.stats: dict[str, Any] = {}
         self.timings: dict[str, float] = {}
         self.expect_min_records: Optional[int] = None
+        # Register facts handed to the build (the demo corpus ships its own), beside the cache's.
+        self.register_facts: list = []
 
     def add(self, item, resource_id: Optional[str] = None) -> None:
         """Add a Record, Finding or Declaration read by a reader."""
@@ -135,6 +137,9 @@ def finish(build: Build, meta: dict, stage: StageListener) -> None:
     with _timed(build, "consolidate"):
         consolidate(con, build.started)
     record_meta(con, build, meta)
+    stage("register")
+    with _timed(build, "register"):
+        register_stage(build)
     stage("compliance")
     with _timed(build, "compliance"):
         compliance.compute(con)
@@ -194,6 +199,14 @@ def start_from(con: duckdb.DuckDBPyConnection, previous: Version, all_tables: bo
         return con.execute("SELECT coalesce(max(record_id), -1) + 1 FROM records").fetchone()[0]
     finally:
         con.execute("DETACH prev")
+
+
+def register_stage(build: Build) -> None:
+    """The register of buyers: the data's clues and the register cache's facts (register/apply.py)."""
+    from decp_monitor.register.apply import apply
+
+    build.stats["register"] = apply(build.con, build.store.root, build.register_facts,
+                                    keep_demo=build.command == "demo")
 
 
 def consolidate(con: duckdb.DuckDBPyConnection, seen_at: dt.datetime) -> None:
