@@ -27,14 +27,14 @@ _SQL_DIR = Path(__file__).resolve().parent
 # Tables every published version must have; the build fails validation without them.
 REQUIRED_TABLES = (
     "meta", "datasets", "resources", "declarations", "records", "record_modifications",
-    "findings", "sightings", "refreshes", "contracts", "modifications",
+    "findings", "sightings", "refreshes", "contracts", "modifications", "register",
 ) + compliance.TABLES
 # Stored (not derived) tables, carried from the previous version by an incremental load.
 STORED_TABLES = (
     "datasets", "resources", "declarations", "records", "record_modifications", "findings",
 )
 # Tables always carried: the monitor's memory.
-MEMORY_TABLES = ("sightings", "refreshes")
+MEMORY_TABLES = ("sightings", "refreshes", "register")
 
 StageListener = Callable[[str], None]
 
@@ -62,6 +62,8 @@ class Build:
         # Set when the previous version could not be read: the history is then rebuilt from the log.
         self.previous_unreadable: Optional[str] = None
         self.warnings: list[str] = []
+        # Register facts handed to the build (the demo corpus ships its own), beside the cache's.
+        self.register_facts: list = []
 
     def warn(self, message: str) -> None:
         """A French warning about this build: kept in its history (refreshes.message, refresh log)
@@ -167,6 +169,9 @@ def finish(build: Build, meta: dict, stage: StageListener) -> None:
     with _timed(build, "consolidate"):
         consolidate(con, build.started)
     record_meta(con, build, meta)
+    stage("register")
+    with _timed(build, "register"):
+        register_stage(build)
     stage("compliance")
     with _timed(build, "compliance"):
         compliance.compute(con)
@@ -247,6 +252,14 @@ def start_from(con: duckdb.DuckDBPyConnection, previous: Version, all_tables: bo
         raise
     finally:
         con.execute("DETACH DATABASE IF EXISTS prev")
+
+
+def register_stage(build: Build) -> None:
+    """The register of buyers: the data's clues and the register cache's facts (register/apply.py)."""
+    from decp_monitor.register.apply import apply
+
+    build.stats["register"] = apply(build.con, build.store.root, build.register_facts,
+                                    keep_demo=build.command == "demo")
 
 
 def consolidate(con: duckdb.DuckDBPyConnection, seen_at: dt.datetime) -> None:

@@ -174,9 +174,10 @@ class PoliteClient:
 
     # -- public ---------------------------------------------------------------------------------
 
-    def get_json(self, url: str, params: Optional[dict] = None) -> Any:
+    def get_json(self, url: str, params: Optional[dict] = None, headers: Optional[dict] = None) -> Any:
+        """headers: extra request headers (an API's bearer token)."""
         def attempt() -> Any:
-            response = self._client.get(url, params=params, headers={"Accept": "application/json"})
+            response = self._client.get(url, params=params, headers={"Accept": "application/json", **(headers or {})})
             self._check_status(response)
             try:
                 return response.json()

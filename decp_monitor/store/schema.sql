@@ -142,3 +142,32 @@ CREATE TABLE IF NOT EXISTS refreshes (
     findings INTEGER,
     bytes_downloaded BIGINT
 );
+
+-- The register of buyers: what the national company register (register_* sources) and the data
+-- (data_* columns) say about each SIRET the data mentions. Carried from version to version and
+-- rebuilt at each build by decp_monitor/register/apply.py.
+CREATE TABLE IF NOT EXISTS register (
+    siret VARCHAR,
+    siren VARCHAR,
+    found BOOLEAN,               -- a register knows this SIRET
+    name VARCHAR,                -- the establishment as a reader names it (sign, else legal name)
+    legal_name VARCHAR,          -- the legal unit (SIREN)
+    categorie_juridique VARCHAR, -- INSEE code, 4 digits
+    categorie_juridique_label VARCHAR,
+    kind VARCHAR,                -- commune | departement | region | epci | hopital | etat | … (register/kinds.py)
+    state VARCHAR,               -- establishment: A active | F closed
+    closed_on DATE,
+    legal_state VARCHAR,         -- legal unit: A active | C ceased
+    commune_code VARCHAR,        -- INSEE code (arrondissement codes for Paris, Lyon, Marseille)
+    commune_name VARCHAR,
+    departement VARCHAR,         -- derived from the commune code
+    region VARCHAR,
+    head_office_siret VARCHAR,
+    is_head_office BOOLEAN,
+    non_diffusible BOOLEAN,
+    source VARCHAR,              -- recherche-entreprises | api-entreprise | insee | demo
+    fetched_at TIMESTAMP,
+    data_name VARCHAR,           -- latest name published in the data, else the declaration's
+    data_name_source VARCHAR,    -- donnees | declaration
+    data_departement VARCHAR     -- from the declaration's postcode
+);
