@@ -5,14 +5,12 @@ import datetime as dt
 
 import streamlit as st
 
+from decp_monitor.core import vocabulary
 from decp_monitor.dashboard import charts, columns, widgets
 from decp_monitor.dashboard.data import Loaded
 from decp_monitor.dashboard.format import format_siret, fr_date, fr_days, fr_int, fr_percent, md_escape
 
-BANNERS = {
-    "compliant": st.success, "late": st.error, "missing": st.error, "stale": st.warning,
-    "undeclared": st.warning, "invalid_siret": st.error, "no_recent_data": st.info,
-}
+BANNERS = {"success": st.success, "error": st.error, "warning": st.warning, "info": st.info}
 ICONS = {"compliant": ":material/check_circle:", "late": ":material/schedule:", "missing": ":material/block:",
          "stale": ":material/hourglass_disabled:", "undeclared": ":material/help:",
          "invalid_siret": ":material/block:", "no_recent_data": ":material/info:"}
@@ -43,12 +41,12 @@ def render(loaded: Loaded, row: dict) -> None:
     text = f"**Verdict : {md_escape(row.get('verdict_label') or verdict)}**"
     if reasons:
         text += "\n\n" + "\n".join(f"- {md_escape(reason)}" for reason in reasons)
-    BANNERS.get(verdict, st.info)(text, icon=ICONS.get(verdict, ":material/info:"))
+    BANNERS[vocabulary.VERDICT_TONE.get(verdict, "info")](text, icon=ICONS.get(verdict, ":material/info:"))
 
     a, b, c, d = st.columns(4)
     a.metric("Contrats publiés", fr_int(row.get("contracts_total")),
              help=f"Dont {fr_int(row.get('contracts_in_window'))} notifiés dans la fenêtre d'évaluation")
-    late = (row.get("n_late") or 0) + (row.get("n_declared_on_time_observed_late") or 0)
+    late = vocabulary.late_contracts(row)
     b.metric("Publiés en retard", fr_int(late), help="Dans la fenêtre d'évaluation, retard déclaré ou observé")
     c.metric("Taux de retard", fr_percent(row.get("late_rate")))
     d.metric("Délai médian", fr_days(row.get("median_delay_days")),

@@ -40,6 +40,7 @@ import duckdb
 import pyarrow as pa
 
 from decp_monitor import compliance
+from decp_monitor.core import vocabulary
 
 # Documented exportable tables and views (docs/ and COMPLIANCE_CONTRACT.md); anything else in the
 
@@ -92,8 +93,8 @@ SIRET_COLUMNS = ("buyer_siret", "siret", "extras_siret")
 VERDICT_COLUMNS = ("verdict", "status")
 # The codes each of those columns can hold, with their French labels (what --verdict accepts).
 VERDICT_VOCABULARIES: dict[str, tuple[str, dict[str, str]]] = {
-    "verdict": ("Verdict", compliance.VERDICT_LABELS),
-    "status": ("Statut", compliance.STATUS_LABELS),
+    "verdict": ("Verdict", vocabulary.VERDICT_LABELS),
+    "status": ("Statut", vocabulary.STATUS_LABELS),
 }
 DATE_COLUMNS = ("notification_date",)
 

@@ -16,9 +16,7 @@ from typing import Optional
 
 import pandas as pd
 
-# Contract statuses that count as late, and those with a usable delay (the late-rate base).
-LATE_STATUSES = ("late", "declared_on_time_observed_late")
-ASSESSED_STATUSES = ("on_time",) + LATE_STATUSES
+from decp_monitor.core import vocabulary
 
 # Findings that mean a whole file could not be used.
 FILE_FAILURE_CODES = ("file_unreadable", "unknown_root", "unsafe_xml", "download_failed", "file_too_large", "api_error")
@@ -94,8 +92,8 @@ def table_counts(con) -> dict[str, int]:
 
 # -- overview ----------------------------------------------------------------------------------
 
-_LATE = "status IN ('late', 'declared_on_time_observed_late')"
-_ASSESSED = "status IN ('on_time', 'late', 'declared_on_time_observed_late')"
+_LATE = vocabulary.LATE_SQL
+_ASSESSED = vocabulary.ASSESSED_SQL
 
 
 def overview_headline(con) -> dict:
@@ -217,10 +215,10 @@ def worst_buyers(con, limit: int = 20, platform: Optional[str] = None) -> pd.Dat
         con,
         """
         SELECT buyer_siret, buyer_name, platform, verdict, verdict_label,
-               contracts_in_window, n_late + n_declared_on_time_observed_late AS late_contracts,
+               contracts_in_window, n_late_all AS late_contracts,
                round(late_rate, 3) AS late_rate, median_delay_days
         FROM buyer_compliance
-        WHERE n_late + n_declared_on_time_observed_late > 0
+        WHERE n_late_all > 0
           AND (CAST(? AS VARCHAR) IS NULL OR platform = ?)
         ORDER BY late_contracts DESC, late_rate DESC NULLS LAST, buyer_siret
         LIMIT ?
@@ -447,7 +445,7 @@ def buyers(con, f: BuyerFilter, order: str = "severity", limit: int = DEFAULT_PA
     sql = """
         SELECT buyer_siret, buyer_name, verdict, verdict_label, declared, platform,
                contracts_total, contracts_in_window,
-               n_late + n_declared_on_time_observed_late AS late_contracts, round(late_rate, 3) AS late_rate,
+               n_late_all AS late_contracts, round(late_rate, 3) AS late_rate,
                median_delay_days, last_publication_date, dataset_count, severity_rank
         FROM buyer_compliance
         WHERE (len(CAST(? AS VARCHAR[])) = 0 OR list_contains(CAST(? AS VARCHAR[]), verdict))

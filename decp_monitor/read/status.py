@@ -12,7 +12,7 @@ import sys
 from typing import Optional, TextIO
 
 from decp_monitor import compliance
-from decp_monitor.compliance import rules
+from decp_monitor.core import vocabulary
 from decp_monitor.core.siret import siret_problem
 
 FOUND, UNKNOWN, INVALID = 0, 1, 2
@@ -69,7 +69,7 @@ def _print_text(row: dict, params: dict, out: TextIO) -> None:
         f"Contrats : {_fr_number(row['contracts_total'])} au total, "
         f"{_fr_number(row['contracts_in_window'])} sur la période"
     )
-    for status, label in rules.STATUS_LABELS.items():
+    for status, label in vocabulary.STATUS_LABELS.items():
         count = row.get(f"n_{status}") or 0
         if count:
             lines.append(f"  {label} : {_fr_number(count)}")
