@@ -373,7 +373,7 @@ def _write_xlsx(reader: pa.RecordBatchReader, out: BinaryIO, sheet_title: str) -
     return rows
 
 
-def export_query(con, sql: str, params: list, fmt: str, out: BinaryIO, sheet_title: str = "export") -> int:
+def export_query(con, sql: str, params, fmt: str, out: BinaryIO, sheet_title: str = "export") -> int:
     """Stream the result of `sql` into `out` in `fmt`; returns the number of data rows written."""
     if fmt not in FORMATS:
         raise ExportError(f"Format inconnu : « {fmt} ». Formats : {', '.join(FORMATS)}.")
@@ -411,6 +411,15 @@ def export_table(con, table: str, fmt: str, out, filters: Optional[dict] = None)
             tmp.unlink(missing_ok=True)
         return rows
     return export_query(con, sql, params, fmt, out, sheet_title=table)
+
+
+def export_listing(con, listing, columns: Sequence[str], fmt: str, out: BinaryIO, sheet_title: str = "export") -> int:
+    """Every row of a paged dashboard query's filtered result (a read.queries.Listing: the query
+    and its filter), in its order, restricted to `columns`, streamed into `out`."""
+    select = listing.select(con)
+    projection = ", ".join(_quote(c) for c in columns) or "*"
+    return export_query(con, f"SELECT {projection} FROM ({select.sql}) {select.order}", dict(select.params),
+                        fmt, out, sheet_title=sheet_title)
 
 
 def export_dataframe(df, fmt: str, sheet_title: str = "export") -> bytes:

@@ -9,6 +9,7 @@ from decp_monitor.core import findings as finding_codes
 from decp_monitor.core import vocabulary
 from decp_monitor.dashboard import columns, widgets
 from decp_monitor.dashboard.format import fr_date, fr_datetime, md_escape
+from decp_monitor.read import queries
 
 st.title("Méthode")
 
@@ -83,7 +84,7 @@ st.dataframe(pd.DataFrame({"Paramètre": list(params), "Valeur": [str(v) for v i
 
 st.markdown("### Fraîcheur des données : historique des chargements")
 with widgets.error_boundary("l'historique des chargements"):
-    history = widgets.q(loaded, "refreshes")
+    history = widgets.q(loaded, queries.refreshes)
     outcome_labels = {"published": "Publiée", "failed": "Échec", "refused": "Refusée"}
     history = history.assign(outcome_label=history["outcome"].map(lambda o: outcome_labels.get(o, o)))
     widgets.table(history, columns.config(
