@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Optional
 
 from decp_monitor import __version__, api
-from decp_monitor.compliance import rules
+from decp_monitor.core import vocabulary
 from decp_monitor.core.dates import parse_iso_date
 from decp_monitor.core.progress import Progress
 from decp_monitor.read.export import DOCUMENTED_TABLES, FORMATS, ExportError, write_problem
@@ -285,7 +285,7 @@ def status_text(row: dict, params: dict) -> str:
         f"Contrats : {_fr_number(row['contracts_total'])} au total, "
         f"{_fr_number(row['contracts_in_window'])} sur la période"
     )
-    for status, label in rules.STATUS_LABELS.items():
+    for status, label in vocabulary.STATUS_LABELS.items():
         count = row.get(f"n_{status}") or 0
         if count:
             lines.append(f"  {label} : {_fr_number(count)}")

@@ -151,11 +151,21 @@ def test_list_columns_become_joined_text_in_csv():
 
 
 def test_download_of_a_full_query_holds_every_row_not_just_a_page(store):
-    from decp_monitor.dashboard.downloads import ExportQuery
-    query = ExportQuery(str(store.current().path), "SELECT * FROM records WHERE amount > ?", [0])
-    assert query.rows() == 1
-    back = pd.read_csv(io.BytesIO(query.to_bytes("csv-fr", "records")), sep=";", decimal=",", encoding="utf-8-sig")
-    assert back["contract_id"].tolist() == ["C2"] and back["amount"].tolist() == [50000.0]
+    from decp_monitor.read import queries
+    from decp_monitor.read.export import export_listing
+
+    con = store.connect()
+    try:
+        siret = con.execute("SELECT buyer_siret FROM contract_compliance LIMIT 1").fetchone()[0]
+        page = queries.buyer_contracts(con, siret, limit=1)
+        assert len(page.rows) == 1
+        buffer = io.BytesIO()
+        rows = export_listing(con, page.listing, ["contract_id", "amount"], "csv-fr", buffer, sheet_title="contrats")
+    finally:
+        con.close()
+    assert rows == page.total
+    back = pd.read_csv(io.BytesIO(buffer.getvalue()), sep=";", decimal=",", encoding="utf-8-sig")
+    assert len(back) == page.total and list(back.columns) == ["contract_id", "amount"]
 
 
 def test_xlsx_drops_control_characters_keeps_guard_and_numbers(tmp_path):

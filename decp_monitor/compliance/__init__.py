@@ -16,9 +16,10 @@ from typing import Optional, Union
 import duckdb
 
 from decp_monitor.compliance import rules
-from decp_monitor.compliance.rules import RULES, STATUS_LABELS, VERDICT_LABELS
-from decp_monitor.core import siret
+from decp_monitor.compliance.rules import RULES
+from decp_monitor.core import siret, vocabulary
 from decp_monitor.core.dates import parse_iso_date
+from decp_monitor.core.vocabulary import STATUS_LABELS, VERDICT_LABELS
 
 _SQL_DIR = Path(__file__).resolve().parent
 # Order matters: each file reads the tables of the ones before.
@@ -74,8 +75,8 @@ def _set_parameters(con, as_of: dt.date, window_months: int, stale_months: int) 
         "decp_name_date_pattern": rules.DECP_NAME_DATE_PATTERN,
         "decp_aife_name_date_pattern": rules.AIFE_NAME_DATE_PATTERN,
         "decp_one_off_max_rewrite_hours": rules.ONE_OFF_MAX_REWRITE_HOURS,
-        "decp_assessed_statuses": list(rules.ASSESSED_STATUSES),
-        "decp_late_statuses": list(rules.LATE_STATUSES),
+        "decp_assessed_statuses": list(vocabulary.ASSESSED_STATUSES),
+        "decp_late_statuses": list(vocabulary.LATE_STATUSES),
         "decp_late_verdict_min_rate": float(rules.LATE_VERDICT_MIN_RATE),
         "decp_title_prefix": rules.TITLE_PREFIX,
         "decp_title_pattern": rules.TITLE_PATTERN,
@@ -103,7 +104,7 @@ def _label_rows() -> list[tuple]:
     rows: list[tuple] = []
     rows += [("rule", r.code, r.label, r.reference, None) for r in RULES.values()]
     rows += [("status", code, label, None, None) for code, label in STATUS_LABELS.items()]
-    rows += [("verdict", code, label, None, rules.SEVERITY_RANK[code]) for code, label in VERDICT_LABELS.items()]
+    rows += [("verdict", code, label, None, vocabulary.SEVERITY_RANK[code]) for code, label in VERDICT_LABELS.items()]
     rows += [("check", code, label, None, None) for code, label in rules.CHECK_LABELS.items()]
     rows += [("check_message", code, ok, ko, None) for code, (ok, ko) in rules.CHECK_MESSAGES.items()]
     rows += [("observed_source", code, label, None, None) for code, label in rules.OBSERVED_SOURCE_LABELS.items()]

@@ -196,6 +196,7 @@ SELECT
     vl.rank AS severity_rank,
     -- added columns
     d.n_assessed,
+    d.n_late_all,
     d.has_own_dataset,
     d.dataset_ids
 FROM decided d

@@ -72,19 +72,8 @@ RULES: dict[str, Rule] = {
     )
 }
 
-# -- Status of a contract or modification ------------------------------------------------------
-
-STATUS_LABELS: dict[str, str] = {
-    "on_time": "Publié dans les délais",
-    "late": "Publié en retard",
-    "declared_on_time_observed_late": "Déclaré à temps, apparu en retard",
-    "no_publication_date": "Date de publication absente",
-    "no_notification_date": "Date de notification absente",
-    "published_before_notification": "Publication déclarée avant la notification",
-}
-# Statuses that say something about timeliness; the others are data defects.
-ASSESSED_STATUSES = ("on_time", "late", "declared_on_time_observed_late")
-LATE_STATUSES = ("late", "declared_on_time_observed_late")
+# Contract statuses, buyer verdicts and their French labels: core/vocabulary.py (every reader
+# interprets them too).
 
 # -- Observed publication date -----------------------------------------------------------------
 
@@ -113,27 +102,6 @@ DEFAULT_STALE_MONTHS = 9
 # Share of late contracts (in the window) from which a buyer's verdict is "late". 0 means any
 # late publication: the obligation holds for every contract.
 LATE_VERDICT_MIN_RATE = 0.0
-
-VERDICT_LABELS: dict[str, str] = {
-    "missing": "Déclaré mais jamais publié",
-    "late": "Publications en retard",
-    "stale": "Publications interrompues",
-    "undeclared": "Publie sans profil d'acheteur déclaré",
-    "invalid_siret": "SIRET invalide",
-    "no_recent_data": "Rien à évaluer sur la période",
-    "compliant": "Conforme",
-}
-# The verdict is the first of these that applies; the order is also the sort order (worst first).
-VERDICT_ORDER = ("invalid_siret", "missing", "stale", "late", "undeclared", "no_recent_data", "compliant")
-SEVERITY_RANK: dict[str, int] = {
-    "missing": 1,
-    "late": 2,
-    "stale": 3,
-    "undeclared": 4,
-    "invalid_siret": 5,
-    "no_recent_data": 6,
-    "compliant": 7,
-}
 
 # Reasons given with a verdict (French; `{}` are filled in order by buyers.sql). Counts come
 # already worded ("3 contrats"), so the sentences need no agreement.

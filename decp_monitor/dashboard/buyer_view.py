@@ -5,14 +5,13 @@ import datetime as dt
 
 import streamlit as st
 
+from decp_monitor.core import vocabulary
 from decp_monitor.dashboard import charts, columns, widgets
 from decp_monitor.dashboard.data import Loaded
 from decp_monitor.dashboard.format import format_siret, fr_date, fr_days, fr_int, fr_percent, md_escape
+from decp_monitor.read import queries
 
-BANNERS = {
-    "compliant": st.success, "late": st.error, "missing": st.error, "stale": st.warning,
-    "undeclared": st.warning, "invalid_siret": st.error, "no_recent_data": st.info,
-}
+BANNERS = {"success": st.success, "error": st.error, "warning": st.warning, "info": st.info}
 ICONS = {"compliant": ":material/check_circle:", "late": ":material/schedule:", "missing": ":material/block:",
          "stale": ":material/hourglass_disabled:", "undeclared": ":material/help:",
          "invalid_siret": ":material/block:", "no_recent_data": ":material/info:"}
@@ -32,7 +31,7 @@ def render(loaded: Loaded, row: dict) -> None:
     facts.append("déclaré par un profil d'acheteur" if row.get("declared") else "non déclaré par un profil d'acheteur")
     if not row.get("buyer_name") and row.get("declared"):
         # No name in any publication: the declaration's contact details often say who it is.
-        declared = widgets.q(loaded, "buyer_declarations", siret)
+        declared = widgets.q(loaded, queries.buyer_declarations, siret)
         contacts = [c for c in declared.get("coordonnees", []) if isinstance(c, str) and c.strip()]
         if contacts:
             facts.append(f"coordonnées déclarées : {md_escape(contacts[0].strip())}")
@@ -43,12 +42,12 @@ def render(loaded: Loaded, row: dict) -> None:
     text = f"**Verdict : {md_escape(row.get('verdict_label') or verdict)}**"
     if reasons:
         text += "\n\n" + "\n".join(f"- {md_escape(reason)}" for reason in reasons)
-    BANNERS.get(verdict, st.info)(text, icon=ICONS.get(verdict, ":material/info:"))
+    BANNERS[vocabulary.VERDICT_TONE.get(verdict, "info")](text, icon=ICONS.get(verdict, ":material/info:"))
 
     a, b, c, d = st.columns(4)
     a.metric("Contrats publiés", fr_int(row.get("contracts_total")),
              help=f"Dont {fr_int(row.get('contracts_in_window'))} notifiés dans la fenêtre d'évaluation")
-    late = (row.get("n_late") or 0) + (row.get("n_declared_on_time_observed_late") or 0)
+    late = vocabulary.late_contracts(row)
     b.metric("Publiés en retard", fr_int(late), help="Dans la fenêtre d'évaluation, retard déclaré ou observé")
     c.metric("Taux de retard", fr_percent(row.get("late_rate")))
     d.metric("Délai médian", fr_days(row.get("median_delay_days")),
@@ -82,8 +81,8 @@ def _contracts(loaded: Loaded, row: dict) -> None:
         # No filter to offer: say what the absence means instead of "nothing for this filter".
         st.info(NO_CONTRACTS, icon=":material/info:")
         return
-    counts = widgets.q(loaded, "buyer_status_counts", siret)
-    labels = widgets.q(loaded, "status_labels")
+    counts = widgets.q(loaded, queries.buyer_status_counts, siret)
+    labels = widgets.q(loaded, queries.status_labels)
     sizes = dict(zip(counts["status"], counts["contracts"])) if not counts.empty else {}
     left, right = st.columns([2, 1])
     with left:
@@ -93,7 +92,7 @@ def _contracts(loaded: Loaded, row: dict) -> None:
         )
     with right:
         window_only = widgets.url_toggle("Fenêtre d'évaluation seulement", "fenetre", False)
-    page = widgets.paged_query(loaded, "buyer_contracts", "buyer_contracts", "contrats", PAGE_SIZE,
+    page = widgets.paged_query(loaded, queries.buyer_contracts, "buyer_contracts", "contrats", PAGE_SIZE,
                                siret, status=status, window_only=window_only)
     widgets.table(
         page.rows,
@@ -101,13 +100,13 @@ def _contracts(loaded: Loaded, row: dict) -> None:
                        "observed_date", "delay_days", "days_late", "objet", "amount", "in_window",
                        "record_count", "source_file", "observed_source", "kind", "rule_label",
                        objet=st.column_config.TextColumn("Objet", width="medium")),
-        download=f"contrats-{siret}", full=page,
+        download=f"contrats-{siret}", full=page, loaded=loaded,
         empty="Aucun contrat publié pour ce filtre.",
     )
 
 
 def _timeline(loaded: Loaded, siret: str) -> None:
-    df = widgets.q(loaded, "buyer_timeline", siret, limit=TIMELINE_SIZE)
+    df = widgets.q(loaded, queries.buyer_timeline, siret, limit=TIMELINE_SIZE)
     if df.empty:
         st.info("Aucun contrat avec une date de notification : pas de chronologie à tracer.", icon=":material/info:")
         return
@@ -118,7 +117,7 @@ def _timeline(loaded: Loaded, siret: str) -> None:
 
 
 def _datasets(loaded: Loaded, siret: str) -> None:
-    declarations = widgets.q(loaded, "buyer_declarations", siret)
+    declarations = widgets.q(loaded, queries.buyer_declarations, siret)
     st.markdown("**Déclarations de profil d'acheteur**")
     widgets.table(
         widgets.with_safe_links(declarations, "url_profil_acheteur", "url_dcat"),
@@ -126,18 +125,18 @@ def _datasets(loaded: Loaded, siret: str) -> None:
         empty="Aucune plateforme de profil d'acheteur ne déclare ce SIRET.",
     )
     st.markdown("**Jeux de données sur data.gouv.fr**")
-    ds = widgets.q(loaded, "buyer_datasets", siret)
+    ds = widgets.q(loaded, queries.buyer_datasets, siret)
     widgets.table(
         widgets.with_safe_links(ds, "url"),
         columns.config("title", "url", "organization_name", "license", "frequency", "extras_siret",
                        "resource_count", "last_modified", "failed_checks"),
         empty="Aucun jeu de données rattaché à ce SIRET (par extras.siret, nom de fichier ou contrats).",
     )
-    checks = widgets.q(loaded, "buyer_checks", siret)
+    checks = widgets.q(loaded, queries.buyer_checks, siret)
     if not checks.empty:
         st.markdown("**Conventions de publication non respectées**")
         widgets.table(checks, columns.config("level", "name", "check_label", "expected", "actual", "message"))
-    res = widgets.q(loaded, "buyer_resources", siret)
+    res = widgets.q(loaded, queries.buyer_resources, siret)
     if res.total:
         st.markdown("**Fichiers publiés**")
         widgets.count_caption(len(res.rows), res.total, 0, "fichiers")
@@ -149,7 +148,7 @@ def _datasets(loaded: Loaded, siret: str) -> None:
 
 
 def _modifications(loaded: Loaded, siret: str) -> None:
-    page = widgets.q(loaded, "buyer_modifications", siret)
+    page = widgets.q(loaded, queries.buyer_modifications, siret)
     widgets.count_caption(len(page.rows), page.total, 0, "modifications")
     widgets.table(
         page.rows,
@@ -161,7 +160,7 @@ def _modifications(loaded: Loaded, siret: str) -> None:
 
 
 def _findings(loaded: Loaded, siret: str) -> None:
-    page = widgets.q(loaded, "buyer_findings", siret)
+    page = widgets.q(loaded, queries.buyer_findings, siret)
     widgets.count_caption(len(page.rows), page.total, 0, "anomalies")
     widgets.table(
         columns.french_severity(page.rows),
@@ -205,7 +204,7 @@ def _advice(loaded: Loaded, row: dict) -> None:
   `dateNotification` la date de notification au titulaire.
 """
     )
-    checks = widgets.q(loaded, "buyer_checks", siret)
+    checks = widgets.q(loaded, queries.buyer_checks, siret)
     if checks.empty:
         return
     # One line per convention; the message already names the rule and what was found. What sits in

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -76,7 +77,7 @@ def current() -> Optional[Loaded]:
     if version is None:
         return None
     try:
-        meta = cached("meta", version_key=str(version.path))
+        meta = cached(queries.meta, version_key=str(version.path))
     except duckdb.Error:
         log.exception("cannot open %s", version.path)
         return None
@@ -84,11 +85,12 @@ def current() -> Optional[Loaded]:
 
 
 @st.cache_data(max_entries=2000, show_spinner=False)
-def _cached_query(version_key: str, name: str, args: tuple, kwargs: tuple) -> Any:
-    function = getattr(queries, name)
-    return function(cursor(version_key), *args, **dict(kwargs))
+def _cached_query(version_key: str, query_id: str, args: tuple, kwargs: tuple, _query: Callable) -> Any:
+    # `_query` is left out of Streamlit's hash (leading underscore): `query_id` names it.
+    return _query(cursor(version_key), *args, **dict(kwargs))
 
 
-def cached(name: str, *args, version_key: str, **kwargs) -> Any:
-    """Run queries.<name>(cursor, *args, **kwargs), cached for this version and these parameters."""
-    return _cached_query(version_key, name, tuple(args), tuple(sorted(kwargs.items())))
+def cached(query: Callable, *args, version_key: str, **kwargs) -> Any:
+    """Run query(cursor, *args, **kwargs), cached for this version, this query and these parameters."""
+    query_id = f"{query.__module__}.{query.__qualname__}"
+    return _cached_query(version_key, query_id, tuple(args), tuple(sorted(kwargs.items())), _query=query)

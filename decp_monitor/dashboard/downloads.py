@@ -2,22 +2,23 @@
 
 The file is produced only when a button is clicked (st.download_button accepts a callable since
 Streamlit 1.45-ish; 1.67 here), through the same writers and formula guard as the CLI export.
-A page that shows one page of a large table passes an `ExportQuery` (the full filtered query)
-instead of the displayed DataFrame, so the download holds every matching row, not just the page.
+A page that shows one page of a large table passes an `ExportListing` (the paged query and its
+filter) instead of the displayed DataFrame, so the download holds every matching row, not just the page.
 Streamlit still needs the whole file as bytes in the server's memory at click time; for very large
 exports the CLI (`python -m decp_monitor export`) writes straight to disk.
 """
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional, Union
 
 import pandas as pd
 import streamlit as st
 
-from decp_monitor.dashboard.data import read_connect
-from decp_monitor.read.export import EXCEL_MAX_DATA_ROWS, EXTENSIONS, MIME_TYPES, export_dataframe, export_query
+from decp_monitor.dashboard import data
+from decp_monitor.read.export import EXCEL_MAX_DATA_ROWS, EXTENSIONS, MIME_TYPES, export_dataframe, export_listing
+from decp_monitor.read.queries import Listing
 
 LABELS = {
     "csv-fr": "CSV (Excel français)",
@@ -34,35 +35,26 @@ HELP = {
 
 
 @dataclass(frozen=True)
-class ExportQuery:
-    """A filtered query over a database version, exported in full when a button is clicked."""
+class ExportListing:
+    """Every row of a paged query's filtered result (read.queries.Listing) in a database version,
+    exported when a button is clicked: the query runs again with the same filter, no SQL here."""
 
-    db_path: str
-    sql: str
-    params: list = field(default_factory=list)
-
-    def rows(self) -> int:
-        con = read_connect(self.db_path)
-        try:
-            return con.execute(f"SELECT count(*) FROM ({self.sql})", self.params).fetchone()[0]
-        finally:
-            con.close()
+    version_key: str
+    listing: Listing
+    columns: tuple[str, ...]
 
     def to_bytes(self, fmt: str, sheet_title: str) -> bytes:
-        con = read_connect(self.db_path)
-        try:
-            buffer = io.BytesIO()
-            export_query(con, self.sql, self.params, fmt, buffer, sheet_title=sheet_title)
-            return buffer.getvalue()
-        finally:
-            con.close()
+        buffer = io.BytesIO()
+        export_listing(data.cursor(self.version_key), self.listing, self.columns, fmt, buffer,
+                       sheet_title=sheet_title)
+        return buffer.getvalue()
 
 
-Source = Union[pd.DataFrame, ExportQuery]
+Source = Union[pd.DataFrame, ExportListing]
 
 
 def _producer(source: Source, fmt: str, sheet_title: str):
-    if isinstance(source, ExportQuery):
+    if isinstance(source, ExportListing):
         return lambda: source.to_bytes(fmt, sheet_title)
     return lambda: export_dataframe(source, fmt, sheet_title=sheet_title)
 
@@ -73,7 +65,9 @@ def download_buttons(source: Source, basename: str, *, total_rows: Optional[int]
     if source is None:
         return
     if total_rows is None:
-        total_rows = source.rows() if isinstance(source, ExportQuery) else len(source)
+        if isinstance(source, ExportListing):
+            raise ValueError("download_buttons(ExportListing) needs total_rows (the Page's total)")
+        total_rows = len(source)
     if total_rows == 0:
         return
     key = key or basename

@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Optional
 from urllib.parse import urlencode
 
@@ -15,6 +14,7 @@ from decp_monitor.dashboard import data, downloads
 from decp_monitor.dashboard.columns import command_label, french_codes, short_file_names
 from decp_monitor.dashboard.format import MISSING, fr_date, fr_datetime, fr_int, md_escape, safe_url
 from decp_monitor.dashboard.navigation import BUYER_URL_PATH
+from decp_monitor.read import queries
 
 log = logging.getLogger("decp_monitor.dashboard")
 
@@ -50,7 +50,7 @@ def require_data() -> data.Loaded:
 
 
 def require_compliance(loaded: data.Loaded) -> None:
-    if not q(loaded, "has_compliance"):
+    if not q(loaded, queries.has_compliance):
         empty_state(
             "Conformité non calculée",
             "La version chargée ne contient pas encore les tables de conformité "
@@ -62,9 +62,9 @@ def require_compliance(loaded: data.Loaded) -> None:
         st.stop()
 
 
-def q(loaded: data.Loaded, name: str, *args, **kwargs):
-    """A cached query on the version shown."""
-    return data.cached(name, *args, version_key=loaded.key, **kwargs)
+def q(loaded: data.Loaded, query: Callable, *args, **kwargs):
+    """A cached call of a read.queries function on the version shown."""
+    return data.cached(query, *args, version_key=loaded.key, **kwargs)
 
 
 def empty_state(title: str, body: str = "", icon: str = ":material/info:") -> None:
@@ -241,11 +241,12 @@ def count_caption(shown: int, total: int, offset: int, noun: str = "lignes") -> 
 
 def table(df: pd.DataFrame, column_config: dict, *, columns: Optional[Sequence[str]] = None,
           height="auto", key: Optional[str] = None, download: Optional[str] = None,
-          empty: str = "Aucune ligne ne correspond.", full=None) -> None:
+          empty: str = "Aucune ligne ne correspond.", full: Optional[queries.Page] = None,
+          loaded: Optional[data.Loaded] = None) -> None:
     """A dataframe with French column labels and help; an explanation instead of an empty grid.
 
-    `full` is the `paged_query` result the rows come from: the downloads then hold every row
-    matching the filters (the displayed columns), not only the page on screen.
+    `full` is the Page the rows come from and `loaded` its version: the downloads then hold every
+    row matching the filters (the displayed columns), not only the page on screen.
     """
     if df is None or df.empty:
         st.info(empty, icon=":material/info:")
@@ -257,7 +258,7 @@ def table(df: pd.DataFrame, column_config: dict, *, columns: Optional[Sequence[s
                  height=height, key=key, width="stretch", placeholder=MISSING)
     if download:
         kept = [c for c in order if c not in LINK_ONLY_COLUMNS]
-        export = _full_export(full, kept)
+        export = _full_export(full, loaded, kept)
         if export is not None:
             download_buttons(export, download, total_rows=full.total)
             st.caption(f"Les téléchargements contiennent les {fr_int(full.total)} lignes correspondant aux "
@@ -266,12 +267,13 @@ def table(df: pd.DataFrame, column_config: dict, *, columns: Optional[Sequence[s
             download_buttons(df[kept], download)
 
 
-def _full_export(full, kept: Sequence[str]):
-    """An ExportQuery of the whole filtered query behind a paginated table, or None."""
-    if full is None or not getattr(full, "sql", "") or full.total <= len(full.rows):
+def _full_export(full: Optional[queries.Page], loaded: Optional[data.Loaded], kept: Sequence[str]):
+    """An ExportListing of the whole filtered result behind a paginated table, or None."""
+    if full is None or full.listing is None or full.total <= len(full.rows):
         return None
-    projection = ", ".join('"' + c.replace('"', '""') + '"' for c in kept)
-    return downloads.ExportQuery(full.db_path, f"SELECT {projection} FROM ({full.sql}) {full.order_sql}", list(full.params))
+    if loaded is None:
+        raise ValueError("table(full=…) needs the version it was read from (loaded=…)")
+    return downloads.ExportListing(loaded.key, full.listing, tuple(kept))
 
 
 def download_buttons(source, basename: str, **kwargs) -> None:
@@ -314,7 +316,8 @@ def demo_notice(loaded: data.Loaded) -> None:
         )
 
 
-def paged_query(loaded: data.Loaded, name: str, key: str, noun: str, page_size: int = 100, *args, **kwargs):
+def paged_query(loaded: data.Loaded, query: Callable, key: str, noun: str, page_size: int = 100,
+                *args, **kwargs) -> queries.Page:
     """Run a paginated query with a page selector; back to page 1 whenever the filters change."""
     signature = repr((args, sorted(kwargs.items())))
     state = f"page_{key}"
@@ -322,28 +325,9 @@ def paged_query(loaded: data.Loaded, name: str, key: str, noun: str, page_size: 
         st.session_state[f"_filters_{key}"] = signature
         st.session_state[state] = 1
     offset = (int(st.session_state.get(state, 1)) - 1) * page_size
-    page = q(loaded, name, *args, limit=page_size, offset=offset, **kwargs)
+    page = q(loaded, query, *args, limit=page_size, offset=offset, **kwargs)
     new_offset = paginate(page.total, key, page_size)
     if new_offset != page.offset:
-        page = q(loaded, name, *args, limit=page_size, offset=new_offset, **kwargs)
+        page = q(loaded, query, *args, limit=page_size, offset=new_offset, **kwargs)
     count_caption(len(page.rows), page.total, page.offset, noun)
-    return Paged(page.rows, page.total, page.offset, page.limit, page.sql, page.params, page.order_sql, loaded.key)
-
-
-def paged(loaded: data.Loaded, page) -> Paged:
-    """A query's Page (without a page selector) as a Paged, so that its download is complete."""
-    return Paged(page.rows, page.total, page.offset, page.limit, page.sql, page.params, page.order_sql, loaded.key)
-
-
-@dataclass(frozen=True)
-class Paged:
-    """A page of rows, with what a full download needs: the filtered query and the database file."""
-
-    rows: pd.DataFrame
-    total: int
-    offset: int
-    limit: int
-    sql: str
-    params: tuple
-    order_sql: str
-    db_path: str
+    return page

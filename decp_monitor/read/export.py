@@ -45,6 +45,7 @@ import duckdb
 import pyarrow as pa
 
 from decp_monitor import compliance
+from decp_monitor.core import vocabulary
 from decp_monitor.core.dates import parse_iso_date
 
 # Documented exportable tables and views (docs/ and COMPLIANCE_CONTRACT.md); anything else in the
@@ -98,8 +99,8 @@ SIRET_COLUMNS = ("buyer_siret", "siret", "extras_siret")
 VERDICT_COLUMNS = ("verdict", "status")
 # The codes each of those columns can hold, with their French labels (what --verdict accepts).
 VERDICT_VOCABULARIES: dict[str, tuple[str, dict[str, str]]] = {
-    "verdict": ("Verdict", compliance.VERDICT_LABELS),
-    "status": ("Statut", compliance.STATUS_LABELS),
+    "verdict": ("Verdict", vocabulary.VERDICT_LABELS),
+    "status": ("Statut", vocabulary.STATUS_LABELS),
 }
 DATE_COLUMNS = ("notification_date",)
 
@@ -376,7 +377,7 @@ def _write_xlsx(reader: pa.RecordBatchReader, out: BinaryIO, sheet_title: str) -
     return rows
 
 
-def export_query(con, sql: str, params: list, fmt: str, out: BinaryIO, sheet_title: str = "export") -> int:
+def export_query(con, sql: str, params, fmt: str, out: BinaryIO, sheet_title: str = "export") -> int:
     """Stream the result of `sql` into `out` in `fmt`; returns the number of data rows written."""
     if fmt not in FORMATS:
         raise ExportError(f"Format inconnu : « {fmt} ». Formats : {', '.join(FORMATS)}.")
@@ -440,6 +441,15 @@ def check_output_path(out: str | os.PathLike, data_dir: str | os.PathLike, force
                 "ou choisissez un autre nom."
             )
     return path
+
+
+def export_listing(con, listing, columns: Sequence[str], fmt: str, out: BinaryIO, sheet_title: str = "export") -> int:
+    """Every row of a paged dashboard query's filtered result (a read.queries.Listing: the query
+    and its filter), in its order, restricted to `columns`, streamed into `out`."""
+    select = listing.select(con)
+    projection = ", ".join(_quote(c) for c in columns) or "*"
+    return export_query(con, f"SELECT {projection} FROM ({select.sql}) {select.order}", dict(select.params),
+                        fmt, out, sheet_title=sheet_title)
 
 
 def export_dataframe(df, fmt: str, sheet_title: str = "export") -> bytes:

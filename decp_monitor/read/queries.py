@@ -10,15 +10,14 @@ buyer_compliance, dataset_conformance, resource_conformance, overview_monthly).
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Optional
+import functools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Optional
 
 import pandas as pd
 
-# Contract statuses that count as late, and those with a usable delay (the late-rate base).
-LATE_STATUSES = ("late", "declared_on_time_observed_late")
-ASSESSED_STATUSES = ("on_time",) + LATE_STATUSES
+from decp_monitor.core import vocabulary
 
 # Findings that mean a whole file could not be used.
 FILE_FAILURE_CODES = ("file_unreadable", "unknown_root", "unsafe_xml", "download_failed", "file_too_large", "api_error")
@@ -28,39 +27,72 @@ DEFAULT_PAGE_SIZE = 100
 
 
 @dataclass(frozen=True)
+class Select:
+    """The whole filtered result of a paged query: SQL with named parameters, and its order."""
+
+    sql: str
+    params: Mapping[str, Any]
+    order: str
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A paged query and the filter it was called with: what a complete download runs again
+    (read/export.export_listing), so that no SQL text travels into the dashboard."""
+
+    query: Callable[..., "Page"]
+    args: tuple = ()
+    kwargs: tuple = ()  # sorted (name, value) pairs
+
+    def select(self, con) -> Select:
+        return self.query.select(con, *self.args, **dict(self.kwargs))  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
 class Page:
-    """One page of a bigger result: the rows and how many there are in all."""
+    """One page of a bigger result: the rows, how many there are in all, and how to get them all."""
 
     rows: pd.DataFrame
     total: int
     offset: int
     limit: int
-    # The whole filtered query, so that a download can hold every matching row, not just this page.
-    sql: str = ""
-    params: tuple = ()
-    order_sql: str = ""
+    listing: Optional[Listing] = None
 
 
-def _df(con, sql: str, params: Sequence = ()) -> pd.DataFrame:
-    return con.execute(sql, list(params)).df()
+def _df(con, sql: str, params: Optional[Mapping[str, Any]] = None) -> pd.DataFrame:
+    return con.execute(sql, dict(params or {})).df()
 
 
-def _one(con, sql: str, params: Sequence = ()):
-    row = con.execute(sql, list(params)).fetchone()
+def _one(con, sql: str, params: Optional[Mapping[str, Any]] = None):
+    row = con.execute(sql, dict(params or {})).fetchone()
     return row[0] if row else None
 
 
-def _page(con, select_sql: str, params: Sequence, order_sql: str, limit: int, offset: int) -> Page:
+def _page(con, select: Select, limit: int, offset: int) -> Page:
     # One scan: the total rides along each row of the page (a separate count(*) read the whole
     # filtered view a second time). Only a page past the end needs its own count.
-    rows = _df(con, f"SELECT *, count(*) OVER () AS _page_total FROM ({select_sql}) {order_sql} LIMIT ? OFFSET ?",
-               [*params, int(limit), int(offset)])
+    rows = _df(con, f"SELECT *, count(*) OVER () AS _page_total FROM ({select.sql}) {select.order} "
+                    "LIMIT $page_limit OFFSET $page_offset",
+               {**select.params, "page_limit": int(limit), "page_offset": int(offset)})
     if len(rows):
         total = int(rows["_page_total"].iloc[0])
     else:
-        total = int(_one(con, f"SELECT count(*) FROM ({select_sql})", params) or 0) if offset else 0
+        total = int(_one(con, f"SELECT count(*) FROM ({select.sql})", select.params) or 0) if offset else 0
     rows = rows.drop(columns="_page_total")
-    return Page(rows, total, int(offset), int(limit), select_sql, tuple(params), order_sql)
+    return Page(rows, total, int(offset), int(limit))
+
+
+def paged(select: Callable[..., Select]) -> Callable[..., Page]:
+    """A paged query from the function giving its whole filtered result: called with the same
+    arguments plus `limit` and `offset`, it returns a Page that knows how to get every row."""
+
+    @functools.wraps(select)
+    def query(con, *args, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0, **kwargs) -> Page:
+        page = _page(con, select(con, *args, **kwargs), limit, offset)
+        return replace(page, listing=Listing(query, tuple(args), tuple(sorted(kwargs.items()))))
+
+    query.select = select  # type: ignore[attr-defined]
+    return query
 
 
 # -- the version itself ------------------------------------------------------------------------
@@ -94,8 +126,8 @@ def table_counts(con) -> dict[str, int]:
 
 # -- overview ----------------------------------------------------------------------------------
 
-_LATE = "status IN ('late', 'declared_on_time_observed_late')"
-_ASSESSED = "status IN ('on_time', 'late', 'declared_on_time_observed_late')"
+_LATE = vocabulary.LATE_SQL
+_ASSESSED = vocabulary.ASSESSED_SQL
 
 
 def overview_headline(con) -> dict:
@@ -190,11 +222,11 @@ def monthly(con, platform: Optional[str] = None, months: int = 36) -> pd.DataFra
                median(delay_days) FILTER (WHERE {_ASSESSED}) AS median_delay_days
         FROM contract_compliance, bounds
         WHERE notification_date <= bounds.as_of
-          AND notification_date > bounds.as_of - to_months(CAST(? AS INTEGER))
-          AND (CAST(? AS VARCHAR) IS NULL OR platform = ?)
+          AND notification_date > bounds.as_of - to_months(CAST($months AS INTEGER))
+          AND (CAST($platform AS VARCHAR) IS NULL OR platform = $platform)
         GROUP BY ALL ORDER BY month
         """,
-        [months, platform, platform],
+        {"months": months, "platform": platform},
     )
 
 
@@ -212,14 +244,14 @@ def delay_histogram(con, platform: Optional[str] = None, bin_days: int = 10,
     return _df(
         con,
         """
-        SELECT CAST(floor(least(greatest(delay_days, ?), ?) / ?) * ? AS INTEGER) AS bin_start,
+        SELECT CAST(floor(least(greatest(delay_days, $low), $high) / $bin) * $bin AS INTEGER) AS bin_start,
                count(*) AS contracts
         FROM contract_compliance
         WHERE in_window AND delay_days IS NOT NULL
-          AND (CAST(? AS VARCHAR) IS NULL OR platform = ?)
+          AND (CAST($platform AS VARCHAR) IS NULL OR platform = $platform)
         GROUP BY 1 ORDER BY 1
         """,
-        [low, high, bin_days, bin_days, platform, platform],
+        {"low": low, "high": high, "bin": bin_days, "platform": platform},
     )
 
 
@@ -242,14 +274,14 @@ def verdicts_by_platform(con, top: int = 12, min_buyers: int = 2) -> pd.DataFram
         ), ranked AS (
             SELECT platform, n, row_number() OVER (ORDER BY n DESC, platform) AS rank FROM sizes
         )
-        SELECT CASE WHEN r.rank <= ? AND r.n >= ? THEN r.platform
-                    ELSE ? END AS platform,
+        SELECT CASE WHEN r.rank <= $top AND r.n >= $min_buyers THEN r.platform
+                    ELSE $other END AS platform,
                b.verdict, any_value(b.verdict_label) AS verdict_label, count(*) AS buyers,
                min(b.severity_rank) AS severity_rank
         FROM buyer_compliance b JOIN ranked r ON r.platform = coalesce(b.platform, '(non renseignée)')
         GROUP BY 1, 2 ORDER BY severity_rank DESC, 1
         """,
-        [top, min_buyers, OTHER_PLATFORMS],
+        {"top": top, "min_buyers": min_buyers, "other": OTHER_PLATFORMS},
     )
 
 
@@ -258,15 +290,15 @@ def worst_buyers(con, limit: int = 20, platform: Optional[str] = None) -> pd.Dat
         con,
         """
         SELECT buyer_siret, buyer_name, platform, verdict, verdict_label,
-               contracts_in_window, n_late + n_declared_on_time_observed_late AS late_contracts,
+               contracts_in_window, n_late_all AS late_contracts,
                round(late_rate, 3) AS late_rate, median_delay_days
         FROM buyer_compliance
-        WHERE n_late + n_declared_on_time_observed_late > 0
-          AND (CAST(? AS VARCHAR) IS NULL OR platform = ?)
+        WHERE n_late_all > 0
+          AND (CAST($platform AS VARCHAR) IS NULL OR platform = $platform)
         ORDER BY late_contracts DESC, late_rate DESC NULLS LAST, buyer_siret
-        LIMIT ?
+        LIMIT $limit
         """,
-        [platform, platform, int(limit)],
+        {"platform": platform, "limit": int(limit)},
     )
 
 
@@ -274,7 +306,7 @@ def worst_buyers(con, limit: int = 20, platform: Optional[str] = None) -> pd.Dat
 
 
 def buyer(con, siret: str) -> Optional[dict]:
-    cur = con.execute("SELECT * FROM buyer_compliance WHERE buyer_siret = ? LIMIT 1", [siret])
+    cur = con.execute("SELECT * FROM buyer_compliance WHERE buyer_siret = $siret LIMIT 1", {"siret": siret})
     values = cur.fetchone()
     if values is None:
         return None
@@ -292,12 +324,12 @@ def search_buyers(con, text: str, limit: int = 25) -> pd.DataFrame:
         """
         SELECT buyer_siret, buyer_name, verdict_label, contracts_total
         FROM buyer_compliance
-        WHERE contains(strip_accents(lower(coalesce(buyer_name, ''))), strip_accents(lower(?)))
-           OR (length(?) >= 3 AND starts_with(buyer_siret, ?))
+        WHERE contains(strip_accents(lower(coalesce(buyer_name, ''))), strip_accents(lower($text)))
+           OR (length($digits) >= 3 AND starts_with(buyer_siret, $digits))
         ORDER BY contracts_total DESC, buyer_name
-        LIMIT ?
+        LIMIT $limit
         """,
-        [text.strip(), digits, digits, int(limit)],
+        {"text": text.strip(), "digits": digits, "limit": int(limit)},
     )
 
 
@@ -311,24 +343,24 @@ _BUYER_CONTRACTS = """
            delay_days, CASE WHEN days_late > 0 THEN days_late END AS days_late,
            in_window, record_count, source_file, dataset_id, resource_id
     FROM contract_compliance
-    WHERE buyer_siret = ?
-      AND (CAST(? AS VARCHAR) IS NULL OR status = ?)
-      AND (NOT CAST(? AS BOOLEAN) OR in_window)
+    WHERE buyer_siret = $siret
+      AND (CAST($status AS VARCHAR) IS NULL OR status = $status)
+      AND (NOT CAST($window_only AS BOOLEAN) OR in_window)
 """
 
 
-def buyer_contracts(con, siret: str, status: Optional[str] = None, window_only: bool = False,
-                    limit: int = DEFAULT_PAGE_SIZE, offset: int = 0) -> Page:
-    return _page(con, _BUYER_CONTRACTS, [siret, status, status, window_only],
-                 "ORDER BY notification_date DESC NULLS LAST, contract_id", limit, offset)
+@paged
+def buyer_contracts(con, siret: str, status: Optional[str] = None, window_only: bool = False) -> Select:
+    return Select(_BUYER_CONTRACTS, {"siret": siret, "status": status, "window_only": window_only},
+                  "ORDER BY notification_date DESC NULLS LAST, contract_id")
 
 
 def buyer_status_counts(con, siret: str) -> pd.DataFrame:
     return _df(
         con,
         "SELECT status, any_value(status_label) AS status_label, count(*) AS contracts "
-        "FROM contract_compliance WHERE buyer_siret = ? GROUP BY status ORDER BY contracts DESC",
-        [siret],
+        "FROM contract_compliance WHERE buyer_siret = $siret GROUP BY status ORDER BY contracts DESC",
+        {"siret": siret},
     )
 
 
@@ -340,25 +372,23 @@ def buyer_timeline(con, siret: str, limit: int = 150) -> pd.DataFrame:
         SELECT contract_id, objet, status, status_label, notification_date, deadline,
                publication_date, observed_date, delay_days
         FROM contract_compliance
-        WHERE buyer_siret = ? AND notification_date IS NOT NULL
-        ORDER BY notification_date DESC, contract_id LIMIT ?
+        WHERE buyer_siret = $siret AND notification_date IS NOT NULL
+        ORDER BY notification_date DESC, contract_id LIMIT $limit
         """,
-        [siret, int(limit)],
+        {"siret": siret, "limit": int(limit)},
     )
 
 
-def buyer_modifications(con, siret: str, limit: int = 200) -> Page:
-    if "modification_compliance" not in tables(con):
-        return Page(pd.DataFrame(), 0, 0, limit)
-    return _page(
-        con,
+@paged
+def buyer_modifications(con, siret: str) -> Select:
+    return Select(
         """
         SELECT contract_id, modification_id, notification_date, deadline, publication_date,
                delay_days, CASE WHEN days_late > 0 THEN days_late END AS days_late,
                status, status_label, in_window, source_file
-        FROM modification_compliance WHERE buyer_siret = ?
+        FROM modification_compliance WHERE buyer_siret = $siret
         """,
-        [siret], "ORDER BY notification_date DESC NULLS LAST", limit, 0,
+        {"siret": siret}, "ORDER BY notification_date DESC NULLS LAST, contract_id, modification_id",
     )
 
 
@@ -418,22 +448,20 @@ def buyer_checks(con, siret: str, limit: int = 300) -> pd.DataFrame:
     ).df()
 
 
-def buyer_resources(con, siret: str, limit: int = 200) -> Page:
+@paged
+def buyer_resources(con, siret: str) -> Select:
     present = tables(con)
     failed = (
         "(SELECT count(*) FROM resource_conformance c WHERE c.resource_id = r.resource_id AND NOT c.passed)"
         if "resource_conformance" in present else "NULL"
     )
-    ids = _buyer_dataset_ids_sql(present).replace("$siret", "?")
-    n = ids.count("?")
-    return _page(
-        con,
+    return Select(
         f"""
         SELECT r.title, r.url, r.filetype, r.type, r.format, r.created_at, r.last_modified,
                r.download_status, {failed} AS failed_checks, r.dataset_id, r.resource_id
-        FROM resources r WHERE r.dataset_id IN ({ids})
+        FROM resources r WHERE r.dataset_id IN ({_buyer_dataset_ids_sql(present)})
         """,
-        [siret] * n, "ORDER BY created_at DESC NULLS LAST", limit, 0,
+        {"siret": siret}, "ORDER BY created_at DESC NULLS LAST, resource_id",
     )
 
 
@@ -441,17 +469,17 @@ def buyer_declarations(con, siret: str) -> pd.DataFrame:
     return _df(
         con,
         "SELECT url_profil_acheteur, url_dcat, coordonnees, source_file, line "
-        "FROM declarations WHERE siret = ? ORDER BY source_file, line LIMIT 100",
-        [siret],
+        "FROM declarations WHERE siret = $siret ORDER BY source_file, line LIMIT 100",
+        {"siret": siret},
     )
 
 
-def buyer_findings(con, siret: str, limit: int = 200) -> Page:
-    return _page(
-        con,
+@paged
+def buyer_findings(con, siret: str) -> Select:
+    return Select(
         "SELECT code, severity, message, field, value, source_file, position, contract_id "
-        "FROM findings WHERE buyer_siret = ?",
-        [siret], "ORDER BY severity, code, source_file, position", limit, 0,
+        "FROM findings WHERE buyer_siret = $siret",
+        {"siret": siret}, "ORDER BY severity, code, source_file, position",
     )
 
 
@@ -482,27 +510,28 @@ _BUYER_ORDERS = {
 }
 
 
-def buyers(con, f: BuyerFilter, order: str = "severity", limit: int = DEFAULT_PAGE_SIZE, offset: int = 0) -> Page:
+@paged
+def buyers(con, f: BuyerFilter, order: str = "severity") -> Select:
     text = f.text.strip()
     digits = "".join(ch for ch in text if ch.isdigit())
     sql = """
         SELECT buyer_siret, buyer_name, verdict, verdict_label, declared, platform,
                contracts_total, contracts_in_window,
-               n_late + n_declared_on_time_observed_late AS late_contracts, round(late_rate, 3) AS late_rate,
+               n_late_all AS late_contracts, round(late_rate, 3) AS late_rate,
                median_delay_days, last_publication_date, dataset_count, severity_rank
         FROM buyer_compliance
-        WHERE (len(CAST(? AS VARCHAR[])) = 0 OR list_contains(CAST(? AS VARCHAR[]), verdict))
-          AND (CAST(? AS BOOLEAN) IS NULL OR declared = ?)
-          AND (CAST(? AS VARCHAR) IS NULL OR platform = ?)
-          AND contracts_total >= ?
-          AND (NOT CAST(? AS BOOLEAN) OR late_rate BETWEEN ? AND ?)
-          AND (? = '' OR contains(strip_accents(lower(coalesce(buyer_name, ''))), strip_accents(lower(?)))
-               OR (length(?) >= 3 AND starts_with(buyer_siret, ?)))
+        WHERE (len(CAST($verdicts AS VARCHAR[])) = 0 OR list_contains(CAST($verdicts AS VARCHAR[]), verdict))
+          AND (CAST($declared AS BOOLEAN) IS NULL OR declared = $declared)
+          AND (CAST($platform AS VARCHAR) IS NULL OR platform = $platform)
+          AND contracts_total >= $min_contracts
+          AND (NOT CAST($late_range AS BOOLEAN) OR late_rate BETWEEN $late_min AND $late_max)
+          AND ($text = '' OR contains(strip_accents(lower(coalesce(buyer_name, ''))), strip_accents(lower($text)))
+               OR (length($digits) >= 3 AND starts_with(buyer_siret, $digits)))
     """
-    verdicts = list(f.verdicts)
-    params = [verdicts, verdicts, f.declared, f.declared, f.platform, f.platform, int(f.min_contracts),
-              f.late_range_active, float(f.late_min), float(f.late_max), text, text, digits, digits]
-    return _page(con, sql, params, _BUYER_ORDERS.get(order, _BUYER_ORDERS["severity"]), limit, offset)
+    params = {"verdicts": list(f.verdicts), "declared": f.declared, "platform": f.platform,
+              "min_contracts": int(f.min_contracts), "late_range": f.late_range_active,
+              "late_min": float(f.late_min), "late_max": float(f.late_max), "text": text, "digits": digits}
+    return Select(sql, params, _BUYER_ORDERS.get(order, _BUYER_ORDERS["severity"]))
 
 
 def verdict_labels(con) -> dict[str, str]:
@@ -538,32 +567,32 @@ def checks_summary(con) -> pd.DataFrame:
     return _df(con, f"SELECT * FROM ({' UNION ALL '.join(parts)}) ORDER BY level, failed DESC, \"check\"")
 
 
-def datasets(con, failing_check: Optional[str] = None, text: str = "",
-             limit: int = DEFAULT_PAGE_SIZE, offset: int = 0) -> Page:
+@paged
+def datasets(con, failing_check: Optional[str] = None, text: str = "") -> Select:
     present = tables(con)
     has_checks = "dataset_conformance" in present
     failed = ("(SELECT count(*) FROM dataset_conformance c WHERE c.dataset_id = d.dataset_id AND NOT c.passed)"
               if has_checks else "CAST(NULL AS BIGINT)")
     failed_labels = ("(SELECT string_agg(check_label, ' ; ' ORDER BY check_label) FROM dataset_conformance c "
                      "WHERE c.dataset_id = d.dataset_id AND NOT c.passed)" if has_checks else "CAST(NULL AS VARCHAR)")
-    check_filter = ("(CAST(? AS VARCHAR) IS NULL OR EXISTS (SELECT 1 FROM dataset_conformance c "
-                    "WHERE c.dataset_id = d.dataset_id AND NOT c.passed AND c.\"check\" = ?))"
-                    if has_checks else "(CAST(? AS VARCHAR) IS NULL OR ? IS NULL)")
+    check_filter = ("(CAST($check AS VARCHAR) IS NULL OR EXISTS (SELECT 1 FROM dataset_conformance c "
+                    "WHERE c.dataset_id = d.dataset_id AND NOT c.passed AND c.\"check\" = $check))"
+                    if has_checks else "CAST($check AS VARCHAR) IS NULL")
     sql = f"""
         SELECT d.title, d.url, d.organization_name, d.extras_siret, d.license, d.frequency,
                d.resource_count, d.last_modified, {failed} AS failed_checks, {failed_labels} AS failed_labels,
                d.dataset_id
         FROM datasets d
         WHERE {check_filter}
-          AND (? = '' OR contains(strip_accents(lower(coalesce(d.title, '') || ' ' || coalesce(d.organization_name, '')
-                     || ' ' || coalesce(d.extras_siret, ''))), strip_accents(lower(?))))
+          AND ($text = '' OR contains(strip_accents(lower(coalesce(d.title, '') || ' ' || coalesce(d.organization_name, '')
+                     || ' ' || coalesce(d.extras_siret, ''))), strip_accents(lower($text))))
     """
-    return _page(con, sql, [failing_check, failing_check, text.strip(), text.strip()],
-                 "ORDER BY failed_checks DESC NULLS LAST, title", limit, offset)
+    return Select(sql, {"check": failing_check, "text": text.strip()},
+                  "ORDER BY failed_checks DESC NULLS LAST, title, dataset_id")
 
 
-def resources(con, failing_check: Optional[str] = None, dataset_id: Optional[str] = None,
-              limit: int = DEFAULT_PAGE_SIZE, offset: int = 0) -> Page:
+@paged
+def resources(con, failing_check: Optional[str] = None, dataset_id: Optional[str] = None) -> Select:
     present = tables(con)
     has_checks = "resource_conformance" in present
     # The failed checks' labels are aggregated once and joined: a correlated subquery per resource
@@ -572,18 +601,18 @@ def resources(con, failing_check: Optional[str] = None, dataset_id: Optional[str
                    "FROM resource_conformance WHERE NOT passed GROUP BY resource_id) f "
                    "ON f.resource_id = r.resource_id" if has_checks else "")
     failed_labels = "f.failed_labels" if has_checks else "CAST(NULL AS VARCHAR)"
-    check_filter = ("(CAST(? AS VARCHAR) IS NULL OR EXISTS (SELECT 1 FROM resource_conformance c "
-                    "WHERE c.resource_id = r.resource_id AND NOT c.passed AND c.\"check\" = ?))"
-                    if has_checks else "(CAST(? AS VARCHAR) IS NULL OR ? IS NULL)")
+    check_filter = ("(CAST($check AS VARCHAR) IS NULL OR EXISTS (SELECT 1 FROM resource_conformance c "
+                    "WHERE c.resource_id = r.resource_id AND NOT c.passed AND c.\"check\" = $check))"
+                    if has_checks else "CAST($check AS VARCHAR) IS NULL")
     sql = f"""
         SELECT r.title, r.url, d.title AS dataset_title, r.filetype, r.type, r.format, r.mime,
                r.filesize, r.created_at, r.classification, r.download_status,
                {failed_labels} AS failed_labels, r.dataset_id, r.resource_id
         FROM resources r LEFT JOIN datasets d USING (dataset_id) {failed_join}
-        WHERE {check_filter} AND (CAST(? AS VARCHAR) IS NULL OR r.dataset_id = ?)
+        WHERE {check_filter} AND (CAST($dataset_id AS VARCHAR) IS NULL OR r.dataset_id = $dataset_id)
     """
-    return _page(con, sql, [failing_check, failing_check, dataset_id, dataset_id],
-                 "ORDER BY failed_labels IS NULL, created_at DESC NULLS LAST, title", limit, offset)
+    return Select(sql, {"check": failing_check, "dataset_id": dataset_id},
+                  "ORDER BY failed_labels IS NULL, created_at DESC NULLS LAST, title, resource_id")
 
 
 # -- declarations ------------------------------------------------------------------------------
@@ -604,8 +633,8 @@ def declarations_summary(con) -> dict:
             "never_published": None if never is None else int(never)}
 
 
-def declarations(con, only_never_published: bool = False, text: str = "",
-                 limit: int = DEFAULT_PAGE_SIZE, offset: int = 0) -> Page:
+@paged
+def declarations(con, only_never_published: bool = False, text: str = "") -> Select:
     text = text.strip()
     digits = "".join(ch for ch in text if ch.isdigit())
     sql = """
@@ -614,14 +643,13 @@ def declarations(con, only_never_published: bool = False, text: str = "",
                d.url_profil_acheteur, d.url_dcat, d.siret_raw, b.siret_problem,
                d.source_file, d.line, b.verdict
         FROM declarations d LEFT JOIN buyer_compliance b ON b.buyer_siret = d.siret
-        WHERE (NOT CAST(? AS BOOLEAN) OR coalesce(b.contracts_total, 0) = 0)
-          AND (? = '' OR contains(strip_accents(lower(coalesce(b.buyer_name, '') || ' ' || coalesce(d.coordonnees, '')
-                                                      || ' ' || coalesce(d.url_profil_acheteur, ''))), strip_accents(lower(?)))
-               OR (length(?) >= 3 AND starts_with(d.siret, ?)))
+        WHERE (NOT CAST($never AS BOOLEAN) OR coalesce(b.contracts_total, 0) = 0)
+          AND ($text = '' OR contains(strip_accents(lower(coalesce(b.buyer_name, '') || ' ' || coalesce(d.coordonnees, '')
+                                                      || ' ' || coalesce(d.url_profil_acheteur, ''))), strip_accents(lower($text)))
+               OR (length($digits) >= 3 AND starts_with(d.siret, $digits)))
     """
-    return _page(con, sql, [only_never_published, text, text, digits, digits],
-                 "ORDER BY contracts_total = 0 DESC, verdict = 'missing' DESC, siret NULLS FIRST, source_file, line",
-                 limit, offset)
+    return Select(sql, {"never": only_never_published, "text": text, "digits": digits},
+                  "ORDER BY contracts_total = 0 DESC, verdict = 'missing' DESC, siret NULLS FIRST, source_file, line")
 
 
 # -- data quality ------------------------------------------------------------------------------
@@ -639,45 +667,45 @@ def findings_by_code(con) -> pd.DataFrame:
     )
 
 
-def findings_by_file(con, code: Optional[str] = None, limit: int = 200) -> Page:
-    return _page(
-        con,
+@paged
+def findings_by_file(con, code: Optional[str] = None) -> Select:
+    return Select(
         """
         SELECT source_file, count(*) AS findings, count(*) FILTER (WHERE severity = 'error') AS errors,
                count(DISTINCT code) AS codes, string_agg(DISTINCT code, ', ' ORDER BY code) AS code_list
-        FROM findings WHERE (CAST(? AS VARCHAR) IS NULL OR code = ?) GROUP BY source_file
+        FROM findings WHERE (CAST($code AS VARCHAR) IS NULL OR code = $code) GROUP BY source_file
         """,
-        [code, code], "ORDER BY findings DESC, source_file", limit, 0,
+        {"code": code}, "ORDER BY findings DESC, source_file",
     )
 
 
-def findings_by_buyer(con, code: Optional[str] = None, limit: int = 200) -> Page:
-    return _page(
-        con,
+@paged
+def findings_by_buyer(con, code: Optional[str] = None) -> Select:
+    return Select(
         """
         SELECT buyer_siret, count(*) AS findings, count(*) FILTER (WHERE severity = 'error') AS errors,
                string_agg(DISTINCT code, ', ' ORDER BY code) AS code_list
-        FROM findings WHERE buyer_siret IS NOT NULL AND (CAST(? AS VARCHAR) IS NULL OR code = ?)
+        FROM findings WHERE buyer_siret IS NOT NULL AND (CAST($code AS VARCHAR) IS NULL OR code = $code)
         GROUP BY buyer_siret
         """,
-        [code, code], "ORDER BY findings DESC, buyer_siret", limit, 0,
+        {"code": code}, "ORDER BY findings DESC, buyer_siret",
     )
 
 
+@paged
 def findings_list(con, code: Optional[str] = None, severity: Optional[str] = None, file: Optional[str] = None,
-                  siret: Optional[str] = None, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0) -> Page:
-    return _page(
-        con,
+                  siret: Optional[str] = None) -> Select:
+    return Select(
         """
         SELECT code, severity, message, source_file, position, field, value, buyer_siret, contract_id
         FROM findings
-        WHERE (CAST(? AS VARCHAR) IS NULL OR code = ?)
-          AND (CAST(? AS VARCHAR) IS NULL OR severity = ?)
-          AND (CAST(? AS VARCHAR) IS NULL OR source_file = ? OR ends_with(source_file, '/' || ?))
-          AND (CAST(? AS VARCHAR) IS NULL OR buyer_siret = ?)
+        WHERE (CAST($code AS VARCHAR) IS NULL OR code = $code)
+          AND (CAST($severity AS VARCHAR) IS NULL OR severity = $severity)
+          AND (CAST($file AS VARCHAR) IS NULL OR source_file = $file OR ends_with(source_file, '/' || $file))
+          AND (CAST($siret AS VARCHAR) IS NULL OR buyer_siret = $siret)
         """,
-        [code, code, severity, severity, file, file, file, siret, siret],
-        "ORDER BY source_file, position NULLS FIRST, code", limit, offset,
+        {"code": code, "severity": severity, "file": file, "siret": siret},
+        "ORDER BY source_file, position NULLS FIRST, code",
     )
 
 
@@ -688,16 +716,16 @@ def failed_files(con, limit: int = 500) -> pd.DataFrame:
         con,
         """
         SELECT source_file, code, any_value(message) AS message, NULL AS url
-        FROM findings WHERE list_contains(?, code) GROUP BY source_file, code
+        FROM findings WHERE list_contains($codes, code) GROUP BY source_file, code
         UNION ALL
         SELECT coalesce(title, resource_id) AS source_file, 'download_failed' AS code,
                'Téléchargement échoué' AS message, url
         FROM resources WHERE download_status = 'failed'
           AND NOT EXISTS (SELECT 1 FROM findings f WHERE f.resource_id = resources.resource_id
-                          AND list_contains(?, f.code))
-        ORDER BY source_file LIMIT ?
+                          AND list_contains($codes, f.code))
+        ORDER BY source_file LIMIT $limit
         """,
-        [codes, codes, int(limit)],
+        {"codes": codes, "limit": int(limit)},
     )
 
 
@@ -710,9 +738,9 @@ def refreshes(con, limit: int = 100) -> pd.DataFrame:
         """
         SELECT started_at, finished_at, command, source, outcome, message, datasets, resources,
                files, records, findings, bytes_downloaded, refresh_id
-        FROM refreshes ORDER BY started_at DESC NULLS LAST LIMIT ?
+        FROM refreshes ORDER BY started_at DESC NULLS LAST LIMIT $limit
         """,
-        [int(limit)],
+        {"limit": int(limit)},
     )
 
 
@@ -721,6 +749,6 @@ def same_siren(con, siren: str, limit: int = 20) -> pd.DataFrame:
     return _df(
         con,
         "SELECT buyer_siret, buyer_name, verdict_label, contracts_total FROM buyer_compliance "
-        "WHERE starts_with(buyer_siret, ?) ORDER BY contracts_total DESC, buyer_siret LIMIT ?",
-        [siren, int(limit)],
+        "WHERE starts_with(buyer_siret, $siren) ORDER BY contracts_total DESC, buyer_siret LIMIT $limit",
+        {"siren": siren, "limit": int(limit)},
     )

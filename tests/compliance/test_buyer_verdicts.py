@@ -5,6 +5,7 @@ import duckdb
 import pytest
 
 from decp_monitor import compliance
+from decp_monitor.core import vocabulary
 
 from .conftest import BUYER, OTHER, THIRD, declaration, marche, modification
 
@@ -62,6 +63,7 @@ def test_late_buyer_counts_rates_and_reasons(build):
     assert row["verdict"] == "late"
     assert (row["contracts_total"], row["contracts_in_window"]) == (6, 5)
     assert (row["n_on_time"], row["n_late"], row["n_declared_on_time_observed_late"]) == (2, 1, 1)
+    assert row["n_late_all"] == 2 == vocabulary.late_contracts(row)
     assert row["n_no_publication_date"] == 1
     assert row["late_rate"] == pytest.approx(0.5)
     assert row["median_delay_days"] == pytest.approx(26.0)      # 10, 22, 30, 90
@@ -79,6 +81,7 @@ def test_late_modifications_alone_make_a_buyer_late(build):
     assert row["verdict"] == "late"
     assert (row["modifications_in_window"], row["n_modifications_late"]) == (1, 1)
     assert any("1 modification sur 1" in r for r in row["reasons"])
+    assert vocabulary.late_contracts(row) == 0 and vocabulary.late_only_by_modifications(row)
 
 
 def test_compliant_buyer(build):
@@ -198,3 +201,17 @@ def test_compute_is_repeatable_on_the_same_database(build):
         con.close()
     assert again == first
     assert contracts == 2
+
+
+def test_vocabulary_sql_fragments_count_what_the_engine_calls_late(build):
+    db = build([marche("A", "2025-01-10", "2025-01-20"), marche("C", "2025-01-10", "2025-04-10"),
+                marche("D", "2025-01-10", "2025-02-01", source=f"DECP-{BUYER}-2025-05-01-01.json"),
+                marche("E", "2025-01-10", None)])
+    late, assessed = db.rows(f"SELECT count(*) FILTER (WHERE in_window AND {vocabulary.LATE_SQL}) AS late, "
+                             f"count(*) FILTER (WHERE in_window AND {vocabulary.ASSESSED_SQL}) AS assessed "
+                             "FROM contract_compliance")[0].values()
+    row = db.buyer()
+    assert (late, assessed) == (row["n_late_all"], row["n_assessed"]) == (2, 3)
+    labels = {r["code"]: r["label"] for r in db.rows(
+        "SELECT code, label FROM compliance_vocabulary WHERE vocabulary = 'verdict'")}
+    assert labels == vocabulary.VERDICT_LABELS

@@ -348,19 +348,21 @@ def test_big_tables_are_paginated_and_filters_go_back_to_page_one(monkeypatch, t
     assert "Acheteurs 1 à 100 sur 130." in texts(at.caption)
     # the downloads hold all 130 rows, not the page on screen
     assert "Les téléchargements contiennent les 130 lignes" in texts(at.caption)
-    from decp_monitor.dashboard import widgets
+    import io
+
     from decp_monitor.read import queries
+    from decp_monitor.read.export import export_listing
 
     con = store.connect()
     try:
         page = queries.buyers(con, queries.BuyerFilter(), limit=100)
+        assert len(page.rows) == 100 and page.total == 130
+        buffer = io.BytesIO()
+        # the page knows its query and filter, not SQL: the export runs it again in full
+        assert export_listing(con, page.listing, ["buyer_siret", "buyer_name", "late_rate"], "csv", buffer) == 130
     finally:
         con.close()
-    paged = widgets.Paged(page.rows, page.total, 0, 100, page.sql, page.params, page.order_sql,
-                          str(store.current().path))
-    export = widgets._full_export(paged, ["buyer_siret", "buyer_name", "late_rate"])
-    assert export.rows() == 130
-    csv = export.to_bytes("csv", "acheteurs").decode("utf-8").splitlines()
+    csv = buffer.getvalue().decode("utf-8").splitlines()
     assert csv[0].replace('"', "") == "buyer_siret,buyer_name,late_rate" and len(csv) == 131
     clean(at.number_input(key="page_buyers").set_value(2).run())
     assert len(at.dataframe[0].value) == 30

@@ -7,6 +7,7 @@ from decp_monitor.dashboard import buyer_view, widgets
 from decp_monitor.dashboard.format import format_siret, fr_int, md_escape, plural
 from decp_monitor.dashboard.navigation import page_path
 from decp_monitor.dashboard.siret_input import as_siret
+from decp_monitor.read import queries
 
 SEARCH_LIMIT = 25
 
@@ -50,7 +51,7 @@ if not typed:
 
 if not siret:
     with widgets.error_boundary("la recherche"):
-        found = widgets.q(loaded, "search_buyers", typed, limit=SEARCH_LIMIT)
+        found = widgets.q(loaded, queries.search_buyers, typed, limit=SEARCH_LIMIT)
         if found.empty:
             st.warning(f"Aucun acheteur dont le nom contient « {md_escape(typed)} ». Essayez avec son SIRET.", icon=":material/search:")
         else:
@@ -70,7 +71,7 @@ if not siret:
 problem = siret_problem(siret)
 row = None
 with widgets.error_boundary("l'acheteur"):
-    row = widgets.q(loaded, "buyer", siret)
+    row = widgets.q(loaded, queries.buyer, siret)
 
 if problem:
     st.error(f"**Le SIRET {format_siret(siret)} n'est pas valide** : {problem}.", icon=":material/block:")
@@ -93,7 +94,7 @@ if row is None:
         "- il n'a passé aucun marché au-dessus du seuil de publication (40 000 € HT depuis 2020)."
     )
     with widgets.error_boundary("les établissements du même organisme"):
-        siblings = widgets.q(loaded, "same_siren", siret[:9])
+        siblings = widgets.q(loaded, queries.same_siren, siret[:9])
         if not siblings.empty:
             siren = f"{siret[0:3]} {siret[3:6]} {siret[6:9]}"
             st.markdown(f"**Établissements du même SIREN ({siren}) présents dans les données :**")

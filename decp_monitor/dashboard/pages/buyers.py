@@ -2,6 +2,7 @@
 import streamlit as st
 
 from decp_monitor.dashboard import columns, widgets
+from decp_monitor.read import queries
 from decp_monitor.read.queries import BuyerFilter
 
 PAGE_SIZE = 100
@@ -22,7 +23,7 @@ st.caption("Tous les acheteurs connus (déclarés, titulaires d'un jeu de donné
            "classés du plus problématique au plus exemplaire. Les filtres sont dans l'adresse de la page : "
            "copiez-la pour partager la vue.")
 
-verdict_labels = widgets.q(loaded, "verdict_labels")
+verdict_labels = widgets.q(loaded, queries.verdict_labels)
 with st.container(border=True):
     a, b, c = st.columns([2, 1, 1])
     with a:
@@ -32,7 +33,7 @@ with st.container(border=True):
     with b:
         declared = widgets.url_select("Déclaration", "declare", list(DECLARED), "", format_func=DECLARED.get)
     with c:
-        platform = widgets.url_select("Plateforme", "plateforme", [None] + widgets.q(loaded, "platforms"), None,
+        platform = widgets.url_select("Plateforme", "plateforme", [None] + widgets.q(loaded, queries.platforms), None,
                                       format_func=lambda p: "Toutes" if p is None else p)
     d, e, f, g = st.columns([1, 2, 1.6, 1.4])  # "Gravité du verdict" fits
     with d:
@@ -57,12 +58,12 @@ selected = BuyerFilter(
     text=text,
 )
 with widgets.error_boundary("la liste des acheteurs"):
-    page = widgets.paged_query(loaded, "buyers", "buyers", "acheteurs", PAGE_SIZE, selected, order=order)
+    page = widgets.paged_query(loaded, queries.buyers, "buyers", "acheteurs", PAGE_SIZE, selected, order=order)
     widgets.table(
         widgets.with_buyer_links(page.rows),
         columns.config("fiche", "buyer_name", "buyer_siret", "verdict_label", "declared", "platform",
                        "contracts_total", "contracts_in_window", "late_contracts", "late_rate",
                        "median_delay_days", "last_publication_date"),
-        download="acheteurs", full=page,
+        download="acheteurs", full=page, loaded=loaded,
         empty="Aucun acheteur ne correspond à ces filtres. Élargissez-les (verdict, taux de retard, nombre de contrats).",
     )

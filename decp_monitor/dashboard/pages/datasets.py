@@ -3,6 +3,7 @@ import pandas as pd
 import streamlit as st
 
 from decp_monitor.dashboard import columns, widgets
+from decp_monitor.read import queries
 
 PAGE_SIZE = 100
 
@@ -15,7 +16,7 @@ st.caption("Les jeux de données et fichiers moissonnés sur data.gouv.fr, confr
 
 checks = pd.DataFrame(columns=["level", "check", "check_label", "failed", "checked"])
 with widgets.error_boundary("le bilan des contrôles"):
-    checks = widgets.q(loaded, "checks_summary")
+    checks = widgets.q(loaded, queries.checks_summary)
     if checks.empty:
         st.info("Aucun contrôle de convention n'est disponible dans cette version "
                 "(pas de jeux de données moissonnés, ou contrôles non calculés).", icon=":material/info:")
@@ -43,23 +44,23 @@ with tab_datasets, widgets.error_boundary("les jeux de données"):
                                      format_func=lambda c: "Tous les jeux de données" if c is None else check_labels.get(c, c))
     with b:
         text = widgets.url_text("Titre, organisation ou SIRET", "q", placeholder="Rechercher…")
-    page = widgets.paged_query(loaded, "datasets", "datasets", "jeux de données", PAGE_SIZE,
+    page = widgets.paged_query(loaded, queries.datasets, "datasets", "jeux de données", PAGE_SIZE,
                                failing_check=failing, text=text)
     widgets.table(
         widgets.with_safe_links(page.rows, "url"),
         columns.config("title", "url", "organization_name", "extras_siret", "license", "frequency",
                        "resource_count", "last_modified", "failed_checks", "failed_labels"),
-        download="jeux-de-donnees", full=page,
+        download="jeux-de-donnees", full=page, loaded=loaded,
         empty="Aucun jeu de données ne correspond.",
     )
 with tab_resources, widgets.error_boundary("les fichiers"):
     failing_res = widgets.url_select("Contrôle en échec", "controle_fichier", [None] + resource_checks, None,
                                      format_func=lambda c: "Tous les fichiers" if c is None else check_labels.get(c, c))
-    page = widgets.paged_query(loaded, "resources", "resources", "fichiers", PAGE_SIZE, failing_check=failing_res)
+    page = widgets.paged_query(loaded, queries.resources, "resources", "fichiers", PAGE_SIZE, failing_check=failing_res)
     widgets.table(
         widgets.with_safe_links(page.rows, "url"),
         columns.config("title", "url", "dataset_title", "filetype", "type", "format", "mime", "filesize",
                        "created_at", "download_status", "failed_labels"),
-        download="fichiers", full=page,
+        download="fichiers", full=page, loaded=loaded,
         empty="Aucun fichier ne correspond.",
     )

@@ -3,6 +3,7 @@ import streamlit as st
 
 from decp_monitor.dashboard import columns, widgets
 from decp_monitor.dashboard.format import fr_int
+from decp_monitor.read import queries
 
 PAGE_SIZE = 100
 
@@ -14,7 +15,7 @@ st.caption("Les plateformes de profil d'acheteur déclarent sur data.gouv.fr les
            "doit publier ; les acheteurs déclarés dont aucune donnée n'a été trouvée viennent en premier.")
 
 with widgets.error_boundary("le bilan des déclarations"):
-    summary = widgets.q(loaded, "declarations_summary")
+    summary = widgets.q(loaded, queries.declarations_summary)
     if summary["rows"] == 0:
         widgets.empty_state(
             "Aucune déclaration chargée",
@@ -40,7 +41,7 @@ with right:
     text = widgets.url_text("Nom, coordonnées, SIRET ou URL du profil", "q", placeholder="Rechercher…")
 
 with widgets.error_boundary("la liste des déclarations"):
-    page = widgets.paged_query(loaded, "declarations", "declarations", "déclarations", PAGE_SIZE,
+    page = widgets.paged_query(loaded, queries.declarations, "declarations", "déclarations", PAGE_SIZE,
                                only_never_published=only_never, text=text)
     rows = widgets.with_safe_links(widgets.with_buyer_links(page.rows, "siret"), "url_profil_acheteur", "url_dcat")
     widgets.table(
@@ -48,6 +49,6 @@ with widgets.error_boundary("la liste des déclarations"):
         columns.config("fiche", "siret", "buyer_name", "coordonnees", "verdict_label", "contracts_total",
                        "last_publication_date",
                        "url_profil_acheteur", "url_dcat", "siret_raw", "source_file", "line"),
-        download="declarations", full=page,
+        download="declarations", full=page, loaded=loaded,
         empty="Aucune déclaration ne correspond.",
     )

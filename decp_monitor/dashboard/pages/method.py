@@ -6,8 +6,10 @@ import streamlit as st
 
 from decp_monitor.compliance import rules
 from decp_monitor.core import findings as finding_codes
+from decp_monitor.core import vocabulary
 from decp_monitor.dashboard import columns, widgets
 from decp_monitor.dashboard.format import fr_date, fr_datetime, md_escape
+from decp_monitor.read import queries
 
 st.title("Méthode")
 
@@ -31,12 +33,12 @@ for rule in rules.RULES.values():
 left, right = st.columns(2)
 with left:
     st.markdown("**Statut d'un contrat**")
-    st.dataframe(pd.DataFrame({"Statut": list(rules.STATUS_LABELS.values()), "Code": list(rules.STATUS_LABELS)}),
+    st.dataframe(pd.DataFrame({"Statut": list(vocabulary.STATUS_LABELS.values()), "Code": list(vocabulary.STATUS_LABELS)}),
                  hide_index=True, width="stretch")
 with right:
     st.markdown("**Verdict d'un acheteur** (du plus grave au plus favorable)")
-    order = sorted(rules.VERDICT_LABELS, key=lambda v: rules.SEVERITY_RANK.get(v, 99))
-    st.dataframe(pd.DataFrame({"Verdict": [rules.VERDICT_LABELS[v] for v in order], "Code": order}),
+    order = sorted(vocabulary.VERDICT_LABELS, key=lambda v: vocabulary.SEVERITY_RANK.get(v, 99))
+    st.dataframe(pd.DataFrame({"Verdict": [vocabulary.VERDICT_LABELS[v] for v in order], "Code": order}),
                  hide_index=True, width="stretch")
 
 st.markdown(
@@ -82,7 +84,7 @@ st.dataframe(pd.DataFrame({"Paramètre": list(params), "Valeur": [str(v) for v i
 
 st.markdown("### Fraîcheur des données : historique des chargements")
 with widgets.error_boundary("l'historique des chargements"):
-    history = widgets.q(loaded, "refreshes")
+    history = widgets.q(loaded, queries.refreshes)
     outcome_labels = {"published": "Publiée", "failed": "Échec", "refused": "Refusée"}
     history = history.assign(outcome_label=history["outcome"].map(lambda o: outcome_labels.get(o, o)))
     widgets.table(history, columns.config(

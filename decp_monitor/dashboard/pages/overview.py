@@ -4,6 +4,7 @@ import streamlit as st
 from decp_monitor.dashboard import charts, columns, widgets
 from decp_monitor.dashboard.format import format_siret, fr_date, fr_days, fr_int, fr_percent, md_escape
 from decp_monitor.dashboard.navigation import page_path
+from decp_monitor.read import queries
 from decp_monitor.read.queries import OTHER_PLATFORMS
 
 st.title("Vue d'ensemble")
@@ -13,7 +14,7 @@ widgets.require_compliance(loaded)
 meta = loaded.meta
 
 with widgets.error_boundary("les chiffres clés"):
-    head = widgets.q(loaded, "overview_headline")
+    head = widgets.q(loaded, queries.overview_headline)
     window = ""
     if meta.get("window_start"):
         window = f" Fenêtre d'évaluation : contrats notifiés du {fr_date(meta['window_start'])} au {fr_date(meta.get('as_of'))}."
@@ -34,7 +35,7 @@ with widgets.error_boundary("les chiffres clés"):
     h.metric("Contrats sans date de publication", fr_int(head["no_publication_date"]),
              help="Fenêtre d'évaluation ; leur délai ne peut pas être calculé")
 
-platform_options = [None] + widgets.q(loaded, "platforms")
+platform_options = [None] + widgets.q(loaded, queries.platforms)
 platform = widgets.url_select(
     "Plateforme", "plateforme", platform_options, None,
     format_func=lambda p: "Toutes les plateformes" if p is None else p,
@@ -44,7 +45,7 @@ platform = widgets.url_select(
 left, right = st.columns(2)
 with left, widgets.error_boundary("l'évolution mensuelle"):
     st.subheader("Retards par mois de notification")
-    monthly = widgets.q(loaded, "monthly", platform=platform)
+    monthly = widgets.q(loaded, queries.monthly, platform=platform)
     if monthly.empty:
         st.info("Aucun contrat notifié sur les 36 derniers mois.", icon=":material/info:")
     else:
@@ -54,7 +55,7 @@ with left, widgets.error_boundary("l'évolution mensuelle"):
                    "en retard ne peut qu'augmenter.")
 with right, widgets.error_boundary("la distribution des délais"):
     st.subheader("Distribution des délais de publication")
-    hist = widgets.q(loaded, "delay_histogram", platform=platform)
+    hist = widgets.q(loaded, queries.delay_histogram, platform=platform)
     if hist.empty:
         st.info("Aucun délai calculable dans la fenêtre d'évaluation.", icon=":material/info:")
     else:
@@ -65,7 +66,7 @@ with right, widgets.error_boundary("la distribution des délais"):
 
 with widgets.error_boundary("les verdicts par plateforme"):
     st.subheader("Verdicts des acheteurs par plateforme")
-    verdicts = widgets.q(loaded, "verdicts_by_platform")
+    verdicts = widgets.q(loaded, queries.verdicts_by_platform)
     if verdicts.empty:
         st.info("Aucun acheteur.", icon=":material/info:")
     else:
@@ -77,7 +78,7 @@ with widgets.error_boundary("les verdicts par plateforme"):
 
 with widgets.error_boundary("le classement des acheteurs"):
     st.subheader("Les acheteurs qui publient le plus en retard")
-    worst = widgets.q(loaded, "worst_buyers", limit=20, platform=platform)
+    worst = widgets.q(loaded, queries.worst_buyers, limit=20, platform=platform)
     worst = widgets.with_buyer_links(worst)
     widgets.table(
         worst,

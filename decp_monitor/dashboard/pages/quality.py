@@ -4,6 +4,7 @@ import streamlit as st
 from decp_monitor.core import findings as finding_codes
 from decp_monitor.dashboard import columns, widgets
 from decp_monitor.dashboard.format import fr_int
+from decp_monitor.read import queries
 
 PAGE_SIZE = 100
 SEVERITIES = {None: "Toutes", "error": "Erreurs", "warning": "Avertissements", "info": "Informations"}
@@ -14,7 +15,7 @@ widgets.demo_notice(loaded)
 st.caption("Un fichier cassé, une date illisible ou un SIRET invalide ne font jamais échouer un chargement : "
            "chaque défaut devient une anomalie, avec le fichier, la position, le champ et un message.")
 
-by_code = widgets.q(loaded, "findings_by_code")
+by_code = widgets.q(loaded, queries.findings_by_code)
 if by_code.empty:
     widgets.empty_state("Aucune anomalie", "Aucun défaut n'a été relevé dans les fichiers chargés.", icon=":material/check_circle:")
     st.stop()
@@ -43,24 +44,24 @@ tab_list, tab_files, tab_buyers, tab_failed = st.tabs(
 with tab_list, widgets.error_boundary("la liste des anomalies"):
     file = widgets.url_text("Fichier", "fichier", placeholder="ex. decp-2024.json",
                             help="Nom du fichier (tel qu'affiché dans les tableaux) ou chemin complet")
-    page = widgets.paged_query(loaded, "findings_list", "findings", "anomalies", PAGE_SIZE,
+    page = widgets.paged_query(loaded, queries.findings_list, "findings", "anomalies", PAGE_SIZE,
                                code=code, severity=severity, file=file or None)
     widgets.table(columns.french_severity(page.rows), columns.config("severity", "code", "message", "source_file", "position", "field",
                                             "value", "buyer_siret", "contract_id"),
-                  download="anomalies", empty="Aucune anomalie pour ces filtres.", full=page)
+                  download="anomalies", empty="Aucune anomalie pour ces filtres.", full=page, loaded=loaded)
 with tab_files, widgets.error_boundary("les anomalies par fichier"):
-    page = widgets.q(loaded, "findings_by_file", code=code)
+    page = widgets.q(loaded, queries.findings_by_file, code=code)
     widgets.count_caption(len(page.rows), page.total, 0, "fichiers")
     widgets.table(page.rows, columns.config("source_file", "findings", "errors", "code_list"),
-                  download="anomalies-par-fichier", full=widgets.paged(loaded, page))
+                  download="anomalies-par-fichier", full=page, loaded=loaded)
 with tab_buyers, widgets.error_boundary("les anomalies par acheteur"):
-    page = widgets.q(loaded, "findings_by_buyer", code=code)
+    page = widgets.q(loaded, queries.findings_by_buyer, code=code)
     widgets.count_caption(len(page.rows), page.total, 0, "acheteurs")
     widgets.table(widgets.with_buyer_links(page.rows), columns.config("fiche", "buyer_siret", "findings", "errors", "code_list"),
                   download="anomalies-par-acheteur", empty="Aucune anomalie rattachée à un acheteur.",
-                  full=widgets.paged(loaded, page))
+                  full=page, loaded=loaded)
 with tab_failed, widgets.error_boundary("les fichiers inutilisables"):
-    failed = widgets.q(loaded, "failed_files")
+    failed = widgets.q(loaded, queries.failed_files)
     failed = failed.assign(code_label=[finding_codes.label(c) for c in failed["code"]])
     widgets.table(widgets.with_safe_links(failed, "url"),
                   columns.config("source_file", "code_label", "message", "url"),
