@@ -204,9 +204,10 @@ def monthly(con, platform: Optional[str] = None, months: int = 36) -> pd.DataFra
         return _df(
             con,
             "SELECT month, contracts, late, assessed, late_share, median_delay_days FROM overview_recent_months "
-            "WHERE national = (CAST(? AS VARCHAR) IS NULL) AND (CAST(? AS VARCHAR) IS NULL OR platform = ?) "
+            "WHERE national = (CAST($platform AS VARCHAR) IS NULL) "
+            "AND (CAST($platform AS VARCHAR) IS NULL OR platform = $platform) "
             "ORDER BY month",
-            [platform, platform, platform],
+            {"platform": platform},
         )
     return _df(
         con,
@@ -237,9 +238,10 @@ def delay_histogram(con, platform: Optional[str] = None, bin_days: int = 10,
         return _df(
             con,
             "SELECT bin_start, contracts FROM overview_delay_bins "
-            "WHERE national = (CAST(? AS VARCHAR) IS NULL) AND (CAST(? AS VARCHAR) IS NULL OR platform = ?) "
+            "WHERE national = (CAST($platform AS VARCHAR) IS NULL) "
+            "AND (CAST($platform AS VARCHAR) IS NULL OR platform = $platform) "
             "ORDER BY bin_start",
-            [platform, platform, platform],
+            {"platform": platform},
         )
     return _df(
         con,
