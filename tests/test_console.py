@@ -154,3 +154,63 @@ def test_timestamps_with_time_zone_are_shown(db_path):
                        "FROM meta WHERE key = 'built_at')", db_path)
     assert result.ok, result.error_fr
     assert result.df["t"].iloc[0].year >= 2025
+
+
+# -- issue 14, item 12: wide values and queries DuckDB does not interrupt ---------------------------
+
+
+def test_results_are_bounded_in_bytes_not_only_rows(db_path):
+    budget = 1024 * 1024
+    result = run_query("SELECT i, repeat('x', 10000) AS s FROM range(1000) t(i)", db_path, byte_limit=budget)
+    assert result.ok, result.error_fr
+    assert result.truncated and result.truncated_by == "octets"
+    assert 50 <= len(result.df) < 1000
+    assert result.df["s"].str.len().sum() <= budget
+    assert result.df["i"].tolist() == list(range(len(result.df)))  # the first rows, in order
+
+
+def test_a_single_row_beyond_the_byte_budget_is_refused_in_french(db_path):
+    message = refused(db_path, "SELECT repeat('x', 2000000) AS s", byte_limit=1024 * 1024)
+    assert message.startswith("Résultat trop volumineux") and "1 Mo" in message
+
+
+def test_the_row_limit_still_says_rows(db_path):
+    result = run_query("SELECT * FROM range(20)", db_path, row_limit=20)
+    assert not result.truncated and len(result.df) == 20
+    result = run_query("SELECT * FROM range(5000)", db_path, row_limit=2000)
+    assert result.truncated_by == "lignes" and len(result.df) == 2000
+
+
+def test_a_query_duckdb_cannot_interrupt_is_killed_at_the_timeout(db_path):
+    import time
+
+    import decp_monitor.read.console as console
+
+    started = time.perf_counter()
+    # One repeat() call is not interruptible: it finishes its 300 MB strings whatever the timeout.
+    message = refused(db_path, "SELECT [repeat('x', 300000000), repeat('y', 300000000)] AS l", timeout=0.5)
+    elapsed = time.perf_counter() - started
+    assert "durée maximale de 0.5 secondes" in message
+    assert elapsed < 0.5 + console.KILL_MARGIN_S + 1.0
+
+
+def test_wide_values_beyond_the_child_memory_end_the_query_not_the_server(db_path, monkeypatch):
+    import resource
+
+    import decp_monitor.read.console as console
+
+    monkeypatch.setattr(console, "CHILD_MEMORY_BYTES", 400 * 1024 * 1024)
+    monkeypatch.setitem(console.CONSOLE_CONFIG, "memory_limit", "300MB")
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result = run_query("SELECT repeat('x', 50000000) AS s FROM range(20)", db_path, timeout=30)
+    assert not result.ok and "mémoire" in result.error_fr
+    assert result.child_peak_rss < 600 * 1024 * 1024
+    # The serving process never held the values.
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100 * 1024
+
+
+def test_stray_output_cannot_corrupt_the_answer(db_path):
+    # A long query would draw DuckDB's progress bar on stdout; the answer still parses.
+    result = run_query("SELECT count(*) AS n FROM range(300000000)", db_path, timeout=30)
+    assert result.ok, result.error_fr
+    assert result.df["n"].iloc[0] == 300000000

@@ -5,6 +5,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -200,6 +201,10 @@ def test_refresh_works_after_the_current_file_is_garbage(small_udata_server, tmp
 
 # -- item 10: the build lock ------------------------------------------------------------------------
 
+# Children import this checkout (not another installed copy of the package).
+ROOT = Path(__file__).resolve().parents[1]
+CHILD_ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+
 HOLDER = textwrap.dedent("""
     import sys, time
     from decp_monitor.store.versions import Store
@@ -211,13 +216,13 @@ HOLDER = textwrap.dedent("""
 
 def _hold_lock(data, seconds):
     holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(data), str(seconds)],
-                              stdout=subprocess.PIPE, text=True)
+                              stdout=subprocess.PIPE, text=True, env=CHILD_ENV)
     assert holder.stdout.readline().strip() == "held"
     return holder
 
 
 def _load(data, files, timeout):
-    env = {**os.environ, "DECP_BUILD_LOCK_TIMEOUT": str(timeout)}
+    env = {**CHILD_ENV, "DECP_BUILD_LOCK_TIMEOUT": str(timeout)}
     return subprocess.run([sys.executable, "-m", "decp_monitor", "--data-dir", str(data), "load", str(files)],
                           capture_output=True, text=True, env=env, timeout=120)
 

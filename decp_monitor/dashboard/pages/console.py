@@ -13,7 +13,8 @@ st.markdown(
     "Interrogez la base en SQL (dialecte DuckDB). La console est **en lecture seule** : elle ne peut "
     "ni modifier les données, ni lire ou écrire de fichiers, ni accéder au web, ni changer les réglages. "
     f"Une requête est arrêtée après {fr_number(console.DEFAULT_TIMEOUT_S)} secondes ; les "
-    f"{fr_int(console.DEFAULT_ROW_LIMIT)} premières lignes sont affichées et téléchargeables."
+    f"{fr_int(console.DEFAULT_ROW_LIMIT)} premières lignes (au plus "
+    f"{fr_int(console.DEFAULT_BYTE_LIMIT // (1024 * 1024))} Mo) sont affichées et téléchargeables."
 )
 
 EXAMPLE_KEY = "console_example"
@@ -46,7 +47,9 @@ if result is not None:
         shown = len(result.df)
         note = f"{fr_int(shown)} {'ligne' if shown <= 1 else 'lignes'} en {fr_number(result.elapsed, 2)} s"
         if result.truncated:
-            note += (f" — résultat coupé à {fr_int(console.DEFAULT_ROW_LIMIT)} lignes ; pour l'export complet "
+            limit = (f"{fr_int(console.DEFAULT_BYTE_LIMIT // (1024 * 1024))} Mo" if result.truncated_by == "octets"
+                     else f"{fr_int(console.DEFAULT_ROW_LIMIT)} lignes")
+            note += (f" — résultat coupé à {limit} ; pour l'export complet "
                      "d'une table, utilisez `python -m decp_monitor export`.")
         st.caption(note)
         # Columns keep their SQL names; dates and numbers are shown the French way.
