@@ -11,10 +11,14 @@ Resources keep their real metadata (ids, checksums, dates); the file served for 
 picked deterministically from the real files of its format (see `UdataServer.files`).
 
 Fault injection: `server.fault(path, kind, times=None, ...)` with kind in
-timeout | status | reset | truncate | redirect_loop | huge | huge_unannounced | bad_gzip.
+timeout | status | reset | truncate | redirect_loop | huge | huge_unannounced | bad_gzip, and the
+hostile ones: redirect (302 to `location`), drip (the whole answer, headers included, one byte
+every `delay` seconds), gzip_bomb (`size` bytes of JSON-looking padding served gzip-compressed).
 Every request is logged in `server.log` (method, path, query, user agent, arrival time).
 Rate limit like the real platform: `server.rate_limit = N` answers 429 with `Retry-After: 1` to
 file requests beyond N in the last second (logged with fault "rate_limited").
+`start_plain_server(host)` is "another host" (127.0.0.2): it answers a secret to any GET and
+logs the paths asked, for the tests that prove it is never contacted.
 
     def test_x(udata_server):            # fixture below, registered by tests/conftest.py
         api = udata_server.api_base
@@ -22,12 +26,14 @@ file requests beyond N in the last second (logged with fault "rate_limited").
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import socket
 import struct
 import threading
 import time
+import zlib
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -78,6 +84,8 @@ class Fault:
     retry_after: Optional[str] = None
     delay: float = 1.0
     hits: int = 0
+    location: str = ""
+    size: int = 0
 
 
 @dataclass
@@ -295,6 +303,26 @@ def _make_handler(server: UdataServer):
                 body = self._body(path) or b"x" * 1000
                 self._send(200, body, "application/json", {"Content-Encoding": "gzip"})
                 return True
+            if kind == "redirect":
+                self.send_response(302)
+                self.send_header("Location", fault.location)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return True
+            if kind == "drip":
+                body = self._body(path) or b'{"data": [], "next_page": null}'
+                head = (f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+                        "Connection: close\r\n\r\n").encode()
+                self.close_connection = True
+                for byte in head + body:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(fault.delay)
+                return True
+            if kind == "gzip_bomb":
+                bomb = gzip_bomb(fault.size)
+                self._send(200, bomb, "application/json", {"Content-Encoding": "gzip"})
+                return True
             if kind == "redirect_loop":
                 self.send_response(302)
                 self.send_header("Location", path)
@@ -369,6 +397,17 @@ def _make_handler(server: UdataServer):
     return Handler
 
 
+@functools.lru_cache(maxsize=4)
+def gzip_bomb(size: int) -> bytes:
+    """`size` bytes once decompressed (a JSON list of spaces, never closed), about size/1000 on the wire."""
+    block = b" " * (1 << 20)
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)  # wbits 31: gzip framing
+    out = compressor.compress(b'{"data": [')
+    for _ in range(size // len(block)):
+        out += compressor.compress(block)
+    return out + compressor.flush()
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
@@ -384,6 +423,44 @@ def start_server(dataset_files=DATASET_FILES, with_declarations: bool = True, **
     datasets, files = build_catalogue(base_url, dataset_files, with_declarations)
     server = UdataServer(datasets=datasets, files=files, base_url=base_url, **options)
     httpd.RequestHandlerClass = _make_handler(server)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+
+    def stop():
+        httpd.shutdown()
+        httpd.server_close()
+
+    return server, stop
+
+
+@dataclass
+class PlainServer:
+    base_url: str
+    paths: list[str] = field(default_factory=list)
+    secret: bytes = b"INTERNAL-TOKEN-7f3a9c"
+
+
+def start_plain_server(host: str = "127.0.0.2"):
+    """(PlainServer, stop): an internal service on another loopback address."""
+    httpd = _Server((host, 0), BaseHTTPRequestHandler)
+    server = PlainServer(base_url=f"http://{host}:{httpd.server_address[1]}")
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            server.paths.append(self.path)
+            body = b'{"marches": [{"id": "' + server.secret + b'"}]}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    httpd.RequestHandlerClass = Handler
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
 

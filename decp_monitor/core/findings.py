@@ -20,6 +20,7 @@ CODES: dict[str, tuple[str, str]] = {
     "utf8_bom": ("info", "Marque d'ordre d'octets (BOM) UTF-8 en tête de fichier"),
     "mojibake": ("warning", "Caractères corrompus (mojibake)"),
     "non_standard_json": ("warning", "JSON non standard (NaN, Infinity)"),
+    "long_value": ("warning", "Valeur texte démesurée (tronquée)"),
     "empty_file": ("info", "Fichier sans aucun contrat"),
     # identifiers
     "invalid_siret": ("error", "SIRET invalide"),

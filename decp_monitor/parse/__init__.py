@@ -15,7 +15,7 @@ from typing import Optional, Union
 from decp_monitor.core.findings import finding
 from decp_monitor.core.model import Finding, Record
 from decp_monitor.parse.json_reader import read_json
-from decp_monitor.parse.xml_reader import read_xml
+from decp_monitor.parse.xml_reader import looks_like_xml, read_xml
 
 BOM = b"\xef\xbb\xbf"
 _SPACE = b" \t\r\n"
@@ -34,6 +34,9 @@ def read_decp(source: Union[str, Path, bytes], name: Optional[str] = None) -> It
         head = _head(source)
     except OSError as exc:
         yield finding(name, "file_unreadable", f"Fichier impossible à ouvrir : {exc.strerror or exc}")
+        return
+    if looks_like_xml(head):  # UTF-16 or UTF-32: libxml2 decodes it, the entity check reads it decoded
+        yield from read_xml(source, name, 0)
         return
     skip = 0
     if head.startswith(BOM):

@@ -9,7 +9,9 @@ from __future__ import annotations
 import codecs
 import io
 import re
+import reprlib
 from collections.abc import Iterator
+from itertools import accumulate
 from pathlib import Path
 from typing import Optional, Union
 
@@ -21,14 +23,37 @@ from decp_monitor.parse.messages import explain
 from decp_monitor.parse.normalise import FileState, normalise
 
 CHUNK = 1 << 16
-MAX_DEPTH_RUN = 256
-_OPENERS = re.compile(rb'(?:[\[{]\s*(?:"[^"\\]{0,80}"\s*:\s*)?){%d}' % MAX_DEPTH_RUN)
+MAX_DEPTH = 256  # real DECP files nest about ten levels
+# ijson keeps the dotted path of keys for every level: its memory grows with depth x key length,
+# so keys are bounded (real keys are under 60 characters).
+MAX_KEY_BYTES = 1024
+# Longer text values are cut there (a finding says so): yajl re-reads a value split across reads
+# from its start at every read, so an unbounded value costs time quadratic in its length.
+MAX_STRING_BYTES = 1 << 20
 _TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|-?Infinity|NaN|"', re.S)
 MOJIBAKE = "\ufffd".encode()
+_SHORT = reprlib.Repr()  # bounded, whatever the item's size or depth
+_SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxother = 3, 120, 120
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_DELTA = [0] * 256
+for _byte in b"[{":
+    _DELTA[_byte] = 1
+for _byte in b"]}":
+    _DELTA[_byte] = -1
 
 
 class TooDeep(Exception):
     pass
+
+
+class KeyTooLong(Exception):
+    pass
+
+
+class _Violation(Exception):
+    def __init__(self, kind: type, position: int):
+        super().__init__(position)
+        self.kind, self.position = kind, position
 
 
 class _Source:
@@ -43,8 +68,132 @@ class _Source:
         return open(self.source, "rb")
 
 
+class _Structure:
+    """Follows the JSON structure of a byte stream chunk by chunk, outside the parser.
+
+    It counts brackets outside strings only (a `[` in « Lot [A » is text), refuses nesting beyond
+    MAX_DEPTH and keys beyond MAX_KEY_BYTES before yajl sees them, and cuts text values beyond
+    MAX_STRING_BYTES. Everything runs in C-speed bytes operations (replace, split, translate):
+    escaped quotes and backslashes are first masked with same-length neutral bytes, so every
+    remaining `"` delimits a string and every other part of a split on `"` is structure.
+    """
+
+    def __init__(self):
+        self.depth = 0
+        self.in_string = False
+        self.escape_pending = False  # the chunk ended on the `\` of an escape inside a string
+        self.string_len = 0  # bytes of the open string so far
+        self.cutting = False  # the open string is over MAX_STRING_BYTES: its rest is dropped
+        self.key_check = False  # a long string just closed: a `:` next makes it a key
+        self.truncated = 0
+        self.refused: Optional[Exception] = None
+
+    def feed(self, data: bytes, offset: int) -> bytes:
+        """The bytes to give the parser (data, less the cut part of an over-long value).
+
+        On a violation, the bytes before it are still given (the records they end are read)
+        and `refused` holds the exception to raise at the next read.
+        """
+        try:
+            return self._feed(data)
+        except _Violation as violation:
+            self.refused = violation.kind(offset + violation.position)
+            return data[:violation.position]
+
+    def _feed(self, data: bytes) -> bytes:
+        starts_inside = self.in_string
+        start = 1 if starts_inside and self.escape_pending else 0
+        text = data[start:]
+        if b"\\" in text:
+            text = text.replace(b"\\\\", b"__").replace(b'\\"', b"__")
+        parts = text.split(b'"')
+        last = len(parts) - 1
+        self.in_string = starts_inside ^ (last % 2 == 1)
+        self.escape_pending = self.in_string and text.endswith(b"\\")
+        given = data
+        if starts_inside:
+            before = self.string_len
+            self.string_len += start + len(parts[0])
+            if self.cutting or self.string_len > MAX_STRING_BYTES:
+                given = self._cut(data, start, start + len(parts[0]), before, closes=last > 0)
+            if last > 0:
+                self.cutting = False
+                self.key_check = self.string_len > MAX_KEY_BYTES + 1
+                self._check_key(parts, 1, 0)
+        elif self.key_check:
+            self._check_key(parts, 0, 0)
+        if self.in_string and (last > 0 or not starts_inside):
+            self.string_len = len(parts[-1]) + 1  # the open string started in this chunk
+        if max(map(len, parts)) > MAX_KEY_BYTES:
+            self._long_keys(parts, starts_inside, start)
+        structure = parts[1::2] if starts_inside else parts[0::2]
+        brackets = b"".join(structure).translate(None, _NOT_BRACKETS)
+        if brackets:
+            opens = brackets.count(b"[") + brackets.count(b"{")
+            if self.depth + opens > MAX_DEPTH:
+                peak = max(accumulate(map(_DELTA.__getitem__, brackets), initial=self.depth))
+                if peak > MAX_DEPTH:
+                    raise _Violation(TooDeep, self._too_deep_at(parts, starts_inside, start))
+            self.depth += opens - (len(brackets) - opens)
+        return given
+
+    def _too_deep_at(self, parts: list[bytes], starts_inside: bool, start: int) -> int:
+        """Where in the chunk the nesting goes too deep (slow, only once per refused file)."""
+        depth, position = self.depth, start
+        for index, part in enumerate(parts):
+            if (index % 2 == 1) == starts_inside:
+                for at, byte in enumerate(part):
+                    depth += _DELTA[byte]
+                    if depth > MAX_DEPTH:
+                        return position + at
+            position += len(part) + 1
+        return 0
+
+    def _check_key(self, parts: list[bytes], index: int, position: int) -> None:
+        """After a long string: a `:` next (maybe in a later chunk) makes it a key."""
+        if not self.key_check or index >= len(parts):
+            return
+        head = parts[index].lstrip()
+        if head[:1] == b":":
+            raise _Violation(KeyTooLong, position)
+        if head or index < len(parts) - 1:
+            self.key_check = False
+
+    def _cut(self, data: bytes, start: int, end: int, before: int, closes: bool) -> bytes:
+        """Drop data[cut:end] of the open string (end: its closing quote, or the chunk's end)."""
+        if self.cutting:
+            cut = 0  # the value's head was given already, escapes included
+        else:
+            cut = max(16, MAX_STRING_BYTES - before)
+            if cut >= end:  # the value ends within 16 bytes: keep it whole
+                return data
+            self.cutting = True
+            self.truncated += 1
+            # Never end inside an escape (\n, \uXXXX) or a multi-byte character.
+            slash = data.rfind(b"\\", cut - 8, cut)
+            if slash >= 0:
+                cut = slash
+                while cut > start and data[cut - 1] == 0x5C:
+                    cut -= 1
+            while cut > start and data[cut - 1] & 0xC0 == 0x80:
+                cut -= 1
+            if cut > start and data[cut - 1] >= 0xC0:
+                cut -= 1
+        return data[:cut] + data[end:] if closes else data[:cut]
+
+    def _long_keys(self, parts: list[bytes], starts_inside: bool, start: int) -> None:
+        """Slow path, only for chunks holding MAX_KEY_BYTES without a quote: strings opened and
+        closed in this chunk that are followed by `:`."""
+        position = start
+        for index, part in enumerate(parts[:-1]):
+            if (index % 2 == 1) != starts_inside and index and len(part) > MAX_KEY_BYTES:
+                self.key_check = True
+                self._check_key(parts, index + 1, position - 1)
+            position += len(part) + 1
+
+
 class _RawReader(io.RawIOBase):
-    """Pass-through that skips a BOM, counts bytes and U+FFFD, and refuses absurd nesting."""
+    """Pass-through that skips a BOM, counts bytes and U+FFFD, and guards the structure."""
 
     def __init__(self, handle, skip: int):
         self.handle = handle
@@ -52,7 +201,7 @@ class _RawReader(io.RawIOBase):
             handle.read(skip)
         self.offset = skip
         self.replacement_chars = 0
-        self.balance = 0
+        self.structure = _Structure()
         self._tail = b""
 
     def readable(self):
@@ -61,18 +210,20 @@ class _RawReader(io.RawIOBase):
     def read(self, size=-1):
         if size == 0:  # ijson probes read(0) to tell bytes from str: consume nothing
             return b""
-        data = self.handle.read(size if size and size > 0 else CHUNK)
-        if data:
+        while True:
+            if self.structure.refused is not None:
+                raise self.structure.refused
+            data = self.handle.read(size if size and size > 0 else CHUNK)
+            if not data:
+                return data
+            start = self.offset
             self.offset += len(data)
             joined = self._tail + data
             self.replacement_chars += joined.count(MOJIBAKE) - self._tail.count(MOJIBAKE)
-            # Cheap running balance of brackets (strings included, so approximate); the precise
-            # regex only runs once the balance looks deep, keeping normal files on the fast path.
-            self.balance += (data.count(b"[") + data.count(b"{") - data.count(b"]") - data.count(b"}"))
-            if self.balance >= MAX_DEPTH_RUN and (_OPENERS.search(joined) or self.balance > 100 * MAX_DEPTH_RUN):
-                raise TooDeep(self.offset)
-            self._tail = data[-2048:]
-        return data
+            self._tail = data[-2:]
+            given = self.structure.feed(data, start)
+            if given:  # empty when the whole chunk was the cut part of a long value
+                return given
 
     def readinto(self, buffer):
         data = self.read(len(buffer))
@@ -165,7 +316,7 @@ def _prefixes(source: _Source, skip: int) -> tuple[Optional[str], list[tuple[str
             if "id" in keys and ("acheteur" in keys or "autoriteConcedante" in keys or "acheteur.id" in keys):
                 return "json-2019", [("", None)]
             return None, []
-        except (ijson.JSONError, ijson.IncompleteJSONError, TooDeep, UnicodeDecodeError):
+        except (ijson.JSONError, ijson.IncompleteJSONError, TooDeep, KeyTooLong, UnicodeDecodeError):
             return "json-2019", [("marches.item", None)]  # the main pass will report the error
 
 
@@ -195,6 +346,7 @@ def read_json(source, name: str, skip: int) -> Iterator[Union[Record, Finding]]:
     encoding = "utf-8"
     done_per_pass = [0] * len(passes)
     reader = None
+    truncated = 0
     while True:
         error = None
         try:
@@ -215,18 +367,25 @@ def read_json(source, name: str, skip: int) -> Iterator[Union[Record, Finding]]:
                             done_per_pass[pass_index] = seen
                             if not isinstance(item, dict):
                                 yield finding(name, "file_unreadable", "Élément de la liste des contrats qui n'est pas un objet",
-                                              position=position, value=repr(item)[:200])
+                                              position=position, value=_SHORT.repr(item))
                                 position += 1
                                 continue
                             record, findings = normalise(item, position, fmt, state, hint)
                             yield record
                             yield from findings
                             position += 1
+                    truncated = max(truncated, reader.structure.truncated)
                     if seen:
                         break
         except TooDeep as exc:
             yield finding(name, "file_unreadable",
-                          f"JSON refusé : imbrication de plus de {MAX_DEPTH_RUN} niveaux (vers l'octet {exc.args[0]})")
+                          f"JSON refusé à partir de l'octet {exc.args[0]} : imbrication de plus de {MAX_DEPTH} niveaux "
+                          f"(lecture arrêtée après {position} contrat(s))")
+            return
+        except KeyTooLong as exc:
+            yield finding(name, "file_unreadable",
+                          f"JSON refusé à partir de l'octet {exc.args[0]} : nom de champ de plus de {MAX_KEY_BYTES} octets "
+                          f"(lecture arrêtée après {position} contrat(s))")
             return
         except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError) as exc:
             error = exc
@@ -247,6 +406,10 @@ def read_json(source, name: str, skip: int) -> Iterator[Union[Record, Finding]]:
     if reader is not None and isinstance(reader, _SanitisingReader) and reader.replaced:
         yield finding(name, "non_standard_json",
                       f"JSON non standard : {reader.replaced} valeur(s) NaN/Infinity lue(s) comme absentes")
+    if truncated:
+        yield finding(name, "long_value",
+                      f"{truncated} valeur(s) texte de plus de {MAX_STRING_BYTES // (1 << 20)} Mo tronquée(s) "
+                      f"à {MAX_STRING_BYTES // (1 << 20)} Mo", value=str(truncated))
     if reader is not None and reader.replacement_chars:
         yield finding(name, "mojibake",
                       f"{reader.replacement_chars} caractère(s) de remplacement U+FFFD (texte corrompu)",

@@ -1,10 +1,13 @@
 """Streaming XML reader (lxml iterparse): one record element at a time, cleared once read.
 
-Entities are never expanded: a DTD declaring entities (XXE, billion laughs) is refused up front;
+Entities are never expanded: a DTD declaring entities (XXE, billion laughs) is refused up front,
+on decoded text (UTF-16/32 with or without a BOM included) and on the DTD libxml2 itself read;
 the parser is configured with resolve_entities=False, no_network=True, load_dtd=False.
+huge_tree=False keeps libxml2's own limits: 256 levels of nesting, text nodes of 10 MB.
 """
 from __future__ import annotations
 
+import codecs
 import io
 from collections.abc import Iterator
 from typing import Optional, Union
@@ -72,25 +75,52 @@ def _unreadable(name: str, exc: etree.XMLSyntaxError, position: int) -> Finding:
                    value=exc.msg)
 
 
-def _root_tag(head: bytes) -> str:
-    """Local name of the root element, read from the first bytes only."""
+def _root_tag(head: bytes) -> tuple[str, Optional[str]]:
+    """Local name of the root element, read from the first bytes only, and why the file is
+    refused if its DTD declares entities (seen by libxml2 after decoding, whatever the encoding)."""
     parser = etree.iterparse(io.BytesIO(head), events=("start",), resolve_entities=False, no_network=True,
                              load_dtd=False, huge_tree=False)
     try:
         for _, elem in parser:
-            return _local(elem.tag)
+            dtd = elem.getroottree().docinfo.internalDTD
+            if dtd is not None and next(dtd.iterentities(), None) is not None:
+                return _local(elem.tag), _ENTITIES
+            return _local(elem.tag), None
     except etree.XMLSyntaxError:
         if len(head) < PROLOG_SCAN:
             raise
     raise etree.XMLSyntaxError("élément racine introuvable dans le premier Mo", None, 1, 1)
 
 
+_ENTITIES = "DTD déclarant des entités (XXE / expansion d'entités) : fichier refusé, rien n'a été développé"
+# Encodings libxml2 recognises from the first bytes without a BOM (XML 1.0, appendix F).
+_SIGNATURES = ((b"\x00\x00\x00<", "utf-32-be"), (b"<\x00\x00\x00", "utf-32-le"),
+               (b"\x00<\x00?", "utf-16-be"), (b"<\x00?\x00", "utf-16-le"),
+               (b"\x00<\x00!", "utf-16-be"), (b"<\x00!\x00", "utf-16-le"))
+_BOMS_16_32 = (codecs.BOM_UTF32_BE, codecs.BOM_UTF32_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF16_LE)
+
+
+def looks_like_xml(head: bytes) -> bool:
+    """XML in UTF-16 or UTF-32 (with or without a BOM): its first byte is not `<`."""
+    return head.startswith(tuple(signature for signature, _ in _SIGNATURES) + _BOMS_16_32)
+
+
+def _decoded(head: bytes) -> str:
+    """The head as text: BOM or first-bytes signature, else UTF-8 (undecodable bytes replaced)."""
+    for bom, encoding in ((codecs.BOM_UTF32_BE, "utf-32-be"), (codecs.BOM_UTF32_LE, "utf-32-le"),
+                          (codecs.BOM_UTF16_BE, "utf-16-be"), (codecs.BOM_UTF16_LE, "utf-16-le")):
+        if head.startswith(bom):
+            return head[len(bom):].decode(encoding, "replace")
+    for signature, encoding in _SIGNATURES:
+        if head.startswith(signature):
+            return head.decode(encoding, "replace")
+    return head.decode("utf-8", "replace")
+
+
 def _refuse_entities(head: bytes) -> Optional[str]:
-    upper = head.upper()
-    if b"<!DOCTYPE" not in upper:
-        return None
-    if b"<!ENTITY" in upper:
-        return "DTD déclarant des entités (XXE / expansion d'entités) : fichier refusé, rien n'a été développé"
+    upper = _decoded(head).upper()
+    if "<!DOCTYPE" in upper and "<!ENTITY" in upper:
+        return _ENTITIES
     return None
 
 
@@ -109,9 +139,12 @@ def read_xml(source, name: str, skip: int) -> Iterator[Union[Record, Finding]]:
             return
         state = FileState(name)
         try:
-            root_tag = _root_tag(head)
+            root_tag, reason = _root_tag(head)
         except etree.XMLSyntaxError as exc:
             yield _unreadable(name, exc, 0)
+            return
+        if reason:
+            yield finding(name, "unsafe_xml", reason)
             return
         if root_tag not in RECORD_TAGS and root_tag != "marches":
             yield finding(name, "unknown_root", f"Élément racine XML inconnu : <{root_tag}>", value=root_tag)

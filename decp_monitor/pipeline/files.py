@@ -32,7 +32,9 @@ def iter_files(paths: Iterable[str | os.PathLike]) -> Iterator[Path]:
 def sniff(head: bytes) -> str:
     """'decp' | 'dataset' | 'declaration' | 'unknown', from a file's first bytes."""
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if text.startswith(b"<"):
+    from decp_monitor.parse.xml_reader import looks_like_xml
+
+    if text.startswith(b"<") or looks_like_xml(head):
         return "decp"
     if text.startswith((b"{", b"[")):
         if b'"marches"' in head or b'"marche"' in head:

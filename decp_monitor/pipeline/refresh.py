@@ -11,6 +11,7 @@ successful refresh: the previous version keeps serving, and the refusal is logge
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -24,11 +25,18 @@ from decp_monitor.parse.declarations import looks_like_declaration_csv
 from decp_monitor.pipeline import build_version
 from decp_monitor.sources.cache import DownloadCache
 from decp_monitor.sources.datagouv import DEFAULT_API_BASE, DEFAULT_TAGS, discover
-from decp_monitor.sources.http import MB, FetchError, FileTooLarge, HttpSettings, PoliteClient
+from decp_monitor.sources.http import MB, AddressRefused, FetchError, FileTooLarge, HttpSettings, PoliteClient
+from decp_monitor.sources.netguard import normalise_host
 from decp_monitor.store.versions import Store, StoreError
 
 API_BASE_ENV = "DECP_API_BASE"
+# Comma-separated hosts that resource URLs may point to even on a loopback or private address
+# (an internal mirror); the API's own host is always allowed.
+ALLOWED_HOSTS_ENV = "DECP_ALLOWED_HOSTS"
 DEFAULT_MAX_FILE_BYTES = 1024 * MB
+# A download may exceed the catalogue's `filesize` by this much (files grow between two crawls
+# of the platform) before it is stopped: a gzip bomb announced as 1 MB stops at 1 MB + 64 MB.
+FILESIZE_MARGIN = 64 * MB
 # Publishing is refused below this share of the datasets found by the last successful refresh.
 MIN_DATASET_RATIO = 0.5
 DOWNLOADED_KINDS = ("decp", "declaration")
@@ -90,6 +98,16 @@ def resolve_api_base(api_base: Optional[str] = None) -> str:
     return (api_base or os.environ.get(API_BASE_ENV) or DEFAULT_API_BASE).rstrip("/")
 
 
+def allow_api_host(settings: HttpSettings, api_base: str) -> HttpSettings:
+    """The settings with the API's own host and DECP_ALLOWED_HOSTS added to the allowed hosts."""
+    from urllib.parse import urlsplit
+
+    extra = [h for h in os.environ.get(ALLOWED_HOSTS_ENV, "").split(",") if h.strip()]
+    host = urlsplit(api_base).hostname
+    allowed = tuple(dict.fromkeys(normalise_host(h) for h in (*settings.allowed_hosts, *extra, host or "") if h))
+    return dataclasses.replace(settings, allowed_hosts=allowed)
+
+
 @dataclass
 class _Outcome:
     resource: dict
@@ -101,6 +119,14 @@ class _Outcome:
     stale: bool = False
 
 
+def download_limit(resource: dict, max_file_bytes: int) -> tuple[int, str]:
+    """(byte cap on the decoded download, why) from the catalogue's `filesize`, under the global cap."""
+    size = resource.get("filesize")
+    if isinstance(size, int) and size > 0 and size + max(size, FILESIZE_MARGIN) < max_file_bytes:
+        return size + max(size, FILESIZE_MARGIN), f" : {size} octets selon le catalogue, plus une marge"
+    return max_file_bytes, ""
+
+
 def _fetch(client: PoliteClient, cache: DownloadCache, resource: dict, max_file_bytes: int) -> _Outcome:
     """Runs in a download thread: touches the network and the cache, never the database."""
     if cache.is_fresh(resource):
@@ -108,13 +134,16 @@ def _fetch(client: PoliteClient, cache: DownloadCache, resource: dict, max_file_
         return _Outcome(resource, "unchanged", str(cache.path(resource)),
                         not_declaration=entry.get("complete") is False)
     candidate_csv = resource["classification"] == "declaration"
+    limit, why = download_limit(resource, max_file_bytes)
     try:
         download = client.download(
-            resource["url"], cache.path(resource), max_bytes=max_file_bytes,
-            accept=looks_like_declaration_csv if candidate_csv else None,
+            resource["url"], cache.path(resource), max_bytes=limit,
+            accept=looks_like_declaration_csv if candidate_csv else None, why=why,
         )
     except FileTooLarge as exc:
         return _Outcome(resource, "skipped", error=exc)
+    except AddressRefused as exc:
+        return _Outcome(resource, "failed", error=exc)  # an earlier copy from there is not used either
     except (FetchError, OSError) as exc:
         if isinstance(exc, OSError):  # the cache could not be written (disk full, permissions)
             exc = FetchError(resource["url"], f"écriture impossible dans le cache local ({exc.strerror or exc})")
@@ -159,6 +188,7 @@ def run_refresh(
     started = time.monotonic()
     summary = RefreshSummary(api_base=api_base)
     cache = DownloadCache(store.cache_dir)
+    settings = allow_api_host(settings or HttpSettings(), api_base)
 
     with PoliteClient(settings) as client, build_version(store, "refresh", source=api_base, meta=meta) as build:
         catalogue = discover(client, api_base, tags, dataset_ids, page_size=page_size,

@@ -11,11 +11,17 @@ thread at once: the wait is shared per host, so parallel downloads do not each d
 limit by being refused. Being throttled is not a failure: it neither spends the error budget nor
 the retries, only its own, larger allowance. Connections are kept alive and pooled, as many as
 the caller's parallel downloads (pool_size).
+
+Hostile servers are expected (sources/netguard.py): only public addresses are contacted (after
+DNS resolution, on every redirect) unless the host is allowed; every request has a total
+deadline (connection, headers and body); API answers and downloads have caps on their decoded
+size, checked while they arrive (a gzip bomb stops at the cap).
 """
 from __future__ import annotations
 
 import email.utils
 import hashlib
+import json
 import random
 import threading
 import time
@@ -24,9 +30,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+import httpcore
 import httpx
 
 from decp_monitor import __version__
+from decp_monitor.sources.netguard import BlockedAddress, DeadlineExceeded, GuardedBackend, deadline
 
 USER_AGENT = f"decp-monitor/{__version__} (+https://github.com/decp-monitor/decp-monitor)"
 MB = 1024 * 1024
@@ -37,6 +45,7 @@ CHUNK = 64 * 1024
 class HttpSettings:
     connect_timeout: float = 10.0
     read_timeout: float = 60.0  # between two bytes, not for a whole download
+    api_deadline: float = 120.0  # a whole API answer (connection, headers, body)
     download_deadline: float = 30 * 60.0  # a whole download, against servers that drip bytes
     retries: int = 4  # attempts after the first one
     backoff_base: float = 1.0
@@ -47,6 +56,9 @@ class HttpSettings:
     rate_limit_retries: int = 30  # 429 answers tolerated per request (each followed by the shared wait)
     pool_size: int = 16  # kept-alive connections; at least the number of parallel downloads
     max_file_bytes: int = 1024 * MB
+    max_api_bytes: int = 32 * MB  # decoded; the largest real answer is 1.6 MB
+    # Hosts contacted even on a loopback or private address (the refresh adds its API's host).
+    allowed_hosts: tuple[str, ...] = ()
     user_agent: str = USER_AGENT
 
 
@@ -62,11 +74,15 @@ class FetchError(Exception):
 
 
 class FileTooLarge(FetchError):
-    def __init__(self, url: str, size: Optional[int], limit: int, status: Optional[int] = 200):
+    def __init__(self, url: str, size: Optional[int], limit: int, status: Optional[int] = 200, why: str = ""):
         what = f"{size} octets annoncés" if size is not None else f"plus de {limit} octets reçus"
-        super().__init__(url, f"Fichier trop volumineux ({what}, limite {limit} octets) : non téléchargé", status)
+        super().__init__(url, f"Fichier trop volumineux ({what}, limite {limit} octets{why}) : non téléchargé", status)
         self.size = size
         self.limit = limit
+
+
+class AddressRefused(FetchError):
+    """The URL (or a redirect) leads to a loopback, private, link-local or metadata address."""
 
 
 class BudgetExhausted(FetchError):
@@ -155,7 +171,7 @@ class PoliteClient:
             headers={"User-Agent": s.user_agent, "Accept-Encoding": "gzip, deflate"},
             follow_redirects=True,
             max_redirects=s.max_redirects,
-            limits=httpx.Limits(max_connections=s.pool_size, max_keepalive_connections=s.pool_size),
+            transport=_guarded_transport(s.allowed_hosts, s.pool_size),
         )
 
     def __enter__(self) -> PoliteClient:
@@ -176,14 +192,23 @@ class PoliteClient:
 
     def get_json(self, url: str, params: Optional[dict] = None, headers: Optional[dict] = None) -> Any:
         """headers: extra request headers (an API's bearer token)."""
+        limit = self.settings.max_api_bytes
+
         def attempt() -> Any:
-            response = self._client.get(url, params=params, headers={"Accept": "application/json", **(headers or {})})
-            self._check_status(response)
+            with deadline(self.settings.api_deadline), self._client.stream(
+                    "GET", url, params=params, headers={"Accept": "application/json", **(headers or {})}) as response:
+                self._check_status(response)
+                body = bytearray()
+                for chunk in response.iter_bytes(CHUNK):  # decoded: a gzip bomb stops at the cap
+                    body += chunk
+                    if len(body) > limit:
+                        raise FetchError(str(response.url), f"réponse de l'API trop volumineuse (plus de {limit} "
+                                         "octets une fois décompressée) : abandonnée", response.status_code)
             try:
-                return response.json()
+                return json.loads(body)
             except ValueError as exc:
                 # A proxy's HTML error page or a cut body: worth one more try.
-                raise FetchError(str(response.url), f"réponse JSON illisible ({exc})", response.status_code,
+                raise FetchError(str(response.url), f"réponse JSON illisible ({str(exc)[:200]})", response.status_code,
                                  retryable=True) from exc
 
         return self._with_retries(url, attempt)
@@ -195,12 +220,13 @@ class PoliteClient:
         max_bytes: Optional[int] = None,
         accept: Optional[Callable[[bytes], bool]] = None,
         accept_after: int = 8192,
+        why: str = "",
     ) -> Download:
         """Stream `url` into `dest` (written whole or not at all).
 
         accept: called once with the first `accept_after` bytes; returning False stops the
         download there (the head is kept, `complete` is False): a large CSV that is not a
-        declaration is never fetched in full.
+        declaration is never fetched in full. why: what the limit comes from, for the message.
         """
         limit = max_bytes if max_bytes is not None else self.settings.max_file_bytes
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -210,13 +236,12 @@ class PoliteClient:
         def attempt() -> Download:
             nonlocal attempts
             attempts += 1
-            started = time.monotonic()
-            with self._client.stream("GET", url) as response:
+            with deadline(self.settings.download_deadline), self._client.stream("GET", url) as response:
                 self._check_status(response)
                 declared = response.headers.get("Content-Length")
                 declared_size = int(declared) if declared and declared.isdigit() else None
                 if declared_size is not None and declared_size > limit and accept is None:
-                    raise FileTooLarge(url, declared_size, limit, response.status_code)
+                    raise FileTooLarge(url, declared_size, limit, response.status_code, why)
                 digest = hashlib.sha1()
                 size = 0
                 complete = True
@@ -226,10 +251,7 @@ class PoliteClient:
                     for chunk in response.iter_raw(CHUNK) if _is_identity(response) else response.iter_bytes(CHUNK):
                         size += len(chunk)
                         if size > limit:
-                            raise FileTooLarge(url, declared_size, limit, response.status_code)
-                        if time.monotonic() - started > self.settings.download_deadline:
-                            raise FetchError(url, "délai total de téléchargement dépassé", response.status_code,
-                                             retryable=True)
+                            raise FileTooLarge(url, declared_size, limit, response.status_code, why)
                         digest.update(chunk)
                         out.write(chunk)
                         if not judged:
@@ -319,6 +341,10 @@ class PoliteClient:
                 raise
             except FetchError as exc:
                 last = exc
+            except BlockedAddress as exc:
+                last = AddressRefused(url, str(exc))
+            except DeadlineExceeded as exc:
+                last = FetchError(url, str(exc))
             except _NOT_RETRYABLE as exc:
                 last = FetchError(url, _describe(exc))
             except _RETRYABLE as exc:
@@ -356,6 +382,20 @@ class PoliteClient:
         if last.retryable:
             last.message = f"{last.message} (après {attempts} tentatives)"
         raise last
+
+
+def _guarded_transport(allowed_hosts, pool_size: int) -> httpx.HTTPTransport:
+    transport = httpx.HTTPTransport()
+    # httpx 0.28 offers no public way to give its pool a network backend: the pool is rebuilt
+    # with the same settings plus the guard (tests/sources/test_netguard.py proves it is in use).
+    transport._pool = httpcore.ConnectionPool(
+        ssl_context=httpx.create_ssl_context(),
+        max_connections=pool_size,
+        max_keepalive_connections=pool_size,
+        keepalive_expiry=5.0,
+        network_backend=GuardedBackend(allowed_hosts),
+    )
+    return transport
 
 
 def _host(url: str) -> str:

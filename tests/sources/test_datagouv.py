@@ -10,7 +10,9 @@ EMP = "5c0a7845634f4139b2ee8883"
 
 
 def client():
-    return PoliteClient(HttpSettings(backoff_base=0.001, backoff_max=0.01, retries=1, read_timeout=2))
+    # The test server is on loopback: allowed explicitly, as the refresh allows its API's host.
+    return PoliteClient(HttpSettings(backoff_base=0.001, backoff_max=0.01, retries=1, read_timeout=2,
+                                     allowed_hosts=("127.0.0.1",)))
 
 
 def real_objects():

@@ -17,8 +17,9 @@ MEGALIS = "5f4f4f8910f4b55843deae51"
 
 
 def client(waits=None, **overrides):
+    # The test server is on loopback: allowed explicitly (tests/sources/test_netguard.py shows the refusal).
     options = dict(backoff_base=0.001, backoff_max=0.01, read_timeout=0.5, connect_timeout=0.5, retries=2,
-                   retry_after_cap=5.0)
+                   retry_after_cap=5.0, allowed_hosts=("127.0.0.1",))
     options.update(overrides)
     return PoliteClient(HttpSettings(**options), sleep=(waits.append if waits is not None else (lambda s: None)))
 
