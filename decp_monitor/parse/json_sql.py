@@ -1,0 +1,260 @@
+"""SQL-native loading of DECP JSON: DuckDB reads the records array, json_sql.sql normalises it.
+
+    outcome = load_json_sql(con, path, name, resource_id, first_record_id)
+    if outcome.reason is None: outcome.records rows were written straight into records,
+                               record_modifications and findings; outcome.findings are the few
+                               file-level findings left to the caller (mojibake, empty file).
+    else: nothing was written; outcome.reason says in French why the streaming reader must read it.
+
+No Python object is made per record: the records array (2019 `{"marches": [...]}`, 2024
+`{"marches": {"marche": [...], "contrat-concession": [...]}}`, or a bare `[...]`) is located by
+looking at the first and last bytes of the file, copied by the kernel into a file of its own when
+it is not the whole file (copy_file_range), and read by `read_json_objects(format='array')`.
+
+The streaming reader (json_reader.py) stays the reference and the fallback: a file goes to it when
+its root is unusual, when it holds what DuckDB reads differently (bare NaN/Infinity, BOM, absurd
+nesting), when DuckDB rejects it (truncation, invalid UTF-8…), or when a record needs what the SQL
+does not reproduce exactly (`exotic` in json_sql.sql). The two paths give the same tables
+(tests/test_json_sql.py).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import mmap
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import duckdb
+import pyarrow as pa
+
+from decp_monitor.core import findings as finding_codes
+from decp_monitor.core.findings import finding
+from decp_monitor.core.model import Finding
+from decp_monitor.core.siret import install_sql as install_siret_sql
+
+SQL_FILE = Path(__file__).resolve().with_name("json_sql.sql")
+MACROS, STAGE = SQL_FILE.read_text(encoding="utf-8").split("-- stage --", 1)
+# Below this size the streaming reader is quicker than setting up a query (per-publication files
+# hold a handful of records); above it DuckDB's reader is several times faster.
+MIN_SQL_BYTES = 1 << 20
+# Same bound as the streaming reader's refusal of absurd nesting (json_reader.MAX_DEPTH_RUN = 256),
+# halved: a file that comes near it is left to the reader that owns the rule.
+DEPTH_WATCH = 128
+SCAN_CHUNK = 1 << 16
+MOJIBAKE = "\ufffd".encode()
+_SPACE = b" \t\r\n"
+_ROOT = re.compile(rb'\s*\{(?:\s*"[^"\\]{0,80}"\s*:\s*"[^"\\]{0,500}"\s*,)*\s*"marches"\s*:\s*([\[{])')
+_INNER = re.compile(rb'\s*"(marche|contrat-concession)"\s*:\s*\[')
+_KINDS = {b"marche": "marche", b"contrat-concession": "concession"}
+
+
+@dataclass
+class Outcome:
+    reason: Optional[str] = None  # French: why the file must be read by the streaming reader
+    records: int = 0
+    format: Optional[str] = None
+    findings: list[Finding] = field(default_factory=list)
+
+
+@dataclass
+class _Part:
+    start: int  # offset of the array's "["
+    end: int  # offset just after its "]"
+    hint: Optional[str]  # "marche" | "concession" from the 2024 key, None in the 2019 shape
+
+
+def _skip_back(mm, pos: int) -> int:
+    """Index of the last non-space byte before `pos`."""
+    pos -= 1
+    while pos >= 0 and mm[pos:pos + 1] in (b" ", b"\t", b"\r", b"\n"):
+        pos -= 1
+    return pos
+
+
+def _expect_tail(mm, closers: bytes) -> Optional[int]:
+    """Offset just after the final "]" when the file ends with `]` + `closers` (spaces allowed)."""
+    pos = len(mm)
+    for closer in reversed(closers):
+        pos = _skip_back(mm, pos)
+        if pos < 0 or mm[pos:pos + 1] != bytes([closer]):
+            return None
+    pos = _skip_back(mm, pos)
+    if pos < 0 or mm[pos:pos + 1] != b"]":
+        return None
+    return pos + 1
+
+
+def _second_array(mm, first_start: int, key: bytes) -> Optional[tuple[int, int]]:
+    """(end of the first array, start of the second) where `], "<key>": [` joins them."""
+    needle = b'"' + key + b'"'
+    pos = mm.find(needle, first_start)
+    while pos != -1:
+        before = _skip_back(mm, pos)
+        if before >= 0 and mm[before:before + 1] == b",":
+            close = _skip_back(mm, before)
+            after = re.match(rb"\s*:\s*\[", mm[pos + len(needle):pos + len(needle) + 256])
+            if close >= 0 and mm[close:close + 1] == b"]" and after:
+                return close + 1, pos + len(needle) + after.end() - 1
+        pos = mm.find(needle, pos + 1)
+    return None
+
+
+def plan(mm) -> tuple[Optional[str], list[_Part], str]:
+    """(format, record arrays, reason): the arrays DuckDB can read, or a French reason not to."""
+    head = mm[:65536]
+    if head.startswith(b"\xef\xbb\xbf"):
+        return None, [], "marque d'ordre d'octets (BOM) en tête de fichier"
+    text = head.lstrip(_SPACE)
+    if text.startswith(b"["):
+        return "json-2019", [_Part(len(head) - len(text), len(mm), None)], ""
+    root = _ROOT.match(head)
+    if root is None:
+        return None, [], "structure racine inhabituelle"
+    if root.group(1) == b"[":
+        end = _expect_tail(mm, b"}")
+        if end is None:
+            return None, [], "contenu inattendu après la liste des contrats"
+        return "json-2019", [_Part(root.end() - 1, end, None)], ""
+    inner = _INNER.match(head, root.end())
+    if inner is None:
+        return None, [], "structure « marches » inhabituelle"
+    end = _expect_tail(mm, b"}}")
+    if end is None:
+        return None, [], "contenu inattendu après les listes de contrats"
+    first_key = inner.group(1)
+    other = b"contrat-concession" if first_key == b"marche" else b"marche"
+    first = _Part(inner.end() - 1, end, _KINDS[first_key])
+    joint = _second_array(mm, first.start, other)
+    if joint is None:
+        return "json-2024", [first], ""
+    first.end = joint[0]
+    return "json-2024", [first, _Part(joint[1], end, _KINDS[other])], ""
+
+
+def scan(mm) -> tuple[int, str]:
+    """(U+FFFD count, reason): one pass over the bytes for what DuckDB reads differently."""
+    replacement = 0
+    balance = 0
+    tail = b""
+    size = len(mm)
+    for offset in range(0, size, SCAN_CHUNK):
+        chunk = mm[offset:offset + SCAN_CHUNK]
+        joined = tail + chunk
+        if b"NaN" in joined or b"Infinity" in joined:
+            return 0, "valeurs NaN ou Infinity (JSON non standard)"
+        replacement += joined.count(MOJIBAKE) - tail.count(MOJIBAKE)
+        balance += chunk.count(b"[") + chunk.count(b"{") - chunk.count(b"]") - chunk.count(b"}")
+        if balance >= DEPTH_WATCH:
+            return 0, "imbrication très profonde"
+        tail = chunk[-8:]
+    return replacement, ""
+
+
+def install(con: duckdb.DuckDBPyConnection) -> None:
+    """The normaliser's macros and the severity of each finding code, once per connection."""
+    if con.execute("SELECT count(*) FROM duckdb_functions() WHERE function_name = 'decp_unwrap'").fetchone()[0]:
+        return
+    install_siret_sql(con)
+    for statement in MACROS.split(";\n"):  # one by one: DuckDB's splitter trips on quotes in comments
+        if statement.strip():
+            con.execute(statement)
+    severities = pa.table({"code": list(finding_codes.CODES),  # noqa: F841 - read by DuckDB
+                           "severity": [finding_codes.severity(c) for c in finding_codes.CODES]})
+    con.execute("CREATE OR REPLACE TEMP TABLE decp_severities AS SELECT * FROM severities")
+
+
+def _copy_range(source: Path, start: int, end: int, folder: str, index: int) -> str:
+    """The bytes [start, end) of `source` in a file of their own, copied by the kernel."""
+    target = os.path.join(folder, f"part-{index}.json")
+    with open(source, "rb") as src, open(target, "wb") as dst:
+        offset, left = start, end - start
+        while left > 0:
+            copied = os.copy_file_range(src.fileno(), dst.fileno(), left, offset)
+            if copied == 0:
+                break
+            offset += copied
+            left -= copied
+    return target
+
+
+def load_json_sql(con: duckdb.DuckDBPyConnection, path: Path, name: str, resource_id: Optional[str],
+                  first_record_id: int, today: Optional[dt.date] = None,
+                  min_bytes: int = MIN_SQL_BYTES) -> Outcome:
+    path = Path(path)
+    size = path.stat().st_size
+    if size < max(min_bytes, 1):
+        return Outcome(reason="petit fichier (lecteur en flux plus rapide)")
+    with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        fmt, parts, reason = plan(mm)
+        if reason:
+            return Outcome(reason=reason)
+        replacement, reason = scan(mm)
+        if reason:
+            return Outcome(reason=reason)
+    install(con)
+    today = today or dt.date.today()
+    stages: list[str] = []
+    try:
+        with tempfile.TemporaryDirectory(prefix="decp-json-") as folder:
+            offset = 0
+            for index, part in enumerate(parts):
+                whole = part.start == 0 and part.end == size
+                source = str(path) if whole else _copy_range(path, part.start, part.end, folder, index)
+                stage = f"decp_stage_{index}"
+                con.execute(STAGE.replace("decp_stage", stage),
+                            {"path": source, "offset": offset, "hint": part.hint, "today": today})
+                stages.append(stage)
+                count, exotic = con.execute(
+                    f"SELECT count(*), coalesce(bool_or(exotic OR list_bool_or(list_transform(findings, "
+                    f"lambda f: f.message IS NULL))), FALSE) FROM {stage}").fetchone()
+                if exotic:
+                    return Outcome(reason="contenu que seul le lecteur en flux reproduit (valeurs atypiques)")
+                offset += count
+        for stage in stages:
+            _write(con, stage, name, resource_id, first_record_id, fmt)
+    except duckdb.Error as exc:
+        message = re.sub(r"\s+", " ", str(exc))[:200]
+        return Outcome(reason=f"refusé par DuckDB ({message})")
+    finally:
+        for stage in stages:
+            con.execute(f"DROP TABLE IF EXISTS {stage}")
+    outcome = Outcome(records=offset, format=fmt)
+    if replacement:
+        outcome.findings.append(finding(name, "mojibake",
+                                        f"{replacement} caractère(s) de remplacement U+FFFD (texte corrompu)",
+                                        value=str(replacement)))
+    if offset == 0:
+        outcome.findings.append(finding(name, "empty_file", "Fichier sans aucun contrat"))
+    return outcome
+
+
+def _write(con, stage: str, name: str, resource_id: Optional[str], first_record_id: int, fmt: str) -> None:
+    params = {"name": name, "resource_id": resource_id, "first": first_record_id, "format": fmt}
+    con.execute(
+        f"""
+        INSERT INTO records
+        SELECT $first + position, $name, $resource_id, position, $format, kind, buyer_siret, buyer_name,
+               contract_id, uid, nature, objet, procedure, cpv, amount, duration_months, notification_date,
+               start_date, publication_date, notification_date_raw, publication_date_raw, place_code,
+               place_type, place_name, holders, len(modifications)
+        FROM {stage}
+        """, params)
+    con.execute(
+        f"""
+        INSERT INTO record_modifications
+        SELECT $first + position, m.position, m.modification_id, m.notification_date, m.publication_date,
+               m.amount, m.duration_months, m.objet
+        FROM (SELECT position, unnest(modifications) AS m FROM {stage})
+        """, {"first": first_record_id})
+    con.execute(
+        f"""
+        INSERT INTO findings
+        SELECT $name, $resource_id, position, f.field, f.code, s.severity, f.message, left(f.value, 200),
+               buyer_siret, contract_id
+        FROM (SELECT position, buyer_siret, contract_id, unnest(findings) AS f FROM {stage}) r
+        JOIN decp_severities s ON s.code = r.f.code
+        """, {"name": name, "resource_id": resource_id})
