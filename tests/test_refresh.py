@@ -200,3 +200,114 @@ def test_a_body_that_is_not_its_content_encoding_is_a_finding_and_the_refresh_go
     assert code == "download_failed" and "Content-Encoding" in message
     loaded = {r[0] for r in one(store, "SELECT resource_id FROM resources WHERE download_status = 'downloaded'")}
     assert {r["id"] for r in resources} - {broken} <= loaded
+
+
+STORED = {
+    "records": "SELECT * FROM records ORDER BY record_id",
+    "record_modifications": "SELECT * FROM record_modifications ORDER BY record_id, position",
+    "findings": "SELECT * FROM findings ORDER BY ALL",
+    "declarations": "SELECT * FROM declarations ORDER BY ALL",
+    "contract_compliance": "SELECT * EXCLUDE (observed_date, observed_source, observed_days_late, observed_conclusive) "
+                           "FROM contract_compliance ORDER BY contract_key",
+    "buyer_compliance": "SELECT buyer_siret, verdict, contracts_total FROM buyer_compliance ORDER BY ALL",
+}
+
+
+def snapshot(store):
+    return {name: one(store, sql) for name, sql in STORED.items()}
+
+
+def file_requests(server, since):
+    return [r.path.split("/")[2] for r in server.log[since:] if r.path.startswith("/files/")]
+
+
+def test_nothing_changed_downloads_nothing_reads_nothing_and_keeps_every_row(small_udata_server, tmp_path):
+    server = small_udata_server
+    store = Store(tmp_path)
+    first = refresh(store, server)
+    assert (first.downloaded, first.files_read, first.carried) == (15, 14, 0)  # a CSV is no declaration
+    before = snapshot(store)
+    assert len(before["records"]) > 10 and before["declarations"] and before["contract_compliance"]
+
+    log_size = len(server.log)
+    second = refresh(store, server)
+    assert file_requests(server, log_size) == []  # nothing downloaded
+    assert (second.files_read, second.downloaded) == (0, 0)  # nothing read again
+    assert (second.carried, second.unchanged, second.carried_records) == (15, 15, len(before["records"]))
+    assert snapshot(store) == before  # the same rows, record ids included
+    # the resources say what happened, and what reading them taught last time still holds
+    assert one(store, "SELECT DISTINCT download_status FROM resources WHERE local_file IS NOT NULL") == [("unchanged",)]
+    assert one(store, "SELECT count(*) FROM resources WHERE classification = 'declaration'") == [(2,)]
+    assert one(store, "SELECT classification FROM resources WHERE title = 'atexo-decp-scraper_plateformes.csv'") == [
+        ("other",)]
+
+    # Carrying does not need the download cache: the previous version holds the rows.
+    for path in store.cache_dir.iterdir():
+        path.unlink()
+    log_size = len(server.log)
+    third = refresh(store, server)
+    assert file_requests(server, log_size) == [] and third.files_read == 0
+    assert snapshot(store) == before
+
+
+def test_a_changed_resource_alone_is_downloaded_and_read_again(small_udata_server, tmp_path):
+    server = small_udata_server
+    store = Store(tmp_path)
+    refresh(store, server)
+    before = snapshot(store)
+    changed = server.by_id(MEGALIS)["resources"][3]
+    changed["checksum"] = {"type": "sha1", "value": "2" * 40}
+    log_size = len(server.log)
+    second = refresh(store, server)
+    assert file_requests(server, log_size) == [changed["id"]]
+    assert (second.downloaded, second.files_read, second.carried) == (1, 1, 14)
+    after = snapshot(store)
+    # the same file content came back: the same rows, the changed file's records renumbered
+    for name in ("findings", "declarations", "contract_compliance", "buyer_compliance"):
+        assert after[name] == before[name], name
+    strip = lambda rows: sorted(row[1:] for row in rows)  # noqa: E731 - without record_id
+    assert strip(after["records"]) == strip(before["records"])
+    assert one(store, "SELECT download_status, count(*) FROM resources WHERE local_file IS NOT NULL "
+                      "GROUP BY ALL ORDER BY ALL") == [("downloaded", 1), ("unchanged", 14)]
+
+
+def test_a_429_storm_is_waited_out_and_every_file_is_loaded(small_udata_server, tmp_path):
+    server = small_udata_server
+    server.rate_limit = 3  # file requests per second; Retry-After: 1 beyond
+    settings = HttpSettings(backoff_base=0.001, backoff_max=0.01, retry_after_cap=1.0, read_timeout=2.0,
+                            connect_timeout=0.5, retries=2)
+    store = Store(tmp_path)
+    summary = refresh(store, server, settings=settings, concurrency=6)
+    limited = [r.at for r in server.log if r.fault == "rate_limited"]
+    assert limited and summary.throttled == len(limited)  # there was a storm, and it was seen
+    assert (summary.downloaded, summary.failed) == (15, 0)
+    assert one(store, "SELECT count(*) FROM findings WHERE code = 'download_failed'") == [(0,)]
+    # Respected: once told to wait a second, nobody asked again for that second (requests
+    # already on their way when the 429 left arrive within milliseconds).
+    served = [r.at for r in server.requests("/files/")]
+    for refused in limited:
+        assert not [t for t in served if refused + 0.1 < t < refused + 0.9]
+
+
+def test_progress_says_what_remains_and_how_long(small_udata_server, tmp_path):
+    import io
+
+    from decp_monitor.core.progress import Progress, fr_duration
+
+    seen = []
+    refresh(Store(tmp_path), small_udata_server, progress=lambda *args: seen.append(args))
+    downloads = [(done, total) for phase, done, total, _ in seen if phase == "Téléchargements"]
+    assert downloads[0] == (0, 15) and downloads[-1] == (15, 15)
+    assert [d for d, _ in downloads] == sorted(d for d, _ in downloads)
+
+    clock = iter([0.0, 10.0, 20.0, 100.0])
+    out = io.StringIO()
+    bar = Progress("Téléchargements", stream=out, clock=lambda: next(clock))
+    for done in (0, 1000, 2000, 10_000):
+        bar(done, 10_000)
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "Téléchargements : 0/10000 (reste 10000 sur 10000)"
+    assert lines[1] == "Téléchargements : 1000/10000 (reste 9000 sur 10000, environ 1 min 30 s)"
+    assert lines[2] == "Téléchargements : 2000/10000 (reste 8000 sur 10000, environ 1 min 20 s)"
+    assert lines[3] == "Téléchargements : 10000/10000 (terminé en 1 min 40 s)"
+    assert (fr_duration(45), fr_duration(3725)) == ("45 s", "1 h 02 min")

@@ -35,6 +35,11 @@ STORED_TABLES = (
 )
 # Tables always carried: the monitor's memory.
 MEMORY_TABLES = ("sightings", "refreshes", "register")
+# What the previous version says of each resource, to tell an unchanged one (sources.cache.fingerprint).
+PREVIOUS_RESOURCE_COLUMNS = (
+    "resource_id", "url", "checksum_value", "last_modified", "filesize",
+    "classification", "classification_reason", "local_file", "download_status",
+)
 
 StageListener = Callable[[str], None]
 
@@ -91,6 +96,25 @@ class Build:
 
     def add_resources(self, rows: list[dict]) -> None:
         self.writer.insert_dicts("resources", rows)
+
+    def previous_resources(self) -> dict[str, dict]:
+        """The current (previous) version's resources by id: what it read, and from which file."""
+        previous = self.store.current()
+        if previous is None:
+            return {}
+        return previous_resources(self.con, previous)
+
+    def carry_resources(self, resource_ids: list[str]) -> int:
+        """Take over the previous version's rows read from these (unchanged) resources instead of
+        reading their files again; before anything is read into this build. Returns rows carried."""
+        previous = self.store.current()
+        if previous is None or not resource_ids:
+            return 0
+        self.writer.flush()
+        before = self.con.execute("SELECT count(*) FROM records").fetchone()[0]
+        self.writer.next_record_id = max(self.writer.next_record_id,
+                                         carry_resources(self.con, previous, resource_ids))
+        return self.con.execute("SELECT count(*) FROM records").fetchone()[0] - before
 
     def load_file(self, path, name: Optional[str] = None, resource_id: Optional[str] = None) -> str:
         """Read one local file with the reader its content calls for; returns the kind read."""
@@ -198,7 +222,8 @@ def _timed(build: Build, name: str) -> Iterator[None]:
 def start_from(con: duckdb.DuckDBPyConnection, previous: Version, all_tables: bool,
                replace_sources: tuple[str, ...]) -> int:
     """Carry the previous version's memory (and, for an incremental load, its stored tables minus
-    the files loaded again) into the new one; returns the next free record id."""
+    the files loaded again) into the new one; returns the next free record id. A refresh carries
+    the rows of its unchanged resources later, once the catalogue is known (carry_resources)."""
     con.execute("ATTACH $path AS prev (READ_ONLY)", {"path": str(previous.path)})
     # One transaction: a version damaged halfway (a checksum error on its tenth table) leaves
     # nothing half-carried, and the build can start from scratch instead (build_version).
@@ -260,6 +285,56 @@ def register_stage(build: Build) -> None:
 
     build.stats["register"] = apply(build.con, build.store.root, build.register_facts,
                                     keep_demo=build.command == "demo")
+
+
+def carry_resources(con: duckdb.DuckDBPyConnection, previous: Version, resource_ids) -> int:
+    """The previous version's rows read from these resources (unchanged since it was built);
+    returns the next free record id. Record ids are kept: they are unique in `previous`,
+    and the rows read afterwards are numbered after them."""
+    con.execute("ATTACH $path AS prev (READ_ONLY)", {"path": str(previous.path)})
+    try:
+        _carry_resource_rows(con, tuple(resource_ids))
+        return con.execute("SELECT coalesce(max(record_id), -1) + 1 FROM records").fetchone()[0]
+    finally:
+        con.execute("DETACH prev")
+
+
+def _carry_resource_rows(con: duckdb.DuckDBPyConnection, resource_ids: tuple[str, ...]) -> None:
+    """Records (with their modifications), findings and declarations of `prev` read from these
+    resources. Findings of the whole corpus (duplicate_record, reused_id) come along and are
+    recomputed by consolidation like any build's."""
+    con.execute("CREATE OR REPLACE TEMP TABLE carried_resources AS SELECT DISTINCT unnest($ids) AS resource_id",
+                {"ids": list(resource_ids)})
+    try:
+        prev_tables = {row[0] for row in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = 'prev'").fetchall()}
+        for table in ("records", "findings", "declarations"):
+            if table in prev_tables:
+                con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM prev.{table} "
+                            "WHERE resource_id IN (SELECT resource_id FROM carried_resources)")
+        if "record_modifications" in prev_tables:
+            con.execute(
+                "INSERT INTO record_modifications BY NAME SELECT m.* FROM prev.record_modifications m "
+                "JOIN prev.records r USING (record_id) "
+                "WHERE r.resource_id IN (SELECT resource_id FROM carried_resources)"
+            )
+    finally:
+        con.execute("DROP TABLE carried_resources")
+
+
+def previous_resources(con: duckdb.DuckDBPyConnection, previous: Version) -> dict[str, dict]:
+    """`previous`'s resources table by resource id (PREVIOUS_RESOURCE_COLUMNS)."""
+    con.execute("ATTACH $path AS prev (READ_ONLY)", {"path": str(previous.path)})
+    try:
+        has = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = 'prev' "
+                          "AND table_name = 'resources'").fetchone()[0]
+        if not has:
+            return {}
+        columns = ", ".join(PREVIOUS_RESOURCE_COLUMNS)
+        rows = con.execute(f"SELECT {columns} FROM prev.resources WHERE resource_id IS NOT NULL").fetchall()
+    finally:
+        con.execute("DETACH prev")
+    return {row[0]: dict(zip(PREVIOUS_RESOURCE_COLUMNS, row)) for row in rows}
 
 
 def consolidate(con: duckdb.DuckDBPyConnection, seen_at: dt.datetime) -> None:

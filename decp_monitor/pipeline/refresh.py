@@ -1,13 +1,18 @@
 """`python -m decp_monitor refresh`: crawl data.gouv.fr and publish a new database version.
 
 Phases: datasets (tag searches + configured ids), resources (paged lists, classification),
-downloads (bounded threads, cache keyed by resource id: unchanged resources are not fetched),
-parse (in the main thread, which owns the DuckDB connection, as downloads complete).
+unchanged resources carried over, downloads (bounded threads sharing one keep-alive connection
+pool and one back-off per host, cache keyed by resource id), parse (in the main thread, which
+owns the DuckDB connection, as downloads complete: parsing overlaps downloading).
 
-The new version is built from the whole current catalogue (cached files are read again, not
-downloaded again), so a resource removed from data.gouv.fr leaves the database too. Nothing is
-published when the API cannot be reached or returns far fewer datasets than the last
-successful refresh: the previous version keeps serving, and the refusal is logged.
+The new version is built from the whole current catalogue, so a resource removed from
+data.gouv.fr leaves the database too. A resource that the previous version read and that the
+catalogue says is unchanged (same checksum, else same URL, date and size) is neither downloaded
+nor read again: its rows (records, findings, declarations) are copied from the previous version
+in one statement. A refresh where nothing changed therefore costs the catalogue's API pages,
+one copy and the derived tables. Nothing is published when the API cannot be reached or returns
+far fewer datasets than the last successful refresh: the previous version keeps serving, and the
+refusal is logged.
 """
 from __future__ import annotations
 
@@ -23,7 +28,7 @@ from decp_monitor.core.findings import finding
 from decp_monitor.parse.catalog import dataset_rows
 from decp_monitor.parse.declarations import looks_like_declaration_csv
 from decp_monitor.pipeline import build_version
-from decp_monitor.sources.cache import DownloadCache
+from decp_monitor.sources.cache import DownloadCache, fingerprint, same_content
 from decp_monitor.sources.datagouv import DEFAULT_API_BASE, DEFAULT_TAGS, discover
 from decp_monitor.sources.http import MB, AddressRefused, FetchError, FileTooLarge, HttpSettings, PoliteClient
 from decp_monitor.sources.netguard import normalise_host
@@ -40,6 +45,8 @@ FILESIZE_MARGIN = 64 * MB
 # Publishing is refused below this share of the datasets found by the last successful refresh.
 MIN_DATASET_RATIO = 0.5
 DOWNLOADED_KINDS = ("decp", "declaration")
+# Download states of a previous version's resource whose rows can be carried when unchanged.
+CARRIED_STATES = ("downloaded", "unchanged")
 
 Progress = Callable[[str, int, int, object], None]
 
@@ -52,6 +59,8 @@ class RefreshSummary:
     by_classification: dict[str, int] = field(default_factory=dict)
     downloaded: int = 0
     unchanged: int = 0
+    carried: int = 0  # unchanged resources whose rows were copied from the previous version
+    carried_records: int = 0
     failed: int = 0
     too_large: int = 0
     stale_copies: int = 0
@@ -63,6 +72,7 @@ class RefreshSummary:
     findings: int = 0
     api_requests: int = 0
     retries: int = 0
+    throttled: int = 0
     duration: float = 0.0
     version: str = ""
 
@@ -73,12 +83,14 @@ class RefreshSummary:
             f"Rafraîchissement terminé en {self.duration:.1f} s depuis {self.api_base} : base {self.version} publiée.",
             f"  Jeux de données : {self.datasets} ; ressources : {self.resources} ({kinds}).",
             f"  Fichiers : {self.downloaded} téléchargés ({_human_bytes(self.bytes_downloaded)}), "
-            f"{self.unchanged} inchangés (cache), {self.failed} en échec"
+            f"{self.unchanged} inchangés ({self.carried} repris de la version précédente sans relecture, "
+            f"{self.carried_records} enregistrements), {self.failed} en échec"
             + (f" dont {self.stale_copies} remplacés par la copie précédente" if self.stale_copies else "")
             + f", {self.too_large} trop volumineux.",
             f"  Lus : {self.files_read} fichiers, {self.records} enregistrements, {self.contracts} contrats, "
             f"{self.declarations} déclarations ; {self.findings} anomalies relevées.",
-            f"  Requêtes HTTP : {self.api_requests} (dont {self.retries} nouvelles tentatives).",
+            f"  Requêtes HTTP : {self.api_requests} (dont {self.retries} nouvelles tentatives ; "
+            f"{self.throttled} refus « trop de requêtes » (429) respectés).",
         ]
         return "\n".join(lines)
 
@@ -188,7 +200,10 @@ def run_refresh(
     started = time.monotonic()
     summary = RefreshSummary(api_base=api_base)
     cache = DownloadCache(store.cache_dir)
-    settings = allow_api_host(settings or HttpSettings(), api_base)
+    # One kept-alive connection per download thread, and a couple for the API pages.
+    settings = settings or HttpSettings()
+    settings = dataclasses.replace(settings, pool_size=max(settings.pool_size, concurrency + 2))
+    settings = allow_api_host(settings, api_base)
 
     with PoliteClient(settings) as client, build_version(store, "refresh", source=api_base, meta=meta) as build:
         catalogue = discover(client, api_base, tags, dataset_ids, page_size=page_size,
@@ -221,6 +236,7 @@ def run_refresh(
 
         planned = [r for r in resource_table.values() if r["classification"] in DOWNLOADED_KINDS and r["url"]]
         summary.datasets, summary.resources = len(dataset_table), len(resource_table)
+        planned = _carry_unchanged(build, planned, summary)
         _download_and_parse(build, client, cache, planned, max_file_bytes, concurrency, report, summary)
 
         for row in resource_table.values():
@@ -228,11 +244,14 @@ def run_refresh(
         build.add_datasets(dataset_table)
         build.add_resources(list(resource_table.values()))
         summary.api_requests, summary.retries = client.stats.requests, client.stats.retries
+        summary.throttled = client.stats.throttled
         summary.bytes_downloaded = client.stats.bytes
         build.stats.update({
             "bytes_downloaded": summary.bytes_downloaded,
             "downloaded": summary.downloaded,
             "unchanged": summary.unchanged,
+            "carried": summary.carried,
+            "files_read": summary.files_read,
             "download_failures": summary.failed,
             "message": f"{summary.downloaded} fichiers téléchargés, {summary.unchanged} inchangés, "
                        f"{summary.failed} en échec, {summary.too_large} trop volumineux",
@@ -246,6 +265,31 @@ def run_refresh(
     summary.version = build.path.name
     summary.duration = time.monotonic() - started
     return summary
+
+
+def _carry_unchanged(build, planned: list[dict], summary: RefreshSummary) -> list[dict]:
+    """Carry the previous version's rows of every planned resource it read from the same file;
+    returns the resources left to fetch (and read)."""
+    previous = build.previous_resources()
+    carried, remaining = [], []
+    for resource in planned:
+        before = previous.get(resource["resource_id"]) if resource["resource_id"] else None
+        if (before is not None and before["download_status"] in CARRIED_STATES
+                and before["url"] == resource["url"] and same_content(fingerprint(resource), fingerprint(before))):
+            carried.append((resource, before))
+        else:
+            remaining.append(resource)
+    summary.carried_records = build.carry_resources([r["resource_id"] for r, _ in carried])
+    for resource, before in carried:
+        # What reading the file taught last time (a CSV that is not a declaration, a file that
+        # is one although not labelled so) still holds for the same file.
+        resource["classification"] = before["classification"]
+        resource["classification_reason"] = before["classification_reason"]
+        resource["local_file"] = before["local_file"]
+        resource["download_status"] = "unchanged"
+    summary.carried = len(carried)
+    summary.unchanged += len(carried)
+    return remaining
 
 
 def _download_and_parse(build, client, cache, planned, max_file_bytes, concurrency, report, summary) -> None:

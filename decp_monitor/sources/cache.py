@@ -44,6 +44,20 @@ def fingerprint(resource: dict) -> dict:
     }
 
 
+def same_content(now: dict, then: dict) -> bool:
+    """Whether two fingerprints (see fingerprint()) describe the same file: same checksum when
+    both have one, else same URL, last_modified and size; never when nothing can tell."""
+    if now.get("checksum") and then.get("checksum"):
+        return now["checksum"] == then["checksum"]
+    if now.get("last_modified") is None and now.get("filesize") is None:
+        return False  # nothing tells that it did not change
+    return (
+        now.get("url") == then.get("url")
+        and now.get("last_modified") == then.get("last_modified")
+        and now.get("filesize") == then.get("filesize")
+    )
+
+
 class DownloadCache:
     def __init__(self, root: Path):
         self.root = Path(root)
@@ -79,16 +93,7 @@ class DownloadCache:
         entry = self.entry(resource)
         if entry is None or self.cached_file(resource) is None:
             return False
-        now = fingerprint(resource)
-        if now["checksum"] and entry.get("checksum"):
-            return now["checksum"] == entry["checksum"]
-        if now["last_modified"] is None and now["filesize"] is None:
-            return False  # nothing tells that it did not change
-        return (
-            now["url"] == entry.get("url")
-            and now["last_modified"] == entry.get("last_modified")
-            and now["filesize"] == entry.get("filesize")
-        )
+        return same_content(fingerprint(resource), entry)
 
     def store(self, resource: dict, download, complete: bool = True, note: Optional[str] = None) -> Path:
         """Record a finished download (already written at `self.path(resource)`)."""
