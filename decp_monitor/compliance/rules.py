@@ -154,6 +154,19 @@ REASONS: dict[str, str] = {
     "compliant": "Tous les contrats évalués ({}) notifiés entre le {} et le {} ont été publiés dans les délais.",
 }
 
+# -- Register of buyers (decp_monitor/register) ---------------------------------------------
+# A closed establishment has nothing left to publish after its closing date: silence after it
+# (stale, missing, nothing recent, undeclared) becomes "closed"; late publications before it
+# still count. Ranked last: a closed establishment is not a problem to chase.
+VERDICT_LABELS["closed"] = "Établissement fermé"
+SEVERITY_RANK["closed"] = 8
+VERDICT_ORDER += ("closed",)
+REASONS.update({
+    "closed": "Établissement fermé le {} (répertoire Sirene) : il n'a plus rien à publier après cette date.",
+    "closed_undated": "Établissement fermé (répertoire Sirene, date de fermeture inconnue).",
+    "probable_siret": "SIRET probablement voulu : {} ({}), seul établissement connu du même SIREN.",
+})
+
 # -- Metadata conventions (seeds 003/004) -----------------------------------------------------
 
 TITLE_PREFIX = "Données essentielles des marchés publics - "
