@@ -14,6 +14,7 @@ import duckdb
 import streamlit as st
 
 from decp_monitor.read import queries
+from decp_monitor.read import register as register_queries
 from decp_monitor.store.versions import Store, Version
 
 log = logging.getLogger("decp_monitor.dashboard")
@@ -65,7 +66,7 @@ def current() -> Optional[Loaded]:
 
 @st.cache_data(max_entries=2000, show_spinner=False)
 def _cached_query(version_key: str, name: str, args: tuple, kwargs: tuple) -> Any:
-    function = getattr(queries, name)
+    function = getattr(queries, name, None) or getattr(register_queries, name)
     return function(cursor(version_key), *args, **dict(kwargs))
 
 
