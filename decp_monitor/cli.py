@@ -291,15 +291,17 @@ def cmd_enrich(store: Store, args) -> int:
     con = store.connect(current)
     try:
         sirets = data_sirets(con)
+        # The newest answer the published base holds: newer ones in the cache call for a new version.
+        newest = con.execute("SELECT max(fetched_at) FROM register").fetchone()[0] if "register" in {
+            row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()} else None
     finally:
         con.close()
     settings = EnrichSettings.from_environment(
         recherche_base=args.api_url, rate=args.rate, max_age_days=args.max_age_days, limit=args.limit)
-    built_at = _parse_built_at(store.meta().get("built_at"))
     with RegisterCache(cache_path(store.root)) as cache:
         summary = enrich(cache, sirets, settings, progress=Progress("Répertoire des acheteurs"))
         # Answers of an interrupted run count too: they are in the cache, not yet in the base.
-        new_facts = cache.count_since(built_at) if built_at else cache.count()
+        new_facts = cache.count_since(newest) if newest else cache.count()
     print(summary.text)
     for problem in summary.problems[:10]:
         print(f"  {problem}", file=sys.stderr)
@@ -311,15 +313,6 @@ def cmd_enrich(store: Store, args) -> int:
         pass
     print(_summary(build.stats, started))
     return 0
-
-
-def _parse_built_at(value: Optional[str]):
-    import datetime as dt
-
-    try:
-        return dt.datetime.fromisoformat(value) if value else None
-    except ValueError:
-        return None
 
 
 def cmd_status(store: Store, args) -> int:
