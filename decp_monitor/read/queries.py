@@ -426,6 +426,10 @@ class BuyerFilter:
     late_min: float = 0.0
     late_max: float = 1.0
     text: str = ""
+    # Register of buyers (versions built with it): kind of buyer, région, département codes.
+    buyer_kind: Optional[str] = None
+    region: Optional[str] = None
+    departement: Optional[str] = None
 
     @property
     def late_range_active(self) -> bool:
@@ -461,7 +465,23 @@ def buyers(con, f: BuyerFilter, order: str = "severity", limit: int = DEFAULT_PA
     verdicts = list(f.verdicts)
     params = [verdicts, verdicts, f.declared, f.declared, f.platform, f.platform, int(f.min_contracts),
               f.late_range_active, float(f.late_min), float(f.late_max), text, text, digits, digits]
+    sql, params = _with_register(con, sql, params, f)
     return _page(con, sql, params, _BUYER_ORDERS.get(order, _BUYER_ORDERS["severity"]), limit, offset)
+
+
+def _with_register(con, sql: str, params: list, f: BuyerFilter) -> tuple[str, list]:
+    """The register's columns and filters, on versions that have them (constant fragments only)."""
+    from decp_monitor.read.register import has_register
+
+    if not has_register(con):
+        return sql, params
+    sql = sql.replace("SELECT buyer_siret, buyer_name,",
+                      "SELECT buyer_siret, buyer_name, buyer_kind_label, commune_name, departement_name, closed_on,", 1)
+    for column, value in (("buyer_kind", f.buyer_kind), ("region", f.region), ("departement", f.departement)):
+        if value:
+            sql += f"  AND {column} = ?\n"
+            params = [*params, value]
+    return sql, params
 
 
 def verdict_labels(con) -> dict[str, str]:

@@ -47,6 +47,25 @@ with st.container(border=True):
     with g:
         order = widgets.url_select("Trier par", "tri", list(ORDERS), "severity", format_func=ORDERS.get)
 
+# Kind and place of the buyers (register of buyers), on versions that have them.
+kinds = widgets.q(loaded, "buyer_kind_options")
+place = {"buyer_kind": None, "region": None, "departement": None}
+if kinds:
+    with st.container(border=True):
+        k, r, dpt = st.columns(3)
+        with k:
+            place["buyer_kind"] = widgets.url_select("Nature de l'acheteur", "nature", [None] + list(kinds), None,
+                                                     format_func=lambda v: "Toutes" if v is None else kinds.get(v, v))
+        regions = widgets.q(loaded, "region_options")
+        with r:
+            place["region"] = widgets.url_select("Région", "region", [None] + list(regions), None,
+                                                 format_func=lambda v: "Toutes" if v is None else regions.get(v, v))
+        departements = widgets.q(loaded, "departement_options", place["region"])
+        with dpt:
+            place["departement"] = widgets.url_select(
+                "Département", "departement", [None] + list(departements), None,
+                format_func=lambda v: "Tous" if v is None else departements.get(v, v))
+
 selected = BuyerFilter(
     verdicts=tuple(verdicts),
     declared={"oui": True, "non": False}.get(declared),
@@ -55,13 +74,14 @@ selected = BuyerFilter(
     late_min=late_range[0] / 100,
     late_max=late_range[1] / 100,
     text=text,
+    **place,
 )
 with widgets.error_boundary("la liste des acheteurs"):
     page = widgets.paged_query(loaded, "buyers", "buyers", "acheteurs", PAGE_SIZE, selected, order=order)
     widgets.table(
         widgets.with_buyer_links(page.rows),
-        columns.config("fiche", "buyer_name", "buyer_siret", "verdict_label", "declared", "platform",
-                       "contracts_total", "contracts_in_window", "late_contracts", "late_rate",
+        columns.config("fiche", "buyer_name", "buyer_siret", "verdict_label", "buyer_kind_label", "departement_name",
+                       "declared", "platform", "contracts_total", "contracts_in_window", "late_contracts", "late_rate",
                        "median_delay_days", "last_publication_date"),
         download="acheteurs", full=page,
         empty="Aucun acheteur ne correspond à ces filtres. Élargissez-les (verdict, taux de retard, nombre de contrats).",
