@@ -14,8 +14,10 @@ from decp_monitor import __version__, api
 from decp_monitor.core import vocabulary
 from decp_monitor.core.dates import parse_iso_date
 from decp_monitor.core.progress import Progress
+from decp_monitor.pipeline import build_version
 from decp_monitor.read.export import DOCUMENTED_TABLES, FORMATS, ExportError, write_problem
 from decp_monitor.read.status import StatusReport
+from decp_monitor.register.enrich import EnrichSettings
 from decp_monitor.store.versions import DATA_DIR_ENV, DEFAULT_DATA_DIR, Store, StoreError
 
 DESCRIPTION = """\
@@ -31,6 +33,7 @@ exemples :
   python -m decp_monitor demo                       base de démonstration
   python -m decp_monitor load ../mes-fichiers/      charger des fichiers locaux
   python -m decp_monitor refresh                    moissonner data.gouv.fr
+  python -m decp_monitor enrich                     nommer les acheteurs (répertoire des entreprises)
   python -m decp_monitor status 21440036800012      verdict d'un acheteur
   python -m decp_monitor export buyer_compliance --format csv-fr --out acheteurs.csv
 """
@@ -44,6 +47,12 @@ def _add_common(parser: argparse.ArgumentParser, top: bool = False) -> None:
         default=None if top else argparse.SUPPRESS,
         help=f"répertoire des bases et du cache (défaut : ${DATA_DIR_ENV} ou « {DEFAULT_DATA_DIR}/ »)",
     )
+
+
+def _minutes(value: str) -> int:
+    if not value.isdigit() or not 0 <= int(value) <= 24 * 60:
+        raise argparse.ArgumentTypeError(f"« {value} » : nombre de minutes attendu, de 0 à 1440")
+    return int(value)
 
 
 def _date(value: str):
@@ -130,8 +139,36 @@ def build_parser() -> argparse.ArgumentParser:
     refresh.add_argument("--dataset-id", action="append", dest="dataset_ids", default=None, help="jeu de données à inclure (répétable)")
     refresh.add_argument("--max-file-mb", type=int, default=None, help="taille maximale d'un fichier téléchargé, en Mo")
     refresh.add_argument("--concurrency", type=int, default=4, help="téléchargements simultanés (défaut : 4)")
+    refresh.add_argument("--sans-annuaire", action="store_true", dest="no_register",
+                         help="ne pas interroger le répertoire des entreprises (noms, nature, commune des acheteurs)")
+    refresh.add_argument("--annuaire-minutes", type=_minutes, default=10, metavar="MINUTES",
+                         help="durée maximale de l'interrogation du répertoire pendant le rafraîchissement "
+                              "(défaut : 10 ; la suite est reprise au prochain rafraîchissement ou par « enrich »)")
     _add_assessment(refresh, "date d'évaluation (défaut : aujourd'hui)")
     _add_common(refresh)
+
+    enrich = sub.add_parser(
+        "enrich",
+        help="compléter le répertoire des acheteurs (nom, nature juridique, commune, fermeture) par l'API Recherche d'entreprises",
+        description=(
+            "Interroge l'API Recherche d'entreprises (ouverte, sans clé, 7 requêtes par seconde au plus) pour les SIRET "
+            "de la base publiée encore inconnus ou dont l'information date de plus de --age-max jours, puis publie une "
+            "nouvelle version de la base. Chaque réponse est conservée aussitôt dans le répertoire de données : une "
+            "exécution interrompue reprend là où elle s'était arrêtée. Avec un jeton dans $DECP_API_ENTREPRISE_TOKEN "
+            "(et le SIRET de l'administration destinataire dans $DECP_API_ENTREPRISE_RECIPIENT), l'API Entreprise "
+            "complète les établissements non diffusibles ou inconnus de l'API ouverte."
+        ),
+    )
+    enrich.add_argument("--age-max", type=int, default=None, dest="max_age_days", metavar="JOURS",
+                        help="réinterroger les SIRET dont l'information a plus de JOURS jours (défaut : 30)")
+    enrich.add_argument("--limite", type=int, default=None, dest="limit", metavar="N",
+                        help="interroger au plus N SIRET lors de cette exécution")
+    enrich.add_argument("--api-url", default=None, metavar="URL",
+                        help="racine de l'API Recherche d'entreprises (défaut : $DECP_RECHERCHE_ENTREPRISES_URL "
+                             "ou https://recherche-entreprises.api.gouv.fr)")
+    enrich.add_argument("--debit", type=float, default=None, dest="rate", metavar="REQ/S",
+                        help="requêtes par seconde au plus (défaut : 7, la limite de l'API)")
+    _add_common(enrich)
 
     status = sub.add_parser(
         "status",
@@ -219,6 +256,10 @@ def cmd_refresh(store: Store, args) -> int:
         }.items()
         if value is not None
     }
+    if args.no_register:
+        options["register"] = False
+    else:
+        options["register_settings"] = EnrichSettings.from_environment(deadline_seconds=args.annuaire_minutes * 60.0)
     summary = api.refresh(store, api_base=args.api_base, as_of=args.as_of, window_months=args.window_months,
                           stale_months=args.stale_months, progress=_phase_progress(), **options)
     print(summary.text)
@@ -233,6 +274,45 @@ def _phase_progress():
         bar(done, total, detail)
 
     return report
+
+
+def cmd_enrich(store: Store, args) -> int:
+    from decp_monitor.register.cache import RegisterCache, cache_path
+    from decp_monitor.register.enrich import EnrichSettings, data_sirets, enrich
+
+    current = store.current()
+    if current is None:
+        print("Erreur : aucune base publiée. Chargez d'abord des données (load, refresh).", file=sys.stderr)
+        return 1
+    if store.meta().get("is_demo") == "true":
+        print("La base actuelle est la démonstration : ses SIRET sont fictifs, son répertoire est fourni avec elle. "
+              "Rien n'a été demandé.", file=sys.stderr)
+        return 0
+    con = store.connect(current)
+    try:
+        sirets = data_sirets(con)
+        # The newest answer the published base holds: newer ones in the cache call for a new version.
+        newest = con.execute("SELECT max(fetched_at) FROM register").fetchone()[0] if "register" in {
+            row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()} else None
+    finally:
+        con.close()
+    settings = EnrichSettings.from_environment(
+        recherche_base=args.api_url, rate=args.rate, max_age_days=args.max_age_days, limit=args.limit)
+    with RegisterCache(cache_path(store.root)) as cache:
+        summary = enrich(cache, sirets, settings, progress=Progress("Répertoire des acheteurs"))
+        # Answers of an interrupted run count too: they are in the cache, not yet in the base.
+        new_facts = cache.count_since(newest) if newest else cache.count()
+    print(summary.text)
+    for problem in summary.problems[:10]:
+        print(f"  {problem}", file=sys.stderr)
+    if new_facts == 0:
+        print("Aucune information nouvelle : la base publiée est inchangée.")
+        return 0
+    started = time.monotonic()
+    with build_version(store, "enrich", source=settings.recherche_base, carry_over=True) as build:
+        pass
+    print(_summary(build.stats, started))
+    return 0
 
 
 # -- status --------------------------------------------------------------------------------------
@@ -365,6 +445,7 @@ COMMANDS = {
     "demo": cmd_demo,
     "load": cmd_load,
     "refresh": cmd_refresh,
+    "enrich": cmd_enrich,
     "status": cmd_status,
     "export": cmd_export,
 }

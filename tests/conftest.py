@@ -13,5 +13,13 @@ def real_dir() -> Path:
     return REAL
 
 
+@pytest.fixture(autouse=True)
+def _register_api_on_loopback(monkeypatch):
+    """No test may reach the real register APIs: by default they point at a closed loopback port."""
+    monkeypatch.setenv("DECP_RECHERCHE_ENTREPRISES_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("DECP_API_ENTREPRISE_URL", "http://127.0.0.1:9")
+    monkeypatch.delenv("DECP_API_ENTREPRISE_TOKEN", raising=False)
+
+
 # The udata test server's fixtures, for every test module (tests/udata_server.py).
 from tests.udata_server import small_udata_server, udata_server  # noqa: E402,F401

@@ -181,7 +181,7 @@ def test_api_base_from_environment(monkeypatch):
 
 def test_cli_refresh(small_udata_server, tmp_path, capsys):
     code = cli.main(["--data-dir", str(tmp_path), "refresh", "--api-base", small_udata_server.api_base,
-                     "--tag", "decp", "--dataset-id", PES, "--max-file-mb", "5"])
+                     "--tag", "decp", "--dataset-id", PES, "--max-file-mb", "5", "--sans-annuaire"])
     out = capsys.readouterr().out
     assert code == 0
     assert "Jeux de données : 3" in out and "20 déclarations" in out

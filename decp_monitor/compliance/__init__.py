@@ -20,10 +20,12 @@ from decp_monitor.compliance.rules import RULES
 from decp_monitor.core import siret, vocabulary
 from decp_monitor.core.dates import parse_iso_date
 from decp_monitor.core.vocabulary import STATUS_LABELS, VERDICT_LABELS
+from decp_monitor.register import kinds
 
 _SQL_DIR = Path(__file__).resolve().parent
 # Order matters: each file reads the tables of the ones before.
-PIPELINE = ("observed.sql", "contracts.sql", "buyer_universe.sql", "buyers.sql", "conventions.sql", "overview.sql")
+PIPELINE = ("observed.sql", "contracts.sql", "buyer_universe.sql", "buyers.sql", "buyer_register.sql",
+            "conventions.sql", "overview.sql")
 TABLES = (
     "contract_compliance", "modification_compliance", "buyer_compliance",
     "dataset_conformance", "resource_conformance", "overview_monthly",
@@ -108,6 +110,7 @@ def _label_rows() -> list[tuple]:
     rows += [("check", code, label, None, None) for code, label in rules.CHECK_LABELS.items()]
     rows += [("check_message", code, ok, ko, None) for code, (ok, ko) in rules.CHECK_MESSAGES.items()]
     rows += [("observed_source", code, label, None, None) for code, label in rules.OBSERVED_SOURCE_LABELS.items()]
+    rows += [("buyer_kind", code, label, None, None) for code, label in kinds.KIND_LABELS.items()]
     return rows
 
 
@@ -143,6 +146,26 @@ def _fill_siret_problems(con) -> None:
                 {"sirets": invalid, "problems": problems})
 
 
+def _install_register(con) -> None:
+    """What buyer_register.sql reads besides the register table (empty for a version built before it)."""
+    from decp_monitor.register.apply import create_reference_tables
+    from decp_monitor.register.search import sql_macro
+
+    create_reference_tables(con)
+    con.execute(sql_macro())
+    present = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'register'").fetchone()[0]
+    if not present:
+        con.execute("CREATE TEMP TABLE register AS SELECT * FROM (SELECT NULL::VARCHAR AS siret, NULL::VARCHAR AS siren, "
+                    "NULL::BOOLEAN AS found, NULL::VARCHAR AS name, NULL::VARCHAR AS legal_name, "
+                    "NULL::VARCHAR AS categorie_juridique, NULL::VARCHAR AS categorie_juridique_label, "
+                    "NULL::VARCHAR AS kind, NULL::VARCHAR AS state, NULL::DATE AS closed_on, "
+                    "NULL::VARCHAR AS legal_state, NULL::VARCHAR AS commune_code, NULL::VARCHAR AS commune_name, "
+                    "NULL::VARCHAR AS departement, NULL::VARCHAR AS region, NULL::VARCHAR AS head_office_siret, "
+                    "NULL::BOOLEAN AS is_head_office, NULL::BOOLEAN AS non_diffusible, NULL::VARCHAR AS source, "
+                    "NULL::TIMESTAMP AS fetched_at, NULL::VARCHAR AS data_name, NULL::VARCHAR AS data_name_source, "
+                    "NULL::VARCHAR AS data_departement) WHERE FALSE")
+
+
 def _meta_months(con, key: str, default: int) -> int:
     try:
         row = con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
@@ -172,6 +195,7 @@ def compute(con, as_of: DateLike = None, window_months: Optional[int] = None,
     _create_labels(con)
     _drop_view_or_table(con, "contract_compliance")
     siret.install_sql(con)
+    _install_register(con)
     for name in PIPELINE:
         if name == "buyers.sql":
             _fill_siret_problems(con)

@@ -122,6 +122,15 @@ REASONS: dict[str, str] = {
     "compliant": "Tous les contrats évalués ({}) notifiés entre le {} et le {} ont été publiés dans les délais.",
 }
 
+# -- Register of buyers (decp_monitor/register) ---------------------------------------------
+# A closed establishment (verdict "closed", core/vocabulary.py): silence after its closing date
+# (stale, missing, nothing recent, undeclared) becomes "closed"; late publications before it still count.
+REASONS.update({
+    "closed": "Établissement fermé le {} (répertoire Sirene) : il n'a plus rien à publier après cette date.",
+    "closed_undated": "Établissement fermé (répertoire Sirene, date de fermeture inconnue).",
+    "probable_siret": "SIRET probablement voulu : {} ({}), seul établissement connu du même SIREN.",
+})
+
 # -- Metadata conventions (seeds 003/004) -----------------------------------------------------
 
 TITLE_PREFIX = "Données essentielles des marchés publics - "

@@ -45,6 +45,7 @@ SEVERITY_RANK: dict[str, int] = {
     "invalid_siret": 5,
     "no_recent_data": 6,
     "compliant": 7,
+    "closed": 8,
 }
 # How a verdict reads: the tone of its banner (success, error, warning, info).
 VERDICT_TONE: dict[str, str] = {

@@ -9,12 +9,16 @@ from decp_monitor.core import vocabulary
 from decp_monitor.dashboard import charts, columns, widgets
 from decp_monitor.dashboard.data import Loaded
 from decp_monitor.dashboard.format import format_siret, fr_date, fr_days, fr_int, fr_percent, md_escape
+from decp_monitor.dashboard.navigation import page_path
 from decp_monitor.read import queries
+from decp_monitor.read import register as register_queries
 
 BANNERS = {"success": st.success, "error": st.error, "warning": st.warning, "info": st.info}
 ICONS = {"compliant": ":material/check_circle:", "late": ":material/schedule:", "missing": ":material/block:",
          "stale": ":material/hourglass_disabled:", "undeclared": ":material/help:",
          "invalid_siret": ":material/block:", "no_recent_data": ":material/info:"}
+# A closed establishment (register of buyers) is not chased: an information banner.
+ICONS["closed"] = ":material/door_front:"
 PAGE_SIZE = 100
 NO_CONTRACTS = ("Aucun contrat n'a été trouvé sous ce SIRET dans les données chargées : ni dans les fichiers "
                 "de données essentielles moissonnés, ni dans les fichiers chargés localement. Si l'acheteur a "
@@ -29,13 +33,14 @@ def render(loaded: Loaded, row: dict) -> None:
     if row.get("platform"):
         facts.append(f"plateforme : {md_escape(row['platform'])}")
     facts.append("déclaré par un profil d'acheteur" if row.get("declared") else "non déclaré par un profil d'acheteur")
-    if not row.get("buyer_name") and row.get("declared"):
+    if (not row.get("buyer_name") or row.get("buyer_name_source") == "declaration") and row.get("declared"):
         # No name in any publication: the declaration's contact details often say who it is.
         declared = widgets.q(loaded, queries.buyer_declarations, siret)
         contacts = [c for c in declared.get("coordonnees", []) if isinstance(c, str) and c.strip()]
         if contacts:
             facts.append(f"coordonnées déclarées : {md_escape(contacts[0].strip())}")
     st.caption(" · ".join(facts))
+    register_facts(loaded, row)
 
     verdict = row.get("verdict") or "no_recent_data"
     reasons = row.get("reasons") or []
@@ -73,6 +78,65 @@ def render(loaded: Loaded, row: dict) -> None:
         _findings(loaded, siret)
     with tabs[5], widgets.error_boundary("les conseils"):
         _advice(loaded, row)
+
+
+def search_label(row) -> str:
+    """One search result: name, SIRET, kind and place when the register knows them, verdict."""
+    parts = [md_escape(getattr(row, "buyer_name", None) or "Nom inconnu"), format_siret(row.buyer_siret)]
+    kind = getattr(row, "buyer_kind_label", None)
+    place = getattr(row, "commune_name", None) or getattr(row, "departement_name", None)
+    if isinstance(kind, str) and kind:
+        parts.append(md_escape(kind) + (f" ({md_escape(place)})" if isinstance(place, str) and place else ""))
+    closed = getattr(row, "closed_on", None)
+    label = md_escape(row.verdict_label or "")
+    if closed is not None and not (isinstance(closed, float) or str(closed) in ("NaT", "nan")):
+        label += f", fermé le {fr_date(closed)}"
+    parts.append(label)
+    return " — ".join(parts)
+
+
+def register_facts(loaded: Loaded, row: dict) -> None:
+    """What the register says: kind, place, closing, probable SIRET, the SIREN's other establishments."""
+    if "buyer_kind" not in row:
+        return  # a version built before the register
+    siret = row["buyer_siret"]
+    facts = []
+    if row.get("buyer_kind") and row["buyer_kind"] != "inconnu":
+        facts.append(md_escape(row.get("buyer_kind_label") or ""))
+    if row.get("categorie_juridique"):
+        facts.append(f"catégorie juridique {row['categorie_juridique']} ({md_escape(row.get('categorie_juridique_label') or '')})")
+    if row.get("legal_name") and row.get("legal_name") != row.get("buyer_name"):
+        facts.append(f"organisme : {md_escape(row['legal_name'])}")
+    place = [p for p in (row.get("commune_name"), row.get("departement_name") and
+                         f"{row['departement_name']} ({row['departement']})", row.get("region_name")) if p]
+    if place:
+        facts.append(md_escape(", ".join(place)))
+    source = row.get("register_source")
+    if source:
+        from decp_monitor.register.facts import SOURCE_LABELS
+
+        facts.append(f"répertoire : {SOURCE_LABELS.get(source, source)}, le {fr_date(row.get('register_fetched_at'))}")
+    elif row.get("siret_valid"):
+        facts.append("répertoire des entreprises pas encore interrogé (commande « enrich »)")
+    if facts:
+        st.caption(" · ".join(facts))
+    if row.get("is_closed"):
+        when = f" le {fr_date(row['closed_on'])}" if row.get("closed_on") else ""
+        st.warning(f"**Établissement fermé{when}** (répertoire Sirene) : il est jugé sur ce qu'il devait publier "
+                   "jusqu'à cette date.", icon=":material/door_front:")
+    if row.get("probable_siret"):
+        st.info(f"**SIRET probablement voulu : {format_siret(row['probable_siret'])}**, seul établissement connu "
+                "du même SIREN.", icon=":material/lightbulb:")
+        st.page_link(page_path("buyer"), label=f"Ouvrir la fiche de {format_siret(row['probable_siret'])}",
+                     query_params={"siret": row["probable_siret"]}, icon=":material/arrow_forward:")
+    siblings = widgets.q(loaded, register_queries.register_siblings, siret)
+    if not siblings.empty:
+        with st.expander(f"Autres établissements du même SIREN ({fr_int(len(siblings))})", expanded=bool(row.get("is_closed"))):
+            for sib in siblings.itertuples():
+                state = f"fermé le {fr_date(sib.closed_on)}" if sib.establishment_state == "F" else "actif"
+                tail = md_escape(sib.verdict_label) if sib.in_data else "absent des données chargées"
+                label = f"{format_siret(sib.buyer_siret)} — {md_escape(sib.buyer_name or 'nom inconnu')} — {state} — {tail}"
+                st.page_link(page_path("buyer"), label=label, query_params={"siret": sib.buyer_siret})
 
 
 def _contracts(loaded: Loaded, row: dict) -> None:

@@ -141,3 +141,36 @@ def buyer_timeline(df: pd.DataFrame) -> go.Figure:
     fig.update_xaxes(tickformat="%d/%m/%Y", title_text=None, side="top")
     fig.update_yaxes(title_text=None, autorange="reversed", showticklabels=len(df) <= 40)
     return fig
+
+
+VERDICT_COLORS["closed"] = "#5E2A2B"  # register of buyers: a closed establishment
+
+
+def departement_map(df: pd.DataFrame, geojson: dict) -> go.Figure:
+    """Choropleth of the late share by département (metropolitan outlines shipped with the package,
+    register/data/LICENCES.md); départements without an assessed contract stay grey."""
+    shown = df[df["assessed"].fillna(0) > 0]
+    hover = [
+        f"<b>{row.departement_name} ({row.departement})</b><br>"
+        f"{_fr_percent(row.late_share)} des contrats publiés en retard<br>"
+        f"{int(row.late)} sur {int(row.assessed)} contrats évalués · {int(row.buyers)} acheteurs"
+        for row in shown.itertuples()
+    ]
+    fig = go.Figure()
+    codes = [f["id"] for f in geojson["features"]]
+    fig.add_trace(go.Choropleth(  # every outline, grey: a département with nothing to assess
+        geojson=geojson, locations=codes, z=[0] * len(codes), colorscale=[[0, "#EEEEEE"], [1, "#EEEEEE"]],
+        showscale=False, hoverinfo="skip", marker_line_color="white", marker_line_width=0.5))
+    fig.add_trace(go.Choropleth(
+        geojson=geojson, locations=shown["departement"], z=shown["late_share"] * 100, zmin=0,
+        zmax=max(10.0, float((shown["late_share"] * 100).max() if len(shown) else 10)),
+        colorscale=[[0, "#F5F5FE"], [0.5, "#FC5D00"], [1, LATE]], marker_line_color="white", marker_line_width=0.5,
+        text=hover, hovertemplate="%{text}<extra></extra>",
+        colorbar=dict(title="Retard (%)", ticksuffix=" %", thickness=12, len=0.7)))
+    fig.update_geos(fitbounds="locations", visible=False, projection_type="equirectangular")
+    fig.update_layout(**{**FRENCH_LAYOUT, "height": 520, "margin": dict(l=0, r=0, t=10, b=0)})
+    return fig
+
+
+def _fr_percent(value) -> str:
+    return "–" if value is None or pd.isna(value) else f"{100 * value:.1f} %".replace(".", ",")

@@ -117,6 +117,20 @@ COMMON = {
 }
 
 
+# Columns of the register of buyers (decp_monitor/register).
+COMMON.update({
+    "buyer_kind_label": cc.TextColumn("Nature", help="Nature de l'acheteur, d'après sa catégorie juridique (répertoire Sirene)"),
+    "legal_name": cc.TextColumn("Organisme", help="Unité légale (SIREN) dont l'établissement dépend"),
+    "commune_name": cc.TextColumn("Commune", help="Commune de l'établissement (répertoire Sirene)"),
+    "departement_name": cc.TextColumn("Département"),
+    "region_name": cc.TextColumn("Région"),
+    "closed_on": date("Fermé le", "Date de fermeture de l'établissement (répertoire Sirene)"),
+    "departement": cc.TextColumn("Code", help="Code du département"),
+    "assessed": count("Contrats évalués", "Contrats notifiés dans la fenêtre d'évaluation, délai calculable"),
+    "late": count("En retard", "Contrats publiés plus de deux mois après la notification"),
+    "late_share": cc.NumberColumn("Taux de retard", format="percent", help="Part des contrats évalués publiés en retard"),
+})
+
 SEVERITY_LABELS = {"error": "Erreur", "warning": "Avertissement", "info": "Information"}
 
 # Codes stored in the database, shown in French in the tables (the exports keep the codes).

@@ -802,6 +802,11 @@ def generate_corpus(out: Path, seed: int = 2026, buyers: int = 300, contracts: i
         resource["type"] = "other"
         datasets[f"platform:{platform}"]["resources"].append(resource)
 
+    facts = register_facts(people, seed, as_of)
+    path = tmp / REGISTER_FOLDER / REGISTER_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(facts, ensure_ascii=False, indent=1), encoding="utf-8")
+
     page = [{k: v for k, v in d.items() if k != "_key"} for d in datasets.values()]
     catalogue = {"data": page, "page": 1, "page_size": len(page), "total": len(page),
                  "next_page": None, "previous_page": None}
@@ -817,5 +822,73 @@ def generate_corpus(out: Path, seed: int = 2026, buyers: int = 300, contracts: i
         "contracts": len(all_contracts),
         "datasets": len(page),
         "declared_buyers": sum(len(r) for r in declared_by.values()),
+        "register_facts": len(facts),
+        "closed": sum(1 for f in facts if f["state"] == "F"),
     })
     return written
+
+
+# -- the register of buyers ----------------------------------------------------------------------
+
+REGISTER_FOLDER = "repertoire"
+REGISTER_FILE = "repertoire-acheteurs.json"
+# Catégorie juridique of each kind of demo buyer (by the first digits of its SIRET, BUYER_KINDS).
+CATEGORIES = {"21": "7210", "24": "7348", "25": "7353", "22": "7220", "26": "7364", "27": "7371",
+              "19": "7331", "20": "7361", "13": "7172", "18": "7383"}
+CLOSED_SHARE = {"silent": 0.5, "never": 0.3}  # of these behaviours, closed establishments
+
+
+def _register_style(name: str) -> str:
+    """As the Sirene register writes names: capitals, no accents, apostrophes as spaces."""
+    table = str.maketrans("àâäçéèêëîïôöùûüÀÂÄÇÉÈÊËÎÏÔÖÙÛÜ'’", "aaaceeeeiioouuuAAACEEEEIIOOUUU  ")
+    return " ".join(name.translate(table).upper().split())
+
+
+def _commune_code(rnd: random.Random, town: str, dept: str) -> str:
+    if town == "Paris":
+        return f"751{rnd.randint(1, 20):02d}"  # arrondissement codes, as the register gives them
+    if town == "Lyon":
+        return f"6938{rnd.randint(1, 9)}"
+    if town == "Marseille":
+        return f"132{rnd.randint(1, 16):02d}"
+    number = sum(map(ord, town))
+    return f"{dept}{number % 90 + 10:02d}" if len(dept) == 3 else f"{dept}{number % 900 + 1:03d}"
+
+
+def register_facts(people: list[DemoBuyer], seed: int, as_of: dt.date) -> list[dict]:
+    """What the national register says about each demo buyer (register/facts.py's Fact, as JSON):
+    names in the register's style, catégorie juridique, commune; some establishments closed (a
+    silent buyer after its last publications, a declared one before the assessed period), each
+    with the establishment that took over under the same SIREN."""
+    rnd = random.Random(seed + 15)  # its own stream: the rest of the corpus does not move
+    towns = dict(TOWNS)
+    fetched = dt.datetime.combine(as_of - dt.timedelta(days=3), dt.time(4, 0)).isoformat()
+    facts: list[dict] = []
+    for b in people:
+        dept = towns[b.town]
+        code = CATEGORIES[b.siret[:2]]
+        commune = _commune_code(rnd, b.town, dept)
+        legal = _register_style(b.name)
+        if code == "7361":  # the register names every CCAS alike
+            legal = "CENTRE COMMUNAL D ACTION SOCIALE"
+        closed_on = None
+        if rnd.random() < CLOSED_SHARE.get(b.behaviour, 0.0):
+            # silent: its last contracts were notified about 460 days before as_of and published
+            # up to a year later; it closed after that. Declared-only: closed before the period.
+            back = rnd.randint(30, 100) if b.behaviour == "silent" else rnd.randint(500, 900)
+            closed_on = (as_of - dt.timedelta(days=back)).isoformat()
+        fact = {
+            "siret": b.siret, "found": True, "name": None, "legal_name": legal,
+            "categorie_juridique": code, "state": "F" if closed_on else "A", "closed_on": closed_on,
+            "legal_state": "A", "commune_code": commune, "commune_name": _register_style(b.town),
+            "head_office_siret": b.siret, "is_head_office": True, "non_diffusible": False,
+            "source": "demo", "fetched_at": fetched,
+        }
+        facts.append(fact)
+        if closed_on:  # the establishment that took over, under the same SIREN
+            successor = with_check_digit(b.siret[:9] + f"{int(b.siret[9:13]) + 100:04d}")
+            facts.append(dict(fact, siret=successor, state="A", closed_on=None, head_office_siret=successor,
+                              commune_code=_commune_code(rnd, b.town, dept)))
+            fact["head_office_siret"] = successor
+            fact["is_head_office"] = False
+    return facts

@@ -1,6 +1,8 @@
 """The demo database: the project's own generated corpus, loaded through the ordinary loaders."""
 from __future__ import annotations
 
+import datetime as dt
+import json
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -35,7 +37,7 @@ def build_demo(
     buyers: int = 300,
 ) -> dict[str, int]:
     """Generate the demo corpus (deterministic) and publish a database built from it."""
-    from decp_monitor.demo.corpus import DEMO_AS_OF, generate_corpus
+    from decp_monitor.demo.corpus import DEMO_AS_OF, REGISTER_FOLDER, generate_corpus
 
     corpus = demo_corpus_dir(store)
     generate_corpus(corpus, seed=DEMO_SEED, buyers=buyers, contracts=contracts, as_of=DEMO_AS_OF)
@@ -45,5 +47,22 @@ def build_demo(
         source="corpus de démonstration généré",
         meta={"is_demo": "true", "as_of": DEMO_AS_OF.isoformat()},
     ) as build:
-        load_paths(build, [corpus], progress=progress)
+        # The register facts are the demo's own API answers, not a file the loaders read.
+        data_paths = sorted(p for p in corpus.iterdir() if p.name != REGISTER_FOLDER)
+        load_paths(build, data_paths, progress=progress)
+        build.register_facts = load_register_facts(corpus / REGISTER_FOLDER)
     return build.stats
+
+
+def load_register_facts(folder: Path) -> list:
+    """The demo corpus's register facts (JSON files of Fact rows) as facts."""
+    from decp_monitor.register.facts import Fact, complete
+
+    facts = []
+    for path in sorted(folder.glob("*.json")):
+        for row in json.loads(path.read_text(encoding="utf-8")):
+            row = dict(row)
+            row["closed_on"] = dt.date.fromisoformat(row["closed_on"]) if row.get("closed_on") else None
+            row["fetched_at"] = dt.datetime.fromisoformat(row["fetched_at"]) if row.get("fetched_at") else None
+            facts.append(complete(Fact(**row)))
+    return facts

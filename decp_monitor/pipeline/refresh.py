@@ -75,6 +75,7 @@ class RefreshSummary:
     throttled: int = 0
     duration: float = 0.0
     version: str = ""
+    register: str = ""  # the register step's summary (French), empty when skipped
 
     @property
     def text(self) -> str:
@@ -92,6 +93,8 @@ class RefreshSummary:
             f"  Requêtes HTTP : {self.api_requests} (dont {self.retries} nouvelles tentatives ; "
             f"{self.throttled} refus « trop de requêtes » (429) respectés).",
         ]
+        if self.register:
+            lines.append(f"  {self.register}")
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -191,9 +194,12 @@ def run_refresh(
     page_size: int = 100,
     min_dataset_ratio: float = MIN_DATASET_RATIO,
     meta: Optional[dict] = None,
+    register: bool = False,
+    register_settings=None,
 ) -> RefreshSummary:
     """Crawl the API and publish a new version; `meta` holds assessment parameters (as_of,
-    window_months, stale_months) for the compliance engine."""
+    window_months, stale_months) for the compliance engine. register: ask the register of
+    companies about the SIRETs found (register/enrich.py; bounded, never blocking)."""
     api_base = resolve_api_base(api_base)
     tags, dataset_ids = tuple(tags), tuple(dataset_ids)
     report = progress or (lambda *args: None)
@@ -238,6 +244,12 @@ def run_refresh(
         summary.datasets, summary.resources = len(dataset_table), len(resource_table)
         planned = _carry_unchanged(build, planned, summary)
         _download_and_parse(build, client, cache, planned, max_file_bytes, concurrency, report, summary)
+        if register:
+            from decp_monitor.register.enrich import enrich_build
+
+            summary.register = enrich_build(
+                build, register_settings, lambda done, total, siret: report("Répertoire des acheteurs", done, total, siret)
+            ).text
 
         for row in resource_table.values():
             summary.by_classification[row["classification"]] = summary.by_classification.get(row["classification"], 0) + 1

@@ -497,6 +497,10 @@ class BuyerFilter:
     late_min: float = 0.0
     late_max: float = 1.0
     text: str = ""
+    # Register of buyers (versions built with it): kind of buyer, région, département codes.
+    buyer_kind: Optional[str] = None
+    region: Optional[str] = None
+    departement: Optional[str] = None
 
     @property
     def late_range_active(self) -> bool:
@@ -517,12 +521,16 @@ def buyers(con, f: BuyerFilter, order: str = "severity") -> Select:
     text = f.text.strip()
     digits = "".join(ch for ch in text if ch.isdigit())
     sql = """
-        SELECT buyer_siret, buyer_name, verdict, verdict_label, declared, platform,
+        SELECT buyer_siret, buyer_name, buyer_kind_label, commune_name, departement_name, closed_on,
+               verdict, verdict_label, declared, platform,
                contracts_total, contracts_in_window,
                n_late_all AS late_contracts, round(late_rate, 3) AS late_rate,
                median_delay_days, last_publication_date, dataset_count, severity_rank
         FROM buyer_compliance
         WHERE (len(CAST($verdicts AS VARCHAR[])) = 0 OR list_contains(CAST($verdicts AS VARCHAR[]), verdict))
+          AND (CAST($buyer_kind AS VARCHAR) IS NULL OR buyer_kind = $buyer_kind)
+          AND (CAST($region AS VARCHAR) IS NULL OR region = $region)
+          AND (CAST($departement AS VARCHAR) IS NULL OR departement = $departement)
           AND (CAST($declared AS BOOLEAN) IS NULL OR declared = $declared)
           AND (CAST($platform AS VARCHAR) IS NULL OR platform = $platform)
           AND contracts_total >= $min_contracts
@@ -532,8 +540,17 @@ def buyers(con, f: BuyerFilter, order: str = "severity") -> Select:
     """
     params = {"verdicts": list(f.verdicts), "declared": f.declared, "platform": f.platform,
               "min_contracts": int(f.min_contracts), "late_range": f.late_range_active,
-              "late_min": float(f.late_min), "late_max": float(f.late_max), "text": text, "digits": digits}
+              "late_min": float(f.late_min), "late_max": float(f.late_max), "text": text, "digits": digits,
+              "buyer_kind": f.buyer_kind or None, "region": f.region or None, "departement": f.departement or None}
     return Select(sql, params, _BUYER_ORDERS.get(order, _BUYER_ORDERS["severity"]))
+
+    sql = sql.replace("SELECT buyer_siret, buyer_name,",
+                      "SELECT buyer_siret, buyer_name, buyer_kind_label, commune_name, departement_name, closed_on,", 1)
+    for column, value in (("buyer_kind", f.buyer_kind), ("region", f.region), ("departement", f.departement)):
+        if value:
+            sql += f"  AND {column} = ?\n"
+            params = [*params, value]
+    return sql, params
 
 
 def verdict_labels(con) -> dict[str, str]:

@@ -5,7 +5,7 @@
 
 CREATE OR REPLACE TEMP TABLE register_universe AS
 SELECT DISTINCT siret FROM (
-    SELECT siret FROM declarations WHERE siret IS NOT NULL
+    SELECT coalesce(siret, nullif(trim(siret_raw), '')) AS siret FROM declarations
     UNION ALL SELECT nullif(trim(extras_siret), '') FROM datasets
     UNION ALL SELECT buyer_siret FROM contracts
     UNION ALL SELECT siret FROM register_api
@@ -24,12 +24,12 @@ GROUP BY 1;
 -- first comma or line break, when it has letters; the postcode gives a département.
 CREATE OR REPLACE TEMP TABLE register_declared AS
 WITH parts AS (
-    SELECT siret,
+    SELECT coalesce(siret, nullif(trim(siret_raw), '')) AS siret,
            nullif(trim(regexp_extract(coordonnees, '^([^,;\n\r]{3,200})', 1)), '') AS name,
            nullif(regexp_extract(coordonnees, '(?:^|[^0-9])([0-9]{5})(?:[^0-9]|$)', 1), '') AS postcode,
            line
     FROM declarations
-    WHERE siret IS NOT NULL AND coordonnees IS NOT NULL
+    WHERE coalesce(siret, nullif(trim(siret_raw), '')) IS NOT NULL AND coordonnees IS NOT NULL
 )
 SELECT siret,
        arg_min(name, line) FILTER (WHERE regexp_matches(name, '[A-Za-zÀ-ÿ]{3}') AND NOT regexp_matches(name, '[@/]')) AS name,

@@ -68,6 +68,10 @@ class RegisterCache:
                     chunk).fetchall()
         return [_fact(row) for row in rows]
 
+    def count_since(self, since: dt.datetime) -> int:
+        """Facts fetched after `since` (not yet in a version built before it)."""
+        return self.db.execute("SELECT count(*) FROM facts WHERE fetched_at > ?", [since.isoformat()]).fetchone()[0]
+
     def count(self) -> int:
         return self.db.execute("SELECT count(*) FROM facts").fetchone()[0]
 

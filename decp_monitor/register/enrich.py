@@ -39,6 +39,8 @@ API_ENTREPRISE_CONTEXT = "Suivi de la publication des données essentielles de l
 API_ENTREPRISE_OBJECT = "decp-monitor : identification des acheteurs publics"
 DEFAULT_MAX_AGE_DAYS = 30
 DEFAULT_ERROR_BUDGET = 30
+# SIRETs in a row whose request failed (after its retries): the API is down, stop asking.
+MAX_CONSECUTIVE_FAILURES = 3
 
 Progress = Callable[[int, int, str], None]
 
@@ -146,6 +148,7 @@ def enrich(cache: RegisterCache, sirets: Iterable[str], settings: Optional[Enric
         summary.stopped = f"limite de {settings.limit} SIRET par exécution atteinte"
     limiter = RateLimiter(settings.rate)
     learned: set[str] = set()
+    failures_in_row = 0
     unresolved: list[str] = []  # not known to the open API, or hidden: API Entreprise may say more
     url = settings.recherche_base.rstrip("/") + "/search"
     with PoliteClient(settings.http_settings()) as client:
@@ -169,6 +172,11 @@ def enrich(cache: RegisterCache, sirets: Iterable[str], settings: Optional[Enric
             except FetchError as exc:
                 summary.errors += 1
                 summary.problems.append(f"{siret} : {exc.message}")
+                failures_in_row += 1 if exc.retryable or exc.status is None else 0
+                if failures_in_row >= MAX_CONSECUTIVE_FAILURES:
+                    summary.stopped = f"API Recherche d'entreprises indisponible ({exc.message})"
+                    summary.remaining += len(todo) - index - 1
+                    break
                 continue
             except parse.ParseProblem as exc:
                 summary.errors += 1
@@ -176,6 +184,7 @@ def enrich(cache: RegisterCache, sirets: Iterable[str], settings: Optional[Enric
                 continue
             finally:
                 summary.requests = client.stats.requests
+            failures_in_row = 0
             cache.put(fact)
             if fact.found:
                 summary.found += 1
@@ -243,3 +252,35 @@ def _ask_api_entreprise(cache: RegisterCache, sirets: list[str], settings: Enric
 
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+# -- the register step of a build, and the `enrich` command ---------------------------------------
+
+_DATA_SIRETS_SQL = """
+    SELECT DISTINCT siret FROM (
+        SELECT siret FROM declarations
+        UNION ALL SELECT nullif(trim(extras_siret), '') FROM datasets
+        UNION ALL SELECT buyer_siret FROM records
+    ) WHERE siret IS NOT NULL
+"""
+
+
+def data_sirets(con) -> list[str]:
+    """Every SIRET the version's data mentions (validity is checked by to_ask)."""
+    return [row[0] for row in con.execute(_DATA_SIRETS_SQL).fetchall()]
+
+
+def enrich_build(build, settings: Optional[EnrichSettings] = None,
+                 progress: Optional[Progress] = None) -> EnrichSummary:
+    """The register step of a refresh: ask about the build's SIRETs, within its deadline. Never
+    raises: the register is an aid, a refresh does not fail for it (the facts fetched before stay)."""
+    from decp_monitor.register.cache import cache_path
+
+    build.writer.flush()
+    try:
+        with RegisterCache(cache_path(build.store.root)) as cache:
+            return enrich(cache, data_sirets(build.con), settings, progress)
+    except Exception as exc:  # the register must never cost a refresh its publication
+        summary = EnrichSummary()
+        summary.stopped = f"étape du répertoire abandonnée ({type(exc).__name__} : {exc})"
+        return summary

@@ -8,6 +8,7 @@ from decp_monitor.dashboard.format import format_siret, fr_int, md_escape, plura
 from decp_monitor.dashboard.navigation import page_path
 from decp_monitor.dashboard.siret_input import as_siret
 from decp_monitor.read import queries
+from decp_monitor.read import register as register_queries
 
 SEARCH_LIMIT = 25
 
@@ -27,6 +28,9 @@ typed = st.text_input(
     help="Le SIRET peut être saisi avec ou sans espaces. Une recherche par nom liste les acheteurs correspondants.",
 ).strip()
 siret = as_siret(typed)
+siren = siret if siret and len(siret) == 9 else None  # a SIREN lists the organisation's establishments
+if siren:
+    siret = None
 if siret:
     st.query_params["siret"] = siret
     st.query_params.pop("q", None)
@@ -51,9 +55,15 @@ if not typed:
 
 if not siret:
     with widgets.error_boundary("la recherche"):
-        found = widgets.q(loaded, queries.search_buyers, typed, limit=SEARCH_LIMIT)
-        if found.empty:
+        found = widgets.q(loaded, register_queries.find_buyers, typed, limit=SEARCH_LIMIT)
+        if found.empty and siren:
+            st.warning(f"Aucun établissement du SIREN {md_escape(typed)} dans les données chargées.", icon=":material/search:")
+        elif found.empty:
             st.warning(f"Aucun acheteur dont le nom contient « {md_escape(typed)} ». Essayez avec son SIRET.", icon=":material/search:")
+        elif siren:
+            st.markdown(f"**Établissements du SIREN {siren[0:3]} {siren[3:6]} {siren[6:9]} présents dans les données**")
+            for row in found.itertuples():
+                st.page_link(page_path("buyer"), label=buyer_view.search_label(row), query_params={"siret": row.buyer_siret})
         else:
             if len(found) < SEARCH_LIMIT:
                 st.caption(f"{plural(len(found), 'acheteur trouvé', 'acheteurs trouvés')}.")
@@ -61,11 +71,7 @@ if not siret:
                 st.caption(f"Plus de {fr_int(SEARCH_LIMIT - 1)} acheteurs correspondent : les {fr_int(SEARCH_LIMIT)} "
                            "ayant le plus de contrats sont listés. Précisez le nom, ou saisissez le SIRET.")
             for row in found.itertuples():
-                st.page_link(
-                    page_path("buyer"),
-                    label=f"{md_escape(row.buyer_name or 'Nom inconnu')} — {format_siret(row.buyer_siret)} — {md_escape(row.verdict_label)}",
-                    query_params={"siret": row.buyer_siret},
-                )
+                st.page_link(page_path("buyer"), label=buyer_view.search_label(row), query_params={"siret": row.buyer_siret})
     st.stop()
 
 problem = siret_problem(siret)

