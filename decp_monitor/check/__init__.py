@@ -149,7 +149,7 @@ def check_files(
         contract_count=result.contract_count, status_counts=result.status_counts,
         modifications=result.modifications, buyers=result.buyers,
         conventions=_conventions(result, description_name), description_given=description is not None,
-        duration_s=time.monotonic() - started,
+        duration_s=time.monotonic() - started, declared_statuses=result.declared_statuses,
     )
 
 

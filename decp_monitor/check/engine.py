@@ -16,6 +16,7 @@ Two passes over the same connection:
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -69,7 +70,7 @@ class EngineResult:
     resource_checks: list[dict]
     description_given: bool
     description_problems: list[str] = field(default_factory=list)
-    declared_statuses: dict[tuple, str] = field(default_factory=dict)  # (siret, id, notif) -> status, pass 1
+    declared_statuses: Counter = field(default_factory=Counter)  # (siret, id, notif, status) of pass 1
 
 
 def _resource_for(name: str, index: int, as_of: dt.date) -> dict:
@@ -121,11 +122,8 @@ def run(files: list[tuple[Path, str]], as_of: dt.date, description: Optional[dic
         # Pass 1: the files as a load reads them.
         consolidate(con, seen_at)
         compliance.compute(con, as_of=as_of)
-        declared = {
-            (siret, cid, notif): status
-            for siret, cid, notif, status in con.execute(
-                "SELECT buyer_siret, contract_id, notification_date, status FROM contract_compliance").fetchall()
-        }
+        declared = Counter(con.execute(
+            "SELECT buyer_siret, contract_id, notification_date, status FROM contract_compliance").fetchall())
         con.execute("CREATE TEMP TABLE check_declared AS SELECT contract_key, status, status_label FROM contract_compliance")
 
         # Pass 2: published today, in the proposed dataset.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -64,6 +65,9 @@ class Report:
     conventions: list[dict] = field(default_factory=list)
     description_given: bool = False
     duration_s: float = 0.0
+    # Counter of (buyer SIRET, contract id, notification date, status) from the files alone, every
+    # contract: what a database loaded from the same files says (not in the JSON: too long).
+    declared_statuses: Counter = field(default_factory=Counter, repr=False)
 
     @property
     def unreadable(self) -> bool:

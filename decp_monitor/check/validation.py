@@ -79,7 +79,8 @@ class Validation:
     capped: bool = False  # DETAIL_CAP reached: later invalid records only counted
     unreadable: Optional[str] = None  # French: why validation could not run
     notes: list[str] = field(default_factory=list)
-    invalid_positions: list[tuple[str, int]] = field(default_factory=list)  # (list path, index), capped
+    # (list path, 0-based index in that list; XML: tag, index among the records of that tag), capped
+    invalid_positions: list[tuple[str, int]] = field(default_factory=list)
     issues: IssueCollector = field(default_factory=IssueCollector)  # this file's schema errors
 
     def to_dict(self) -> dict:
@@ -247,7 +248,8 @@ def validate_json(path: Path, name: str, progress: Optional[Progress] = None,
 
     def add(error, prefix: list, record: Optional[int], contract_id: Optional[str]) -> None:
         key, fld, title, explanation, fix, value = json_error(error, version)
-        full = json_path(prefix + list(error.absolute_path)) if prefix else fld
+        # fld is relative to the record (and names a missing or extra field): put the record's path first.
+        full = (json_path(prefix) + ("" if fld == "(racine)" else "." + fld)) if prefix else fld
         issues.add("schema", f"schema:{key}", "error", title, explanation, fix,
                    Location(name, record=record, contract_id=contract_id, field=full or fld, value=value))
         result.errors += 1
@@ -495,6 +497,7 @@ def validate_xml(path: Path, name: str, progress: Optional[Progress] = None,
     try:
         with open(path, "rb") as handle:
             root = None
+            per_kind: dict[str, int] = {}
             for event, elem in _iterparse(handle, events=("start", "end"),
                                           tag=("{*}marches",) + tuple("{*}" + t for t in _RECORD_TAGS)):
                 if event == "start":
@@ -507,10 +510,11 @@ def validate_xml(path: Path, name: str, progress: Optional[Progress] = None,
                 if not is_record:
                     continue
                 result.records += 1
+                kind_index = per_kind[local] = per_kind.get(local, -1) + 1
                 if not fast.validate(elem):
                     result.invalid_records += 1
                     if len(result.invalid_positions) < 100_000:
-                        result.invalid_positions.append((local, result.records - 1))
+                        result.invalid_positions.append((local, kind_index))
                     if result.detailed_records < detail_cap:
                         result.detailed_records += 1
                         contract_id = (elem.findtext("id") or "").strip()[:100] or None
