@@ -217,5 +217,11 @@ def test_published_today_only_adds_observed_lateness(checked):
     for status, row in today.items():
         if status not in ("declared_on_time_observed_late", "on_time"):
             assert row["contracts"] == row["same_as_declared"] == declared[status], status
+
+
+def test_published_today_a_late_upload_is_seen_late(real_dir):
+    report = check_files([real_dir / "decp-json" / "dematis" / "dematis17.json"], as_of=AS_OF)
     shown = [c for c in report.contracts if c["status"] == "declared_on_time_observed_late"]
-    assert shown and all(c["deadline"] < AS_OF and c["declared_status"] == "on_time" for c in shown)
+    assert len(shown) == 108  # every contract declared on time, its deadline long past on AS_OF
+    assert all(c["deadline"] < AS_OF and c["declared_status"] == "on_time" and c["observed_date"] == AS_OF
+               and c["today"] == "overdue" for c in shown)
