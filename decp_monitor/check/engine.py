@@ -74,10 +74,11 @@ class EngineResult:
 
 
 def _resource_for(name: str, index: int, as_of: dt.date) -> dict:
-    ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    base = Path(name).name  # the resource is titled by its file name (the name shown may be a path)
+    ext = base.rsplit(".", 1)[-1].lower() if "." in base else ""
     day = dt.datetime.combine(as_of, dt.time(12, 0))
     return {
-        "id": f"fichier-{index + 1}", "title": name, "url": name, "filetype": "file", "type": "main",
+        "id": f"fichier-{index + 1}", "title": base, "url": name, "filetype": "file", "type": "main",
         "format": ext or None, "mime": rules.EXPECTED_MIME.get(ext),
         "created_at": day.isoformat(), "last_modified": day.isoformat(),
     }
