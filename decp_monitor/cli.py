@@ -36,6 +36,7 @@ exemples :
   python -m decp_monitor enrich                     nommer les acheteurs (répertoire des entreprises)
   python -m decp_monitor status 21440036800012      verdict d'un acheteur
   python -m decp_monitor export buyer_compliance --format csv-fr --out acheteurs.csv
+  python -m decp_monitor check DECP-21440036800012-2025-06-30-01.json   vérifier avant de publier
 """
 
 
@@ -187,6 +188,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_export_arguments(export)
     _add_common(export)
+
+    check = sub.add_parser(
+        "check",
+        help="vérifier des fichiers avant de les publier (code de sortie 0 prêt, 1 problèmes, 2 illisible)",
+        description=(
+            "Vérifie des fichiers DECP (JSON ou XML, format 2019 ou 2024) avant publication : schéma officiel, "
+            "échéance et statut de chaque contrat, verdict de l'acheteur si le fichier est publié à la date "
+            "d'évaluation, conventions de publication de data.gouv.fr. Un CSV de déclaration de profil "
+            "d'acheteur peut être joint. Rien n'est écrit : ni dans le répertoire de données, ni dans la base "
+            "publiée. Code de sortie : 0 prêt à publier, 1 problèmes à corriger, 2 fichier illisible."
+        ),
+    )
+    check.add_argument("files", nargs="+", metavar="FICHIER", help="fichier DECP (JSON/XML) ou CSV de déclaration")
+    check.add_argument("--as-of", type=_date, default=None, metavar="AAAA-MM-JJ",
+                       help="date de publication envisagée (défaut : aujourd'hui)")
+    check.add_argument("--json", action="store_true", help="rapport JSON sur la sortie standard")
+    check.add_argument("--jeu-de-donnees", default=None, metavar="DESCRIPTION.json", dest="dataset_description",
+                       help="description du jeu de données à publier (objet jeu de données de l'API data.gouv.fr : "
+                            "titre, mots-clés, licence, extras.siret, ressources)")
+    _add_common(check)
     return parser
 
 
@@ -196,7 +217,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not args.command:
         parser.print_help()
         return 0
-    store = Store(args.data_dir)
+    store = Store(args.data_dir) if args.command != "check" else None  # check reads no data directory
     try:
         return COMMANDS[args.command](store, args)
     except StoreError as exc:
@@ -441,6 +462,16 @@ def cmd_export(store: Store, args) -> int:
     return 0
 
 
+def cmd_check(store, args) -> int:
+    from decp_monitor.check import check_files
+
+    bar = Progress("Vérification")
+    report = check_files(args.files, as_of=args.as_of, dataset_description=args.dataset_description,
+                         progress=lambda phase, share: bar(int(share * 100), 100, phase))
+    sys.stdout.write(report.to_json() + "\n" if args.json else report.to_text())
+    return report.exit_code
+
+
 COMMANDS = {
     "demo": cmd_demo,
     "load": cmd_load,
@@ -448,4 +479,5 @@ COMMANDS = {
     "enrich": cmd_enrich,
     "status": cmd_status,
     "export": cmd_export,
+    "check": cmd_check,
 }

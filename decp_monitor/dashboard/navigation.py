@@ -33,6 +33,7 @@ PAGES = (
     PageSpec("datasets", "Jeux de données", ":material/folder_open:", "jeux-de-donnees"),
     PageSpec("declarations", "Déclarations", ":material/assignment:", "declarations"),
     PageSpec("quality", "Qualité des données", ":material/health_and_safety:", "qualite"),
+    PageSpec("check", "Vérifier un fichier", ":material/fact_check:", "verifier"),
     PageSpec("console", "Console SQL", ":material/terminal:", "console"),
     PageSpec("method", "Méthode", ":material/menu_book:", "methode"),
 )
