@@ -91,11 +91,20 @@ def error_boundary(what: str) -> Iterator[None]:
 # -- URL state ---------------------------------------------------------------------------------
 
 
+def note_page(url_path: str) -> None:
+    """Remember whether this run shows another page than the last one (app.main, every run)."""
+    st.session_state["_url_page_changed"] = st.session_state.get("_url_page") != url_path
+    st.session_state["_url_page"] = url_path
+
+
 def _seed(param: str, key: str, parse, default):
-    """Give a widget its value from the URL on first display and when the URL changes."""
+    """Give a widget its value from the URL on first display, when the URL changes and when the page
+    changes (two pages share a parameter, « plateforme »: the new page's widget starts from the URL,
+    not from the other page's widget state)."""
     raw = st.query_params.get(param)
     seen_key = f"_url_seen_{param}"
-    if key not in st.session_state or st.session_state.get(seen_key) != raw:
+    if (key not in st.session_state or st.session_state.get(seen_key) != raw
+            or st.session_state.get("_url_page_changed")):
         st.session_state[seen_key] = raw
         value = default
         if raw is not None:

@@ -102,8 +102,8 @@ def test_sidebar_says_which_version_is_shown(app, test_db):
 def test_overview_headline_figures_in_french(app):
     open_page(app, page_path("overview"))
     metrics = {m.label: m.value for m in app.metric}
-    assert metrics["Contrats"] == "10"
-    assert metrics["Publiés en retard"] == "40,0\u00a0%"  # 4 late of 10 assessed
+    assert metrics["Contrats (toutes dates)"] == "10"
+    assert metrics["Publiés en retard (période)"] == "40,0\u00a0%"  # 4 late of 10 assessed
     assert metrics["Déclarés sans aucune publication"] == "1"
 
 
@@ -128,8 +128,8 @@ def test_buyer_deep_link_late_shows_reasons(app, test_db):
     assert verdict_label(test_db, LATE) in banner
     assert "\n- " in banner, "the banner lists its reasons"
     metrics = {m.label: m.value for m in app.metric}
-    assert metrics["Publiés en retard"] == "4"
-    assert metrics["Taux de retard"] == "100,0\u00a0%"
+    assert metrics["Publiés en retard (période)"] == "4"
+    assert metrics["Taux de retard (période)"] == "100,0\u00a0%"
 
 
 def test_buyer_deep_link_never_published(app, test_db):
@@ -275,7 +275,7 @@ def test_a_new_version_is_shown_without_restart(monkeypatch, tmp_path):
     monkeypatch.chdir(REPO)
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=30)
     open_page(at, page_path("overview"))
-    assert {m.label: m.value for m in at.metric}["Contrats"] == "10"
+    assert {m.label: m.value for m in at.metric}["Contrats (toutes dates)"] == "10"
 
     with build_version(store, "load", carry_over=True, meta={"as_of": "2025-06-30"}) as build:
         build.add(Record(source_file="more.json", position=0, kind="marche", format="json-2019",
@@ -283,7 +283,7 @@ def test_a_new_version_is_shown_without_restart(monkeypatch, tmp_path):
                          publication_date=dt.date(2025, 3, 5)))
     at.run()
     assert not at.exception
-    assert {m.label: m.value for m in at.metric}["Contrats"] == "11"
+    assert {m.label: m.value for m in at.metric}["Contrats (toutes dates)"] == "11"
 
 
 def test_a_failing_section_shows_a_french_message_not_a_traceback(app, monkeypatch):
@@ -431,7 +431,7 @@ def test_first_run_calls_the_demo_builder_with_progress(monkeypatch, tmp_path):
     clean(at.run())
     assert calls == [tmp_path / "fresh"]
     assert any(getattr(block, "label", None) == "Base de démonstration prête" for block in at.main.children.values())
-    assert {m.label: m.value for m in at.metric}["Contrats"] == "10"
+    assert {m.label: m.value for m in at.metric}["Contrats (toutes dates)"] == "10"
     clean(at.run())
     assert len(calls) == 1, "built once"
 
