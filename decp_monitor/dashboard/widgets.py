@@ -268,7 +268,7 @@ def table(df: pd.DataFrame, column_config: dict, *, columns: Optional[Sequence[s
     if download:
         kept = [c for c in order if c not in LINK_ONLY_COLUMNS]
         export = _full_export(full, loaded, kept)
-        if export is not None:
+        if export is not None and full is not None:
             download_buttons(export, download, total_rows=full.total)
             st.caption(f"Les téléchargements contiennent les {fr_int(full.total)} lignes correspondant aux "
                        "filtres, pas seulement la page affichée.")

@@ -40,7 +40,7 @@ class Listing:
     """A paged query and the filter it was called with: what a complete download runs again
     (read/export.export_listing), so that no SQL text travels into the dashboard."""
 
-    query: Callable[..., "Page"]
+    query: Callable[..., Page]
     args: tuple = ()
     kwargs: tuple = ()  # sorted (name, value) pairs
 
