@@ -114,6 +114,7 @@ COMMON = {
     "buyers": count("Acheteurs"),
     "example": cc.TextColumn("Exemple de message", width="large"),
     "code_list": cc.TextColumn("Codes"),
+    "code_labels": cc.TextColumn("Anomalies relevées", width="large"),
     "check_label": cc.TextColumn("Contrôle"),
     "expected": cc.TextColumn("Attendu"),
     "actual": cc.TextColumn("Constaté"),

@@ -107,6 +107,16 @@ def tables(con) -> set[str]:
     }
 
 
+def schema_columns(con) -> pd.DataFrame:
+    """Tables and views of the version with their columns, for the console's browser."""
+    return _df(
+        con,
+        "SELECT table_name, column_name, data_type FROM information_schema.columns "
+        "WHERE table_catalog = current_database() AND table_schema = 'main' "
+        "ORDER BY table_name, ordinal_position",
+    )
+
+
 def meta(con) -> dict[str, str]:
     if "meta" not in tables(con):
         return {}
@@ -702,10 +712,12 @@ def findings_by_file(con, code: Optional[str] = None) -> Select:
 def findings_by_buyer(con, code: Optional[str] = None) -> Select:
     return Select(
         """
-        SELECT buyer_siret, count(*) AS findings, count(*) FILTER (WHERE severity = 'error') AS errors,
-               string_agg(DISTINCT code, ', ' ORDER BY code) AS code_list
-        FROM findings WHERE buyer_siret IS NOT NULL AND (CAST($code AS VARCHAR) IS NULL OR code = $code)
-        GROUP BY buyer_siret
+        SELECT f.buyer_siret, any_value(b.buyer_name) AS buyer_name, count(*) AS findings,
+               count(*) FILTER (WHERE f.severity = 'error') AS errors,
+               string_agg(DISTINCT f.code, ', ' ORDER BY f.code) AS code_list
+        FROM findings f LEFT JOIN buyer_compliance b USING (buyer_siret)
+        WHERE f.buyer_siret IS NOT NULL AND (CAST($code AS VARCHAR) IS NULL OR f.code = $code)
+        GROUP BY f.buyer_siret
         """,
         {"code": code}, "ORDER BY findings DESC, buyer_siret",
     )

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+from zoneinfo import ZoneInfo
 
 import duckdb
 import pandas as pd
@@ -95,7 +96,11 @@ def test_sidebar_says_which_version_is_shown(app, test_db):
     open_page(app, page_path("overview"))
     version = Store(test_db).current()
     sidebar = texts(app.sidebar.caption)
-    assert version.name in sidebar
+    # the build time in Paris, not the database file's name
+    assert version.name not in sidebar and ".duckdb" not in sidebar and "UTC" not in sidebar
+    built = dt.datetime.fromisoformat(Store(test_db).connect().execute(
+        "SELECT value FROM meta WHERE key = 'built_at'").fetchone()[0]).replace(tzinfo=dt.timezone.utc)
+    assert f"Construite le {built.astimezone(ZoneInfo('Europe/Paris')):%d/%m/%Y à %H:%M}" in sidebar
     assert "Date d'évaluation : 30/06/2025" in sidebar
 
 
