@@ -99,7 +99,7 @@ def test_sidebar_says_which_version_is_shown(app, test_db):
     # the build time in Paris, not the database file's name
     assert version.name not in sidebar and ".duckdb" not in sidebar and "UTC" not in sidebar
     built = dt.datetime.fromisoformat(Store(test_db).connect().execute(
-        "SELECT value FROM meta WHERE key = 'built_at'").fetchone()[0]).replace(tzinfo=dt.timezone.utc)
+        "SELECT value FROM meta WHERE key = 'built_at'").fetchone()[0]).replace(tzinfo=dt.UTC)
     assert f"Construite le {built.astimezone(ZoneInfo('Europe/Paris')):%d/%m/%Y à %H:%M}" in sidebar
     assert "Date d'évaluation : 30/06/2025" in sidebar
 
