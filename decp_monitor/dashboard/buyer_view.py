@@ -6,9 +6,11 @@ import datetime as dt
 import streamlit as st
 
 from decp_monitor.core import vocabulary
+from decp_monitor.core.siret import siret_problem
 from decp_monitor.dashboard import charts, columns, widgets
 from decp_monitor.dashboard.data import Loaded
 from decp_monitor.dashboard.format import format_siret, fr_date, fr_days, fr_int, fr_percent, md_escape, plural
+from decp_monitor.dashboard.navigation import page_path
 from decp_monitor.read import queries
 
 BANNERS = {"success": st.success, "error": st.error, "warning": st.warning, "info": st.info}
@@ -203,12 +205,39 @@ def _findings(loaded: Loaded, siret: str) -> None:
     )
 
 
+def _invalid_siret_advice(loaded: Loaded, row: dict) -> None:
+    siret = row["buyer_siret"]
+    text = (f"**Le SIRET {format_siret(siret)} sous lequel ces données sont publiées n'est pas valide** "
+            f"({md_escape(row.get('siret_problem') or 'clé de contrôle fausse')}). Aucun acheteur ne peut être "
+            "reconnu sous ce numéro : corrigez le SIRET de l'acheteur (`acheteur.id`) dans les données publiées, "
+            "puis republiez-les sous le SIRET exact de l'établissement, tel qu'il figure dans le répertoire "
+            "Sirene ([annuaire-entreprises.data.gouv.fr](https://annuaire-entreprises.data.gouv.fr)).")
+    valid = []
+    if len(siret) >= 9 and siret[:9].isdigit():
+        siblings = widgets.q(loaded, queries.same_siren, siret[:9])
+        valid = [s for s in siblings.itertuples() if s.buyer_siret != siret and not siret_problem(s.buyer_siret)]
+    if len(valid) == 1:
+        other = valid[0]
+        text += (f"\n\nUn seul établissement valide du même SIREN figure dans les données : "
+                 f"**{format_siret(other.buyer_siret)}** ({md_escape(other.buyer_name or 'nom inconnu')}). "
+                 "S'il s'agit de lui, c'est ce SIRET qu'il faut publier.")
+        st.markdown(text)
+        st.page_link(page_path("buyer"), query_params={"siret": other.buyer_siret},
+                     label=f"Voir la fiche de {format_siret(other.buyer_siret)}", icon=":material/account_balance:")
+        return
+    st.markdown(text)
+
+
 def _advice(loaded: Loaded, row: dict) -> None:
     siret = row["buyer_siret"]
     today = dt.date.today()
     name = md_escape(row.get("buyer_name") or "Nom de l'acheteur")
     verdict = row.get("verdict")
     steps = []
+    if verdict == "invalid_siret":
+        # Naming files DECP-<invalid SIRET>-… or setting extras.siret to it would spread the error.
+        _invalid_siret_advice(loaded, row)
+        return
     if verdict == "missing":
         steps.append("Votre profil d'acheteur vous déclare, mais aucune donnée essentielle n'a été trouvée "
                      "sous ce SIRET : publiez les données de chaque contrat de 40 000 € HT ou plus.")

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from decp_monitor.core.model import Record
+from decp_monitor.dashboard.format import format_siret
 from decp_monitor.dashboard.navigation import page_path
 from decp_monitor.pipeline import build_version
 from decp_monitor.store.versions import Store
@@ -581,3 +582,25 @@ def test_quality_file_filter_accepts_a_file_name(tmp_path):
     page = queries.findings_list(con, file="decp-2024.json")
     assert list(page.rows["source_file"]) == ["/srv/data/cache/abc/decp-2024.json"]
     assert queries.findings_list(con, file="/srv/data/cache/abc/autre.json").total == 1
+
+
+def test_invalid_siret_advice_is_to_correct_it_and_names_the_valid_sibling(monkeypatch, tmp_path):
+    from streamlit.testing.v1 import AppTest
+
+    from .conftest import REPO
+
+    assert INVALID[:9] == COMPLIANT[:9]
+    store = Store(tmp_path / "data")
+    with build_version(store, "load", meta={"as_of": "2025-06-30"}) as build:
+        for n, siret in enumerate((INVALID, COMPLIANT)):
+            build.add(Record(source_file="a.json", position=n, kind="marche", format="json-2019",
+                             buyer_siret=siret, buyer_name="Commune de Bonneville", contract_id=f"A{n}",
+                             notification_date=dt.date(2025, 1, 1), publication_date=dt.date(2025, 1, 10)))
+    monkeypatch.setenv("DECP_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.chdir(REPO)
+    at = open_page(AppTest.from_file(str(REPO / "app.py"), default_timeout=30), page_path("buyer"), siret=INVALID)
+    advice = texts(at.markdown)
+    assert "corrigez le SIRET de l'acheteur" in advice
+    assert f"**{format_siret(COMPLIANT)}**" in advice, "the one valid SIRET of the same SIREN is named"
+    # no advice to spread the invalid number into file names or extras.siret
+    assert f"DECP-{INVALID}" not in advice and f"`{INVALID}`" not in advice
