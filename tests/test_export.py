@@ -1,3 +1,4 @@
+import csv
 import datetime as dt
 import io
 
@@ -17,6 +18,7 @@ from decp_monitor.read.export import (
     export_table,
     exportable_tables,
 )
+from decp_monitor.read.headers import FRENCH_HEADERS as H
 from decp_monitor.store.versions import Store
 
 SIRET = "21440036800012"
@@ -74,10 +76,10 @@ def test_csv_fr_has_bom_semicolons_decimal_comma_french_dates(con, tmp_path):
     export_table(con, "records", "csv-fr", out)
     raw = out.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
-    df = pd.read_csv(out, sep=";", decimal=",", encoding="utf-8-sig").sort_values("contract_id")
-    assert df["amount"].tolist() == [-1234.5, 50000.0]
-    assert df["notification_date"].iloc[0] == "15/03/2024"
-    assert df["objet"].iloc[0] == "'" + EVIL
+    df = pd.read_csv(out, sep=";", decimal=",", encoding="utf-8-sig").sort_values(H["contract_id"])
+    assert df[H["amount"]].tolist() == [-1234.5, 50000.0]
+    assert df[H["notification_date"]].iloc[0] == "15/03/2024"
+    assert df[H["objet"]].iloc[0] == "'" + EVIL
 
 
 def test_parquet_round_trips_types(con, tmp_path):
@@ -101,11 +103,11 @@ def test_xlsx_round_trips_typed_cells_frozen_header_and_inert_formula(con, tmp_p
     header = [c.value for c in ws[1]]
     assert ws[1][0].font.bold
     rows = [dict(zip(header, [c.value for c in r])) for r in ws.iter_rows(min_row=2)]
-    rows.sort(key=lambda r: r["contract_id"])
+    rows.sort(key=lambda r: r[H["contract_id"]])
     assert len(rows) == 2
-    assert rows[0]["objet"] == "'" + EVIL
-    assert rows[0]["amount"] == -1234.5 and isinstance(rows[0]["amount"], float)
-    assert rows[0]["notification_date"].date() == dt.date(2024, 3, 15)
+    assert rows[0][H["objet"]] == "'" + EVIL
+    assert rows[0][H["amount"]] == -1234.5 and isinstance(rows[0][H["amount"]], float)
+    assert rows[0][H["notification_date"]].date() == dt.date(2024, 3, 15)
     # no cell holds a formula
     assert all(c.data_type != "f" for row in ws.iter_rows() for c in row)
 
@@ -165,7 +167,7 @@ def test_download_of_a_full_query_holds_every_row_not_just_a_page(store):
         con.close()
     assert rows == page.total
     back = pd.read_csv(io.BytesIO(buffer.getvalue()), sep=";", decimal=",", encoding="utf-8-sig")
-    assert len(back) == page.total and list(back.columns) == ["contract_id", "amount"]
+    assert len(back) == page.total and list(back.columns) == [H["contract_id"], H["amount"]]
 
 
 def test_xlsx_drops_control_characters_keeps_guard_and_numbers(tmp_path):
@@ -187,11 +189,11 @@ def test_xlsx_drops_control_characters_keeps_guard_and_numbers(tmp_path):
     ws = openpyxl.load_workbook(out).active
     header = [c.value for c in ws[1]]
     rows = sorted((dict(zip(header, [c.value for c in r])) for r in ws.iter_rows(min_row=2)),
-                  key=lambda r: r["contract_id"])
-    assert rows[0]["objet"] == "Travaux de voirie\ttab\nligne"  # tab and newline are legal in XLSX
-    assert rows[0]["buyer_name"] == "Ville de Nantes"
-    assert rows[0]["amount"] == -12.5
-    assert rows[1]["objet"] == "'" + EVIL  # control character removed, then the guard
+                  key=lambda r: r[H["contract_id"]])
+    assert rows[0][H["objet"]] == "Travaux de voirie\ttab\nligne"  # tab and newline are legal in XLSX
+    assert rows[0][H["buyer_name"]] == "Ville de Nantes"
+    assert rows[0][H["amount"]] == -12.5
+    assert rows[1][H["objet"]] == "'" + EVIL  # control character removed, then the guard
     assert all(c.data_type != "f" for row in ws.iter_rows() for c in row)
 
 
@@ -229,3 +231,49 @@ def test_as_of_on_a_compliance_table_refuses_a_connection_assessed_at_another_da
         assert export_table(con, "contract_compliance", "csv", io.BytesIO(), {"as_of": assessed}) == 2
     finally:
         con.close()
+
+
+def test_french_formats_have_french_headers_real_dates_and_no_float_noise():
+    # what a dashboard table hands over: pandas holds DATE columns as datetime64 at midnight
+    df = pd.DataFrame({
+        "notification_date": pd.to_datetime(["2026-09-19", None]),
+        "created_at": pd.to_datetime(["2026-09-19 14:05:00", "2026-09-20 08:00:00"]),
+        "amount": [45000.5 * 1.1, 50.800000000000004],
+        "buyer_siret": ["21440036800012", "21440036800012"],
+    })
+    header, first, second = csv.reader(io.StringIO(export_dataframe(df, "csv-fr").decode("utf-8-sig")), delimiter=";")
+    assert header == [H["notification_date"], H["created_at"], H["amount"], H["buyer_siret"]]
+    assert first[:3] == ["19/09/2026", "19/09/2026 14:05:00", "49500,55"]
+    assert second[2] == "50,8" and second[0] == ""
+    # the standard CSV keeps the schema's names and ISO dates, without noise either
+    header, first, second = csv.reader(io.StringIO(export_dataframe(df, "csv").decode("utf-8")))
+    assert header == ["notification_date", "created_at", "amount", "buyer_siret"]
+    assert (first[0], first[2], second[2]) == ("2026-09-19", "49500.55", "50.8")
+
+    ws = openpyxl.load_workbook(io.BytesIO(export_dataframe(df, "xlsx"))).active
+    assert [c.value for c in ws[1]] == [H["notification_date"], H["created_at"], H["amount"], H["buyer_siret"]]
+    date_cell, time_cell, amount_cell = ws[2][0], ws[2][1], ws[3][2]
+    assert date_cell.value == dt.datetime(2026, 9, 19) and date_cell.number_format == "DD/MM/YYYY"
+    assert time_cell.number_format == "DD/MM/YYYY HH:MM"
+    assert amount_cell.value == 50.8
+
+
+def test_every_exportable_column_has_a_french_header(store):
+    con = store.connect()
+    try:
+        columns = {c for cols in exportable_tables(con).values() for c, _ in cols}
+    finally:
+        con.close()
+    assert "buyer_siret" in columns and "verdict_label" in columns
+    assert sorted(c for c in columns if c not in H) == []
+
+
+def test_download_file_names_say_format_and_date():
+    from decp_monitor.dashboard.downloads import LABELS, file_name
+
+    day = dt.date(2026, 9, 30)
+    names = {fmt: file_name("acheteurs", fmt, day) for fmt in LABELS}
+    assert len(set(names.values())) == len(LABELS), names
+    assert names["csv-fr"] == "acheteurs-2026-09-30-excel-fr.csv"
+    assert names["csv"] == "acheteurs-2026-09-30.csv"
+    assert all("2026-09-30" in name for name in names.values())

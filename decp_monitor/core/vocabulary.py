@@ -47,6 +47,8 @@ SEVERITY_RANK: dict[str, int] = {
     "compliant": 7,
     "closed": 8,
 }
+# A « late » buyer none of whose contracts of the window is late: its modifications are.
+LATE_BY_MODIFICATIONS_LABEL = "Publications en retard (modifications seulement)"
 # How a verdict reads: the tone of its banner (success, error, warning, info).
 VERDICT_TONE: dict[str, str] = {
     "compliant": "success", "late": "error", "missing": "error", "stale": "warning",

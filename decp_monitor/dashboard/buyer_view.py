@@ -6,9 +6,10 @@ import datetime as dt
 import streamlit as st
 
 from decp_monitor.core import vocabulary
+from decp_monitor.core.siret import siret_problem
 from decp_monitor.dashboard import charts, columns, widgets
 from decp_monitor.dashboard.data import Loaded
-from decp_monitor.dashboard.format import format_siret, fr_date, fr_days, fr_int, fr_percent, md_escape
+from decp_monitor.dashboard.format import format_siret, fr_date, fr_days, fr_int, fr_percent, md_escape, plural
 from decp_monitor.dashboard.navigation import page_path
 from decp_monitor.read import queries
 from decp_monitor.read import register as register_queries
@@ -44,25 +45,47 @@ def render(loaded: Loaded, row: dict) -> None:
 
     verdict = row.get("verdict") or "no_recent_data"
     reasons = row.get("reasons") or []
-    text = f"**Verdict : {md_escape(row.get('verdict_label') or verdict)}**"
+    label = row.get("verdict_label") or verdict
+    if vocabulary.late_only_by_modifications(row):
+        # « En retard » with 0 late contract and 0 % reads as a bug unless it says why.
+        label = vocabulary.LATE_BY_MODIFICATIONS_LABEL
+        reasons = [f"Aucun contrat de la période n'est publié en retard, mais "
+                   f"{plural(row.get('n_modifications_late') or 0, 'modification')} de ces contrats "
+                   f"{'a' if (row.get('n_modifications_late') or 0) == 1 else 'ont'} été publiée"
+                   f"{'' if (row.get('n_modifications_late') or 0) == 1 else 's'} après l'échéance de deux mois.",
+                   *reasons]
+    text = f"**Verdict : {md_escape(label)}**"
     if reasons:
         text += "\n\n" + "\n".join(f"- {md_escape(reason)}" for reason in reasons)
     BANNERS[vocabulary.VERDICT_TONE.get(verdict, "info")](text, icon=ICONS.get(verdict, ":material/info:"))
 
+    # Every figure of the verdict is over the assessment window; the all-dates counts say so apart.
+    st.caption(period_caption(loaded))
     a, b, c, d = st.columns(4)
-    a.metric("Contrats publiés", fr_int(row.get("contracts_total")),
-             help=f"Dont {fr_int(row.get('contracts_in_window'))} notifiés dans la fenêtre d'évaluation")
+    a.metric("Contrats évalués (période)", fr_int(row.get("n_assessed")),
+             help=f"Contrats notifiés sur la période dont le délai est calculable, sur "
+                  f"{fr_int(row.get('contracts_in_window'))} notifiés sur la période et "
+                  f"{fr_int(row.get('contracts_total'))} publiés toutes dates confondues")
     late = vocabulary.late_contracts(row)
-    b.metric("Publiés en retard", fr_int(late), help="Dans la fenêtre d'évaluation, retard déclaré ou observé")
-    c.metric("Taux de retard", fr_percent(row.get("late_rate")))
-    d.metric("Délai médian", fr_days(row.get("median_delay_days")),
+    b.metric("Publiés en retard (période)", fr_int(late), help="Retard déclaré ou observé")
+    c.metric("Taux de retard (période)", fr_percent(row.get("late_rate")),
+             help="Publiés en retard / contrats évalués de la période")
+    d.metric("Délai médian (période)", fr_days(row.get("median_delay_days")),
              help=f"9 contrats sur 10 publiés en moins de {fr_days(row.get('p90_delay_days'))}")
     e, f, g, h = st.columns(4)
-    e.metric("Sans date de publication", fr_int(row.get("n_no_publication_date")))
-    f.metric("Dernière notification", fr_date(row.get("last_notification_date")))
-    g.metric("Dernière publication", fr_date(row.get("last_publication_date")))
-    h.metric("Modifications en retard", fr_int(row.get("n_modifications_late")),
-             help=f"Sur {fr_int(row.get('modifications_in_window'))} modifications dans la fenêtre")
+    e.metric("Sans date de publication (période)", fr_int(row.get("n_no_publication_date")))
+    f.metric("Dernière notification", fr_date(row.get("last_notification_date")), help="Toutes dates")
+    g.metric("Dernière publication", fr_date(row.get("last_publication_date")), help="Toutes dates")
+    h.metric("Modifications en retard (période)", fr_int(row.get("n_modifications_late")),
+             help=f"Sur {fr_int(row.get('modifications_in_window'))} modifications de la période")
+    all_dates = widgets.q(loaded, queries.buyer_status_counts, siret, window_only=False)
+    late_all_dates = int(all_dates.loc[all_dates["status"].isin(vocabulary.LATE_STATUSES), "contracts"].sum()) \
+        if not all_dates.empty else 0
+    if late_all_dates > late:
+        st.caption(f"Toutes dates confondues : {plural(late_all_dates, 'contrat publié', 'contrats publiés')} "
+                   f"en retard, dont {fr_int(late_all_dates - late)} notifié"
+                   f"{'s' if late_all_dates - late > 1 else ''} avant la période : ils ne comptent pas dans le "
+                   "verdict (onglet « Contrats », décocher « Période d'évaluation seulement »).")
 
     tabs = st.tabs(["Contrats", "Chronologie", "Jeux de données et déclarations", "Modifications",
                     "Anomalies", "Se mettre en règle"])
@@ -139,23 +162,35 @@ def register_facts(loaded: Loaded, row: dict) -> None:
                 st.page_link(page_path("buyer"), label=label, query_params={"siret": sib.buyer_siret})
 
 
+def period_caption(loaded: Loaded) -> str:
+    """« Période d'évaluation : contrats notifiés du … au … »: the period every verdict figure covers."""
+    meta = loaded.meta
+    if meta.get("window_start"):
+        return (f"Période d'évaluation : contrats notifiés du {fr_date(meta['window_start'])} au "
+                f"{fr_date(meta.get('as_of'))}.")
+    return f"Situation au {fr_date(meta.get('as_of') or meta.get('built_at'))}."
+
+
 def _contracts(loaded: Loaded, row: dict) -> None:
     siret = row["buyer_siret"]
     if not row.get("contracts_total"):
         # No filter to offer: say what the absence means instead of "nothing for this filter".
         st.info(NO_CONTRACTS, icon=":material/info:")
         return
-    counts = widgets.q(loaded, queries.buyer_status_counts, siret)
     labels = widgets.q(loaded, queries.status_labels)
-    sizes = dict(zip(counts["status"], counts["contracts"])) if not counts.empty else {}
     left, right = st.columns([2, 1])
+    with right:
+        # The window by default, as the figures above; the status counts follow the toggle.
+        window_only = widgets.url_toggle("Période d'évaluation seulement", "fenetre", True,
+                                         help="Contrats notifiés dans la fenêtre d'évaluation, comme les chiffres "
+                                              "ci-dessus ; décochez pour tous les contrats publiés")
+    counts = widgets.q(loaded, queries.buyer_status_counts, siret, window_only=window_only)
+    sizes = dict(zip(counts["status"], counts["contracts"])) if not counts.empty else {}
     with left:
         status = widgets.url_select(
             "Statut", "statut", [None] + list(labels), None,
             format_func=lambda s: "Tous les statuts" if s is None else f"{labels.get(s, s)} ({fr_int(sizes.get(s, 0))})",
         )
-    with right:
-        window_only = widgets.url_toggle("Fenêtre d'évaluation seulement", "fenetre", False)
     page = widgets.paged_query(loaded, queries.buyer_contracts, "buyer_contracts", "contrats", PAGE_SIZE,
                                siret, status=status, window_only=window_only)
     widgets.table(
@@ -233,12 +268,39 @@ def _findings(loaded: Loaded, siret: str) -> None:
     )
 
 
+def _invalid_siret_advice(loaded: Loaded, row: dict) -> None:
+    siret = row["buyer_siret"]
+    text = (f"**Le SIRET {format_siret(siret)} sous lequel ces données sont publiées n'est pas valide** "
+            f"({md_escape(row.get('siret_problem') or 'clé de contrôle fausse')}). Aucun acheteur ne peut être "
+            "reconnu sous ce numéro : corrigez le SIRET de l'acheteur (`acheteur.id`) dans les données publiées, "
+            "puis republiez-les sous le SIRET exact de l'établissement, tel qu'il figure dans le répertoire "
+            "Sirene ([annuaire-entreprises.data.gouv.fr](https://annuaire-entreprises.data.gouv.fr)).")
+    valid = []
+    if len(siret) >= 9 and siret[:9].isdigit():
+        siblings = widgets.q(loaded, queries.same_siren, siret[:9])
+        valid = [s for s in siblings.itertuples() if s.buyer_siret != siret and not siret_problem(s.buyer_siret)]
+    if len(valid) == 1:
+        other = valid[0]
+        text += (f"\n\nUn seul établissement valide du même SIREN figure dans les données : "
+                 f"**{format_siret(other.buyer_siret)}** ({md_escape(other.buyer_name or 'nom inconnu')}). "
+                 "S'il s'agit de lui, c'est ce SIRET qu'il faut publier.")
+        st.markdown(text)
+        st.page_link(page_path("buyer"), query_params={"siret": other.buyer_siret},
+                     label=f"Voir la fiche de {format_siret(other.buyer_siret)}", icon=":material/account_balance:")
+        return
+    st.markdown(text)
+
+
 def _advice(loaded: Loaded, row: dict) -> None:
     siret = row["buyer_siret"]
     today = dt.date.today()
     name = md_escape(row.get("buyer_name") or "Nom de l'acheteur")
     verdict = row.get("verdict")
     steps = []
+    if verdict == "invalid_siret":
+        # Naming files DECP-<invalid SIRET>-… or setting extras.siret to it would spread the error.
+        _invalid_siret_advice(loaded, row)
+        return
     if verdict == "missing":
         steps.append("Votre profil d'acheteur vous déclare, mais aucune donnée essentielle n'a été trouvée "
                      "sous ce SIRET : publiez les données de chaque contrat de 40 000 € HT ou plus.")

@@ -9,17 +9,19 @@ from plotly.subplots import make_subplots
 
 # Plotly's toolbar is English and covers the legends: hidden (the tables below are downloadable).
 CONFIG = {"displayModeBar": False, "locale": "fr"}
-LATE = "#CE0500"
-ON_TIME = "#18753C"
+# Okabe–Ito colours: told apart with any colour vision (late is vermillion, on time blue — never
+# red against green alone); every chart also has its figures in a table under it.
+LATE = "#D55E00"
+ON_TIME = "#0072B2"
 NEUTRAL = "#000091"
 GREY = "#929292"
 STATUS_COLORS = {
-    "on_time": ON_TIME, "late": LATE, "declared_on_time_observed_late": "#FC5D00",
-    "no_publication_date": GREY, "no_notification_date": GREY, "published_before_notification": "#8585F6",
+    "on_time": ON_TIME, "late": LATE, "declared_on_time_observed_late": "#E69F00",
+    "no_publication_date": GREY, "no_notification_date": GREY, "published_before_notification": "#CC79A7",
 }
 VERDICT_COLORS = {
-    "compliant": ON_TIME, "late": LATE, "missing": "#6A6AF4", "stale": "#FC5D00",
-    "undeclared": "#B7A73F", "invalid_siret": "#3A3A3A", "no_recent_data": GREY,
+    "compliant": ON_TIME, "late": LATE, "missing": "#CC79A7", "stale": "#E69F00",
+    "undeclared": "#56B4E9", "invalid_siret": "#3A3A3A", "no_recent_data": GREY,
 }
 FRENCH_LAYOUT = dict(separators=", ", margin=dict(l=10, r=10, t=40, b=10), height=380,
                      legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
@@ -174,3 +176,17 @@ def departement_map(df: pd.DataFrame, geojson: dict) -> go.Figure:
 
 def _fr_percent(value) -> str:
     return "–" if value is None or pd.isna(value) else f"{100 * value:.1f} %".replace(".", ",")
+
+
+def platform_rates(df: pd.DataFrame) -> go.Figure:
+    """Late share per platform (bars) with its median delay in the hover; most late on top."""
+    df = df.sort_values(["late_rate", "contracts_assessed"], na_position="first")
+    fig = go.Figure(go.Bar(
+        y=df["platform"], x=df["late_rate"] * 100, orientation="h", marker_color=LATE, name="Part en retard",
+        customdata=df[["late_contracts", "contracts_assessed", "median_delay_days"]].to_numpy(),
+        hovertemplate="%{y} : %{x:.1f} % en retard (%{customdata[0]} sur %{customdata[1]}), "
+                      "délai médian %{customdata[2]:.0f} jours<extra></extra>"))
+    fig.update_layout(**{**FRENCH_LAYOUT, "height": max(260, 60 + 28 * len(df))}, showlegend=False)
+    fig.update_xaxes(title_text="Part des contrats évalués publiés en retard (%)", rangemode="tozero")
+    fig.update_yaxes(title_text=None)
+    return fig

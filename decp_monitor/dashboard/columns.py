@@ -43,11 +43,19 @@ COMMON = {
     "verdict_label": cc.TextColumn("Verdict", help="Appréciation de l'acheteur sur la fenêtre d'évaluation (voir Méthode)"),
     "declared": cc.CheckboxColumn("Déclaré", help="Présent dans une déclaration de profil d'acheteur"),
     "platform": cc.TextColumn("Plateforme", help="Organisation du jeu de données ou origine du fichier"),
-    "contracts_total": count("Contrats", "Contrats publiés, toutes dates"),
-    "contracts_in_window": count("Contrats évalués", "Contrats notifiés dans la fenêtre d'évaluation"),
-    "late_contracts": count("En retard", "Contrats publiés plus de deux mois après la notification"),
-    "late_rate": cc.NumberColumn("Taux de retard", format="percent",
-                                 help="Part des contrats évalués publiés en retard"),
+    "contracts_total": count("Contrats (toutes dates)", "Contrats publiés, toutes dates de notification"),
+    "contracts_in_window": count("Contrats de la période",
+                                 "Contrats notifiés dans la fenêtre d'évaluation, évaluables ou non"),
+    "contracts_assessed": count("Contrats évalués", "Contrats de la période dont le délai de publication "
+                                                    "est calculable : la base du taux de retard"),
+    "late_contracts": count("En retard (période)", "Contrats de la période publiés plus de deux mois après "
+                                                   "la notification (retard déclaré ou observé)"),
+    "n_modifications_late": count("Modifications en retard", "Modifications de la période publiées plus de "
+                                                             "deux mois après leur notification"),
+    "late_buyers": count("Acheteurs en retard", "Acheteurs au verdict « Publications en retard »"),
+    # step 0.001: one decimal once shown as a percentage, as the figures above the tables (8,6 %).
+    "late_rate": cc.NumberColumn("Taux de retard", format="percent", step=0.001,
+                                 help="En retard / contrats évalués de la période"),
     "median_delay_days": cc.NumberColumn("Délai médian (j)", format="localized",
                                          help="Délai médian entre notification et publication, en jours"),
     "last_publication_date": date("Dernière publication", "Date de publication déclarée la plus récente"),
@@ -106,6 +114,7 @@ COMMON = {
     "buyers": count("Acheteurs"),
     "example": cc.TextColumn("Exemple de message", width="large"),
     "code_list": cc.TextColumn("Codes"),
+    "code_labels": cc.TextColumn("Anomalies relevées", width="large"),
     "check_label": cc.TextColumn("Contrôle"),
     "expected": cc.TextColumn("Attendu"),
     "actual": cc.TextColumn("Constaté"),

@@ -9,6 +9,7 @@ exports the CLI (`python -m decp_monitor export`) writes straight to disk.
 """
 from __future__ import annotations
 
+import datetime as dt
 import io
 from dataclasses import dataclass
 from typing import Optional, Union
@@ -32,6 +33,16 @@ HELP = {
     "xlsx": "Classeur Excel, colonnes typées et en-tête figé.",
     "parquet": "Format colonnes typé, compact : pour Python, R, DuckDB.",
 }
+
+
+# What each file name says of its format: both CSV end in .csv, they must not overwrite each other.
+NAME_SUFFIXES = {"csv-fr": "-excel-fr", "csv": "", "xlsx": "", "parquet": ""}
+
+
+def file_name(basename: str, fmt: str, day: Optional[dt.date]) -> str:
+    """`acheteurs-2026-09-30-excel-fr.csv`: the table, the date of the data, the format."""
+    dated = f"{basename}-{day:%Y-%m-%d}" if day else basename
+    return f"{dated}{NAME_SUFFIXES[fmt]}.{EXTENSIONS[fmt]}"
 
 
 @dataclass(frozen=True)
@@ -60,7 +71,7 @@ def _producer(source: Source, fmt: str, sheet_title: str):
 
 
 def download_buttons(source: Source, basename: str, *, total_rows: Optional[int] = None,
-                     key: Optional[str] = None) -> None:
+                     key: Optional[str] = None, day: Optional[dt.date] = None) -> None:
     """One button per format; nothing is generated until a click."""
     if source is None:
         return
@@ -82,7 +93,7 @@ def download_buttons(source: Source, basename: str, *, total_rows: Optional[int]
             st.download_button(
                 label,
                 data=b"" if too_big else _producer(source, fmt, basename),
-                file_name=f"{basename}.{EXTENSIONS[fmt]}",
+                file_name=file_name(basename, fmt, day),
                 mime=MIME_TYPES[fmt],
                 key=f"download_{key}_{fmt}",
                 help=help_text,

@@ -9,10 +9,12 @@ import datetime as dt
 import math
 from typing import Optional
 from urllib.parse import urlparse
+from zoneinfo import ZoneInfo
+
+from decp_monitor.core import french
+from decp_monitor.core.french import THOUSANDS  # noqa: F401  (re-exported for the pages)
 
 MISSING = "–"
-# Narrow no-break space: the French thousands separator that never wraps inside a number.
-THOUSANDS = "\u202f"
 NBSP = "\u00a0"
 
 
@@ -28,8 +30,7 @@ def _is_missing(value) -> bool:
 def fr_number(value, decimals: int = 0) -> str:
     if _is_missing(value):
         return MISSING
-    text = f"{float(value):,.{decimals}f}" if decimals else f"{round(float(value)):,d}"
-    return text.replace(",", THOUSANDS).replace(".", ",")
+    return french.fr_number(value, decimals)
 
 
 def fr_int(value) -> str:
@@ -66,8 +67,16 @@ def fr_date(value) -> str:
     return value.strftime("%d/%m/%Y")
 
 
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def paris_now() -> dt.datetime:
+    return dt.datetime.now(PARIS)
+
+
 def fr_datetime(value) -> str:
-    """A UTC timestamp (datetime or ISO text) as `31/12/2024 à 14:05 UTC`."""
+    """A timestamp (datetime or ISO text; naive means UTC, as the store writes them) in Paris time:
+    `31/12/2024 à 15:05`."""
     if _is_missing(value) or value == "":
         return MISSING
     if isinstance(value, str):
@@ -79,7 +88,9 @@ def fr_datetime(value) -> str:
         value = value.to_pydatetime()
     if not isinstance(value, dt.datetime):
         return fr_date(value)
-    return value.strftime("%d/%m/%Y à %H:%M") + " UTC"
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(PARIS).strftime("%d/%m/%Y à %H:%M")
 
 
 def fr_days(value) -> str:

@@ -1,6 +1,7 @@
 """Page building blocks: data guards, empty states, error boundaries, URL-synced filters, tables."""
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -12,7 +13,7 @@ import streamlit as st
 
 from decp_monitor.dashboard import data, downloads
 from decp_monitor.dashboard.columns import command_label, french_codes, short_file_names
-from decp_monitor.dashboard.format import MISSING, fr_date, fr_datetime, fr_int, md_escape, safe_url
+from decp_monitor.dashboard.format import MISSING, fr_date, fr_datetime, fr_int, md_escape, paris_now, safe_url
 from decp_monitor.dashboard.navigation import BUYER_URL_PATH
 from decp_monitor.read import queries
 
@@ -91,11 +92,20 @@ def error_boundary(what: str) -> Iterator[None]:
 # -- URL state ---------------------------------------------------------------------------------
 
 
+def note_page(url_path: str) -> None:
+    """Remember whether this run shows another page than the last one (app.main, every run)."""
+    st.session_state["_url_page_changed"] = st.session_state.get("_url_page") != url_path
+    st.session_state["_url_page"] = url_path
+
+
 def _seed(param: str, key: str, parse, default):
-    """Give a widget its value from the URL on first display and when the URL changes."""
+    """Give a widget its value from the URL on first display, when the URL changes and when the page
+    changes (two pages share a parameter, « plateforme »: the new page's widget starts from the URL,
+    not from the other page's widget state)."""
     raw = st.query_params.get(param)
     seen_key = f"_url_seen_{param}"
-    if key not in st.session_state or st.session_state.get(seen_key) != raw:
+    if (key not in st.session_state or st.session_state.get(seen_key) != raw
+            or st.session_state.get("_url_page_changed")):
         st.session_state[seen_key] = raw
         value = default
         if raw is not None:
@@ -259,7 +269,7 @@ def table(df: pd.DataFrame, column_config: dict, *, columns: Optional[Sequence[s
     if download:
         kept = [c for c in order if c not in LINK_ONLY_COLUMNS]
         export = _full_export(full, loaded, kept)
-        if export is not None:
+        if export is not None and full is not None:
             download_buttons(export, download, total_rows=full.total)
             st.caption(f"Les téléchargements contiennent les {fr_int(full.total)} lignes correspondant aux "
                        "filtres, pas seulement la page affichée.")
@@ -273,13 +283,19 @@ def _full_export(full: Optional[queries.Page], loaded: Optional[data.Loaded], ke
         return None
     if loaded is None:
         raise ValueError("table(full=…) needs the version it was read from (loaded=…)")
-    return downloads.ExportListing(loaded.key, full.listing, tuple(kept))
+    # Columns computed on the page (French labels beside their codes) are not in the query.
+    return downloads.ExportListing(loaded.key, full.listing, tuple(c for c in kept if c in full.rows.columns))
 
 
 def download_buttons(source, basename: str, **kwargs) -> None:
-    """The download buttons, inside their own error boundary (a failed export leaves the page)."""
+    """The download buttons, inside their own error boundary (a failed export leaves the page).
+    File names carry the date the data is assessed at (else today's date in Paris)."""
     with error_boundary("les boutons de téléchargement"):
-        downloads.download_buttons(source, basename, **kwargs)
+        loaded = data.current()
+        day = None
+        if loaded is not None and loaded.meta.get("as_of"):
+            day = dt.date.fromisoformat(loaded.meta["as_of"][:10])
+        downloads.download_buttons(source, basename, day=day or paris_now().date(), **kwargs)
 
 
 # -- shared chrome -----------------------------------------------------------------------------
@@ -292,8 +308,8 @@ def sidebar(loaded: Optional[data.Loaded]) -> None:
             st.caption("Aucune version publiée.")
             return
         meta = loaded.meta
+        # Paris time; the database file's name means nothing to a reader (Méthode names the version).
         lines = [
-            f"Version : `{loaded.version.name}`",
             f"Construite le {fr_datetime(meta.get('built_at') or loaded.version.published_at)}",
             f"Origine : {command_label(meta.get('command') or loaded.version.command)}",
         ]

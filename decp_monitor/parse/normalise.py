@@ -12,6 +12,7 @@ from typing import Any, Optional
 
 from decp_monitor.core.dates import parse_decp_date
 from decp_monitor.core.findings import finding
+from decp_monitor.core.french import fr_amount, fr_day
 from decp_monitor.core.model import Finding, Modification, Record
 from decp_monitor.core.siret import clean_siret, siret_problem
 
@@ -91,7 +92,7 @@ def _date(ctx: _Ctx, raw: Any, field: str) -> tuple[Optional[dt.date], Optional[
             ctx.add(problem, f"{label} dans « {field} » : {text!r}", field=field, value=text)
         elif parsed is not None:
             if parsed > ctx.state.today:
-                ctx.add("date_in_future", f"Date dans le futur dans « {field} » : {parsed.isoformat()}",
+                ctx.add("date_in_future", f"Date dans le futur dans « {field} » : {fr_day(parsed)}",
                         field=field, value=text)
             if best is None or parsed < best:
                 best, best_raw = parsed, text
@@ -129,9 +130,10 @@ def _number(ctx: _Ctx, raw: Any, field: str, is_amount: bool) -> Optional[float]
         return None
     if is_amount:
         if number < 0:
-            ctx.add("negative_amount", f"Montant négatif dans « {field} » : {number}", field=field, value=value)
+            ctx.add("negative_amount", f"Montant négatif dans « {field} » : {fr_amount(number)}", field=field, value=value)
         elif number > ABSURD_AMOUNT:
-            ctx.add("absurd_amount", f"Montant invraisemblable dans « {field} » : {number:.0f} € (> 1e11 €)",
+            ctx.add("absurd_amount", f"Montant invraisemblable dans « {field} » : {fr_amount(number)} "
+                                    f"(plus de {fr_amount(ABSURD_AMOUNT)})",
                     field=field, value=value)
     return number
 
@@ -243,8 +245,8 @@ def normalise(raw: dict, position: int, fmt: str, state: FileState,
         ctx.add("missing_publication_date", field="datePublicationDonnees")
     if notification and publication and publication < notification:
         ctx.add("publication_before_notification",
-                f"Publication déclarée ({publication.isoformat()}) antérieure à la notification "
-                f"({notification.isoformat()})", field="datePublicationDonnees", value=publication_raw)
+                f"Publication déclarée ({fr_day(publication)}) antérieure à la notification "
+                f"({fr_day(notification)})", field="datePublicationDonnees", value=publication_raw)
 
     amount_field = "valeurGlobale" if concession and "valeurGlobale" in raw else "montant"
     amount = _number(ctx, raw.get(amount_field), amount_field, is_amount=True)
@@ -288,8 +290,8 @@ def _modification(ctx: _Ctx, mod: dict, index: int, concession: bool,
     published, _ = _date(ctx, mod.get("datePublicationDonneesModification"), "datePublicationDonneesModification")
     if notified and contract_notification and notified < contract_notification:
         ctx.add("modification_before_notification",
-                f"Modification n°{index + 1} notifiée le {notified.isoformat()}, avant le contrat "
-                f"({contract_notification.isoformat()})", field=notif_field, value=notified.isoformat())
+                f"Modification n°{index + 1} notifiée le {fr_day(notified)}, avant le contrat "
+                f"({fr_day(contract_notification)})", field=notif_field, value=notified.isoformat())
     amount_field = "valeurGlobale" if "valeurGlobale" in mod else "montant"
     amount = _number(ctx, mod.get(amount_field), amount_field, is_amount=True)
     duration = _duration(ctx, mod.get("dureeMois"), "dureeMois")

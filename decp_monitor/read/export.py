@@ -47,6 +47,7 @@ import pyarrow as pa
 from decp_monitor import compliance
 from decp_monitor.core import vocabulary
 from decp_monitor.core.dates import parse_iso_date
+from decp_monitor.read.headers import french_header
 
 # Documented exportable tables and views (docs/ and COMPLIANCE_CONTRACT.md); anything else in the
 
@@ -257,10 +258,28 @@ def _describe(con, sql: str, params: list) -> list[tuple[str, str]]:
     return [(r[0], r[1]) for r in rel]
 
 
+# Decimals kept in text and spreadsheet formats: enough for any amount or rate, and no binary noise
+# (45000.5 * 1.1 is 49500.55000000001 as a double; « 50,800000000000004 » read as a defect).
+DECIMALS = 6
+# The formats a person opens: French headers (read/headers.py) and French dates.
+FRENCH_FORMATS = ("csv-fr", "xlsx")
+
+
+def _headers(columns: list[tuple[str, str]], fmt: str) -> list[str]:
+    """Output header of each column: French for the French formats, unique either way."""
+    if fmt not in FRENCH_FORMATS:
+        return [name for name, _ in columns]
+    out: list[str] = []
+    for name, _ in columns:
+        header = french_header(name)
+        out.append(header if header not in out else f"{header} ({name})")
+    return out
+
+
 def _text_projection(columns: list[tuple[str, str]], fmt: str) -> str:
     """Per-column SQL turning the data into what the text/spreadsheet format needs."""
     parts = []
-    for name, dtype in columns:
+    for (name, dtype), header in zip(columns, _headers(columns, fmt)):
         col = _quote(name)
         upper = dtype.upper()
         if upper.endswith("[]") or upper.startswith(("STRUCT", "MAP", "UNION")):
@@ -269,7 +288,9 @@ def _text_projection(columns: list[tuple[str, str]], fmt: str) -> str:
         elif upper in ("VARCHAR", "TEXT", "STRING", "UUID", "JSON") or upper.startswith("ENUM"):
             expr = _text(f"CAST({col} AS VARCHAR)", fmt)
         elif fmt == "csv-fr" and (upper in ("DOUBLE", "FLOAT", "REAL") or upper.startswith("DECIMAL")):
-            expr = f"replace(CAST({col} AS VARCHAR), '.', ',')"
+            expr = f"replace(CAST(round(CAST({col} AS DOUBLE), {DECIMALS}) AS VARCHAR), '.', ',')"
+        elif upper in ("DOUBLE", "FLOAT", "REAL"):
+            expr = f"round({col}, {DECIMALS})"
         elif fmt == "csv-fr" and upper == "DATE":
             expr = f"strftime({col}, '%d/%m/%Y')"
         elif fmt == "csv-fr" and upper.startswith("TIMESTAMP"):
@@ -286,7 +307,7 @@ def _text_projection(columns: list[tuple[str, str]], fmt: str) -> str:
         else:
             expr = col
         # The header is a cell too: a column named "=HYPERLINK(…)" (a console alias) gets the guard.
-        header = _XLSX_ILLEGAL.sub("", name) if fmt == "xlsx" else name
+        header = _XLSX_ILLEGAL.sub("", header) if fmt == "xlsx" else header
         parts.append(f"{expr} AS {_quote(neutralise(header))}")
     return ", ".join(parts)
 
@@ -359,6 +380,8 @@ def _write_xlsx(reader: pa.RecordBatchReader, out: BinaryIO, sheet_title: str) -
         header.append(cell)
     ws.append(header)
     date_columns = {i for i, f in enumerate(reader.schema) if pa.types.is_date(f.type)}
+    # openpyxl's default for a datetime is yyyy-mm-dd h:mm:ss: French day first, to the minute.
+    time_columns = {i for i, f in enumerate(reader.schema) if pa.types.is_timestamp(f.type)}
     rows = 0
     for batch in reader:
         columns = [col.to_pylist() for col in batch.columns]
@@ -368,6 +391,10 @@ def _write_xlsx(reader: pa.RecordBatchReader, out: BinaryIO, sheet_title: str) -
                 if i in date_columns and value is not None:
                     cell = WriteOnlyCell(ws, value=value)
                     cell.number_format = "DD/MM/YYYY"
+                    row.append(cell)
+                elif i in time_columns and value is not None:
+                    cell = WriteOnlyCell(ws, value=value)
+                    cell.number_format = "DD/MM/YYYY HH:MM"
                     row.append(cell)
                 else:
                     row.append(value)
@@ -452,11 +479,26 @@ def export_listing(con, listing, columns: Sequence[str], fmt: str, out: BinaryIO
                         fmt, out, sheet_title=sheet_title)
 
 
+def _dates_as_dates(df):
+    """pandas holds a DATE column as datetime64: a column whose values are all at midnight goes
+    back to dates, so that exports write « 19/09/2026 », not « 2026-09-19 00:00:00.000000 »."""
+    import pandas as pd
+
+    changes = {}
+    for name in df.columns:
+        column = df[name]
+        if pd.api.types.is_datetime64_any_dtype(column.dtype):
+            values = column.dropna()
+            if getattr(column.dt, "tz", None) is None and (values.dt.normalize() == values).all():
+                changes[name] = column.dt.date.where(column.notna(), None)
+    return df.assign(**changes) if changes else df
+
+
 def export_dataframe(df, fmt: str, sheet_title: str = "export") -> bytes:
     """Bytes of a DataFrame in `fmt`, through the same writers (and guard) as table exports."""
     con = duckdb.connect()
     try:
-        con.register("export_frame", df)
+        con.register("export_frame", _dates_as_dates(df))
         buffer = io.BytesIO()
         export_query(con, "SELECT * FROM export_frame", [], fmt, buffer, sheet_title=sheet_title)
         return buffer.getvalue()

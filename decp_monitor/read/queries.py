@@ -40,7 +40,7 @@ class Listing:
     """A paged query and the filter it was called with: what a complete download runs again
     (read/export.export_listing), so that no SQL text travels into the dashboard."""
 
-    query: Callable[..., "Page"]
+    query: Callable[..., Page]
     args: tuple = ()
     kwargs: tuple = ()  # sorted (name, value) pairs
 
@@ -107,6 +107,16 @@ def tables(con) -> set[str]:
     }
 
 
+def schema_columns(con) -> pd.DataFrame:
+    """Tables and views of the version with their columns, for the console's browser."""
+    return _df(
+        con,
+        "SELECT table_name, column_name, data_type FROM information_schema.columns "
+        "WHERE table_catalog = current_database() AND table_schema = 'main' "
+        "ORDER BY table_name, ordinal_position",
+    )
+
+
 def meta(con) -> dict[str, str]:
     if "meta" not in tables(con):
         return {}
@@ -130,8 +140,10 @@ _LATE = vocabulary.LATE_SQL
 _ASSESSED = vocabulary.ASSESSED_SQL
 
 
-def overview_headline(con) -> dict:
-    if "overview_headline" in tables(con):
+def overview_headline(con, platform: Optional[str] = None) -> dict:
+    """The overview's figures; with a platform, those of its contracts and of its buyers (the
+    buyer figures use buyer_compliance.platform, as the Acheteurs page's filter does)."""
+    if platform is None and "overview_headline" in tables(con):
         # Precomputed at build time (compliance/overview.sql); only contracts notified between the
         # build day and today can move the last notification date.
         c = con.execute(
@@ -144,11 +156,11 @@ def overview_headline(con) -> dict:
             """
         ).fetchone()
     else:
-        c = _headline_contracts(con)
-    return _headline(con, c)
+        c = _headline_contracts(con, platform)
+    return _headline(con, c, platform)
 
 
-def _headline_contracts(con) -> tuple:
+def _headline_contracts(con, platform: Optional[str]) -> tuple:
     return con.execute(
         f"""
         SELECT count(*) AS contracts,
@@ -159,11 +171,13 @@ def _headline_contracts(con) -> tuple:
                median(delay_days) FILTER (WHERE in_window AND {_ASSESSED}) AS median_delay,
                max(notification_date) FILTER (WHERE notification_date <= current_date) AS last_notification
         FROM contract_compliance
-        """
+        WHERE CAST($platform AS VARCHAR) IS NULL OR platform = $platform
+        """,
+        {"platform": platform},
     ).fetchone()
 
 
-def _headline(con, c: tuple) -> dict:
+def _headline(con, c: tuple, platform: Optional[str]) -> dict:
     b = con.execute(
         """
         SELECT count(*) AS buyers,
@@ -173,7 +187,9 @@ def _headline(con, c: tuple) -> dict:
                count(*) FILTER (WHERE verdict = 'late') AS late_buyers,
                count(*) FILTER (WHERE contracts_total > 0) AS publishing
         FROM buyer_compliance
-        """
+        WHERE CAST($platform AS VARCHAR) IS NULL OR platform = $platform
+        """,
+        {"platform": platform},
     ).fetchone()
     contracts, in_window, late, assessed, no_pub, median_delay, last_notification = c
     return {
@@ -187,15 +203,51 @@ def _headline(con, c: tuple) -> dict:
     }
 
 
+# A "platform" publishes for several buyers; one that holds a single buyer is that buyer's own
+# organisation publishing for itself (« Commune de Lyon »), not a platform to filter on.
+PLATFORM_MIN_BUYERS = 2
+
+
 def platforms(con) -> list[str]:
     return [r[0] for r in con.execute(
         "SELECT platform FROM buyer_compliance WHERE platform IS NOT NULL "
-        "GROUP BY platform ORDER BY count(*) DESC, platform LIMIT 500"
+        "GROUP BY platform HAVING count(*) >= $min_buyers ORDER BY count(*) DESC, platform LIMIT 500",
+        {"min_buyers": PLATFORM_MIN_BUYERS},
     ).fetchall()]
 
 
 # The span of the overview's monthly chart, precomputed at build time (compliance/overview.sql).
 PRECOMPUTED_MONTHS = 36
+
+
+def platform_rates(con, min_assessed: int = 1) -> pd.DataFrame:
+    """Per platform (PLATFORM_MIN_BUYERS buyers or more), over the assessment window: buyers,
+    contracts assessed, late ones, late share and median delay; contracts by their own platform."""
+    return _df(
+        con,
+        f"""
+        WITH hosts AS (
+            SELECT platform, count(*) AS buyers, count(*) FILTER (WHERE verdict = 'late') AS late_buyers
+            FROM buyer_compliance WHERE platform IS NOT NULL
+            GROUP BY platform HAVING count(*) >= $min_buyers
+        ), rates AS (
+            SELECT platform,
+                   count(*) FILTER (WHERE {_ASSESSED}) AS contracts_assessed,
+                   count(*) FILTER (WHERE {_LATE}) AS late_contracts,
+                   median(delay_days) FILTER (WHERE {_ASSESSED}) AS median_delay_days
+            FROM contract_compliance WHERE in_window AND platform IN (SELECT platform FROM hosts)
+            GROUP BY platform
+        )
+        SELECT h.platform, h.buyers, h.late_buyers, coalesce(r.contracts_assessed, 0) AS contracts_assessed,
+               coalesce(r.late_contracts, 0) AS late_contracts,
+               round(r.late_contracts / nullif(r.contracts_assessed, 0), 3) AS late_rate,
+               r.median_delay_days
+        FROM hosts h LEFT JOIN rates r USING (platform)
+        WHERE coalesce(r.contracts_assessed, 0) >= $min_assessed
+        ORDER BY late_rate DESC NULLS LAST, contracts_assessed DESC, platform
+        """,
+        {"min_buyers": PLATFORM_MIN_BUYERS, "min_assessed": int(min_assessed)},
+    )
 
 
 def monthly(con, platform: Optional[str] = None, months: int = 36) -> pd.DataFrame:
@@ -260,12 +312,14 @@ def delay_histogram(con, platform: Optional[str] = None, bin_days: int = 10,
 OTHER_PLATFORMS = "Autres"
 
 
-def verdicts_by_platform(con, top: int = 12, min_buyers: int = 2) -> pd.DataFrame:
+def verdicts_by_platform(con, top: int = 12, min_buyers: int = PLATFORM_MIN_BUYERS,
+                         platform: Optional[str] = None) -> pd.DataFrame:
     """Buyers by verdict for the platforms hosting the most buyers; the rest grouped.
 
     A "platform" with a single buyer is usually the buyer's own organisation publishing its own
     dataset: those go to the group too, so that the chart compares platforms. Rows come by
-    verdict severity (the most favourable first, drawn first on the left of each bar).
+    verdict severity (the most favourable first, drawn first on the left of each bar). With a
+    platform, only its bar.
     """
     return _df(
         con,
@@ -281,26 +335,42 @@ def verdicts_by_platform(con, top: int = 12, min_buyers: int = 2) -> pd.DataFram
                b.verdict, any_value(b.verdict_label) AS verdict_label, count(*) AS buyers,
                min(b.severity_rank) AS severity_rank
         FROM buyer_compliance b JOIN ranked r ON r.platform = coalesce(b.platform, '(non renseignée)')
+        WHERE CAST($platform AS VARCHAR) IS NULL OR b.platform = $platform
         GROUP BY 1, 2 ORDER BY severity_rank DESC, 1
         """,
-        {"top": top, "min_buyers": min_buyers, "other": OTHER_PLATFORMS},
+        {"top": top, "min_buyers": min_buyers, "other": OTHER_PLATFORMS, "platform": platform},
     )
 
 
-def worst_buyers(con, limit: int = 20, platform: Optional[str] = None) -> pd.DataFrame:
+_WORST_ORDERS = {
+    "count": "late_contracts DESC, late_rate DESC NULLS LAST, buyer_siret",
+    "rate": "late_rate DESC NULLS LAST, late_contracts DESC, buyer_siret",
+}
+# Figures of a buyer row that say which period they cover: the window's assessed contracts (the
+# base of its late rate, « 9 sur 105 ») next to its contracts of the period and of all time.
+_BUYER_FIGURES = f"""
+    contracts_total, contracts_in_window, n_assessed AS contracts_assessed,
+    n_late_all AS late_contracts, round(late_rate, 3) AS late_rate, n_modifications_late,
+    CASE WHEN verdict = 'late' AND n_late_all = 0 THEN '{vocabulary.LATE_BY_MODIFICATIONS_LABEL.replace("'", "''")}'
+         ELSE verdict_label END AS verdict_label
+"""
+
+
+def worst_buyers(con, limit: int = 20, platform: Optional[str] = None, order: str = "count",
+                 min_assessed: int = 0) -> pd.DataFrame:
+    """Buyers with late contracts in the window, by count or by rate; `min_assessed` keeps a rate
+    ranking from being topped by buyers with a handful of contracts (4 late of 4)."""
     return _df(
         con,
-        """
-        SELECT buyer_siret, buyer_name, platform, verdict, verdict_label,
-               contracts_in_window, n_late_all AS late_contracts,
-               round(late_rate, 3) AS late_rate, median_delay_days
+        f"""
+        SELECT buyer_siret, buyer_name, platform, verdict, {_BUYER_FIGURES}, median_delay_days
         FROM buyer_compliance
-        WHERE n_late_all > 0
+        WHERE n_late_all > 0 AND n_assessed >= $min_assessed
           AND (CAST($platform AS VARCHAR) IS NULL OR platform = $platform)
-        ORDER BY late_contracts DESC, late_rate DESC NULLS LAST, buyer_siret
+        ORDER BY {_WORST_ORDERS.get(order, _WORST_ORDERS["count"])}
         LIMIT $limit
         """,
-        {"platform": platform, "limit": int(limit)},
+        {"platform": platform, "limit": int(limit), "min_assessed": int(min_assessed)},
     )
 
 
@@ -357,12 +427,14 @@ def buyer_contracts(con, siret: str, status: Optional[str] = None, window_only: 
                   "ORDER BY notification_date DESC NULLS LAST, contract_id")
 
 
-def buyer_status_counts(con, siret: str) -> pd.DataFrame:
+def buyer_status_counts(con, siret: str, window_only: bool = False) -> pd.DataFrame:
+    """Contracts by status, over the window or all dates (as the contracts list they filter)."""
     return _df(
         con,
         "SELECT status, any_value(status_label) AS status_label, count(*) AS contracts "
-        "FROM contract_compliance WHERE buyer_siret = $siret GROUP BY status ORDER BY contracts DESC",
-        {"siret": siret},
+        "FROM contract_compliance WHERE buyer_siret = $siret AND (NOT CAST($window_only AS BOOLEAN) OR in_window) "
+        "GROUP BY status ORDER BY contracts DESC",
+        {"siret": siret, "window_only": window_only},
     )
 
 
@@ -520,11 +592,9 @@ _BUYER_ORDERS = {
 def buyers(con, f: BuyerFilter, order: str = "severity") -> Select:
     text = f.text.strip()
     digits = "".join(ch for ch in text if ch.isdigit())
-    sql = """
+    sql = f"""
         SELECT buyer_siret, buyer_name, buyer_kind_label, commune_name, departement_name, closed_on,
-               verdict, verdict_label, declared, platform,
-               contracts_total, contracts_in_window,
-               n_late_all AS late_contracts, round(late_rate, 3) AS late_rate,
+               verdict, declared, platform, {_BUYER_FIGURES},
                median_delay_days, last_publication_date, dataset_count, severity_rank
         FROM buyer_compliance
         WHERE (len(CAST($verdicts AS VARCHAR[])) = 0 OR list_contains(CAST($verdicts AS VARCHAR[]), verdict))
@@ -543,14 +613,6 @@ def buyers(con, f: BuyerFilter, order: str = "severity") -> Select:
               "late_min": float(f.late_min), "late_max": float(f.late_max), "text": text, "digits": digits,
               "buyer_kind": f.buyer_kind or None, "region": f.region or None, "departement": f.departement or None}
     return Select(sql, params, _BUYER_ORDERS.get(order, _BUYER_ORDERS["severity"]))
-
-    sql = sql.replace("SELECT buyer_siret, buyer_name,",
-                      "SELECT buyer_siret, buyer_name, buyer_kind_label, commune_name, departement_name, closed_on,", 1)
-    for column, value in (("buyer_kind", f.buyer_kind), ("region", f.region), ("departement", f.departement)):
-        if value:
-            sql += f"  AND {column} = ?\n"
-            params = [*params, value]
-    return sql, params
 
 
 def verdict_labels(con) -> dict[str, str]:
@@ -702,10 +764,12 @@ def findings_by_file(con, code: Optional[str] = None) -> Select:
 def findings_by_buyer(con, code: Optional[str] = None) -> Select:
     return Select(
         """
-        SELECT buyer_siret, count(*) AS findings, count(*) FILTER (WHERE severity = 'error') AS errors,
-               string_agg(DISTINCT code, ', ' ORDER BY code) AS code_list
-        FROM findings WHERE buyer_siret IS NOT NULL AND (CAST($code AS VARCHAR) IS NULL OR code = $code)
-        GROUP BY buyer_siret
+        SELECT f.buyer_siret, any_value(b.buyer_name) AS buyer_name, count(*) AS findings,
+               count(*) FILTER (WHERE f.severity = 'error') AS errors,
+               string_agg(DISTINCT f.code, ', ' ORDER BY f.code) AS code_list
+        FROM findings f LEFT JOIN buyer_compliance b USING (buyer_siret)
+        WHERE f.buyer_siret IS NOT NULL AND (CAST($code AS VARCHAR) IS NULL OR f.code = $code)
+        GROUP BY f.buyer_siret
         """,
         {"code": code}, "ORDER BY findings DESC, buyer_siret",
     )

@@ -1,8 +1,8 @@
 """`python -m decp_monitor status SIRET [--json] [--as-of DATE]`: exit codes and output."""
 import json
 
-from decp_monitor.cli import main
 from decp_monitor.api import buyer_status
+from decp_monitor.cli import main
 
 from .conftest import BUYER, OTHER, declaration, marche
 

@@ -1,8 +1,6 @@
 """The « Vérifier un fichier » page, headless: upload, summary, located errors, fixes, downloads."""
 from __future__ import annotations
 
-import datetime as dt
-
 from decp_monitor.dashboard.navigation import page_path
 from tests.check.fixtures import AS_OF, CLEAN_NAME, DEFECTIVE_NAME, clean_bytes, defective_bytes
 

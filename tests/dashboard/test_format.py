@@ -33,7 +33,8 @@ def test_integers_percentages_and_days():
 def test_dates_day_first():
     assert fr_date(dt.date(2024, 12, 31)) == "31/12/2024"
     assert fr_date("2024-12-31") == "31/12/2024"
-    assert fr_datetime("2025-01-02T03:04:05") == "02/01/2025 à 03:04 UTC"
+    assert fr_datetime("2025-01-02T03:04:05") == "02/01/2025 à 04:04"  # UTC stored, Paris shown
+    assert fr_datetime("2025-07-02T03:04:05+00:00") == "02/07/2025 à 05:04"
 
 
 def test_only_http_urls_are_links():
@@ -85,3 +86,22 @@ def test_provisional_months_start_where_deadlines_pass_the_assessment_date():
     assert pending_from(dt.date(2026, 9, 15)).date() == dt.date(2026, 7, 1)
     assert pending_from(dt.date(2024, 2, 29)).date() == dt.date(2024, 1, 1)
     assert pending_from(None) is None
+
+
+def test_findings_messages_write_numbers_and_dates_the_french_way():
+    import datetime as dt
+
+    from decp_monitor.parse.normalise import FileState, normalise
+
+    raw = {"id": "X1", "acheteur": {"id": "21440036800012"}, "montant": "99900000000000",
+           "dateNotification": "2024-03-15", "datePublicationDonnees": "2024-03-01",
+           "modifications": [{"modification": {"montant": -431851.88, "dateNotificationModification": "2030-01-02",
+                                                "datePublicationDonneesModification": "2030-01-03"}}]}
+    _, findings = normalise(raw, 0, "json-2019", FileState("a.json", today=dt.date(2025, 1, 1)))
+    messages = {f.code: f.message for f in findings if f.field != "datePublicationDonneesModification"}
+    assert messages["absurd_amount"].endswith("99\u202f900\u202f000\u202f000\u202f000\u00a0€ (plus de "
+                                              "100\u202f000\u202f000\u202f000\u00a0€)")
+    assert "Publication déclarée (01/03/2024) antérieure à la notification (15/03/2024)" in \
+        messages["publication_before_notification"]
+    assert "02/01/2030" in messages["date_in_future"] and "2030-01-02" not in messages["date_in_future"]
+    assert messages["negative_amount"].endswith("-431\u202f851,88\u00a0€")

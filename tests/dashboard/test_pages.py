@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import duckdb
 import pandas as pd
 import pytest
 
 from decp_monitor.core.model import Record
+from decp_monitor.dashboard.format import format_siret
 from decp_monitor.dashboard.navigation import page_path
 from decp_monitor.pipeline import build_version
 from decp_monitor.store.versions import Store
@@ -94,15 +96,19 @@ def test_sidebar_says_which_version_is_shown(app, test_db):
     open_page(app, page_path("overview"))
     version = Store(test_db).current()
     sidebar = texts(app.sidebar.caption)
-    assert version.name in sidebar
+    # the build time in Paris, not the database file's name
+    assert version.name not in sidebar and ".duckdb" not in sidebar and "UTC" not in sidebar
+    built = dt.datetime.fromisoformat(Store(test_db).connect().execute(
+        "SELECT value FROM meta WHERE key = 'built_at'").fetchone()[0]).replace(tzinfo=dt.UTC)
+    assert f"Construite le {built.astimezone(ZoneInfo('Europe/Paris')):%d/%m/%Y à %H:%M}" in sidebar
     assert "Date d'évaluation : 30/06/2025" in sidebar
 
 
 def test_overview_headline_figures_in_french(app):
     open_page(app, page_path("overview"))
     metrics = {m.label: m.value for m in app.metric}
-    assert metrics["Contrats"] == "10"
-    assert metrics["Publiés en retard"] == "40,0\u00a0%"  # 4 late of 10 assessed
+    assert metrics["Contrats (toutes dates)"] == "10"
+    assert metrics["Publiés en retard (période)"] == "40,0\u00a0%"  # 4 late of 10 assessed
     assert metrics["Déclarés sans aucune publication"] == "1"
 
 
@@ -127,8 +133,8 @@ def test_buyer_deep_link_late_shows_reasons(app, test_db):
     assert verdict_label(test_db, LATE) in banner
     assert "\n- " in banner, "the banner lists its reasons"
     metrics = {m.label: m.value for m in app.metric}
-    assert metrics["Publiés en retard"] == "4"
-    assert metrics["Taux de retard"] == "100,0\u00a0%"
+    assert metrics["Publiés en retard (période)"] == "4"
+    assert metrics["Taux de retard (période)"] == "100,0\u00a0%"
 
 
 def test_buyer_deep_link_never_published(app, test_db):
@@ -274,7 +280,7 @@ def test_a_new_version_is_shown_without_restart(monkeypatch, tmp_path):
     monkeypatch.chdir(REPO)
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=30)
     open_page(at, page_path("overview"))
-    assert {m.label: m.value for m in at.metric}["Contrats"] == "10"
+    assert {m.label: m.value for m in at.metric}["Contrats (toutes dates)"] == "10"
 
     with build_version(store, "load", carry_over=True, meta={"as_of": "2025-06-30"}) as build:
         build.add(Record(source_file="more.json", position=0, kind="marche", format="json-2019",
@@ -282,7 +288,7 @@ def test_a_new_version_is_shown_without_restart(monkeypatch, tmp_path):
                          publication_date=dt.date(2025, 3, 5)))
     at.run()
     assert not at.exception
-    assert {m.label: m.value for m in at.metric}["Contrats"] == "11"
+    assert {m.label: m.value for m in at.metric}["Contrats (toutes dates)"] == "11"
 
 
 def test_a_failing_section_shows_a_french_message_not_a_traceback(app, monkeypatch):
@@ -430,7 +436,7 @@ def test_first_run_calls_the_demo_builder_with_progress(monkeypatch, tmp_path):
     clean(at.run())
     assert calls == [tmp_path / "fresh"]
     assert any(getattr(block, "label", None) == "Base de démonstration prête" for block in at.main.children.values())
-    assert {m.label: m.value for m in at.metric}["Contrats"] == "10"
+    assert {m.label: m.value for m in at.metric}["Contrats (toutes dates)"] == "10"
     clean(at.run())
     assert len(calls) == 1, "built once"
 
@@ -575,3 +581,25 @@ def test_quality_file_filter_accepts_a_file_name(tmp_path):
     page = queries.findings_list(con, file="decp-2024.json")
     assert list(page.rows["source_file"]) == ["/srv/data/cache/abc/decp-2024.json"]
     assert queries.findings_list(con, file="/srv/data/cache/abc/autre.json").total == 1
+
+
+def test_invalid_siret_advice_is_to_correct_it_and_names_the_valid_sibling(monkeypatch, tmp_path):
+    from streamlit.testing.v1 import AppTest
+
+    from .conftest import REPO
+
+    assert INVALID[:9] == COMPLIANT[:9]
+    store = Store(tmp_path / "data")
+    with build_version(store, "load", meta={"as_of": "2025-06-30"}) as build:
+        for n, siret in enumerate((INVALID, COMPLIANT)):
+            build.add(Record(source_file="a.json", position=n, kind="marche", format="json-2019",
+                             buyer_siret=siret, buyer_name="Commune de Bonneville", contract_id=f"A{n}",
+                             notification_date=dt.date(2025, 1, 1), publication_date=dt.date(2025, 1, 10)))
+    monkeypatch.setenv("DECP_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.chdir(REPO)
+    at = open_page(AppTest.from_file(str(REPO / "app.py"), default_timeout=30), page_path("buyer"), siret=INVALID)
+    advice = texts(at.markdown)
+    assert "corrigez le SIRET de l'acheteur" in advice
+    assert f"**{format_siret(COMPLIANT)}**" in advice, "the one valid SIRET of the same SIREN is named"
+    # no advice to spread the invalid number into file names or extras.siret
+    assert f"DECP-{INVALID}" not in advice and f"`{INVALID}`" not in advice

@@ -11,6 +11,7 @@ from decp_monitor.read import queries
 from decp_monitor.read import register as register_queries
 
 SEARCH_LIMIT = 25
+BUYER_FILTER_PARAMS = ("statut", "fenetre")
 
 st.title("Acheteur")
 loaded = widgets.require_data()
@@ -28,6 +29,14 @@ typed = st.text_input(
     help="Le SIRET peut être saisi avec ou sans espaces. Une recherche par nom liste les acheteurs correspondants.",
 ).strip()
 siret = as_siret(typed)
+# Filters of the contracts list belong to the buyer they were set on: another buyer opens unfiltered
+# (a deep link's own filters, on the first display, are kept).
+shown_before = st.session_state.get("_buyer_filters_for")
+if shown_before is not None and shown_before != siret:
+    for param in BUYER_FILTER_PARAMS:
+        st.query_params.pop(param, None)
+        st.session_state.pop(f"url_{param}", None)
+st.session_state["_buyer_filters_for"] = siret
 siren = siret if siret and len(siret) == 9 else None  # a SIREN lists the organisation's establishments
 if siren:
     siret = None

@@ -9,8 +9,8 @@ from decp_monitor.read.queries import BuyerFilter
 PAGE_SIZE = 100
 ORDERS = {
     "severity": "Gravité du verdict",
-    "late": "Nombre de contrats en retard",
-    "late_rate": "Taux de retard",
+    "late": "Nombre de contrats en retard (période)",
+    "late_rate": "Taux de retard (période)",
     "contracts": "Nombre de contrats",
     "name": "Nom",
 }
@@ -83,8 +83,8 @@ with widgets.error_boundary("la liste des acheteurs"):
     widgets.table(
         widgets.with_buyer_links(page.rows),
         columns.config("fiche", "buyer_name", "buyer_siret", "verdict_label", "buyer_kind_label", "departement_name",
-                       "declared", "platform", "contracts_total", "contracts_in_window", "late_contracts", "late_rate",
-                       "median_delay_days", "last_publication_date"),
+                       "declared", "platform", "contracts_assessed", "late_contracts", "late_rate", "n_modifications_late",
+                       "median_delay_days", "contracts_in_window", "contracts_total", "last_publication_date"),
         download="acheteurs", full=page, loaded=loaded,
         empty="Aucun acheteur ne correspond à ces filtres. Élargissez-les (verdict, taux de retard, nombre de contrats).",
     )

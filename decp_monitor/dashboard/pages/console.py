@@ -2,9 +2,8 @@
 import streamlit as st
 
 from decp_monitor.dashboard import columns, widgets
-from decp_monitor.dashboard.downloads import download_buttons
-from decp_monitor.dashboard.format import fr_int, fr_number
-from decp_monitor.read import console
+from decp_monitor.dashboard.format import MISSING, fr_int, fr_number
+from decp_monitor.read import console, queries
 
 st.title("Console SQL")
 loaded = widgets.require_data()
@@ -19,9 +18,14 @@ st.markdown(
 
 EXAMPLE_KEY = "console_example"
 SQL_KEY = "console_sql"
+RESULT_KEY = "console_result"
 if SQL_KEY not in st.session_state:
-    # A shared link carries its query: ?sql=...
-    st.session_state[SQL_KEY] = st.query_params.get("sql") or next(iter(console.EXAMPLE_QUERIES.values()))
+    # A shared link carries its query (?sql=...) and runs it on opening: read-only and time-bounded,
+    # the same as a click on « Exécuter ».
+    shared = st.query_params.get("sql")
+    st.session_state[SQL_KEY] = shared or next(iter(console.EXAMPLE_QUERIES.values()))
+    if shared:
+        st.session_state[RESULT_KEY] = console.run_query(shared, loaded.version.path)
 
 
 def use_example() -> None:
@@ -30,16 +34,23 @@ def use_example() -> None:
         st.session_state[SQL_KEY] = console.EXAMPLE_QUERIES[choice]
 
 
-st.selectbox("Requêtes d'exemple", list(console.EXAMPLE_QUERIES), index=None,
-             placeholder="Choisir un exemple…", key=EXAMPLE_KEY, on_change=use_example)
-sql = st.text_area("Requête SQL", key=SQL_KEY, height=180)
+editor, schema = st.columns([3, 1])
+with editor:
+    st.selectbox("Requêtes d'exemple", list(console.EXAMPLE_QUERIES), index=None,
+                 placeholder="Choisir un exemple…", key=EXAMPLE_KEY, on_change=use_example)
+    sql = st.text_area("Requête SQL", key=SQL_KEY, height=180)
+    if st.button("Exécuter", type="primary", icon=":material/play_arrow:"):
+        st.query_params["sql"] = sql
+        with st.spinner("Exécution…"):
+            st.session_state[RESULT_KEY] = console.run_query(sql, loaded.version.path)
+with schema, widgets.error_boundary("la liste des tables"):
+    st.markdown("**Tables et colonnes**")
+    described = widgets.q(loaded, queries.schema_columns)
+    for table, part in described.groupby("table_name", sort=False):
+        with st.expander(f"{table} ({fr_int(len(part))})"):
+            st.markdown("\n".join(f"- `{row.column_name}` {row.data_type.lower()}" for row in part.itertuples()))
 
-if st.button("Exécuter", type="primary", icon=":material/play_arrow:"):
-    st.query_params["sql"] = sql
-    with st.spinner("Exécution…"):
-        st.session_state["console_result"] = console.run_query(sql, loaded.version.path)
-
-result = st.session_state.get("console_result")
+result = st.session_state.get(RESULT_KEY)
 if result is not None:
     if not result.ok:
         st.error(result.error_fr, icon=":material/block:")
@@ -53,5 +64,6 @@ if result is not None:
                      "d'une table, utilisez `python -m decp_monitor export`.")
         st.caption(note)
         # Columns keep their SQL names; dates and numbers are shown the French way.
-        st.dataframe(result.df, hide_index=True, width="stretch", column_config=columns.by_type(result.df))
-        download_buttons(result.df, "requete", key="console")
+        st.dataframe(result.df, hide_index=True, width="stretch", column_config=columns.by_type(result.df),
+                     placeholder=MISSING)  # NULL reads « – », not « None »
+        widgets.download_buttons(result.df, "requete", key="console")

@@ -1,4 +1,5 @@
 """Méthode: the rules in plain French, what observed dates mean, the window, the data's freshness."""
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -103,10 +104,18 @@ with widgets.error_boundary("l'historique des chargements"):
             st.markdown(f"- {fr_datetime(entry.get('started_at'))} — {md_escape(columns.command_label(entry.get('command')))} — "
                         f"{md_escape(entry.get('message') or 'échec')}")
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "COMPLIANCE.md"
-if DOC.exists():
-    with st.expander("Documentation complète des règles (docs/COMPLIANCE.md)"):
-        st.markdown(DOC.read_text(encoding="utf-8"))
+# The documentation is shown here, not linked: a link to `SCHEMA.md` resolved against the app's URL
+# and opened Streamlit's English "Page not found". Links between the two documents point to the
+# expander of the other.
+DOCS = Path(__file__).resolve().parents[3] / "docs"
+DOC_TITLES = {"COMPLIANCE.md": "Documentation complète des règles", "SCHEMA.md": "Schéma des données"}
+for doc, title in DOC_TITLES.items():
+    text = (DOCS / doc).read_text(encoding="utf-8")
+    for other, other_title in DOC_TITLES.items():
+        text = re.sub(r"\[([^\]]*)\]\(" + re.escape(other) + r"(#[^)]*)?\)",
+                      lambda m, t=other_title: f"{m.group(1)} (« {t} », ci-dessous sur cette page)", text)
+    with st.expander(f"{title} (docs/{doc})"):
+        st.markdown(text)
 
 with st.expander("Codes d'anomalie"):
     st.dataframe(pd.DataFrame([{"Code": code, "Gravité": sev, "Libellé": label}

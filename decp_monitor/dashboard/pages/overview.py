@@ -2,12 +2,16 @@
 import streamlit as st
 
 from decp_monitor.dashboard import charts, columns, widgets
-from decp_monitor.dashboard.format import format_siret, fr_date, fr_days, fr_int, fr_percent, md_escape
+from decp_monitor.dashboard.buyer_view import period_caption
+from decp_monitor.dashboard.format import format_siret, fr_date, fr_days, fr_int, fr_percent, md_escape, plural
 from decp_monitor.dashboard.navigation import page_path
 from decp_monitor.read import queries
 from decp_monitor.read import register as register_queries
 from decp_monitor.read.queries import OTHER_PLATFORMS
 from decp_monitor.register import reference
+
+RANKINGS = {"count": "Nombre de contrats en retard", "rate": "Taux de retard"}
+RATE_MIN_ASSESSED = 10  # a rate ranking over fewer contracts is topped by « 4 sur 4 »
 
 st.title("Vue d'ensemble")
 loaded = widgets.require_data()
@@ -15,34 +19,37 @@ widgets.demo_notice(loaded)
 widgets.require_compliance(loaded)
 meta = loaded.meta
 
-with widgets.error_boundary("les chiffres clés"):
-    head = widgets.q(loaded, queries.overview_headline)
-    window = ""
-    if meta.get("window_start"):
-        window = f" Fenêtre d'évaluation : contrats notifiés du {fr_date(meta['window_start'])} au {fr_date(meta.get('as_of'))}."
-    st.caption(f"Situation au {fr_date(meta.get('as_of') or meta.get('built_at'))}.{window}")
-    a, b, c, d = st.columns(4)
-    a.metric("Acheteurs", fr_int(head["buyers"]), help="SIRET vus dans les déclarations, les jeux de données ou les contrats")
-    b.metric("Contrats", fr_int(head["contracts"]),
-             help=f"Dont {fr_int(head['contracts_in_window'])} notifiés dans la fenêtre d'évaluation")
-    c.metric("Publiés en retard", fr_percent(head["late_share"]),
-             help=f"{fr_int(head['late'])} contrats sur {fr_int(head['assessed'])} évalués (fenêtre d'évaluation), "
-                  "publiés plus de deux mois après leur notification")
-    d.metric("Déclarés sans aucune publication", fr_int(head["missing"]),
-             help="Acheteurs déclarés par un profil d'acheteur, SIRET valide, dont aucun contrat n'a été trouvé")
-    e, f, g, h = st.columns(4)
-    e.metric("Délai médian de publication", fr_days(head["median_delay_days"]))
-    f.metric("Acheteurs en règle", fr_int(head["compliant"]))
-    g.metric("Acheteurs en retard", fr_int(head["late_buyers"]))
-    h.metric("Contrats sans date de publication", fr_int(head["no_publication_date"]),
-             help="Fenêtre d'évaluation ; leur délai ne peut pas être calculé")
-
+# The filter comes first: it applies to every figure and chart under it.
 platform_options = [None] + widgets.q(loaded, queries.platforms)
 platform = widgets.url_select(
     "Plateforme", "plateforme", platform_options, None,
     format_func=lambda p: "Toutes les plateformes" if p is None else p,
-    help="Restreint les graphiques et le classement à une plateforme ou source",
+    help=f"Plateformes publiant pour au moins {queries.PLATFORM_MIN_BUYERS} acheteurs. Restreint tous les "
+         "chiffres et graphiques de la page : les contrats publiés par la plateforme et les acheteurs "
+         "qu'elle publie (comme le filtre « Plateforme » de la page Acheteurs).",
 )
+scope = f" — plateforme {md_escape(platform)}" if platform else ""
+
+with widgets.error_boundary("les chiffres clés"):
+    head = widgets.q(loaded, queries.overview_headline, platform=platform)
+    st.caption(f"Situation au {fr_date(meta.get('as_of') or meta.get('built_at'))}{scope}. {period_caption(loaded)} "
+               "« (période) » : contrats notifiés sur cette période ; les autres chiffres couvrent toutes les dates.")
+    a, b, c, d = st.columns(4)
+    a.metric("Acheteurs", fr_int(head["buyers"]), help="SIRET vus dans les déclarations, les jeux de données ou les contrats")
+    b.metric("Contrats (toutes dates)", fr_int(head["contracts"]),
+             help=f"Dont {fr_int(head['contracts_in_window'])} notifiés sur la période d'évaluation")
+    c.metric("Publiés en retard (période)", fr_percent(head["late_share"]),
+             help=f"{fr_int(head['late'])} contrats sur {fr_int(head['assessed'])} évalués (période d'évaluation), "
+                  "publiés plus de deux mois après leur notification")
+    d.metric("Déclarés sans aucune publication", fr_int(head["missing"]),
+             help="Acheteurs déclarés par un profil d'acheteur, SIRET valide, dont aucun contrat n'a été trouvé")
+    e, f, g, h = st.columns(4)
+    e.metric("Délai médian de publication (période)", fr_days(head["median_delay_days"]))
+    f.metric("Acheteurs en règle", fr_int(head["compliant"]), help="Verdict « Conforme » sur la période")
+    g.metric("Acheteurs en retard", fr_int(head["late_buyers"]),
+             help="Verdict « Publications en retard » sur la période (contrats ou modifications en retard)")
+    h.metric("Contrats sans date de publication (période)", fr_int(head["no_publication_date"]),
+             help="Leur délai ne peut pas être calculé")
 
 left, right = st.columns(2)
 with left, widgets.error_boundary("l'évolution mensuelle"):
@@ -52,9 +59,9 @@ with left, widgets.error_boundary("l'évolution mensuelle"):
         st.info("Aucun contrat notifié sur les 36 derniers mois.", icon=":material/info:")
     else:
         st.plotly_chart(charts.monthly(monthly, as_of=meta.get("as_of")), width="stretch", config=charts.CONFIG)
-        st.caption("Mois grisés : provisoires. Leur échéance de deux mois n'est pas encore passée à la date "
-                   "d'évaluation, et un contrat publié en retard n'apparaît qu'une fois publié : leur part "
-                   "en retard ne peut qu'augmenter.")
+        st.caption("36 derniers mois. Mois grisés : provisoires. Leur échéance de deux mois n'est pas encore passée "
+                   "à la date d'évaluation, et un contrat publié en retard n'apparaît qu'une fois publié : leur "
+                   "part en retard ne peut qu'augmenter.")
 with right, widgets.error_boundary("la distribution des délais"):
     st.subheader("Distribution des délais de publication")
     hist = widgets.q(loaded, queries.delay_histogram, platform=platform)
@@ -62,30 +69,58 @@ with right, widgets.error_boundary("la distribution des délais"):
         st.info("Aucun délai calculable dans la fenêtre d'évaluation.", icon=":material/info:")
     else:
         st.plotly_chart(charts.delay_histogram(hist), width="stretch", config=charts.CONFIG)
-        st.caption("Contrats notifiés dans la fenêtre d'évaluation, par tranches de dix jours ; en rouge, "
+        st.caption("Contrats notifiés sur la période d'évaluation, par tranches de dix jours ; en orange, "
                    "au-delà de deux mois. Les délais de plus d'un an et les publications plus d'un mois avant "
                    "la notification sont regroupés aux deux extrémités.")
 
 with widgets.error_boundary("les verdicts par plateforme"):
     st.subheader("Verdicts des acheteurs par plateforme")
-    verdicts = widgets.q(loaded, queries.verdicts_by_platform)
+    verdicts = widgets.q(loaded, queries.verdicts_by_platform, platform=platform)
     if verdicts.empty:
         st.info("Aucun acheteur.", icon=":material/info:")
     else:
         st.plotly_chart(charts.verdicts_by_platform(verdicts, other=OTHER_PLATFORMS), width="stretch",
                         config=charts.CONFIG)
-        st.caption(f"Nombre d'acheteurs par verdict, selon la plateforme qui publie leurs données. "
-                   f"« {OTHER_PLATFORMS} » regroupe les plateformes d'un seul acheteur (souvent l'acheteur "
-                   "publiant lui-même) et les plus petites.")
+        st.caption(f"Nombre d'acheteurs par verdict (période d'évaluation), selon la plateforme qui publie leurs "
+                   f"données. « {OTHER_PLATFORMS} » regroupe les plateformes d'un seul acheteur (souvent "
+                   "l'acheteur publiant lui-même) et les plus petites.")
+
+with widgets.error_boundary("les retards par plateforme"):
+    st.subheader("Retards par plateforme")
+    rates = widgets.q(loaded, queries.platform_rates)
+    if platform:
+        rates = rates[rates["platform"] == platform]
+    if rates.empty:
+        st.info("Aucune plateforme n'a de contrat évalué sur la période.", icon=":material/info:")
+    else:
+        st.plotly_chart(charts.platform_rates(rates), width="stretch", config=charts.CONFIG)
+        widgets.table(rates, columns.config("platform", "buyers", "late_buyers", "contracts_assessed",
+                                            "late_contracts", "late_rate", "median_delay_days"),
+                      download="retards-par-plateforme")
+        st.caption("Période d'évaluation. Contrats rattachés à la plateforme qui les publie ; acheteurs à celle "
+                   "qui publie la plupart de leurs contrats.")
 
 with widgets.error_boundary("le classement des acheteurs"):
     st.subheader("Les acheteurs qui publient le plus en retard")
-    worst = widgets.q(loaded, queries.worst_buyers, limit=20, platform=platform)
+    by, minimum = st.columns([2, 1])
+    with by:
+        ranking = widgets.url_select("Classer par", "classement", list(RANKINGS), "count", format_func=RANKINGS.get)
+    min_assessed = 0
+    if ranking == "rate":
+        with minimum:
+            min_assessed = widgets.url_int("Contrats évalués au minimum", "min", RATE_MIN_ASSESSED,
+                                           help="Un taux sur quelques contrats n'a pas de sens (« 4 sur 4 ») : le "
+                                                "classement par taux ne retient par défaut que les acheteurs d'au "
+                                                f"moins {RATE_MIN_ASSESSED} contrats évalués sur la période")
+    worst = widgets.q(loaded, queries.worst_buyers, limit=20, platform=platform, order=ranking,
+                      min_assessed=min_assessed)
     worst = widgets.with_buyer_links(worst)
+    st.caption("Période d'évaluation : contrats en retard parmi les contrats évalués. Cliquez « Ouvrir » pour la "
+               "fiche de l'acheteur.")
     widgets.table(
         worst,
         columns.config("fiche", "buyer_name", "buyer_siret", "verdict_label", "late_contracts",
-                       "contracts_in_window", "late_rate", "median_delay_days", "platform"),
+                       "contracts_assessed", "late_rate", "median_delay_days", "platform"),
         download="acheteurs-en-retard",
         empty="Aucun acheteur n'a publié en retard dans la fenêtre d'évaluation.",
     )
@@ -94,7 +129,8 @@ with widgets.error_boundary("le classement des acheteurs"):
         for row in worst.head(5).itertuples():
             st.page_link(page_path("buyer"), query_params={"siret": row.buyer_siret}, icon=":material/account_balance:",
                          label=f"{md_escape(row.buyer_name or 'Nom inconnu')} ({format_siret(row.buyer_siret)}) — "
-                               f"{fr_int(row.late_contracts)} contrats en retard")
+                               f"{plural(row.late_contracts, 'contrat en retard', 'contrats en retard')} sur "
+                               f"{fr_int(row.contracts_assessed)}")
     st.page_link(page_path("buyers"), label="Tous les acheteurs, filtrables", icon=":material/list_alt:")
 
 

@@ -30,6 +30,14 @@ with widgets.error_boundary("le bilan des anomalies"):
     widgets.table(view, columns.config("code_label", "code", "severity", "findings", "files", "buyers", "example"),
                   download="anomalies-par-code")
 
+def code_labels(df):
+    """The codes of a row as their French labels (the downloads keep the codes beside them)."""
+    if df.empty or "code_list" not in df:
+        return df
+    return df.assign(code_labels=[" ; ".join(finding_codes.label(c) for c in str(v).split(", ")) if v else None
+                                  for v in df["code_list"]])
+
+
 codes = list(by_code["code"])
 labels = {code: finding_codes.label(code) for code in codes}
 a, b = st.columns(2)
@@ -52,12 +60,14 @@ with tab_list, widgets.error_boundary("la liste des anomalies"):
 with tab_files, widgets.error_boundary("les anomalies par fichier"):
     page = widgets.q(loaded, queries.findings_by_file, code=code)
     widgets.count_caption(len(page.rows), page.total, 0, "fichiers")
-    widgets.table(page.rows, columns.config("source_file", "findings", "errors", "code_list"),
+    widgets.table(code_labels(page.rows), columns.config("source_file", "findings", "errors", "code_labels", "code_list"),
                   download="anomalies-par-fichier", full=page, loaded=loaded)
 with tab_buyers, widgets.error_boundary("les anomalies par acheteur"):
     page = widgets.q(loaded, queries.findings_by_buyer, code=code)
     widgets.count_caption(len(page.rows), page.total, 0, "acheteurs")
-    widgets.table(widgets.with_buyer_links(page.rows), columns.config("fiche", "buyer_siret", "findings", "errors", "code_list"),
+    widgets.table(code_labels(widgets.with_buyer_links(page.rows)),
+                  columns.config("fiche", "buyer_name", "buyer_siret", "findings", "errors", "code_labels",
+                                 "code_list"),
                   download="anomalies-par-acheteur", empty="Aucune anomalie rattachée à un acheteur.",
                   full=page, loaded=loaded)
 with tab_failed, widgets.error_boundary("les fichiers inutilisables"):

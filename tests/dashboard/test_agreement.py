@@ -1,0 +1,156 @@
+"""The dashboard tells one truth: figures of one page agree with those of another, on the demo."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from decp_monitor.core import vocabulary
+from decp_monitor.dashboard.format import md_escape
+from decp_monitor.dashboard.navigation import page_path
+from decp_monitor.pipeline.demo import build_demo
+from decp_monitor.store.versions import Store
+
+from .conftest import REPO
+from .test_pages import clean, open_page, texts
+
+
+@pytest.fixture(scope="session")
+def demo_dir(tmp_path_factory) -> Path:
+    data_dir = tmp_path_factory.mktemp("demo-data")
+    build_demo(Store(data_dir))
+    return data_dir
+
+
+@pytest.fixture
+def demo_app(monkeypatch, demo_dir):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("DECP_DATA_DIR", str(demo_dir))
+    monkeypatch.chdir(REPO)
+    return AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
+
+
+def rows(demo_dir, sql: str, params: dict | None = None) -> list[tuple]:
+    con = Store(demo_dir).connect()
+    try:
+        return con.execute(sql, params or {}).fetchall()
+    finally:
+        con.close()
+
+
+def metrics(at) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def test_overview_platform_list_holds_platforms_only(demo_app, demo_dir):
+    open_page(demo_app, page_path("overview"))
+    options = demo_app.selectbox(key="url_plateforme").options
+    single = {name for (name,) in rows(demo_dir, "SELECT platform FROM buyer_compliance WHERE platform IS NOT NULL "
+                                                 "GROUP BY platform HAVING count(*) = 1")}
+    assert single, "the demo has buyers publishing for themselves"
+    assert not single & set(options)
+    assert "Dematis" in options
+
+
+def test_overview_platform_filter_applies_to_headline_chart_and_agrees_with_buyers_page(demo_app, demo_dir):
+    open_page(demo_app, page_path("overview"))
+    national = metrics(demo_app)
+    open_page(demo_app, page_path("overview"), plateforme="Dematis")
+    shown = metrics(demo_app)
+    assert shown["Acheteurs"] != national["Acheteurs"], "the headline follows the platform filter"
+    (buyers, late_buyers), = rows(demo_dir, "SELECT count(*), count(*) FILTER (WHERE verdict = 'late') "
+                                            "FROM buyer_compliance WHERE platform = 'Dematis'")
+    assert shown["Acheteurs"] == str(buyers)
+    assert shown["Acheteurs en retard"] == str(late_buyers)
+    # the verdict chart holds the platform's bar only
+    charts = [c for c in demo_app.get("plotly_chart")]
+    assert any('"Dematis"' in c.proto.spec and '"PLACE"' not in c.proto.spec for c in charts)
+
+    # the Acheteurs page, same platform, verdict « late »: as many rows as the overview says
+    open_page(demo_app, page_path("buyers"), plateforme="Dematis", verdict="late")
+    table = demo_app.dataframe[0].value
+    assert len(table) == late_buyers
+    assert f"{late_buyers} acheteurs." in texts(demo_app.caption)
+
+
+def test_overview_ranking_by_rate_keeps_a_minimum_volume(demo_app):
+    open_page(demo_app, page_path("overview"), classement="rate")
+    worst = demo_app.dataframe[-1].value  # the ranking is the last table of the page
+    assert len(worst) and (worst["contracts_assessed"] >= 10).all()
+    assert list(worst["late_rate"]) == sorted(worst["late_rate"], reverse=True)
+    open_page(demo_app, page_path("overview"), classement="count")
+    by_count = demo_app.dataframe[-1].value
+    assert list(by_count["late_contracts"]) == sorted(by_count["late_contracts"], reverse=True)
+
+
+def test_per_platform_late_rate_table_matches_the_contracts(demo_app, demo_dir):
+    open_page(demo_app, page_path("overview"))
+    table = next(df.value for df in demo_app.dataframe if "platform" in df.value.columns
+                 and "late_buyers" in df.value.columns)
+    row = table[table["platform"] == "PLACE"].iloc[0]
+    (late, assessed), = rows(demo_dir, f"SELECT count(*) FILTER (WHERE {vocabulary.LATE_SQL}), "
+                                       f"count(*) FILTER (WHERE {vocabulary.ASSESSED_SQL}) FROM contract_compliance "
+                                       "WHERE in_window AND platform = 'PLACE'")
+    assert (row["late_contracts"], row["contracts_assessed"]) == (late, assessed)
+    assert row["late_rate"] == pytest.approx(round(late / assessed, 3))
+
+
+def test_buyer_figures_and_status_filter_count_the_same_period(demo_app, demo_dir):
+    # the buyer with the most late contracts notified before the window
+    (siret, late_window, late_all), = rows(demo_dir, f"""
+        SELECT buyer_siret, count(*) FILTER (WHERE in_window AND {vocabulary.LATE_SQL}),
+               count(*) FILTER (WHERE {vocabulary.LATE_SQL})
+        FROM contract_compliance GROUP BY 1
+        HAVING count(*) FILTER (WHERE in_window AND {vocabulary.LATE_SQL}) > 0
+        ORDER BY count(*) FILTER (WHERE NOT in_window AND {vocabulary.LATE_SQL}) DESC LIMIT 1""")
+    assert late_all > late_window
+    open_page(demo_app, page_path("buyer"), siret=siret)
+    assert metrics(demo_app)["Publiés en retard (période)"] == str(late_window)
+    status = demo_app.selectbox(key="url_statut")
+    late_option = next(o for o in status.options if o.startswith(vocabulary.STATUS_LABELS["late"] + " ("))
+    (late_only_window,), = rows(demo_dir, "SELECT count(*) FROM contract_compliance WHERE buyer_siret = $s "
+                                          "AND in_window AND status = 'late'", {"s": siret})
+    assert late_option.endswith(f"({late_only_window})")
+    assert f"Toutes dates confondues : {late_all} contrats publiés en retard" in texts(demo_app.caption)
+    # all dates: the options count every contract
+    clean(demo_app.toggle(key="url_fenetre").set_value(False).run())
+    assert demo_app.query_params["fenetre"] == "0"
+    (late_only_all,), = rows(demo_dir, "SELECT count(*) FROM contract_compliance WHERE buyer_siret = $s "
+                                       "AND status = 'late'", {"s": siret})
+    late_option = next(o for o in demo_app.selectbox(key="url_statut").options
+                       if o.startswith(vocabulary.STATUS_LABELS["late"] + " ("))
+    assert late_option.endswith(f"({late_only_all})")
+
+
+def test_buyer_late_only_by_its_modifications_says_so(demo_app, demo_dir):
+    (siret, n_mod), = rows(demo_dir, "SELECT buyer_siret, n_modifications_late FROM buyer_compliance "
+                                     "WHERE verdict = 'late' AND n_late_all = 0 ORDER BY buyer_siret LIMIT 1")
+    open_page(demo_app, page_path("buyer"), siret=siret)
+    banner = texts(demo_app.error)
+    assert md_escape(vocabulary.LATE_BY_MODIFICATIONS_LABEL) in banner
+    assert "Aucun contrat de la période n'est publié en retard" in banner
+    open_page(demo_app, page_path("buyers"), q=siret)
+    assert list(demo_app.dataframe[0].value["verdict_label"]) == [vocabulary.LATE_BY_MODIFICATIONS_LABEL]
+
+
+def test_status_filter_does_not_follow_to_the_next_buyer(demo_app, demo_dir):
+    first, second = [s for (s,) in rows(demo_dir, "SELECT buyer_siret FROM buyer_compliance WHERE n_late_all > 0 "
+                                                 "ORDER BY buyer_siret LIMIT 2")]
+    open_page(demo_app, page_path("buyer"), siret=first, statut="late")
+    assert demo_app.selectbox(key="url_statut").value == "late", "a deep link's filter is applied"
+    clean(demo_app.text_input(key="buyer_query").input(second).run())
+    assert demo_app.query_params.get("siret") == second
+    assert "statut" not in demo_app.query_params
+    assert demo_app.selectbox(key="url_statut").index == 0, "« Tous les statuts »"
+
+
+def test_buyers_table_counts_match_the_verdict_sentence(demo_app, demo_dir):
+    (siret, assessed, late), = rows(demo_dir, "SELECT buyer_siret, n_assessed, n_late_all FROM buyer_compliance "
+                                              "WHERE n_late_all > 0 AND n_assessed <> contracts_in_window "
+                                              "ORDER BY buyer_siret LIMIT 1")
+    open_page(demo_app, page_path("buyers"), q=siret)
+    row = demo_app.dataframe[0].value.iloc[0]
+    assert (row["contracts_assessed"], row["late_contracts"]) == (assessed, late)
+    open_page(demo_app, page_path("buyer"), siret=siret)
+    assert f"pour {late} contrat" in texts(demo_app.error) and f"sur {assessed} " in texts(demo_app.error)
