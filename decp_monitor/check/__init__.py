@@ -31,8 +31,9 @@ from decp_monitor.check.fixes import (
 from decp_monitor.check.issues import IssueCollector, Location
 from decp_monitor.check.report import READY, FileReport, Report, fr_date
 from decp_monitor.check.validation import validate_declaration_csv, validate_json, validate_xml
-from decp_monitor.compliance import parse_as_of, rules
+from decp_monitor.compliance import rules
 from decp_monitor.core import findings as finding_codes
+from decp_monitor.core.dates import parse_iso_date
 from decp_monitor.pipeline.files import SNIFF_BYTES, sniff
 
 # The CLI checks files of any size up to this (a national consolidated file is not a file one
@@ -75,7 +76,7 @@ def check_files(
     progress: told (French phase, share done 0..1).
     """
     started = time.monotonic()
-    as_of_date = parse_as_of(as_of) or dt.date.today()
+    as_of_date = parse_iso_date(as_of) or dt.date.today()
     report_progress = progress or (lambda phase, share: None)
     paths = [Path(p) for p in paths]
     names = names or [str(p) for p in paths]
