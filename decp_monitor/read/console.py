@@ -296,11 +296,34 @@ def _run_child(request: bytes, errors, started: float, timeout: float, row_limit
                                    _last_line(errors)), peak)
     if not answer.get("columns"):
         return ConsoleResult(pd.DataFrame(), False, time.perf_counter() - started, child_peak_rss=peak)
-    table = ipc.open_stream(body).read_all()
-    df = table.to_pandas()
+    df = _to_pandas(ipc.open_stream(body).read_all())
     df.columns = answer["columns"]  # duplicate names survive (Arrow keeps them, a dict would not)
     return ConsoleResult(df, bool(answer.get("truncated")), time.perf_counter() - started,
                          truncated_by=answer.get("truncated") or None, child_peak_rss=peak)
+
+
+def _to_pandas(table) -> pd.DataFrame:
+    """The DataFrame the console showed before it went through Arrow: HUGEINT (sum() of integers,
+    exported as decimal(38, 0)) as integers when they fit, intervals as timedeltas (DuckDB's own
+    conversion, a month counted 30 days) instead of pandas DateOffsets."""
+    import datetime as dt
+
+    import pyarrow as pa
+
+    columns = []
+    for column in table.columns:
+        kind = column.type
+        if pa.types.is_decimal(kind) and kind.scale == 0:
+            try:
+                column = column.cast(pa.int64())
+            except pa.ArrowInvalid:
+                pass  # beyond 64 bits: kept exact, as Decimal
+        elif pa.types.is_interval(kind):
+            column = pa.array([None if v is None else dt.timedelta(days=v.months * 30 + v.days,
+                                                                     microseconds=v.nanoseconds // 1000)
+                               for v in column.to_pylist()], pa.duration("us"))
+        columns.append(column)
+    return pa.Table.from_arrays(columns, names=[str(i) for i in range(len(columns))]).to_pandas()
 
 
 def _last_line(errors) -> str:
