@@ -38,7 +38,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import duckdb
 
@@ -66,7 +66,7 @@ CHILD_CODE = ("import sys; sys.path.insert(0, sys.argv[1]); "
               "from decp_monitor.read.console import _serve_one; sys.exit(_serve_one())")
 ATTACHED_AS = "decp"
 # Applied at connection time; the protections are SET after the ATTACH, then locked.
-CONSOLE_CONFIG = {
+CONSOLE_CONFIG: dict[str, Any] = {
     "threads": 1,
     # Below the child's RLIMIT_DATA (CHILD_MEMORY_BYTES), so that DuckDB's own limit usually
     # speaks first, with its clean out-of-memory error.
@@ -117,7 +117,7 @@ class ConsoleResult:
         return self.error_fr is None
 
 
-def connect_console(path: str | Path, config: Optional[dict] = None) -> duckdb.DuckDBPyConnection:
+def connect_console(path: str | Path, config: Optional[dict[str, Any]] = None) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(config=dict(CONSOLE_CONFIG if config is None else config))
     try:
         con.execute(f"ATTACH ? AS {ATTACHED_AS} (READ_ONLY)", [str(path)])
@@ -239,7 +239,7 @@ def _run_child(request: bytes, errors, started: float, timeout: float, row_limit
 
     def read_output() -> None:
         assert proc.stdout is not None
-        while chunk := proc.stdout.read1(1 << 20):
+        while chunk := os.read(proc.stdout.fileno(), 1 << 20):
             if len(received) + len(chunk) > cap:
                 overflow.set()
                 _kill(proc)
