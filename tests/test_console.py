@@ -214,3 +214,15 @@ def test_stray_output_cannot_corrupt_the_answer(db_path):
     result = run_query("SELECT count(*) AS n FROM range(300000000)", db_path, timeout=30)
     assert result.ok, result.error_fr
     assert result.df["n"].iloc[0] == 300000000
+
+
+def test_values_keep_their_python_kinds_through_arrow(db_path):
+    import datetime as dt
+
+    result = run_query("SELECT sum(i) AS total, INTERVAL 3 DAY AS delay, 10::HUGEINT * 1e20::HUGEINT AS big "
+                       "FROM range(10) t(i)", db_path)
+    assert result.ok, result.error_fr
+    row = result.df.iloc[0]
+    assert row["total"] == 45 and result.df["total"].dtype.kind == "i"  # HUGEINT sum shown as a number
+    assert row["delay"] == dt.timedelta(days=3)
+    assert int(row["big"]) == 10 ** 21  # beyond 64 bits: exact

@@ -274,3 +274,13 @@ def test_the_lock_is_released_and_cleared_after_a_build(tmp_path):
     assert (tmp_path / ".build.lock").read_text() == ""
     with store.exclusive("second", timeout=0):  # free at once
         assert json.loads((tmp_path / ".build.lock").read_text())["command"] == "second"
+
+
+@pytest.mark.parametrize("pointer", ['{"files": 1}', "[1, 2]", '{"file": "../../etc/passwd"}', '{"file": 3}', "{"])
+def test_a_damaged_pointer_points_nowhere_and_the_next_build_publishes(tmp_path, pointer):
+    store = Store(tmp_path)
+    publish(store, record(0))
+    store.pointer.write_text(pointer, encoding="utf-8")
+    assert store.current() is None and store.meta() == {}
+    publish(store, record(0), record(1, contract_id="C2"))
+    assert count(store, "contracts") == 2

@@ -38,7 +38,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import duckdb
 
@@ -66,7 +66,7 @@ CHILD_CODE = ("import sys; sys.path.insert(0, sys.argv[1]); "
               "from decp_monitor.read.console import _serve_one; sys.exit(_serve_one())")
 ATTACHED_AS = "decp"
 # Applied at connection time; the protections are SET after the ATTACH, then locked.
-CONSOLE_CONFIG = {
+CONSOLE_CONFIG: dict[str, Any] = {
     "threads": 1,
     # Below the child's RLIMIT_DATA (CHILD_MEMORY_BYTES), so that DuckDB's own limit usually
     # speaks first, with its clean out-of-memory error.
@@ -117,7 +117,7 @@ class ConsoleResult:
         return self.error_fr is None
 
 
-def connect_console(path: str | Path, config: Optional[dict] = None) -> duckdb.DuckDBPyConnection:
+def connect_console(path: str | Path, config: Optional[dict[str, Any]] = None) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(config=dict(CONSOLE_CONFIG if config is None else config))
     try:
         con.execute(f"ATTACH ? AS {ATTACHED_AS} (READ_ONLY)", [str(path)])
@@ -239,7 +239,7 @@ def _run_child(request: bytes, errors, started: float, timeout: float, row_limit
 
     def read_output() -> None:
         assert proc.stdout is not None
-        while chunk := proc.stdout.read1(1 << 20):
+        while chunk := os.read(proc.stdout.fileno(), 1 << 20):
             if len(received) + len(chunk) > cap:
                 overflow.set()
                 _kill(proc)
@@ -296,11 +296,34 @@ def _run_child(request: bytes, errors, started: float, timeout: float, row_limit
                                    _last_line(errors)), peak)
     if not answer.get("columns"):
         return ConsoleResult(pd.DataFrame(), False, time.perf_counter() - started, child_peak_rss=peak)
-    table = ipc.open_stream(body).read_all()
-    df = table.to_pandas()
+    df = _to_pandas(ipc.open_stream(body).read_all())
     df.columns = answer["columns"]  # duplicate names survive (Arrow keeps them, a dict would not)
     return ConsoleResult(df, bool(answer.get("truncated")), time.perf_counter() - started,
                          truncated_by=answer.get("truncated") or None, child_peak_rss=peak)
+
+
+def _to_pandas(table) -> pd.DataFrame:
+    """The DataFrame the console showed before it went through Arrow: HUGEINT (sum() of integers,
+    exported as decimal(38, 0)) as integers when they fit, intervals as timedeltas (DuckDB's own
+    conversion, a month counted 30 days) instead of pandas DateOffsets."""
+    import datetime as dt
+
+    import pyarrow as pa
+
+    columns = []
+    for column in table.columns:
+        kind = column.type
+        if pa.types.is_decimal(kind) and kind.scale == 0:
+            try:
+                column = column.cast(pa.int64())
+            except pa.ArrowInvalid:
+                pass  # beyond 64 bits: kept exact, as Decimal
+        elif pa.types.is_interval(kind):
+            column = pa.array([None if v is None else dt.timedelta(days=v.months * 30 + v.days,
+                                                                     microseconds=v.nanoseconds // 1000)
+                               for v in column.to_pylist()], pa.duration("us"))
+        columns.append(column)
+    return pa.Table.from_arrays(columns, names=[str(i) for i in range(len(columns))]).to_pandas()
 
 
 def _last_line(errors) -> str:

@@ -138,7 +138,12 @@ class Store:
             info = json.loads(self.pointer.read_text(encoding="utf-8"))
         except (FileNotFoundError, ValueError):
             return None
-        path = self.versions_dir / info["file"]
+        # A pointer damaged into other JSON (or naming a path outside versions/) points nowhere:
+        # the next build starts afresh rather than every command failing.
+        name = info.get("file") if isinstance(info, dict) else None
+        if not isinstance(name, str) or not name or Path(name).name != name:
+            return None
+        path = self.versions_dir / name
         if not path.exists():
             return None
         return Version(path, info.get("published_at", ""), info.get("command", ""), info.get("source", ""))
