@@ -23,10 +23,11 @@ from decp_monitor.parse.messages import explain
 from decp_monitor.parse.normalise import FileState, normalise
 
 CHUNK = 1 << 16
-MAX_DEPTH = 256  # real DECP files nest about ten levels
-# ijson keeps the dotted path of keys for every level: its memory grows with depth x key length,
-# so keys are bounded (real keys are under 60 characters).
-MAX_KEY_BYTES = 1024
+# Real DECP files nest about ten levels. ijson keeps the dotted path of keys for every level: its
+# memory and time per record grow with depth² x key length (a 10 MB file nesting 250 levels of
+# 1000-byte keys took 9 s in ijson alone, 0.1 s at 60 levels), so both are bounded.
+MAX_DEPTH = 64
+MAX_KEY_BYTES = 1024  # real keys are under 40 characters
 # Longer text values are cut there (a finding says so): yajl re-reads a value split across reads
 # from its start at every read, so an unbounded value costs time quadratic in its length.
 MAX_STRING_BYTES = 1 << 20
