@@ -3,6 +3,11 @@
 Fast path: raw bytes straight into yajl. If yajl rejects the file, it is read again through a
 sanitising wrapper (latin-1 fallback, bare NaN/Infinity -> null) and the records already yielded
 are skipped, so well-formed files never pay for the filter.
+
+Hostile structure never reaches yajl: every pass reads through `_Structure`, which refuses nesting
+beyond MAX_DEPTH and keys beyond MAX_KEY_BYTES (a file_unreadable finding, after the records
+before them) and cuts text values beyond MAX_STRING_BYTES (a long_value finding), so time and
+memory stay linear in the file's size whatever its shape.
 """
 from __future__ import annotations
 
