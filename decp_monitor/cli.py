@@ -129,7 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     refresh = sub.add_parser(
         "refresh",
         help="moissonner data.gouv.fr (jeux de données DECP, déclarations, fichiers)",
-        description="Interroge l'API de data.gouv.fr, télécharge les fichiers nouveaux ou modifiés et publie une nouvelle base.",
+        description="Interroge l'API de data.gouv.fr, télécharge les fichiers nouveaux ou modifiés et publie une nouvelle base. "
+                    "Seules des adresses publiques sont contactées, hôte de l'API excepté ; "
+                    "$DECP_ALLOWED_HOSTS (noms séparés par des virgules) autorise d'autres hôtes internes de confiance.",
     )
     refresh.add_argument(
         "--api-base",
