@@ -196,6 +196,8 @@ def task_load(path: str, data_dir: str, as_of: str, duckdb_settings: dict | None
     try:
         findings = dict(con.execute(
             "SELECT code, count(*) FROM findings GROUP BY code ORDER BY 2 DESC").fetchall())
+        # which reader read the file (DuckDB or the streaming reader), and why not DuckDB
+        readers = con.execute("SELECT reader, reason FROM file_readers").fetchall()
     finally:
         con.close()
     total = published - started
@@ -212,6 +214,7 @@ def task_load(path: str, data_dir: str, as_of: str, duckdb_settings: dict | None
         "database_bytes": store.current().path.stat().st_size,
         "peak_rss_mb": round(peak_rss_mb(), 1),
         "peak_rss_mb_by_phase": phase_peaks,
+        "readers": readers,
         "duckdb_settings": duckdb_settings or {},
         "build_memory_limit": memory_limit, "build_threads": threads,
         "build_memory_limit_env": os.environ.get("DECP_BUILD_MEMORY_LIMIT"),
@@ -446,6 +449,8 @@ def main(argv=None) -> int:
     parser.add_argument("--no-xlsx", action="store_true", help="skip the XLSX export (the slowest)")
     parser.add_argument("--profile", action="store_true",
                         help="finally, load each file again under py-spy and summarise where the time goes")
+    parser.add_argument("--json-reader", choices=("flux", "sql"),
+                        help="DECP JSON reader of the loads (DECP_JSON_READER, inherited by the child processes)")
     parser.add_argument("--child")
     parser.add_argument("--child-args")
     parser.add_argument("--child-result")
@@ -454,6 +459,8 @@ def main(argv=None) -> int:
         _child_main(args.child, args.child_args, args.child_result)
         return 0
 
+    if args.json_reader:
+        os.environ["DECP_JSON_READER"] = args.json_reader
     steps = [s.strip() for s in args.only.split(",") if s.strip()]
     out = args.out.resolve()
     shutil.rmtree(out / f"size-{args.size}", ignore_errors=True)
@@ -461,7 +468,8 @@ def main(argv=None) -> int:
     work.mkdir(parents=True)
     report = {"command": " ".join([Path(sys.executable).name, "bench/run.py", *sys.argv[1:]]),
               "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-              "size": args.size, "machine": machine(), "code": code_version()}
+              "size": args.size, "machine": machine(), "code": code_version(),
+              "json_reader": os.environ.get("DECP_JSON_READER") or "flux (default)"}
 
     def save():
         (out / f"results-{args.size}.json").write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")

@@ -71,3 +71,149 @@ def assert_same(path: Path, name: str = "f.json"):
     for table in ("records", "modifications", "findings"):
         assert by_sql[table] == by_stream[table], f"{path.name}: {table} differ"
     return outcome
+
+
+REAL_JSON = sorted((Path("/work/shared/real") / "decp-json").rglob("*.json"))
+# Files the SQL path must decline, and why: the streaming reader reads them (its output is then
+# the only one, so parity holds by construction).
+DECLINED = {
+    "decp_test_2022.json": "NaN",  # bare NaN literal
+    "decp_21590163800019_2019-01-01_2021-12-31.json": "atypiques",  # "nom " key with a stray space
+}
+
+
+@pytest.mark.parametrize("path", REAL_JSON, ids=lambda p: p.name)
+def test_real_json_files_give_the_same_tables_both_ways(path):
+    outcome = assert_same(path, name=path.name)
+    if path.name in DECLINED:
+        assert outcome.reason is not None and DECLINED[path.name] in outcome.reason
+    else:
+        assert outcome.reason is None, outcome.reason
+        assert outcome.format in ("json-2019", "json-2024")
+
+
+def test_both_2024_arrays_are_read_in_file_order(tmp_path):
+    # concessions first, then marchés: positions follow the file, kinds follow the keys
+    record = {"id": "X", "acheteur": {"id": "21440036800012"}, "dateNotification": "2024-01-02",
+              "datePublicationDonnees": "2024-01-03", "montant": 10}
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps({"marches": {"contrat-concession": [dict(record, id="C1"), dict(record, id="C2")],
+                                            "marche": [dict(record, id="M1")]}}, indent=2))
+    outcome = assert_same(path)
+    assert outcome.reason is None and outcome.records == 3
+    _, by_sql = sql_tables(path, "f.json")
+    assert [(r[0], r[2], r[5]) for r in by_sql["records"]] == [
+        (0, "concession", "C1"), (1, "concession", "C2"), (2, "marche", "M1")]
+
+
+@pytest.mark.parametrize("content, reason", [
+    (b'{"marches": [{"id": "A", "montant": NaN}]}', "NaN"),
+    (b'\xef\xbb\xbf{"marches": [{"id": "A"}]}', "BOM"),
+    (b'{"marches": [{"id": "A"}, {"id": "B"', "contenu inattendu"),
+    (b'{"marches": [{"id": "A"}, {"id": "B"]}', "DuckDB"),
+    (b'{"marches": [{"id": "caf\xe9"}]}', "DuckDB"),
+    (b'{"marches": [{"id": "A", "id": "B"}]}', "atypiques"),
+    (b'{"marches": [{"id": "A", "titulaires": [[{"id": "1"}]]}]}', "atypiques"),
+    (b'{"marches": [5]}', "atypiques"),
+    (b'{"source": 1, "marches": [{"id": "A"}]}', "racine"),
+    (b'{"marches": [{"id": "A"}], "source": "x"}', "contenu inattendu"),
+    (b'{"marches": [{"id": ' + b'[' * 70000 + b']' * 70000 + b'}]}', "imbrication"),
+], ids=["nan", "bom", "truncated", "syntax", "latin1", "duplicate_key", "nested_list", "not_an_object",
+        "other_root", "key_after", "deep"])
+def test_what_duckdb_cannot_read_exactly_is_declined_with_a_french_reason(tmp_path, content, reason):
+    path = tmp_path / "f.json"
+    path.write_bytes(content)
+    outcome = assert_same(path)
+    assert outcome.reason is not None and reason in outcome.reason
+
+
+@pytest.mark.parametrize("value", [
+    '" 12 000,50 "', '"NC"', '"12abc"', '-5', '1e12', '123456789012.5', '"1e400"', '7', 'true', 'null', '"  "',
+])
+@pytest.mark.parametrize("field", ["montant", "dureeMois"])
+def test_numbers_give_the_same_values_and_messages(tmp_path, field, value):
+    path = tmp_path / "n.json"
+    template = '{"marches": [{"id": "A", "acheteur": {"id": "21440036800012"}, "FIELD": VALUE}]}'
+    path.write_text(template.replace("FIELD", field).replace("VALUE", value))
+    outcome = assert_same(path)
+    assert outcome.reason is None
+
+
+@pytest.mark.parametrize("value", [
+    '"2024-02-30"', '"0222-01-01"', '"2024-01-15+01:00"', '"2024-01-15T10:00:00Z"', '"15/01/2024"', '"nan"',
+    '"2099-01-01"', '" 2024-01-15 "', '20240115', '{"a": 1}', '"l\'an 2024"',
+])
+def test_dates_give_the_same_values_and_messages(tmp_path, value):
+    path = tmp_path / "d.json"
+    template = ('{"marches": [{"id": "A", "acheteur": {"id": "21440036800013"}, "dateNotification": VALUE, '
+                '"datePublicationDonnees": "2024-01-10", "modifications": [{"modification": '
+                '{"dateNotificationModification": VALUE, "montant": "-3"}}]}]}')
+    path.write_text(template.replace("VALUE", value))
+    outcome = assert_same(path)
+    assert outcome.reason is None
+
+
+@pytest.fixture(scope="module")
+def demo_corpus(tmp_path_factory):
+    from decp_monitor.demo import corpus as demo
+
+    out = tmp_path_factory.mktemp("demo") / "demo-corpus"
+    # Small but complete: every platform, format and file defect of the generator (each JSON file
+    # costs a query plan on the SQL path, so the corpus is kept to a few hundred contracts).
+    demo.generate_corpus(out, seed=7, buyers=60, contracts=500)
+    return out
+
+
+def _build(data_dir: Path, corpus: Path, reader: str, monkeypatch) -> duckdb.DuckDBPyConnection:
+    from decp_monitor.parse import json_sql
+    from decp_monitor.pipeline import build_version
+    from decp_monitor.pipeline.files import load_paths
+    from decp_monitor.store.versions import Store
+
+    monkeypatch.setenv("DECP_JSON_READER", reader)
+    monkeypatch.setattr(json_sql, "MIN_SQL_BYTES", 0)  # every demo file is small: force the SQL path
+    store = Store(data_dir)
+    with build_version(store, "demo", meta={"as_of": "2026-09-30"}) as build:
+        load_paths(build, [corpus])
+    return store.connect()
+
+
+def test_demo_database_findings_and_verdicts_do_not_change(demo_corpus, tmp_path, monkeypatch):
+    by_stream = _build(tmp_path / "flux", demo_corpus, "flux", monkeypatch)
+    by_sql = _build(tmp_path / "sql", demo_corpus, "sql", monkeypatch)
+    queries = {
+        "records": f"SELECT regexp_extract(source_file, '[^/]+$'), record_id, {RECORD_COLUMNS} FROM records "
+                   "ORDER BY ALL",
+        "modifications": "SELECT * FROM record_modifications ORDER BY ALL",
+        "findings": f"SELECT regexp_extract(source_file, '[^/]+$'), {FINDING_COLUMNS} FROM findings ORDER BY ALL",
+        "finding codes per file": "SELECT regexp_extract(source_file, '[^/]+$'), code, count(*) FROM findings "
+                                  "GROUP BY ALL ORDER BY ALL",
+        "buyer verdicts": "SELECT * EXCLUDE (computed_at) FROM buyer_compliance ORDER BY ALL"
+        if "computed_at" in [c[0] for c in by_sql.execute("DESCRIBE buyer_compliance").fetchall()]
+        else "SELECT * FROM buyer_compliance ORDER BY ALL",
+        "contracts": "SELECT * EXCLUDE (record_id) FROM contracts ORDER BY ALL"
+        if "record_id" in [c[0] for c in by_sql.execute("DESCRIBE contracts").fetchall()]
+        else "SELECT * FROM contracts ORDER BY ALL",
+    }
+    for label, query in queries.items():
+        assert by_sql.execute(query).fetchall() == by_stream.execute(query).fetchall(), label
+    readers = dict(by_sql.execute("SELECT reader, count(*) FROM file_readers GROUP BY ALL").fetchall())
+    assert readers.get("DuckDB (SQL)", 0) > 0 and readers.get("lecteur en flux", 0) > 0
+    reasons = by_sql.execute("SELECT DISTINCT reason FROM file_readers WHERE reader = 'lecteur en flux' "
+                             "AND reason IS NOT NULL").fetchall()
+    assert reasons  # the fallback always says why, in French
+    assert by_stream.execute("SELECT DISTINCT reader FROM file_readers").fetchall() == [("lecteur en flux",)]
+    by_sql.close()
+    by_stream.close()
+
+
+def test_reader_choice_is_explicit(monkeypatch):
+    from decp_monitor.pipeline.files import json_reader
+
+    monkeypatch.delenv("DECP_JSON_READER", raising=False)
+    assert json_reader() == "flux"
+    monkeypatch.setenv("DECP_JSON_READER", "SQL")
+    assert json_reader() == "sql"
+    monkeypatch.setenv("DECP_JSON_READER", "pandas")
+    with pytest.raises(ValueError, match="DECP_JSON_READER"):
+        json_reader()

@@ -38,6 +38,9 @@ from decp_monitor.core.siret import install_sql as install_siret_sql
 
 SQL_FILE = Path(__file__).resolve().with_name("json_sql.sql")
 MACROS, STAGE = SQL_FILE.read_text(encoding="utf-8").split("-- stage --", 1)
+# The characters Python's str.strip() removes, as an SQL literal (no quote among them).
+PY_WHITESPACE = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
+MACROS = MACROS.replace("{PY_WHITESPACE}", PY_WHITESPACE)
 # Below this size the streaming reader is quicker than setting up a query (per-publication files
 # hold a handful of records); above it DuckDB's reader is several times faster.
 MIN_SQL_BYTES = 1 << 20
@@ -183,10 +186,10 @@ def _copy_range(source: Path, start: int, end: int, folder: str, index: int) -> 
 
 def load_json_sql(con: duckdb.DuckDBPyConnection, path: Path, name: str, resource_id: Optional[str],
                   first_record_id: int, today: Optional[dt.date] = None,
-                  min_bytes: int = MIN_SQL_BYTES) -> Outcome:
+                  min_bytes: Optional[int] = None) -> Outcome:
     path = Path(path)
     size = path.stat().st_size
-    if size < max(min_bytes, 1):
+    if size < max(MIN_SQL_BYTES if min_bytes is None else min_bytes, 1):
         return Outcome(reason="petit fichier (lecteur en flux plus rapide)")
     with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mm:
         fmt, parts, reason = plan(mm)

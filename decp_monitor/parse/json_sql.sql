@@ -5,10 +5,12 @@
 -- record `exotic`: the caller then reads the whole file with the streaming reader instead.
 -- Macros first (per connection), then, after the stage marker line, the staging query.
 
--- Python's str.strip(): every character str.isspace() accepts (ASCII and Unicode spaces).
-CREATE OR REPLACE TEMP MACRO decp_strip(s) AS regexp_replace(s,
-    '^[\t-\r\x1c-\x20\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]+|[\t-\r\x1c-\x20\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]+$',
-    '', 'g');
+-- Python's str.strip(): every character str.isspace() accepts (ASCII and Unicode spaces); the
+-- placeholder is replaced by those characters when the macros are installed (json_sql.py). Most
+-- values have no space at either end: the regular expression only runs for the others.
+CREATE OR REPLACE TEMP MACRO decp_strip(s) AS CASE
+    WHEN NOT contains('{PY_WHITESPACE}', s[1]) AND NOT contains('{PY_WHITESPACE}', s[-1]) THEN s
+    ELSE regexp_replace(s, '^[{PY_WHITESPACE}]+|[{PY_WHITESPACE}]+$', '', 'g') END;
 
 -- normalise._text(): a JSON scalar as stripped text (numbers as Python prints them), else NULL.
 CREATE OR REPLACE TEMP MACRO decp_text(v) AS CASE json_type(v)

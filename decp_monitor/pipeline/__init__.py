@@ -31,7 +31,7 @@ REQUIRED_TABLES = (
 ) + compliance.TABLES
 # Stored (not derived) tables, carried from the previous version by an incremental load.
 STORED_TABLES = (
-    "datasets", "resources", "declarations", "records", "record_modifications", "findings",
+    "datasets", "resources", "declarations", "records", "record_modifications", "findings", "file_readers",
 )
 # Tables always carried: the monitor's memory.
 MEMORY_TABLES = ("sightings", "refreshes", "register")

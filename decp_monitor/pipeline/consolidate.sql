@@ -53,9 +53,10 @@ republished AS (
         arg_min(r.place_code, r.record_id) AS place_code,
         arg_min(r.place_name, r.record_id) AS place_name,
         arg_min(r.format, r.record_id) AS format,
-        -- the file in which the earliest declared publication appears
-        arg_min(r.source_file, coalesce(r.publication_date, DATE '9999-12-31')) AS source_file,
-        arg_min(r.resource_id, coalesce(r.publication_date, DATE '9999-12-31')) AS resource_id,
+        -- the file in which the earliest declared publication appears (the first read on a tie:
+        -- without the record id, two files publishing on the same day gave either, run to run)
+        arg_min(r.source_file, (coalesce(r.publication_date, DATE '9999-12-31'), r.record_id)) AS source_file,
+        arg_min(r.resource_id, (coalesce(r.publication_date, DATE '9999-12-31'), r.record_id)) AS resource_id,
         count(*) AS record_count,
         count(DISTINCT r.source_file) AS file_count,
         max(r.modification_count) AS modification_count,

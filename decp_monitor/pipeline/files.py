@@ -61,10 +61,16 @@ def load_file(build, path: Path, name: Optional[str] = None, resource_id: Option
         return "unreadable"
     kind = sniff(head)
     if kind == "decp":
+        reason = None
+        if json_reader() == "sql" and head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith((b"{", b"[")):
+            reason = _load_json_sql(build, path, name, resource_id)
+            if reason is None:
+                return kind
         from decp_monitor.parse import read_decp
 
         for item in read_decp(path, name=name):
             build.add(item, resource_id)
+        record_reader(build, name, resource_id, STREAM_READER, reason)
     elif kind == "declaration":
         from decp_monitor.parse.declarations import read_declarations
 
@@ -79,6 +85,45 @@ def load_file(build, path: Path, name: Optional[str] = None, resource_id: Option
             "d'acheteur (CSV), ni métadonnées de jeu de données data.gouv.fr",
         ), resource_id)
     return kind
+
+
+SQL_READER = "DuckDB (SQL)"
+STREAM_READER = "lecteur en flux"
+
+
+def json_reader() -> str:
+    """'flux' (the streaming reader, the default) or 'sql' (DuckDB reads DECP JSON files of at
+    least json_sql.MIN_SQL_BYTES, the streaming reader the others), from DECP_JSON_READER; anything
+    else is refused rather than guessed.
+
+    The streaming reader stays the default because the SQL path, exact as it is, costs more CPU per
+    record than it today (about 110 µs against 90 µs, BENCHMARKS.md, issue 13): it must not slow
+    down a load until its per-field work is made lighter."""
+    value = os.environ.get("DECP_JSON_READER", "flux").strip().lower() or "flux"
+    if value not in ("sql", "flux"):
+        raise ValueError(f"DECP_JSON_READER : valeur inconnue « {value} » (attendu : sql ou flux)")
+    return value
+
+
+def record_reader(build, name: str, resource_id: Optional[str], reader: str, reason: Optional[str]) -> None:
+    """Which reader read a DECP file, and why the streaming one when DuckDB was not used (French)."""
+    build.con.execute("INSERT INTO file_readers VALUES ($name, $resource_id, $reader, $reason)",
+                      {"name": name, "resource_id": resource_id, "reader": reader, "reason": reason})
+
+
+def _load_json_sql(build, path: Path, name: str, resource_id: Optional[str]) -> Optional[str]:
+    """Read a DECP JSON file with DuckDB; None when done, else the French reason it was not."""
+    from decp_monitor.parse.json_sql import load_json_sql
+
+    outcome = load_json_sql(build.con, path, name, resource_id, build.writer.next_record_id)
+    if outcome.reason is not None:
+        return outcome.reason
+    build.writer.next_record_id += outcome.records
+    build.writer.counts["records"] += outcome.records
+    for item in outcome.findings:
+        build.add(item, resource_id)
+    record_reader(build, name, resource_id, SQL_READER, None)
+    return None
 
 
 def _load_dataset_json(build, path: Path, name: str) -> None:

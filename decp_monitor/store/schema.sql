@@ -118,6 +118,15 @@ CREATE TABLE IF NOT EXISTS findings (
     contract_id VARCHAR
 );
 
+-- Which reader read each DECP file: "DuckDB (SQL)" or "lecteur en flux", with the French reason
+-- DuckDB was not used for it (NULL when the streaming reader was asked for, or for XML).
+CREATE TABLE IF NOT EXISTS file_readers (
+    source_file VARCHAR,
+    resource_id VARCHAR,
+    reader VARCHAR,
+    reason VARCHAR
+);
+
 -- When decp-monitor first saw each contract: carried from version to version, so the monitor
 -- itself witnesses when data appeared.
 CREATE TABLE IF NOT EXISTS sightings (
