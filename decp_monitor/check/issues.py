@@ -106,7 +106,7 @@ class IssueCollector:
             if location.file not in issue.files and len(issue.files) < 50:
                 issue.files.append(location.file)
 
-    def merge(self, other: "IssueCollector") -> None:
+    def merge(self, other: IssueCollector) -> None:
         """Add another collector's groups (one file's schema errors) to this one."""
         for issue in other.groups.values():
             first, *rest = issue.locations or [None]

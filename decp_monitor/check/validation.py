@@ -98,12 +98,12 @@ class Validation:
 # -- schema loading (once per process) ----------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def json_schema(version: str) -> dict:
     return json.loads((SCHEMA_DIR / JSON_SCHEMAS[version]).read_text(encoding="utf-8"))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _json_validators(version: str):
     """(root validator, {record kind: (fast check, detailed validator)}) for one version."""
     schema = json_schema(version)
@@ -134,7 +134,7 @@ def _standalone(schema: dict, sub: dict) -> dict:
     return out
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def xml_schemas(version: str):
     """(xmlschema schema for the detail, lxml schema for the fast check) of one XSD."""
     path = SCHEMA_DIR / XML_SCHEMAS[version]

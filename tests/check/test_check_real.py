@@ -14,8 +14,7 @@ import pytest
 import xmlschema
 from lxml import etree
 
-from decp_monitor.check import check_files
-from decp_monitor.check import declaration_schema
+from decp_monitor.check import check_files, declaration_schema
 from decp_monitor.check.validation import SCHEMA_DIR, XML_SCHEMAS, json_schema
 from decp_monitor.pipeline import build_version
 from decp_monitor.store.versions import Store

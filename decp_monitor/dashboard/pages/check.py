@@ -122,11 +122,9 @@ for issue in report.issues:
              f"{CATEGORY_LABELS.get(issue.category, issue.category)} — {issue.title} ({fr_int(issue.count)})")
     with st.expander(label, expanded=issue in report.blocking[:3]):
         st.markdown(f"{md_escape(issue.explanation)}\n\n**Correction** : {md_escape(issue.fix)}")
-        if issue.locations:
-            st.dataframe(pd.DataFrame([{
-                "Fichier": loc.file, "Enregistrement": loc.record, "Identifiant": loc.contract_id,
-                "Champ": loc.field, "Ligne": loc.line, "Valeur": loc.value, "Détail": loc.note,
-            } for loc in issue.locations]), hide_index=True, use_container_width=True)
+        if issue.locations:  # as text: readable, searchable in the page, and short (capped)
+            st.markdown("\n".join(f"- `{md_escape(Path(loc.file).name)}` : {md_escape(loc.describe())}"
+                                   for loc in issue.locations))
         if issue.count > len(issue.locations):
             st.caption(f"{fr_int(len(issue.locations))} premières occurrences sur {fr_int(issue.count)} ; "
                        "toutes sont comptées.")
