@@ -216,7 +216,7 @@ def cmd_load(store: Store, args) -> int:
     if carry_over and store.meta().get("is_demo") == "true":
         print("La base actuelle est la démonstration : elle n'est pas reprise.", file=sys.stderr)
         carry_over = False
-    with build_version(store,
+    with build_version(store, 
         "load", source=" ".join(args.paths), carry_over=carry_over, replace_sources=names, meta=meta
     ) as build:
         kinds = load_paths(build, args.paths, progress=Progress("Lecture des fichiers"))
