@@ -138,10 +138,11 @@ def check_files(
         done_bytes += size
         to_engine.append((path, name))
 
-    report_progress("Lecture par decp-monitor et calcul des échéances", 0.6)
+    report_progress("Lecture par decp-monitor", 0.6)
     result = engine.run(to_engine, as_of_date, description,
                         progress=lambda done, total, name: report_progress(
-                            f"Lecture par decp-monitor : {Path(name).name}", 0.6 + 0.35 * done / max(total, 1)))
+                            f"Lecture par decp-monitor : {Path(name).name}", 0.6 + 0.3 * done / max(total, 1)),
+                        on_stage=lambda stage: report_progress("Calcul des échéances et des verdicts", 0.9))
     _engine_issues(issues, result, files)
     report_progress("Rapport", 1.0)
     return Report(

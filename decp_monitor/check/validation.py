@@ -34,7 +34,7 @@ from decp_monitor.parse.json_reader import TooDeep, _RawReader, _SanitisingReade
 from decp_monitor.parse.xml_reader import FIELDS_2024, PROLOG_SCAN, _refuse_entities
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
-DETAIL_CAP = 2000  # invalid records validated in detail per file; the next ones are only counted
+DETAIL_CAP = 1000  # invalid records validated in detail per file; the next ones are only counted
 SMALL_ROOT_BYTES = 10 * 1024 * 1024  # a root without "marches" is validated whole up to this size
 BOM = b"\xef\xbb\xbf"
 
@@ -112,8 +112,22 @@ def _json_validators(version: str):
     units = {}
     for kind, sub in record_subschemas(version).items():
         fast = fastjsonschema.compile(_standalone(schema, sub), use_default=False, use_formats=False)
-        units[kind] = (fast, root.evolve(schema=_standalone(schema, sub)))
+        detailed = {"": root.evolve(schema=_standalone(schema, sub))}
+        # 2019 records may be marchés or concessions (anyOf): an anyOf error only says "neither";
+        # the detail comes from the branch the record claims (_type) or resembles.
+        for branch in sub.get("anyOf", []):
+            ref = branch.get("$ref", "")
+            detailed[ref.rsplit("/", 1)[-1]] = root.evolve(schema=_standalone(schema, branch))
+        units[kind] = (fast, detailed)
     return root, units
+
+
+def _branch(record, detailed: dict):
+    if len(detailed) == 1 or not isinstance(record, dict):
+        return detailed[""]
+    kind = str(record.get("_type") or "").lower()
+    concession = "concession" in kind or (not kind and "autoriteConcedante" in record and "acheteur" not in record)
+    return detailed.get("contrat-concession" if concession else "marche", detailed[""])
 
 
 def record_subschemas(version: str) -> dict[str, dict]:
@@ -294,12 +308,7 @@ def validate_json(path: Path, name: str, progress: Optional[Progress] = None,
                 result.notes.append("Fichier non UTF-8 : validé après relecture en latin-1")
             result.notes.append("JSON non standard (NaN, Infinity ou encodage) : validé après la même "
                                 "correction que le chargement (valeurs lues comme null)")
-            result.records = result.invalid_records = result.errors = result.detailed_records = 0
-            result.invalid_positions.clear()
-            result.capped = False
-            issues.groups.clear()
-            counts.clear()
-            seen_hashes.clear()
+            # The records read before the error were read in full: the new pass resumes after them.
     shell = _shell(info, counts)
     for error in root.iter_errors(shell):
         path = list(error.absolute_path)
@@ -374,7 +383,10 @@ def _validate_records(opener, skip, sanitise, encoding, info, units, result: Val
         list_path = ["marches"] if list_key == "item" else ["marches", list_key]
         with opener() as handle:
             reader = _SanitisingReader(handle, skip, encoding) if sanitise else _RawReader(handle, skip)
+            already = counts.get(list_key, 0)  # read before a restart with the sanitising reader
             for index, record in enumerate(ijson.items(reader, prefix, use_float=True)):
+                if index < already:
+                    continue
                 counts[list_key] = index + 1
                 result.records += 1
                 done += 1
@@ -392,7 +404,7 @@ def _validate_records(opener, skip, sanitise, encoding, info, units, result: Val
                         result.invalid_positions.append((".".join(list_path), index))
                     if result.detailed_records < detail_cap:
                         result.detailed_records += 1
-                        for error in detailed.iter_errors(record):
+                        for error in _branch(record, detailed).iter_errors(record):
                             add(error, list_path + [index], result.records, contract_id)
                     else:
                         result.capped = True

@@ -116,15 +116,15 @@ def test_errors_are_grouped_and_bounded(tmp_path):
     report = check_files([path], as_of=AS_OF)
     validation = report.files[0].validation
     assert validation.invalid_records == 3000
-    # details for the first 2000 invalid records (2 errors each), the other 1000 only counted
-    assert validation.capped and validation.detailed_records == 2000 and validation.errors == 4000
+    # details for the first 1000 invalid records (2 errors each), the other 2000 only counted
+    assert validation.capped and validation.detailed_records == 1000 and validation.errors == 2000
     issues = {i.code: i for i in report.issues}
-    assert issues["schema:type:montant"].count == 2000
+    assert issues["schema:type:montant"].count == 1000
     assert len(issues["schema:type:montant"].locations) == MAX_LOCATIONS
-    assert issues["schema:undetailed"].count == 1000
+    assert issues["schema:undetailed"].count == 2000
     text = report.to_text()
     assert len(text.splitlines()) < 150
-    assert "détail limité aux 2000 premiers enregistrements non conformes" in text
+    assert "détail limité aux 1000 premiers enregistrements non conformes" in text
 
 
 def test_xml_errors_are_located_by_line(tmp_path):
