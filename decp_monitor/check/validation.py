@@ -111,7 +111,8 @@ def _json_validators(version: str):
     root = cls(schema)
     units = {}
     for kind, sub in record_subschemas(version).items():
-        fast = fastjsonschema.compile(_standalone(schema, sub), use_default=False, use_formats=False)
+        fast = fastjsonschema.compile(_standalone(schema, sub), use_default=False, use_formats=False,
+                                      detailed_exceptions=False)  # yes or no: the detail is jsonschema's
         detailed = {"": root.evolve(schema=_standalone(schema, sub))}
         # 2019 records may be marchés or concessions (anyOf): an anyOf error only says "neither";
         # the detail comes from the branch the record claims (_type) or resembles.
@@ -360,7 +361,7 @@ def _load_whole(opener, skip: int):
         handle.read(skip)
         try:
             return json.loads(handle.read(SMALL_ROOT_BYTES + 1))
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: absurd nesting, reported as a bad root
             return None
 
 

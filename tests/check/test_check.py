@@ -142,6 +142,7 @@ def test_xml_errors_are_located_by_line(tmp_path):
      "XXE"),
     (b'{"marches": {"marche": [{"id": "1", "acheteur": {"id": "2144', "illisible"),
     (b"%PDF-1.4 binary", "non reconnu"),
+    (b'{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "imbrication"),
 ])
 def test_unreadable_or_refused_files_exit_2(tmp_path, capsys, content, reason):
     path = tmp_path / "fichier.json"
