@@ -11,6 +11,7 @@ is the check's alone, not the generator's. Results in bench/out/check.json; see 
 from __future__ import annotations
 
 import argparse
+import os
 import json
 import subprocess
 import sys
@@ -62,6 +63,7 @@ def measure(path: str) -> dict:
 
     phases: dict[str, float] = {}
     started = time.perf_counter()
+    cpu_started = time.process_time()  # CPU time: less sensitive than wall time to a shared machine's load
 
     def progress(phase: str, share: float) -> None:
         name = phase.split(" :")[0]
@@ -69,10 +71,13 @@ def measure(path: str) -> dict:
 
     report = check_files([path], as_of=AS_OF, progress=progress)
     total = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started
     validation = report.files[0].validation
     marks = sorted(phases.items(), key=lambda item: item[1]) + [("fin", total)]
     return {
         "seconds": round(total, 2),
+        "cpu_seconds": round(cpu, 2),
+        "load_average_after": [round(x, 1) for x in os.getloadavg()],
         "phase_seconds": {name: round(marks[i + 1][1] - at, 2) for i, (name, at) in enumerate(marks[:-1])},
         "peak_rss_mb": round(peak_rss_mb(), 1),
         "records": validation.records, "invalid_records": validation.invalid_records,

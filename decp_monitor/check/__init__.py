@@ -77,8 +77,8 @@ def check_files(
     started = time.monotonic()
     as_of_date = parse_as_of(as_of) or dt.date.today()
     report_progress = progress or (lambda phase, share: None)
-    paths = [Path(p) for p in paths]
-    names = names or [str(p) for p in paths]
+    file_paths = [Path(p) for p in paths]
+    names = names or [str(p) for p in file_paths]
     files: list[FileReport] = []
     issues = IssueCollector()
     to_engine: list[tuple[Path, str]] = []
@@ -92,9 +92,9 @@ def check_files(
             files.append(FileReport(str(description_name), 0, "dataset", KIND_LABELS["dataset"], unreadable=problem))
             _file_issue(issues, str(description_name), problem)
 
-    total_bytes = sum(p.stat().st_size for p in paths if p.is_file()) or 1
+    total_bytes = sum(p.stat().st_size for p in file_paths if p.is_file()) or 1
     done_bytes = 0
-    for path, name in zip(paths, names):
+    for path, name in zip(file_paths, names):
         if not path.is_file():
             files.append(FileReport(name, 0, "missing", KIND_LABELS["missing"], unreadable="fichier introuvable"))
             _file_issue(issues, name, "Fichier introuvable.")

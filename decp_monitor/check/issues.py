@@ -109,10 +109,11 @@ class IssueCollector:
     def merge(self, other: IssueCollector) -> None:
         """Add another collector's groups (one file's schema errors) to this one."""
         for issue in other.groups.values():
-            first, *rest = issue.locations or [None]
+            located = issue.locations
+            # the first location carries the occurrences that were counted without being kept
             self.add(issue.category, issue.code, issue.severity, issue.title, issue.explanation, issue.fix,
-                     first, count=max(1, issue.count - len(rest)) if issue.locations else issue.count)
-            for location in rest:
+                     located[0] if located else None, count=issue.count - max(0, len(located) - 1))
+            for location in located[1:]:
                 self.add(issue.category, issue.code, issue.severity, issue.title, issue.explanation, issue.fix,
                          location)
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import copy
 import functools
 import hashlib
-import io
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -30,7 +29,7 @@ from lxml import etree
 
 from decp_monitor.check.explain import json_error, json_path, table_error, xml_error
 from decp_monitor.check.issues import IssueCollector, Location
-from decp_monitor.parse.json_reader import TooDeep, _RawReader, _SanitisingReader, _utf8_valid
+from decp_monitor.parse.json_reader import TooDeep, _RawReader, _SanitisingReader, _Source, _utf8_valid
 from decp_monitor.parse.xml_reader import FIELDS_2024, PROLOG_SCAN, _refuse_entities
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
@@ -233,21 +232,12 @@ def choose_json_schema(info: dict, first_record: Optional[dict]) -> SchemaChoice
                         "structure du format 2024 ({\"marches\": {\"marche\": [ … ]}}), schéma en vigueur" + note)
 
 
-class _Opener:
-    def __init__(self, source):
-        self.source = source
-
-    def __call__(self):
-        if isinstance(self.source, (bytes, bytearray)):
-            return io.BytesIO(self.source)
-        return open(self.source, "rb")
-
-
 def validate_json(path: Path, name: str, progress: Optional[Progress] = None,
                   detail_cap: int = DETAIL_CAP) -> Validation:
     result = Validation(name, "json")
     issues = result.issues
-    opener = _Opener(path)
+    source = _Source(path)  # the loader's: opens the same content again for each pass
+    opener = source.open
     total = path.stat().st_size
     with opener() as fh:
         head = fh.read(4)
@@ -304,7 +294,7 @@ def validate_json(path: Path, name: str, progress: Optional[Progress] = None,
                 return result
             # As the loader does: NaN/Infinity read as null, latin-1 when not UTF-8; start again.
             sanitise = True
-            if not _utf8_valid(_Source(opener), skip):
+            if not _utf8_valid(source, skip):
                 encoding = "latin-1"
                 result.notes.append("Fichier non UTF-8 : validé après relecture en latin-1")
             result.notes.append("JSON non standard (NaN, Infinity ou encodage) : validé après la même "
@@ -312,18 +302,13 @@ def validate_json(path: Path, name: str, progress: Optional[Progress] = None,
             # The records read before the error were read in full: the new pass resumes after them.
     shell = _shell(info, counts)
     for error in root.iter_errors(shell):
-        path = list(error.absolute_path)
-        if error.validator in ("minItems",) and path[:1] == ["marches"]:
-            actual = counts.get(".".join(str(p) for p in path[1:]) or "item", 0)
+        error_path = list(error.absolute_path)
+        if error.validator in ("minItems",) and error_path[:1] == ["marches"]:
+            actual = counts.get(".".join(str(p) for p in error_path[1:]) or "item", 0)
             if actual >= error.validator_value:
                 continue
         add(error, [], None, None)
     return result
-
-
-class _Source:
-    def __init__(self, opener):
-        self.open = opener
 
 
 def _first_record(opener, skip: int, info: dict) -> Optional[dict]:
@@ -370,7 +355,7 @@ def _shell(info: dict, counts: dict[str, int]) -> dict:
     if info["marches"] == "array":
         shell["marches"] = []
     else:
-        lists = {n: [] for n in info["lists"] if n in ("marche", "contrat-concession")}
+        lists: dict[str, list] = {n: [] for n in info["lists"] if n in ("marche", "contrat-concession")}
         lists.update({n: [] for n in counts if n != "item"})
         shell["marches"] = lists
     return shell

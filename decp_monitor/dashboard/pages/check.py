@@ -66,9 +66,11 @@ def run_check(files, description_file, day):
         if description_file is not None:
             description_path = Path(tmp) / "description.json"
             description_path.write_bytes(description_file.getbuffer())
+        def progress(phase: str, share: float) -> None:
+            bar.progress(min(1.0, share), text=phase)
+
         report = check_files(paths, as_of=day, dataset_description=description_path, names=names,
-                             max_file_bytes=MAX_UPLOAD_MB * 2**20,
-                             progress=lambda phase, share: bar.progress(min(1.0, share), text=phase))
+                             max_file_bytes=MAX_UPLOAD_MB * 2**20, progress=progress)
     bar.empty()
     return report
 
