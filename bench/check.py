@@ -11,8 +11,8 @@ is the check's alone, not the generator's. Results in bench/out/check.json; see 
 from __future__ import annotations
 
 import argparse
-import os
 import json
+import os
 import subprocess
 import sys
 import tempfile
