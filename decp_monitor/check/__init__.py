@@ -115,9 +115,15 @@ def check_files(
         if kind == "dataset":
             if description is None:
                 description, problem = _load_description(path)
+                description_name = name
                 if problem:
                     report.unreadable = problem
                     _file_issue(issues, name, problem)
+            else:
+                issues.add("convention", "convention:second-description", "warning",
+                           "Description de jeu de données en trop",
+                           "Une seule description de jeu de données est vérifiée à la fois : celle-ci est ignorée.",
+                           "Vérifier chaque jeu de données séparément.", Location(name))
             continue
         if kind == "unknown":
             report.unreadable = ("ni données essentielles (JSON/XML), ni déclaration de profil d'acheteur (CSV), "

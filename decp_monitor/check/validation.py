@@ -218,7 +218,12 @@ def choose_json_schema(info: dict, first_record: Optional[dict]) -> SchemaChoice
     claimed = _claimed_json_version(info["keys"].get("$schema"))
     shape_2024 = info["marches"] == "object"
     if claimed and (claimed.startswith("2.") == shape_2024):
-        return SchemaChoice(claimed, JSON_SCHEMAS[claimed], f"le fichier déclare ce schéma ($schema = {info['keys']['$schema']})")
+        declared = info["keys"]["$schema"]
+        if claimed in declared:
+            return SchemaChoice(claimed, JSON_SCHEMAS[claimed], f"le fichier déclare ce schéma ($schema = {declared})")
+        return SchemaChoice(claimed, JSON_SCHEMAS[claimed],
+                            f"le fichier déclare un schéma du format 2019 ($schema = {declared}) : "
+                            f"validé contre sa dernière version, {claimed}")
     note = ""
     if claimed:
         note = f" ; le fichier déclare {claimed} ($schema), mais n'en a pas la structure"

@@ -96,6 +96,11 @@ def test_a_dataset_json_among_the_files_is_the_description(tmp_path):
     assert report.description_given
     failed = [c["check"] for c in report.conventions if not c["passed"]]
     assert failed == ["uploaded"]  # a link to an external server instead of an upload
+    second = tmp_path / "autre.json"
+    second.write_bytes(description.read_bytes())
+    report = check_files([write(tmp_path, CLEAN_NAME, clean_bytes()), description, second], as_of=AS_OF)
+    ignored = next(i for i in report.issues if i.code == "convention:second-description")
+    assert ignored.severity == "warning" and ignored.locations[0].file == str(second)
 
 
 def test_declaration_csv_is_validated_and_counts_in_the_verdict(tmp_path):

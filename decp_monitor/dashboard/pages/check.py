@@ -27,7 +27,8 @@ st.caption(
     "le verdict de l'acheteur si le fichier est publié à la date choisie, et vérifie les conventions de "
     "publication de data.gouv.fr. "
     f"**Limites : {MAX_FILES} fichiers au plus, {MAX_UPLOAD_MB} Mo chacun.** Les fichiers sont traités dans un "
-    "répertoire temporaire supprimé aussitôt : rien n'est conservé ni ajouté à la base."
+    "répertoire temporaire supprimé aussitôt : rien n'est conservé ni ajouté à la base (seul le rapport reste "
+    "affiché, le temps de votre session)."
 )
 
 uploaded = st.file_uploader(
