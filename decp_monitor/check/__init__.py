@@ -78,8 +78,8 @@ def check_files(
     started = time.monotonic()
     as_of_date = parse_iso_date(as_of) or dt.date.today()
     report_progress = progress or (lambda phase, share: None)
-    paths = [Path(p) for p in paths]
-    names = names or [str(p) for p in paths]
+    file_paths = [Path(p) for p in paths]
+    names = names or [str(p) for p in file_paths]
     files: list[FileReport] = []
     issues = IssueCollector()
     to_engine: list[tuple[Path, str]] = []
@@ -93,9 +93,9 @@ def check_files(
             files.append(FileReport(str(description_name), 0, "dataset", KIND_LABELS["dataset"], unreadable=problem))
             _file_issue(issues, str(description_name), problem)
 
-    total_bytes = sum(p.stat().st_size for p in paths if p.is_file()) or 1
+    total_bytes = sum(p.stat().st_size for p in file_paths if p.is_file()) or 1
     done_bytes = 0
-    for path, name in zip(paths, names):
+    for path, name in zip(file_paths, names):
         if not path.is_file():
             files.append(FileReport(name, 0, "missing", KIND_LABELS["missing"], unreadable="fichier introuvable"))
             _file_issue(issues, name, "Fichier introuvable.")
@@ -116,9 +116,15 @@ def check_files(
         if kind == "dataset":
             if description is None:
                 description, problem = _load_description(path)
+                description_name = name
                 if problem:
                     report.unreadable = problem
                     _file_issue(issues, name, problem)
+            else:
+                issues.add("convention", "convention:second-description", "warning",
+                           "Description de jeu de données en trop",
+                           "Une seule description de jeu de données est vérifiée à la fois : celle-ci est ignorée.",
+                           "Vérifier chaque jeu de données séparément.", Location(name))
             continue
         if kind == "unknown":
             report.unreadable = ("ni données essentielles (JSON/XML), ni déclaration de profil d'acheteur (CSV), "
@@ -139,10 +145,11 @@ def check_files(
         done_bytes += size
         to_engine.append((path, name))
 
-    report_progress("Lecture par decp-monitor et calcul des échéances", 0.6)
+    report_progress("Lecture par decp-monitor", 0.6)
     result = engine.run(to_engine, as_of_date, description,
                         progress=lambda done, total, name: report_progress(
-                            f"Lecture par decp-monitor : {Path(name).name}", 0.6 + 0.35 * done / max(total, 1)))
+                            f"Lecture par decp-monitor : {Path(name).name}", 0.6 + 0.3 * done / max(total, 1)),
+                        on_stage=lambda stage: report_progress("Calcul des échéances et des verdicts", 0.9))
     _engine_issues(issues, result, files)
     report_progress("Rapport", 1.0)
     return Report(

@@ -104,8 +104,10 @@ def _proposed_dataset(description: Optional[dict], decp_names: list[str], as_of:
 
 
 def run(files: list[tuple[Path, str]], as_of: dt.date, description: Optional[dict] = None,
-        progress=None) -> EngineResult:
-    """Read `files` ((path, name shown)) and judge them at `as_of`; see the module docstring."""
+        progress=None, on_stage=None) -> EngineResult:
+    """Read `files` ((path, name shown)) and judge them at `as_of`; see the module docstring.
+
+    progress(done, total, name) after each file read; on_stage("compute") once they are read."""
     con = duckdb.connect()
     try:
         con.execute("SET memory_limit = $limit", {"limit": MEMORY_LIMIT})
@@ -120,6 +122,8 @@ def run(files: list[tuple[Path, str]], as_of: dt.date, description: Optional[dic
         con.execute("INSERT OR REPLACE INTO meta VALUES ('as_of', $as_of)", {"as_of": as_of.isoformat()})
         seen_at = dt.datetime.combine(as_of, dt.time(12, 0))
 
+        if on_stage:
+            on_stage("compute")
         # Pass 1: the files as a load reads them.
         consolidate(con, seen_at)
         compliance.compute(con, as_of=as_of)

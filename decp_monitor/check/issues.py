@@ -106,13 +106,14 @@ class IssueCollector:
             if location.file not in issue.files and len(issue.files) < 50:
                 issue.files.append(location.file)
 
-    def merge(self, other: "IssueCollector") -> None:
+    def merge(self, other: IssueCollector) -> None:
         """Add another collector's groups (one file's schema errors) to this one."""
         for issue in other.groups.values():
-            first, *rest = issue.locations or [None]
+            located = issue.locations
+            # the first location carries the occurrences that were counted without being kept
             self.add(issue.category, issue.code, issue.severity, issue.title, issue.explanation, issue.fix,
-                     first, count=max(1, issue.count - len(rest)) if issue.locations else issue.count)
-            for location in rest:
+                     located[0] if located else None, count=issue.count - max(0, len(located) - 1))
+            for location in located[1:]:
                 self.add(issue.category, issue.code, issue.severity, issue.title, issue.explanation, issue.fix,
                          location)
 

@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 import pandas as pd
 
-from decp_monitor.check.issues import CATEGORY_LABELS, SEVERITY_LABELS, Issue
+from decp_monitor.check.issues import CATEGORY_LABELS, SEVERITY_LABELS, Issue, Location
 from decp_monitor.check.validation import Validation
 
 READY = "Prêt à publier"
@@ -130,15 +130,10 @@ class Report:
                 "Gravité": SEVERITY_LABELS.get(issue.severity, issue.severity), "Problème": issue.title,
                 "Explication": issue.explanation, "Correction": issue.fix, "Nombre": issue.count,
             }
-            for location in issue.locations or [None]:
-                rows.append({**base,
-                             "Fichier": location.file if location else "",
-                             "Enregistrement": location.record if location else None,
-                             "Identifiant": location.contract_id if location else "",
-                             "Champ": location.field if location else "",
-                             "Ligne": location.line if location else None,
-                             "Valeur": location.value if location else "",
-                             "Détail": location.note if location else ""})
+            for location in issue.locations or [Location("")]:
+                rows.append({**base, "Fichier": location.file, "Enregistrement": location.record,
+                             "Identifiant": location.contract_id, "Champ": location.field, "Ligne": location.line,
+                             "Valeur": location.value, "Détail": location.note})
         columns = ["Rang", "Catégorie", "Gravité", "Problème", "Explication", "Correction", "Nombre", "Fichier",
                    "Enregistrement", "Identifiant", "Champ", "Ligne", "Valeur", "Détail"]
         frame = pd.DataFrame(rows, columns=columns)
@@ -180,8 +175,8 @@ class Report:
         out.append("Fichiers")
         for f in self.files:
             line = f"  - {f.name} : {f.kind_label}"
-            if f.validation and f.validation.schema:
-                v = f.validation
+            v = f.validation
+            if v is not None and v.schema is not None:
                 line += (f", schéma {v.schema.version} ({v.schema.reason}) : {v.records} enregistrement(s), "
                          f"{v.invalid_records} non conforme(s), {v.errors} erreur(s)")
                 if v.capped:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import copy
 import functools
 import hashlib
-import io
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -30,11 +29,11 @@ from lxml import etree
 
 from decp_monitor.check.explain import json_error, json_path, table_error, xml_error
 from decp_monitor.check.issues import IssueCollector, Location
-from decp_monitor.parse.json_reader import TooDeep, _RawReader, _SanitisingReader, _utf8_valid
+from decp_monitor.parse.json_reader import TooDeep, _RawReader, _SanitisingReader, _Source, _utf8_valid
 from decp_monitor.parse.xml_reader import FIELDS_2024, PROLOG_SCAN, _refuse_entities
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
-DETAIL_CAP = 2000  # invalid records validated in detail per file; the next ones are only counted
+DETAIL_CAP = 1000  # invalid records validated in detail per file; the next ones are only counted
 SMALL_ROOT_BYTES = 10 * 1024 * 1024  # a root without "marches" is validated whole up to this size
 BOM = b"\xef\xbb\xbf"
 
@@ -98,12 +97,12 @@ class Validation:
 # -- schema loading (once per process) ----------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def json_schema(version: str) -> dict:
     return json.loads((SCHEMA_DIR / JSON_SCHEMAS[version]).read_text(encoding="utf-8"))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _json_validators(version: str):
     """(root validator, {record kind: (fast check, detailed validator)}) for one version."""
     schema = json_schema(version)
@@ -111,9 +110,24 @@ def _json_validators(version: str):
     root = cls(schema)
     units = {}
     for kind, sub in record_subschemas(version).items():
-        fast = fastjsonschema.compile(_standalone(schema, sub), use_default=False, use_formats=False)
-        units[kind] = (fast, root.evolve(schema=_standalone(schema, sub)))
+        fast = fastjsonschema.compile(_standalone(schema, sub), use_default=False, use_formats=False,
+                                      detailed_exceptions=False)  # yes or no: the detail is jsonschema's
+        detailed = {"": root.evolve(schema=_standalone(schema, sub))}
+        # 2019 records may be marchés or concessions (anyOf): an anyOf error only says "neither";
+        # the detail comes from the branch the record claims (_type) or resembles.
+        for branch in sub.get("anyOf", []):
+            ref = branch.get("$ref", "")
+            detailed[ref.rsplit("/", 1)[-1]] = root.evolve(schema=_standalone(schema, branch))
+        units[kind] = (fast, detailed)
     return root, units
+
+
+def _branch(record, detailed: dict):
+    if len(detailed) == 1 or not isinstance(record, dict):
+        return detailed[""]
+    kind = str(record.get("_type") or "").lower()
+    concession = "concession" in kind or (not kind and "autoriteConcedante" in record and "acheteur" not in record)
+    return detailed.get("contrat-concession" if concession else "marche", detailed[""])
 
 
 def record_subschemas(version: str) -> dict[str, dict]:
@@ -134,7 +148,7 @@ def _standalone(schema: dict, sub: dict) -> dict:
     return out
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def xml_schemas(version: str):
     """(xmlschema schema for the detail, lxml schema for the fast check) of one XSD."""
     path = SCHEMA_DIR / XML_SCHEMAS[version]
@@ -204,7 +218,12 @@ def choose_json_schema(info: dict, first_record: Optional[dict]) -> SchemaChoice
     claimed = _claimed_json_version(info["keys"].get("$schema"))
     shape_2024 = info["marches"] == "object"
     if claimed and (claimed.startswith("2.") == shape_2024):
-        return SchemaChoice(claimed, JSON_SCHEMAS[claimed], f"le fichier déclare ce schéma ($schema = {info['keys']['$schema']})")
+        declared = info["keys"]["$schema"]
+        if claimed in declared:
+            return SchemaChoice(claimed, JSON_SCHEMAS[claimed], f"le fichier déclare ce schéma ($schema = {declared})")
+        return SchemaChoice(claimed, JSON_SCHEMAS[claimed],
+                            f"le fichier déclare un schéma du format 2019 ($schema = {declared}) : "
+                            f"validé contre sa dernière version, {claimed}")
     note = ""
     if claimed:
         note = f" ; le fichier déclare {claimed} ($schema), mais n'en a pas la structure"
@@ -218,21 +237,12 @@ def choose_json_schema(info: dict, first_record: Optional[dict]) -> SchemaChoice
                         "structure du format 2024 ({\"marches\": {\"marche\": [ … ]}}), schéma en vigueur" + note)
 
 
-class _Opener:
-    def __init__(self, source):
-        self.source = source
-
-    def __call__(self):
-        if isinstance(self.source, (bytes, bytearray)):
-            return io.BytesIO(self.source)
-        return open(self.source, "rb")
-
-
 def validate_json(path: Path, name: str, progress: Optional[Progress] = None,
                   detail_cap: int = DETAIL_CAP) -> Validation:
     result = Validation(name, "json")
     issues = result.issues
-    opener = _Opener(path)
+    source = _Source(path)  # the loader's: opens the same content again for each pass
+    opener = source.open
     total = path.stat().st_size
     with opener() as fh:
         head = fh.read(4)
@@ -289,31 +299,21 @@ def validate_json(path: Path, name: str, progress: Optional[Progress] = None,
                 return result
             # As the loader does: NaN/Infinity read as null, latin-1 when not UTF-8; start again.
             sanitise = True
-            if not _utf8_valid(_Source(opener), skip):
+            if not _utf8_valid(source, skip):
                 encoding = "latin-1"
                 result.notes.append("Fichier non UTF-8 : validé après relecture en latin-1")
             result.notes.append("JSON non standard (NaN, Infinity ou encodage) : validé après la même "
                                 "correction que le chargement (valeurs lues comme null)")
-            result.records = result.invalid_records = result.errors = result.detailed_records = 0
-            result.invalid_positions.clear()
-            result.capped = False
-            issues.groups.clear()
-            counts.clear()
-            seen_hashes.clear()
+            # The records read before the error were read in full: the new pass resumes after them.
     shell = _shell(info, counts)
     for error in root.iter_errors(shell):
-        path = list(error.absolute_path)
-        if error.validator in ("minItems",) and path[:1] == ["marches"]:
-            actual = counts.get(".".join(str(p) for p in path[1:]) or "item", 0)
+        error_path = list(error.absolute_path)
+        if error.validator in ("minItems",) and error_path[:1] == ["marches"]:
+            actual = counts.get(".".join(str(p) for p in error_path[1:]) or "item", 0)
             if actual >= error.validator_value:
                 continue
         add(error, [], None, None)
     return result
-
-
-class _Source:
-    def __init__(self, opener):
-        self.open = opener
 
 
 def _first_record(opener, skip: int, info: dict) -> Optional[dict]:
@@ -351,7 +351,7 @@ def _load_whole(opener, skip: int):
         handle.read(skip)
         try:
             return json.loads(handle.read(SMALL_ROOT_BYTES + 1))
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: absurd nesting, reported as a bad root
             return None
 
 
@@ -360,7 +360,7 @@ def _shell(info: dict, counts: dict[str, int]) -> dict:
     if info["marches"] == "array":
         shell["marches"] = []
     else:
-        lists = {n: [] for n in info["lists"] if n in ("marche", "contrat-concession")}
+        lists: dict[str, list] = {n: [] for n in info["lists"] if n in ("marche", "contrat-concession")}
         lists.update({n: [] for n in counts if n != "item"})
         shell["marches"] = lists
     return shell
@@ -374,7 +374,10 @@ def _validate_records(opener, skip, sanitise, encoding, info, units, result: Val
         list_path = ["marches"] if list_key == "item" else ["marches", list_key]
         with opener() as handle:
             reader = _SanitisingReader(handle, skip, encoding) if sanitise else _RawReader(handle, skip)
+            already = counts.get(list_key, 0)  # read before a restart with the sanitising reader
             for index, record in enumerate(ijson.items(reader, prefix, use_float=True)):
+                if index < already:
+                    continue
                 counts[list_key] = index + 1
                 result.records += 1
                 done += 1
@@ -392,7 +395,7 @@ def _validate_records(opener, skip, sanitise, encoding, info, units, result: Val
                         result.invalid_positions.append((".".join(list_path), index))
                     if result.detailed_records < detail_cap:
                         result.detailed_records += 1
-                        for error in detailed.iter_errors(record):
+                        for error in _branch(record, detailed).iter_errors(record):
                             add(error, list_path + [index], result.records, contract_id)
                     else:
                         result.capped = True

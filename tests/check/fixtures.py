@@ -33,8 +33,14 @@ def marche(contract_id: str, notified: dt.date, published: dt.date, **changes) -
     return {k: v for k, v in record.items() if v is not None}
 
 
-def clean_bytes() -> bytes:
-    records = [marche("2025-VOI-01", dt.date(2025, 6, 10), AS_OF), marche("2025-VOI-02", dt.date(2025, 5, 20), AS_OF)]
+def clean_name(day: dt.date = AS_OF) -> str:
+    return f"DECP-{BUYER}-{day:%Y-%m-%d}-01.json"
+
+
+def clean_bytes(day: dt.date = AS_OF) -> bytes:
+    """Two marchés notified 20 and 41 days before `day`, published on `day`: on time."""
+    records = [marche("2025-VOI-01", day - dt.timedelta(days=20), day),
+               marche("2025-VOI-02", day - dt.timedelta(days=41), day)]
     return json.dumps({"marches": {"marche": records}}, ensure_ascii=False, indent=2).encode()
 
 

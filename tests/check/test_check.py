@@ -96,6 +96,11 @@ def test_a_dataset_json_among_the_files_is_the_description(tmp_path):
     assert report.description_given
     failed = [c["check"] for c in report.conventions if not c["passed"]]
     assert failed == ["uploaded"]  # a link to an external server instead of an upload
+    second = tmp_path / "autre.json"
+    second.write_bytes(description.read_bytes())
+    report = check_files([write(tmp_path, CLEAN_NAME, clean_bytes()), description, second], as_of=AS_OF)
+    ignored = next(i for i in report.issues if i.code == "convention:second-description")
+    assert ignored.severity == "warning" and ignored.locations[0].file == str(second)
 
 
 def test_declaration_csv_is_validated_and_counts_in_the_verdict(tmp_path):
@@ -116,15 +121,15 @@ def test_errors_are_grouped_and_bounded(tmp_path):
     report = check_files([path], as_of=AS_OF)
     validation = report.files[0].validation
     assert validation.invalid_records == 3000
-    # details for the first 2000 invalid records (2 errors each), the other 1000 only counted
-    assert validation.capped and validation.detailed_records == 2000 and validation.errors == 4000
+    # details for the first 1000 invalid records (2 errors each), the other 2000 only counted
+    assert validation.capped and validation.detailed_records == 1000 and validation.errors == 2000
     issues = {i.code: i for i in report.issues}
-    assert issues["schema:type:montant"].count == 2000
+    assert issues["schema:type:montant"].count == 1000
     assert len(issues["schema:type:montant"].locations) == MAX_LOCATIONS
-    assert issues["schema:undetailed"].count == 1000
+    assert issues["schema:undetailed"].count == 2000
     text = report.to_text()
     assert len(text.splitlines()) < 150
-    assert "détail limité aux 2000 premiers enregistrements non conformes" in text
+    assert "détail limité aux 1000 premiers enregistrements non conformes" in text
 
 
 def test_xml_errors_are_located_by_line(tmp_path):
@@ -142,6 +147,7 @@ def test_xml_errors_are_located_by_line(tmp_path):
      "XXE"),
     (b'{"marches": {"marche": [{"id": "1", "acheteur": {"id": "2144', "illisible"),
     (b"%PDF-1.4 binary", "non reconnu"),
+    (b'{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "imbrication"),
 ])
 def test_unreadable_or_refused_files_exit_2(tmp_path, capsys, content, reason):
     path = tmp_path / "fichier.json"

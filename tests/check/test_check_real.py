@@ -91,7 +91,7 @@ def test_json_schema_errors_agree_with_jsonschema_run_directly(checked):
         direct_root = Counter(e.validator for e in direct if _json_record_of(list(e.absolute_path), array_root) is None)
         ours_root = Counter(key.split(":")[1] for key in validation.issues.groups
                             if key != "schema:undetailed"  # the count of invalid records beyond the detail cap
-                            and (key.split(":")[1] == "uniqueItems"
+                            and (key == "schema:uniqueItems:marches"  # duplicates in the list of contracts
                                  or any(loc.record is None for loc in validation.issues.groups[key].locations)))
         assert ours_root == direct_root, entry.name
         if not array_root:  # 2024 records are validated against the same sub-schema: same errors, one by one

@@ -40,9 +40,9 @@ def test_a_file_with_known_defects_shows_summary_located_errors_and_fixes(app, t
     assert any("Contrats publiés après l'échéance légale" in label for label in labels)
     montant = next(e for e in at.expander if "Type incorrect pour montant" in e.label)
     assert "**Correction** : Écrire la valeur avec le bon type" in montant.markdown[0].value.replace("\\", "")
-    located = montant.dataframe[0].value
-    assert located.iloc[0]["Identifiant"] == "2025-DEF-01" and located.iloc[0]["Champ"] == "marches.marche[0].montant"
-    assert int(located.iloc[0]["Enregistrement"]) == 1
+    located = montant.markdown[1].value.replace("\\", "")
+    assert located == (f"- `{DEFECTIVE_NAME}` : enregistrement 1, id « 2025-DEF-01 », "
+                       "champ marches.marche[0].montant, valeur « 30000.00 »")
     assert {b.label for b in at.get("download_button")} == {
         "Problèmes (CSV Excel français)", "Contrats (CSV Excel français)", "Rapport complet (JSON)"}
     # nothing uploaded went into the data directory

@@ -27,7 +27,8 @@ st.caption(
     "le verdict de l'acheteur si le fichier est publié à la date choisie, et vérifie les conventions de "
     "publication de data.gouv.fr. "
     f"**Limites : {MAX_FILES} fichiers au plus, {MAX_UPLOAD_MB} Mo chacun.** Les fichiers sont traités dans un "
-    "répertoire temporaire supprimé aussitôt : rien n'est conservé ni ajouté à la base."
+    "répertoire temporaire supprimé aussitôt : rien n'est conservé ni ajouté à la base (seul le rapport reste "
+    "affiché, le temps de votre session)."
 )
 
 uploaded = st.file_uploader(
@@ -66,9 +67,11 @@ def run_check(files, description_file, day):
         if description_file is not None:
             description_path = Path(tmp) / "description.json"
             description_path.write_bytes(description_file.getbuffer())
+        def progress(phase: str, share: float) -> None:
+            bar.progress(min(1.0, share), text=phase)
+
         report = check_files(paths, as_of=day, dataset_description=description_path, names=names,
-                             max_file_bytes=MAX_UPLOAD_MB * 2**20,
-                             progress=lambda phase, share: bar.progress(min(1.0, share), text=phase))
+                             max_file_bytes=MAX_UPLOAD_MB * 2**20, progress=progress)
     bar.empty()
     return report
 
@@ -122,11 +125,9 @@ for issue in report.issues:
              f"{CATEGORY_LABELS.get(issue.category, issue.category)} — {issue.title} ({fr_int(issue.count)})")
     with st.expander(label, expanded=issue in report.blocking[:3]):
         st.markdown(f"{md_escape(issue.explanation)}\n\n**Correction** : {md_escape(issue.fix)}")
-        if issue.locations:
-            st.dataframe(pd.DataFrame([{
-                "Fichier": loc.file, "Enregistrement": loc.record, "Identifiant": loc.contract_id,
-                "Champ": loc.field, "Ligne": loc.line, "Valeur": loc.value, "Détail": loc.note,
-            } for loc in issue.locations]), hide_index=True, use_container_width=True)
+        if issue.locations:  # as text: readable, searchable in the page, and short (capped)
+            st.markdown("\n".join(f"- `{md_escape(Path(loc.file).name)}` : {md_escape(loc.describe())}"
+                                   for loc in issue.locations))
         if issue.count > len(issue.locations):
             st.caption(f"{fr_int(len(issue.locations))} premières occurrences sur {fr_int(issue.count)} ; "
                        "toutes sont comptées.")
