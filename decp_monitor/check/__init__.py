@@ -31,8 +31,8 @@ from decp_monitor.check.fixes import (
 from decp_monitor.check.issues import IssueCollector, Location
 from decp_monitor.check.report import READY, FileReport, Report, fr_date
 from decp_monitor.check.validation import validate_declaration_csv, validate_json, validate_xml
-from decp_monitor.compliance import rules
 from decp_monitor.core import findings as finding_codes
+from decp_monitor.core import vocabulary
 from decp_monitor.core.dates import parse_iso_date
 from decp_monitor.pipeline.files import SNIFF_BYTES, sniff
 
@@ -43,7 +43,7 @@ MAX_DESCRIPTION_BYTES = 5 * 1024 * 1024
 # Reader findings that mean the file (or its end) could not be read.
 FATAL_FINDINGS = frozenset({"file_unreadable", "unknown_root", "unsafe_xml"})
 # Contract statuses the monitor counts against the buyer.
-LATE_STATUSES = frozenset(rules.LATE_STATUSES)
+LATE_STATUSES = frozenset(vocabulary.LATE_STATUSES)
 ProgressFn = Callable[[str, float], None]
 
 KIND_LABELS = {
