@@ -430,6 +430,8 @@ class BuyerFilter:
     buyer_kind: Optional[str] = None
     region: Optional[str] = None
     departement: Optional[str] = None
+    # Name or SIRET as read by the register's search (abbreviations, apostrophes), instead of `text`.
+    search: str = ""
 
     @property
     def late_range_active(self) -> bool:
@@ -481,6 +483,14 @@ def _with_register(con, sql: str, params: list, f: BuyerFilter) -> tuple[str, li
         if value:
             sql += f"  AND {column} = ?\n"
             params = [*params, value]
+    if f.search.strip():
+        from decp_monitor.register.search import query_patterns
+
+        digits = "".join(ch for ch in f.search if ch.isdigit())
+        sql += ("  AND ((len(CAST(? AS VARCHAR[])) > 0 AND list_bool_and(list_transform(CAST(? AS VARCHAR[]), "
+                "lambda p: contains(search_text, p)))) OR (length(?) >= 3 AND starts_with(buyer_siret, ?)))\n")
+        patterns = query_patterns(f.search)
+        params = [*params, patterns, patterns, digits, digits]
     return sql, params
 
 

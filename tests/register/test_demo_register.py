@@ -95,3 +95,12 @@ def test_overview_map_and_buyers_filters(demo_app, demo_dir):
     open_page(demo_app, page_path("buyers"), nature="commune")
     table = demo_app.dataframe[0].value
     assert len(table) and set(table["buyer_kind_label"]) == {"Commune"}
+
+
+def test_buyers_list_search_reads_abbreviations(demo_app, demo_dir):
+    siret, name = rows(demo_dir, "SELECT buyer_siret, buyer_name FROM buyer_compliance "
+                                 "WHERE buyer_name ILIKE 'centre communal%' ORDER BY 1 LIMIT 1")[0]
+    town = name.replace("—", " ").split()[-1]
+    open_page(demo_app, page_path("buyers"), q=f"CCAS {town}")
+    table = demo_app.dataframe[0].value
+    assert siret in set(table["buyer_siret"]) and len(table) < 10
