@@ -132,6 +132,9 @@ class RegisterServer:
 def _handler(server: RegisterServer):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in two writes: with Nagle's algorithm and the client's delayed
+        # ACK, each answer of a kept-alive connection would wait 40 ms.
+        disable_nagle_algorithm = True
 
         def log_message(self, *args):
             pass

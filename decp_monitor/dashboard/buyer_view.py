@@ -113,7 +113,8 @@ def search_label(row) -> str:
     closed = getattr(row, "closed_on", None)
     label = md_escape(row.verdict_label or "")
     if closed is not None and not (isinstance(closed, float) or str(closed) in ("NaT", "nan")):
-        label += f", fermé le {fr_date(closed)}"
+        label = (f"Établissement fermé le {fr_date(closed)}" if getattr(row, "verdict", None) == "closed"
+                 else f"{label}, fermé le {fr_date(closed)}")
     parts.append(label)
     return " — ".join(parts)
 
@@ -138,12 +139,12 @@ def register_facts(loaded: Loaded, row: dict) -> None:
     if source:
         from decp_monitor.register.facts import SOURCE_LABELS
 
-        facts.append(f"répertoire : {SOURCE_LABELS.get(source, source)}, le {fr_date(row.get('register_fetched_at'))}")
+        facts.append(f"source : {SOURCE_LABELS.get(source, source)}, interrogé le {fr_date(row.get('register_fetched_at'))}")
     elif row.get("siret_valid"):
         facts.append("répertoire des entreprises pas encore interrogé (commande « enrich »)")
     if facts:
         st.caption(" · ".join(facts))
-    if row.get("is_closed"):
+    if row.get("is_closed") and row.get("verdict") != "closed":  # a "closed" verdict says it already
         when = f" le {fr_date(row['closed_on'])}" if row.get("closed_on") else ""
         st.warning(f"**Établissement fermé{when}** (répertoire Sirene) : il est jugé sur ce qu'il devait publier "
                    "jusqu'à cette date.", icon=":material/door_front:")

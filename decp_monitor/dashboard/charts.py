@@ -149,28 +149,45 @@ VERDICT_COLORS["closed"] = "#5E2A2B"  # register of buyers: a closed establishme
 
 
 def departement_map(df: pd.DataFrame, geojson: dict) -> go.Figure:
-    """Choropleth of the late share by département (metropolitan outlines shipped with the package,
-    register/data/LICENCES.md); départements without an assessed contract stay grey."""
-    shown = df[df["assessed"].fillna(0) > 0]
-    hover = [
-        f"<b>{row.departement_name} ({row.departement})</b><br>"
-        f"{_fr_percent(row.late_share)} des contrats publiés en retard<br>"
-        f"{int(row.late)} sur {int(row.assessed)} contrats évalués · {int(row.buyers)} acheteurs"
-        for row in shown.itertuples()
-    ]
+    """Choropleth of the late share by département, drawn as filled outlines (shipped with the
+    package, register/data/LICENCES.md). Plain filled shapes rather than plotly's geo subplot:
+    that one fetches its world map from a CDN before drawing anything, and the dashboard must
+    work offline. Départements without an assessed contract stay grey."""
+    from plotly.colors import sample_colorscale
+
+    scale = [[0, "#F5F5FE"], [0.5, "#FC5D00"], [1, LATE]]
+    shown = df[df["assessed"].fillna(0) > 0].set_index("departement")
+    top = max(10.0, float((shown["late_share"] * 100).max()) if len(shown) else 10.0)
     fig = go.Figure()
-    codes = [f["id"] for f in geojson["features"]]
-    fig.add_trace(go.Choropleth(  # every outline, grey: a département with nothing to assess
-        geojson=geojson, locations=codes, z=[0] * len(codes), colorscale=[[0, "#EEEEEE"], [1, "#EEEEEE"]],
-        showscale=False, hoverinfo="skip", marker_line_color="white", marker_line_width=0.5))
-    fig.add_trace(go.Choropleth(
-        geojson=geojson, locations=shown["departement"], z=shown["late_share"] * 100, zmin=0,
-        zmax=max(10.0, float((shown["late_share"] * 100).max() if len(shown) else 10)),
-        colorscale=[[0, "#F5F5FE"], [0.5, "#FC5D00"], [1, LATE]], marker_line_color="white", marker_line_width=0.5,
-        text=hover, hovertemplate="%{text}<extra></extra>",
-        colorbar=dict(title="Retard (%)", ticksuffix=" %", thickness=12, len=0.7)))
-    fig.update_geos(fitbounds="locations", visible=False, projection_type="equirectangular")
-    fig.update_layout(**{**FRENCH_LAYOUT, "height": 520, "margin": dict(l=0, r=0, t=10, b=0)})
+    for feature in geojson["features"]:
+        code = feature["id"]
+        xs: list = []
+        ys: list = []
+        for polygon in feature["geometry"]["coordinates"]:
+            for ring in polygon:
+                xs += [p[0] for p in ring] + [None]
+                ys += [p[1] for p in ring] + [None]
+        if code in shown.index:
+            row = shown.loc[code]
+            share = float(row["late_share"] or 0.0)
+            color = sample_colorscale(scale, [min(1.0, 100 * share / top)])[0]
+            hover = (f"<b>{row['departement_name']} ({code})</b><br>{_fr_percent(share)} des contrats publiés en "
+                     f"retard<br>{int(row['late'])} sur {int(row['assessed'])} contrats évalués · "
+                     f"{int(row['buyers'])} acheteurs")
+        else:
+            color = "#D6D6D6"
+            hover = f"<b>{feature['properties'].get('nom', code)} ({code})</b><br>aucun contrat évalué"
+        fig.add_trace(go.Scatter(x=xs, y=ys, fill="toself", fillcolor=color, mode="lines",
+                                 line=dict(color="white", width=0.6), hoveron="fills", text=hover,
+                                 hoverinfo="text", showlegend=False, name=code))
+    # the colour scale, on an invisible point
+    fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip",
+                             marker=dict(colorscale=scale, cmin=0, cmax=top, color=[0], showscale=True,
+                                         colorbar=dict(title="Retard (%)", ticksuffix=" %", thickness=12, len=0.7))))
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False, scaleanchor="x", scaleratio=1)
+    fig.update_layout(**{**FRENCH_LAYOUT, "height": 560, "margin": dict(l=0, r=0, t=10, b=0)},
+                      plot_bgcolor="white", hovermode="closest")
     return fig
 
 

@@ -18,6 +18,7 @@ from typing import Any, Optional
 import pandas as pd
 
 from decp_monitor.core import vocabulary
+from decp_monitor.register.search import query_patterns
 
 # Findings that mean a whole file could not be used.
 FILE_FAILURE_CODES = ("file_unreadable", "unknown_root", "unsafe_xml", "download_failed", "file_too_large", "api_error")
@@ -573,6 +574,8 @@ class BuyerFilter:
     buyer_kind: Optional[str] = None
     region: Optional[str] = None
     departement: Optional[str] = None
+    # Name or SIRET as read by the register's search (abbreviations, apostrophes), instead of `text`.
+    search: str = ""
 
     @property
     def late_range_active(self) -> bool:
@@ -601,6 +604,10 @@ def buyers(con, f: BuyerFilter, order: str = "severity") -> Select:
           AND (CAST($buyer_kind AS VARCHAR) IS NULL OR buyer_kind = $buyer_kind)
           AND (CAST($region AS VARCHAR) IS NULL OR region = $region)
           AND (CAST($departement AS VARCHAR) IS NULL OR departement = $departement)
+          AND (NOT $has_search
+               OR (len(CAST($patterns AS VARCHAR[])) > 0
+                   AND list_bool_and(list_transform(CAST($patterns AS VARCHAR[]), lambda p: contains(search_text, p))))
+               OR (length($search_digits) >= 3 AND starts_with(buyer_siret, $search_digits)))
           AND (CAST($declared AS BOOLEAN) IS NULL OR declared = $declared)
           AND (CAST($platform AS VARCHAR) IS NULL OR platform = $platform)
           AND contracts_total >= $min_contracts
@@ -611,7 +618,10 @@ def buyers(con, f: BuyerFilter, order: str = "severity") -> Select:
     params = {"verdicts": list(f.verdicts), "declared": f.declared, "platform": f.platform,
               "min_contracts": int(f.min_contracts), "late_range": f.late_range_active,
               "late_min": float(f.late_min), "late_max": float(f.late_max), "text": text, "digits": digits,
-              "buyer_kind": f.buyer_kind or None, "region": f.region or None, "departement": f.departement or None}
+              "buyer_kind": f.buyer_kind or None, "region": f.region or None, "departement": f.departement or None,
+              # the register's search (names with accents, apostrophes, abbreviations; SIRET prefix)
+              "has_search": bool(f.search.strip()), "patterns": query_patterns(f.search),
+              "search_digits": "".join(ch for ch in f.search if ch.isdigit())}
     return Select(sql, params, _BUYER_ORDERS.get(order, _BUYER_ORDERS["severity"]))
 
 

@@ -112,13 +112,13 @@ def register_fact(con, siret: str) -> Optional[dict]:
 
 def register_status(con) -> dict:
     """How complete and how old the register is (for the pages' captions)."""
-    if not _has(con, "register", "siret"):
+    if not _has(con, "register", "siret") or not has_register(con):
         return {}
     row = con.execute(
         """
         SELECT count(*) AS sirets,
                count(*) FILTER (WHERE found) AS found,
-               count(*) FILTER (WHERE source IS NULL) AS never_asked,
+               (SELECT count(*) FROM buyer_compliance WHERE siret_valid AND register_source IS NULL) AS never_asked,
                min(fetched_at) FILTER (WHERE found) AS oldest,
                max(fetched_at) AS newest,
                count(*) FILTER (WHERE state = 'F') AS closed

@@ -105,6 +105,11 @@ def _simplify(points: list[tuple[float, float]], tolerance: float) -> list[tuple
     return [p for p, k in zip(points, keep) if k]
 
 
+def _signed_area(ring) -> float:
+    """Positive for a counter-clockwise ring (x east, y north)."""
+    return sum(x1 * y2 - x2 * y1 for (x1, y1), (x2, y2) in zip(ring, ring[1:] + ring[:1])) / 2
+
+
 def geojson_from_svg(svg_text: str) -> dict:
     paths = re.findall(r'<path\s+id="([^"]+)"\s+aria-label="([^"]+)"\s+d="([^"]+)"', svg_text)
     shapes = {code: _svg_rings(d) for code, _, d in paths}
@@ -126,9 +131,13 @@ def geojson_from_svg(svg_text: str) -> dict:
             simple = (_simplify(ring[:half + 1], SIMPLIFY_TOLERANCE)[:-1]
                       + _simplify(ring[half:] + [ring[0]], SIMPLIFY_TOLERANCE))
             if len(simple) >= 4:
-                # GeoJSON exterior rings go counter-clockwise; the SVG's y axis points down.
+                # Exterior rings clockwise, as d3-geo (plotly's map engine) reads them: the other
+                # way round a ring means "the whole globe but this". The SVG's y axis points down,
+                # so the drawing's clockwise rings become counter-clockwise: reversed when so.
                 coords = [lonlat(p) for p in simple]
-                polygons.append([coords[::-1]])
+                if _signed_area(coords) > 0:
+                    coords = coords[::-1]
+                polygons.append([coords])
         features.append({"type": "Feature", "id": code,
                          "properties": {"code": code, "nom": name},
                          "geometry": {"type": "MultiPolygon", "coordinates": polygons}})

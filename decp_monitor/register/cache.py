@@ -30,6 +30,9 @@ class RegisterCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(self.path, timeout=30)
         self.db.execute("PRAGMA journal_mode=WAL")
+        # A commit survives the process being killed without waiting for the disk (fsync) at
+        # each answer; only a power cut can lose the last answers, which are then asked again.
+        self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute(
             f"CREATE TABLE IF NOT EXISTS facts ({', '.join(_COLUMNS)}, PRIMARY KEY (siret, source))")
         self.db.commit()

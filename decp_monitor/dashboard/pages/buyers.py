@@ -75,7 +75,9 @@ selected = BuyerFilter(
     min_contracts=min_contracts,
     late_min=late_range[0] / 100,
     late_max=late_range[1] / 100,
-    text=text,
+    # with the register, the name search reads abbreviations and apostrophes (« CCAS », « d’Amiens »)
+    text="" if kinds else text,
+    search=text if kinds else "",
     **place,
 )
 with widgets.error_boundary("la liste des acheteurs"):

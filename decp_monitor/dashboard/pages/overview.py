@@ -146,6 +146,15 @@ if kinds:
     with r:
         region = widgets.url_select("Région", "region", [None] + list(regions), None,
                                     format_func=lambda v: "Toutes" if v is None else regions.get(v, v))
+    with widgets.error_boundary("l'état du répertoire"):
+        known = widgets.q(loaded, "register_status")
+        if known:
+            age = (f" ; informations obtenues entre le {fr_date(known['oldest'])} et le {fr_date(known['newest'])}"
+                   if known.get("oldest") else "")
+            st.caption(f"Nature et commune des acheteurs : répertoire des entreprises (Sirene), qui connaît "
+                       f"{fr_int(known['found'])} des {fr_int(known['sirets'])} SIRET des données{age}. "
+                       + (f"{fr_int(known['never_asked'])} SIRET n'ont pas encore été demandés (commande « enrich »)."
+                          if known.get("never_asked") else ""))
     with widgets.error_boundary("les chiffres du territoire"):
         place = widgets.q(loaded, register_queries.place_headline, kind=kind, region=region)
         a, b, c, d = st.columns(4)
