@@ -147,7 +147,7 @@ if kinds:
         region = widgets.url_select("Région", "region", [None] + list(regions), None,
                                     format_func=lambda v: "Toutes" if v is None else regions.get(v, v))
     with widgets.error_boundary("l'état du répertoire"):
-        known = widgets.q(loaded, "register_status")
+        known = widgets.q(loaded, register_queries.register_status)
         if known:
             age = (f" ; informations obtenues entre le {fr_date(known['oldest'])} et le {fr_date(known['newest'])}"
                    if known.get("oldest") else "")
