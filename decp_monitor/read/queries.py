@@ -10,7 +10,9 @@ buyer_compliance, dataset_conformance, resource_conformance, overview_monthly).
 """
 from __future__ import annotations
 
+import datetime as dt
 import functools
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Optional
@@ -574,6 +576,156 @@ def status_labels(con) -> dict[str, str]:
     return dict(con.execute(
         "SELECT status, any_value(status_label) FROM contract_compliance GROUP BY status ORDER BY count(*) DESC"
     ).fetchall())
+
+
+# -- every contract ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ContractFilter:
+    """The Contrats page's search; empty values filter nothing."""
+
+    buyer: str = ""  # SIRET (or its start) or part of the name
+    supplier: str = ""  # SIRET (or its start) or part of the name of a holder
+    cpv: str = ""  # code or its start (« 45 » : travaux)
+    amount_min: Optional[float] = None
+    amount_max: Optional[float] = None
+    procedure: Optional[str] = None
+    nature: Optional[str] = None
+    departement: Optional[str] = None
+    notified_from: Optional[dt.date] = None
+    notified_to: Optional[dt.date] = None
+    statuses: tuple[str, ...] = ()
+
+
+# Département of the place of execution: the first two characters of a postcode, a commune (INSEE)
+# or a département code, three for the overseas ones (97x), Corsica's 2A/2B kept.
+DEPARTEMENT_SQL = """
+    CASE WHEN k.place_code IS NULL OR trim(k.place_code) = '' THEN NULL
+         WHEN regexp_matches(trim(k.place_code), '^97[0-9]') THEN left(trim(k.place_code), 3)
+         WHEN length(trim(k.place_code)) = 1 THEN lpad(trim(k.place_code), 2, '0')
+         ELSE upper(left(trim(k.place_code), 2)) END
+"""
+# « Name (SIRET) ; … » from the holders' JSON list, as _holder_names() writes it for a page.
+HOLDER_NAMES_SQL = """
+    array_to_string(list_transform(try_cast(r.holders AS JSON[]),
+        lambda h: concat_ws(' ', h->>'name', '(' || (h->>'id') || ')')), ' ; ')
+"""
+_CONTRACT_ORDERS = {
+    "recent": "ORDER BY notification_date DESC NULLS LAST, contract_key",
+    "oldest": "ORDER BY notification_date NULLS LAST, contract_key",
+    "amount": "ORDER BY amount DESC NULLS LAST, contract_key",
+    "late": "ORDER BY days_late DESC NULLS LAST, contract_key",
+    "buyer": "ORDER BY buyer_name NULLS LAST, buyer_siret, notification_date DESC NULLS LAST, contract_key",
+}
+
+
+def _contracts_select(con, f: ContractFilter, order: str = "recent", holders: bool = True) -> Select:
+    """Every contract matching the filter, with its buyer, holders and status. The holders (JSON
+    text in records) are joined only when searched or wanted: the page adds them to its rows."""
+    buyer = f.buyer.strip()
+    supplier = f.supplier.strip()
+    where = []
+    params: dict[str, Any] = {}
+    if buyer:
+        where.append("(starts_with(c.buyer_siret, $buyer_digits) AND length($buyer_digits) >= 3 "
+                     "OR contains(strip_accents(lower(coalesce(c.buyer_name, ''))), strip_accents(lower($buyer))))")
+        params.update(buyer=buyer, buyer_digits="".join(ch for ch in buyer if ch.isdigit()) or buyer)
+    if supplier:
+        # Holders are JSON text: a SIRET or a name anywhere in it (case ignored).
+        where.append("contains(lower(CAST(r.holders AS VARCHAR)), lower($supplier))")
+        params["supplier"] = supplier
+    if f.cpv.strip():
+        where.append("starts_with(k.cpv, $cpv)")
+        params["cpv"] = f.cpv.strip()
+    if f.amount_min is not None:
+        where.append("c.amount >= $amount_min")
+        params["amount_min"] = float(f.amount_min)
+    if f.amount_max is not None:
+        where.append("c.amount <= $amount_max")
+        params["amount_max"] = float(f.amount_max)
+    if f.procedure:
+        where.append("k.procedure = $procedure")
+        params["procedure"] = f.procedure
+    if f.nature:
+        where.append("k.nature = $nature")
+        params["nature"] = f.nature
+    if f.departement:
+        where.append(f"({DEPARTEMENT_SQL}) = $departement")
+        params["departement"] = f.departement.upper()
+    if f.notified_from:
+        where.append("c.notification_date >= $notified_from")
+        params["notified_from"] = f.notified_from
+    if f.notified_to:
+        where.append("c.notification_date <= $notified_to")
+        params["notified_to"] = f.notified_to
+    if f.statuses:
+        where.append("list_contains($statuses, c.status)")
+        params["statuses"] = list(f.statuses)
+    join_holders = holders or bool(supplier)
+    sql = f"""
+        SELECT c.notification_date, c.buyer_siret, c.buyer_name, c.contract_id, k.nature, c.objet,
+               k.procedure, k.cpv, c.amount, k.place_code, ({DEPARTEMENT_SQL}) AS departement,
+               {"CAST(r.holders AS VARCHAR)" if join_holders else "CAST(NULL AS VARCHAR)"} AS holders,
+               {HOLDER_NAMES_SQL if join_holders else "CAST(NULL AS VARCHAR)"} AS holder_names,
+               c.status, c.status_label, c.publication_date, c.deadline,
+               CASE WHEN c.days_late > 0 THEN c.days_late END AS days_late, c.in_window,
+               c.source_file, c.contract_key, k.first_record_id
+        FROM contract_compliance c
+        JOIN contracts k USING (contract_key)
+        {"LEFT JOIN records r ON r.record_id = k.first_record_id" if join_holders else ""}
+        {"WHERE " + " AND ".join(where) if where else ""}
+    """
+    return Select(sql, params, _CONTRACT_ORDERS.get(order, _CONTRACT_ORDERS["recent"]))
+
+
+def _holder_names(text: Optional[str]) -> Optional[str]:
+    """« Eiffage Route Ouest (38000000000014) ; … » from the holders' JSON text."""
+    if not text:
+        return None
+    try:
+        holders = json.loads(text)
+    except ValueError:
+        return text
+    if not isinstance(holders, list):
+        return text
+    names = []
+    for h in holders:
+        if isinstance(h, dict):
+            name, ident = h.get("name"), h.get("id")
+            names.append(f"{name} ({ident})" if name and ident else str(name or ident or ""))
+    return " ; ".join(n for n in names if n) or None
+
+
+def contracts_search(con, f: ContractFilter, order: str = "recent", limit: int = DEFAULT_PAGE_SIZE,
+                     offset: int = 0) -> Page:
+    """A page of the contracts matching the filter. The filtered scan leaves the holders out unless
+    searched; the page's holders are read afterwards, for its rows only."""
+    page = _page(con, _contracts_select(con, f, order, holders=False), limit, offset)
+    rows = page.rows
+    if len(rows) and not f.supplier.strip():
+        found = dict(con.execute(
+            "SELECT record_id, CAST(holders AS VARCHAR) FROM records WHERE list_contains($ids, record_id)",
+            {"ids": [int(i) for i in rows["first_record_id"].dropna()]},
+        ).fetchall())
+        rows = rows.assign(holders=[found.get(i) if i == i else None for i in rows["first_record_id"]])
+    rows = rows.assign(holder_names=[_holder_names(t) for t in rows["holders"]])
+    return replace(page, rows=rows,
+                   listing=Listing(contracts_search, (f,), (("order", order),)))
+
+
+contracts_search.select = _contracts_select  # type: ignore[attr-defined]
+
+
+def contract_facets(con) -> dict[str, list[str]]:
+    """The values the Contrats page offers for procedure, nature and département."""
+    out = {}
+    for name, expr in (("procedure", "procedure"), ("nature", "nature"),
+                       ("departement", DEPARTEMENT_SQL.replace("k.", ""))):
+        out[name] = [r[0] for r in con.execute(
+            f"SELECT v FROM (SELECT {expr} AS v FROM contracts) WHERE v IS NOT NULL AND v <> '' "
+            "GROUP BY v ORDER BY count(*) DESC, v LIMIT 300").fetchall()]
+    return out
 
 
 # -- datasets ----------------------------------------------------------------------------------

@@ -17,13 +17,13 @@ from decp_monitor.store.versions import Store
 
 from .conftest import COMPLIANT, INVALID, LATE, MISSING, UNKNOWN, build_test_db
 
-PAGES = [page_path("overview"), page_path("buyer"), page_path("buyers"), page_path("datasets"),
+PAGES = [page_path("overview"), page_path("buyer"), page_path("buyers"), page_path("contracts"), page_path("datasets"),
          page_path("declarations"), page_path("quality"), page_path("method")]
 
 
-def open_page(at, page, **params):
+def open_page(at, page_script, **params):
     at.run()
-    at.switch_page(page)
+    at.switch_page(page_script)
     for key, value in params.items():
         at.query_params[key] = value
     at.run()
