@@ -725,13 +725,19 @@ contracts_search.select = _contracts_select  # type: ignore[attr-defined]
 
 
 def contract_facets(con) -> dict[str, list[str]]:
-    """The values the Contrats page offers for procedure, nature and département."""
-    out = {}
-    for name, expr in (("procedure", "procedure"), ("nature", "nature"),
-                       ("departement", DEPARTEMENT_SQL.replace("k.", ""))):
-        out[name] = [r[0] for r in con.execute(
-            f"SELECT v FROM (SELECT {expr} AS v FROM contracts) WHERE v IS NOT NULL AND v <> '' "
-            "GROUP BY v ORDER BY count(*) DESC, v LIMIT 300").fetchall()]
+    """The values the Contrats page offers for procedure, nature and département (one scan)."""
+    rows = con.execute(
+        f"""
+        SELECT procedure, nature, departement, count(*) AS n
+        FROM (SELECT procedure, nature, ({DEPARTEMENT_SQL}) AS departement FROM contracts k)
+        GROUP BY GROUPING SETS ((procedure), (nature), (departement))
+        """
+    ).fetchall()
+    out: dict[str, list[str]] = {}
+    for index, name in enumerate(("procedure", "nature", "departement")):
+        values = [(row[index], row[3]) for row in rows if row[index] is not None and row[index] != ""
+                  and all(row[j] is None for j in range(3) if j != index)]
+        out[name] = [v for v, _ in sorted(values, key=lambda vn: (-vn[1], vn[0]))][:300]
     return out
 
 
