@@ -250,6 +250,29 @@ def monthly(con, platform: Optional[str] = None, months: int = 36) -> pd.DataFra
     )
 
 
+def buyer_monthly(con, siret: str, months: int = 36) -> pd.DataFrame:
+    """One buyer's late share and median delay by month of notification (the overview's columns)."""
+    return _df(
+        con,
+        f"""
+        WITH bounds AS (
+            SELECT CAST(coalesce(try_cast((SELECT value FROM meta WHERE key = 'as_of') AS DATE), current_date) AS DATE) AS as_of
+        )
+        SELECT CAST(date_trunc('month', notification_date) AS DATE) AS month,
+               count(*) AS contracts,
+               count(*) FILTER (WHERE {_LATE}) AS late,
+               count(*) FILTER (WHERE {_ASSESSED}) AS assessed,
+               count(*) FILTER (WHERE {_LATE}) / nullif(count(*) FILTER (WHERE {_ASSESSED}), 0) AS late_share,
+               median(delay_days) FILTER (WHERE {_ASSESSED}) AS median_delay_days
+        FROM contract_compliance, bounds
+        WHERE buyer_siret = $siret AND notification_date <= bounds.as_of
+          AND notification_date > bounds.as_of - to_months(CAST($months AS INTEGER))
+        GROUP BY ALL ORDER BY month
+        """,
+        {"siret": siret, "months": months},
+    )
+
+
 def delay_histogram(con, platform: Optional[str] = None, bin_days: int = 10,
                     low: int = -30, high: int = 365) -> pd.DataFrame:
     """Counts of contracts in the window by publication delay, clipped to [low, high]."""

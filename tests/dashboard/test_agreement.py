@@ -199,3 +199,27 @@ def test_contracts_page_number_is_in_the_url(demo_app, demo_dir):
     # a new filter goes back to page 1
     clean(shared.text_input(key="url_cpv").input("4").run())
     assert "page" not in shared.query_params
+
+
+def test_every_overview_chart_has_its_figures_in_a_table(demo_app, demo_dir):
+    open_page(demo_app, page_path("overview"))
+    charts = demo_app.get("plotly_chart")
+    data = [e for e in demo_app.expander if e.label == "Données du graphique (tableau)"]
+    # monthly, delays and verdicts in an expander each; the per-platform chart has its table beside it
+    assert len(charts) == 4 and len(data) == 3
+    monthly = next(df.value for df in demo_app.dataframe if "late_share" in df.value.columns
+                   and "month" in df.value.columns)
+    (late,), = rows(demo_dir, f"""
+        SELECT count(*) FILTER (WHERE {vocabulary.LATE_SQL}) FROM contract_compliance
+        WHERE notification_date <= DATE '2026-09-30' AND notification_date > DATE '2026-09-30' - INTERVAL 36 MONTH""")
+    assert monthly["late"].sum() == late
+
+
+def test_buyer_monthly_trend_with_its_table(demo_app, demo_dir):
+    open_page(demo_app, page_path("buyer"), siret="21440036800012")
+    assert "Tendance mensuelle" in [t.label for t in demo_app.tabs]
+    trend = next(df.value for df in demo_app.dataframe if "late_share" in df.value.columns)
+    (contracts,), = rows(demo_dir, "SELECT count(*) FROM contract_compliance WHERE buyer_siret = '21440036800012' "
+                                   "AND notification_date <= DATE '2026-09-30' "
+                                   "AND notification_date > DATE '2026-09-30' - INTERVAL 36 MONTH")
+    assert trend["contracts"].sum() == contracts > 0

@@ -2,7 +2,7 @@
 import streamlit as st
 
 from decp_monitor.dashboard import charts, columns, widgets
-from decp_monitor.dashboard.buyer_view import period_caption
+from decp_monitor.dashboard.buyer_view import chart_data, period_caption
 from decp_monitor.dashboard.format import format_siret, fr_date, fr_days, fr_int, fr_percent, md_escape, plural
 from decp_monitor.dashboard.navigation import page_path
 from decp_monitor.read import queries
@@ -57,6 +57,7 @@ with left, widgets.error_boundary("l'évolution mensuelle"):
         st.info("Aucun contrat notifié sur les 36 derniers mois.", icon=":material/info:")
     else:
         st.plotly_chart(charts.monthly(monthly, as_of=meta.get("as_of")), width="stretch", config=charts.CONFIG)
+        chart_data(monthly, "retards-par-mois")
         st.caption("36 derniers mois. Mois grisés : provisoires. Leur échéance de deux mois n'est pas encore passée "
                    "à la date d'évaluation, et un contrat publié en retard n'apparaît qu'une fois publié : leur "
                    "part en retard ne peut qu'augmenter.")
@@ -67,6 +68,7 @@ with right, widgets.error_boundary("la distribution des délais"):
         st.info("Aucun délai calculable dans la fenêtre d'évaluation.", icon=":material/info:")
     else:
         st.plotly_chart(charts.delay_histogram(hist), width="stretch", config=charts.CONFIG)
+        chart_data(hist, "distribution-des-delais")
         st.caption("Contrats notifiés sur la période d'évaluation, par tranches de dix jours ; en orange, "
                    "au-delà de deux mois. Les délais de plus d'un an et les publications plus d'un mois avant "
                    "la notification sont regroupés aux deux extrémités.")
@@ -79,6 +81,7 @@ with widgets.error_boundary("les verdicts par plateforme"):
     else:
         st.plotly_chart(charts.verdicts_by_platform(verdicts, other=OTHER_PLATFORMS), width="stretch",
                         config=charts.CONFIG)
+        chart_data(verdicts[["platform", "verdict_label", "buyers"]], "verdicts-par-plateforme")
         st.caption(f"Nombre d'acheteurs par verdict (période d'évaluation), selon la plateforme qui publie leurs "
                    f"données. « {OTHER_PLATFORMS} » regroupe les plateformes d'un seul acheteur (souvent "
                    "l'acheteur publiant lui-même) et les plus petites.")
