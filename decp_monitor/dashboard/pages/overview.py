@@ -35,9 +35,10 @@ with widgets.error_boundary("les chiffres clés"):
     a, b, c, d = st.columns(4)
     a.metric("Acheteurs", fr_int(head["buyers"]), help="SIRET vus dans les déclarations, les jeux de données ou les contrats")
     b.metric("Contrats (toutes dates)", fr_int(head["contracts"]),
-             help=f"Dont {fr_int(head['contracts_in_window'])} notifiés sur la période d'évaluation")
+             help=f"Dont {fr_int(head['contracts_in_window'])} notifié{'s' if head['contracts_in_window'] > 1 else ''} "
+                  "sur la période d'évaluation")
     c.metric("Publiés en retard (période)", fr_percent(head["late_share"]),
-             help=f"{fr_int(head['late'])} contrats sur {fr_int(head['assessed'])} évalués (période d'évaluation), "
+             help=f"{plural(head['late'], 'contrat')} sur {fr_int(head['assessed'])} évalués (période d'évaluation), "
                   "publiés plus de deux mois après leur notification")
     d.metric("Déclarés sans aucune publication", fr_int(head["missing"]),
              help="Acheteurs déclarés par un profil d'acheteur, SIRET valide, dont aucun contrat n'a été trouvé")
