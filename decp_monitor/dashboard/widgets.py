@@ -190,7 +190,8 @@ def url_number(label: str, param: str, **kwargs) -> Optional[float]:
     """An optional number (empty: no filter), e.g. an amount bound."""
     key = f"url_{param}"
     _seed(param, key, lambda raw: max(0.0, float(raw.replace(",", "."))), None)
-    value = st.number_input(label, min_value=0.0, value=None, key=key, **kwargs)
+    # Whole numbers: Streamlit's default shows « 40000.00 », an English decimal point.
+    value = st.number_input(label, min_value=0.0, value=None, key=key, format="%.0f", **kwargs)
     _publish(param, value, None, render=lambda v: f"{v:g}")
     return None if value is None else float(value)
 

@@ -183,7 +183,8 @@ def overview_headline(con, platform: Optional[str] = None) -> dict:
     }
 
 
-# A "platform" publishes for several buyers; one that holds a single buyer is that buyer's own
+# A "platform" publishes for several buyers (several SIRENs); one that holds a single body — one
+# SIRET, or two establishments of one SIREN (or a mistyped copy of its SIRET) — is that buyer's own
 # organisation publishing for itself (« Commune de Lyon »), not a platform to filter on.
 PLATFORM_MIN_BUYERS = 2
 
@@ -191,7 +192,8 @@ PLATFORM_MIN_BUYERS = 2
 def platforms(con) -> list[str]:
     return [r[0] for r in con.execute(
         "SELECT platform FROM buyer_compliance WHERE platform IS NOT NULL "
-        "GROUP BY platform HAVING count(*) >= $min_buyers ORDER BY count(*) DESC, platform LIMIT 500",
+        "GROUP BY platform HAVING count(DISTINCT left(buyer_siret, 9)) >= $min_buyers "
+        "ORDER BY count(*) DESC, platform LIMIT 500",
         {"min_buyers": PLATFORM_MIN_BUYERS},
     ).fetchall()]
 
@@ -205,7 +207,7 @@ def platform_rates(con, min_assessed: int = 1) -> pd.DataFrame:
         WITH hosts AS (
             SELECT platform, count(*) AS buyers, count(*) FILTER (WHERE verdict = 'late') AS late_buyers
             FROM buyer_compliance WHERE platform IS NOT NULL
-            GROUP BY platform HAVING count(*) >= $min_buyers
+            GROUP BY platform HAVING count(DISTINCT left(buyer_siret, 9)) >= $min_buyers
         ), rates AS (
             SELECT platform,
                    count(*) FILTER (WHERE {_ASSESSED}) AS contracts_assessed,
@@ -306,7 +308,7 @@ def verdicts_by_platform(con, top: int = 12, min_buyers: int = PLATFORM_MIN_BUYE
         con,
         """
         WITH sizes AS (
-            SELECT coalesce(platform, '(non renseignée)') AS platform, count(*) AS n
+            SELECT coalesce(platform, '(non renseignée)') AS platform, count(DISTINCT left(buyer_siret, 9)) AS n
             FROM buyer_compliance GROUP BY 1
         ), ranked AS (
             SELECT platform, n, row_number() OVER (ORDER BY n DESC, platform) AS rank FROM sizes

@@ -22,7 +22,7 @@ platform_options = [None] + widgets.q(loaded, queries.platforms)
 platform = widgets.url_select(
     "Plateforme", "plateforme", platform_options, None,
     format_func=lambda p: "Toutes les plateformes" if p is None else p,
-    help=f"Plateformes publiant pour au moins {queries.PLATFORM_MIN_BUYERS} acheteurs. Restreint tous les "
+    help=f"Plateformes publiant pour au moins {queries.PLATFORM_MIN_BUYERS} organismes (SIREN). Restreint tous les "
          "chiffres et graphiques de la page : les contrats publiés par la plateforme et les acheteurs "
          "qu'elle publie (comme le filtre « Plateforme » de la page Acheteurs).",
 )
