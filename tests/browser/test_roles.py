@@ -207,3 +207,26 @@ def test_analyst_combined_filter_url_reopens_the_same_results(server, browser, d
     # the filters came back from the URL into the widgets
     assert browser.find_element(By.CSS_SELECTOR, "input[aria-label='Titulaire (SIRET ou nom)']").get_attribute(
         "value") == "eiffage"
+
+
+def test_one_click_on_a_row_opens_the_buyer_in_the_same_tab(server, browser, demo_data):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    browser.get(f"{server}/acheteurs?verdict=late")
+    wait_for_text(browser, "Trier par")
+    idle(browser)
+    tabs = len(browser.window_handles)
+    grid = browser.find_element(By.CSS_SELECTOR, "[data-testid='stDataFrame']")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", grid)
+    time.sleep(0.5)
+    # the first row's selection box: left edge of the grid, just under the header row
+    ActionChains(browser).move_to_element_with_offset(grid, -grid.size["width"] // 2 + 18,
+                                                      -grid.size["height"] // 2 + 35 + 17).click().perform()
+    deadline = time.monotonic() + 30
+    while "/acheteur?" not in browser.current_url and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert "/acheteur?siret=" in browser.current_url and len(browser.window_handles) == tabs
+    siret = browser.current_url.split("siret=")[1][:14]
+    assert one(demo_data, "SELECT verdict FROM buyer_compliance WHERE buyer_siret = $s", {"s": siret})[0] == "late"
+    wait_for_text(browser, "Verdict")
