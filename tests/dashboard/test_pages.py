@@ -604,3 +604,13 @@ def test_invalid_siret_advice_is_to_correct_it_and_names_the_valid_sibling(monke
     assert f"**{format_siret(COMPLIANT)}**" in advice, "the one valid SIRET of the same SIREN is named"
     # no advice to spread the invalid number into file names or extras.siret
     assert f"DECP-{INVALID}" not in advice and f"`{INVALID}`" not in advice
+
+
+def test_method_shows_the_documentation_without_dead_links(app):
+    open_page(app, page_path("method"))
+    labels = [e.label for e in app.expander]
+    assert "Documentation complète des règles (docs/COMPLIANCE.md)" in labels
+    assert "Schéma des données (docs/SCHEMA.md)" in labels
+    shown = texts(app.markdown)
+    assert "](SCHEMA.md)" not in shown and "](COMPLIANCE.md)" not in shown
+    assert "« Schéma des données », ci-dessous sur cette page" in shown
