@@ -127,7 +127,7 @@ def plan(data_dir: Path) -> dict:
     from decp_monitor.core import findings as finding_codes
     from decp_monitor.dashboard.format import format_siret, fr_int
     from decp_monitor.read import console, queries
-    from decp_monitor.read.queries import BuyerFilter
+    from decp_monitor.read.queries import BuyerFilter, ContractFilter
     from decp_monitor.store.versions import Store
 
     quiet_streamlit()
@@ -226,6 +226,23 @@ def plan(data_dir: Path) -> dict:
                     p["code_option"] = norm(f"{finding_codes.label(code)} ({code})")
                     p["code_marker"] = caption(n, "anomalies")
                     break
+
+        # Contrats: every contract, then a combined filter (a frequent holder's name, the CPV division
+        # of the most frequent code, a minimum amount, late or on time, notified since a year).
+        p["contracts_all"] = caption(queries.contracts_search(con, ContractFilter(), limit=1).total, "contrats")
+        (holder,) = con.execute(
+            "SELECT h->>'name' FROM (SELECT unnest(try_cast(holders AS JSON[])) AS h FROM records "
+            "USING SAMPLE 20000 ROWS) GROUP BY 1 ORDER BY count(*) DESC LIMIT 1").fetchone()
+        (cpv,) = con.execute("SELECT left(cpv, 2) FROM contracts WHERE cpv IS NOT NULL "
+                             "GROUP BY 1 ORDER BY count(*) DESC LIMIT 1").fetchone()
+        (since,) = con.execute("SELECT max(notification_date) - INTERVAL 1 YEAR FROM contracts "
+                               "WHERE notification_date <= current_date").fetchone()
+        combined = ContractFilter(supplier=holder.split()[0], cpv=cpv, amount_min=40000.0,
+                                  statuses=("on_time", "late"), notified_from=since.date())
+        p["contracts_filter"] = combined
+        p["contracts_params"] = {"titulaire": combined.supplier, "cpv": cpv, "montant_min": "40000",
+                                 "statut": "on_time,late", "du": since.date().isoformat()}
+        p["contracts_marker"] = caption(queries.contracts_search(con, combined, limit=1).total, "contrats")
 
         # Console: an example that reads every contract.
         example = "Délai médian de publication par année de notification"
@@ -522,6 +539,10 @@ def steps(p: dict) -> list[Step]:
              lambda a: a.open("acheteur", {"siret": p["large"]}), p["large_markers"], info=True))
     add(Step(f"deep link, small buyer ({p['small_contracts']} contracts)", "Acheteur",
              lambda a: a.open("acheteur", {"siret": p["small"]}), p["small_markers"]))
+    add(Step("open (sidebar)", "Contrats", lambda a: a.sidebar("contrats"), ["Trier par", p["contracts_all"]],
+             in_app=True))
+    add(Step("combined filter (URL: holder, CPV, amount, status, period)", "Contrats",
+             lambda a: a.open("contrats", p["contracts_params"]), [p["contracts_marker"]]))
     add(Step("open (sidebar)", "Jeux de données", lambda a: a.sidebar("jeux-de-donnees"),
              ["Contrôle en échec", p["datasets_all"]], in_app=True))
     if p.get("check"):
@@ -647,6 +668,14 @@ def page_queries(p: dict) -> list[tuple[str, str, str, tuple, dict]]:
     if p.get("status"):
         add(b, "status filter", "buyer_contracts", p["large"], status=p["status"], window_only=False,
             limit=100, offset=0)
+    from decp_monitor.read.queries import ContractFilter
+
+    co = "Contrats"
+    add(co, "open", "contract_facets")
+    add(co, "open", "contracts_search", ContractFilter(), order="recent", limit=100, offset=0)
+    add(co, "combined filter", "contracts_search", p["contracts_filter"], order="recent", limit=100, offset=0)
+    add(co, "combined filter, sorted by amount", "contracts_search", p["contracts_filter"], order="amount",
+        limit=100, offset=0)
     ds = "Jeux de données"
     add(ds, "open", "checks_summary")
     add(ds, "open", "datasets", failing_check=None, text="", limit=100, offset=0)
@@ -720,7 +749,8 @@ def time_scripts(data_dir: Path, p: dict) -> list[dict]:
     # app.py's first run shows the default page, the overview: timed as is; the others are switched
     # to after that first run (the overview's queries then come from the cache, not theirs).
     for page, params in ((page_path("overview"), {}), (page_path("buyers"), {}), (page_path("buyer"), {"siret": p["large"]}),
-                         (page_path("buyer"), {"siret": p["small"]}), (page_path("datasets"), {}),
+                         (page_path("buyer"), {"siret": p["small"]}), (page_path("contracts"), {}),
+                         (page_path("contracts"), p["contracts_params"]), (page_path("datasets"), {}),
                          (page_path("declarations"), {}), (page_path("quality"), {}), (page_path("method"), {}),
                          (page_path("console"), {})):
         at = AppTest.from_file(str(REPO / "app.py"), default_timeout=STEP_TIMEOUT_S)

@@ -154,3 +154,17 @@ def test_demo_files_are_linked_to_their_catalogue_resources(demo_db):
 def test_demo_corpus_lives_in_the_data_directory(demo_db):
     store, _ = demo_db
     assert (demo_corpus_dir(store) / "catalogue").is_dir()
+
+
+def test_readme_example_siret_is_a_demo_buyer_and_links_are_on_example(demo_db):
+    _, con = demo_db
+    row = con.execute("SELECT buyer_name, contracts_total, verdict FROM buyer_compliance "
+                      "WHERE buyer_siret = '21440036800012'").fetchone()
+    assert row is not None and row[0] == "Commune de Châteaubriant" and row[1] > 0
+    assert row[2] != "invalid_siret"
+    real_hosts = con.execute(
+        "SELECT count(*) FROM (SELECT url FROM datasets UNION ALL SELECT url FROM resources "
+        "UNION ALL SELECT latest FROM resources) "
+        "WHERE regexp_matches(url, '^https?://[^/]*data\\.gouv\\.fr(/|$)')").fetchone()[0]
+    assert real_hosts == 0, "invented files never point to real data.gouv.fr addresses"
+    assert con.execute("SELECT count(*) FROM resources WHERE url LIKE '%.example/%'").fetchone()[0] > 0

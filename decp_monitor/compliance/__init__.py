@@ -97,6 +97,10 @@ def _set_parameters(con, as_of: dt.date, window_months: int, stale_months: int) 
         "SET VARIABLE decp_expected_mime = MAP(CAST(? AS VARCHAR[]), CAST(? AS VARCHAR[]))",
         [list(rules.EXPECTED_MIME), list(rules.EXPECTED_MIME.values())],
     )
+    con.execute(
+        "SET VARIABLE decp_convention_start = MAP(CAST(? AS VARCHAR[]), CAST(? AS DATE[]))",
+        [list(rules.CONVENTION_START), list(rules.CONVENTION_START.values())],
+    )
     registered = con.execute("SELECT count(*) > 0 FROM declarations").fetchone()[0]
     _set(con, "decp_register_loaded", bool(registered))
     return {"window_start": window_start, "stale_since": stale_since}

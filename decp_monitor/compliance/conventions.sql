@@ -201,4 +201,8 @@ SELECT
     format(CASE WHEN coalesce(c.passed, FALSE) THEN m.label ELSE m.reference END, c.expected, c.actual) AS message
 FROM checks c
 LEFT JOIN compliance_vocabulary l ON l.vocabulary = 'check' AND l.code = c."check"
-LEFT JOIN compliance_vocabulary m ON m.vocabulary = 'check_message' AND m.code = c."check";
+LEFT JOIN compliance_vocabulary m ON m.vocabulary = 'check_message' AND m.code = c."check"
+-- A convention applies to the files put online from its start date (rules.CONVENTION_START).
+WHERE coalesce((SELECT CAST(p.created_at AS DATE) FROM parsed p
+                WHERE p.resource_id = c.resource_id AND p.dataset_id = c.dataset_id LIMIT 1)
+               >= getvariable('decp_convention_start')[c."check"], TRUE);

@@ -6,6 +6,7 @@ A change of rule (a delay, an accepted licence, a tolerance) is therefore one ed
 """
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 # -- Legal texts ------------------------------------------------------------------------------
@@ -144,6 +145,14 @@ RESOURCE_TITLE_PATTERN = r"^DECP-([0-9]{14})-([0-9]{4}-[0-9]{2}-[0-9]{2})-([0-9]
 # udata lowercases uploaded file names: the file name of the URL is compared in any case.
 RESOURCE_FILE_PATTERN = r"(?i)^DECP-([0-9]{14})-([0-9]{4}-[0-9]{2}-[0-9]{2})-([0-9]{2,})\.(xml|json)$"
 EXPECTED_MIME = {"xml": "application/xml", "json": "application/json"}
+# A convention binds the files put online from its start date only: the per-publication file on
+# data.gouv.fr (DECP-{SIRET}-{date}-{seq}, uploaded, not linked) comes with the arrêtés of
+# 22 December 2022, in force on 1 January 2024. A « decp-achatpublic-2019.json » of 2019 broke no
+# rule. Checks not listed apply to every file; a file without a creation date is checked.
+CONVENTION_START: dict[str, dt.date] = {
+    check: dt.date(2024, 1, 1)
+    for check in ("resource_title", "resource_file_name", "name_siret", "uploaded", "name_date")
+}
 # The name carries the publication day in Paris; created_at is UTC: a day apart is the same upload.
 NAME_DATE_TOLERANCE_DAYS = 1
 

@@ -87,19 +87,21 @@ def render(loaded: Loaded, row: dict) -> None:
                    f"{'s' if late_all_dates - late > 1 else ''} avant la période : ils ne comptent pas dans le "
                    "verdict (onglet « Contrats », décocher « Période d'évaluation seulement »).")
 
-    tabs = st.tabs(["Contrats", "Chronologie", "Jeux de données et déclarations", "Modifications",
-                    "Anomalies", "Se mettre en règle"])
+    tabs = st.tabs(["Contrats", "Chronologie", "Tendance mensuelle", "Jeux de données et déclarations",
+                    "Modifications", "Anomalies", "Se mettre en règle"])
     with tabs[0], widgets.error_boundary("les contrats"):
         _contracts(loaded, row)
     with tabs[1], widgets.error_boundary("la chronologie"):
         _timeline(loaded, siret)
-    with tabs[2], widgets.error_boundary("les jeux de données"):
+    with tabs[2], widgets.error_boundary("la tendance mensuelle"):
+        _trend(loaded, siret)
+    with tabs[3], widgets.error_boundary("les jeux de données"):
         _datasets(loaded, siret)
-    with tabs[3], widgets.error_boundary("les modifications"):
+    with tabs[4], widgets.error_boundary("les modifications"):
         _modifications(loaded, siret)
-    with tabs[4], widgets.error_boundary("les anomalies"):
+    with tabs[5], widgets.error_boundary("les anomalies"):
         _findings(loaded, siret)
-    with tabs[5], widgets.error_boundary("les conseils"):
+    with tabs[6], widgets.error_boundary("les conseils"):
         _advice(loaded, row)
 
 
@@ -203,6 +205,35 @@ def _contracts(loaded: Loaded, row: dict) -> None:
         download=f"contrats-{siret}", full=page, loaded=loaded,
         empty="Aucun contrat publié pour ce filtre.",
     )
+
+
+def _trend(loaded: Loaded, siret: str) -> None:
+    df = widgets.q(loaded, queries.buyer_monthly, siret)
+    if df.empty:
+        st.info("Aucun contrat notifié sur les 36 derniers mois.", icon=":material/info:")
+        return
+    st.caption("Par mois de notification, sur les 36 derniers mois : part des contrats évalués publiés en retard "
+               "(barres) et délai médian (ligne). Les mois grisés sont provisoires.")
+    st.plotly_chart(charts.monthly(df, as_of=loaded.meta.get("as_of")), width="stretch", config=charts.CONFIG)
+    chart_data(df, "tendance-mensuelle")
+
+
+def chart_data(df, download: str) -> None:
+    """The figures of a chart as a table: what a screen reader or a colour-blind reader uses."""
+    with st.expander("Données du graphique (tableau)"):
+        widgets.table(df, columns.config(*df.columns, **CHART_COLUMNS), download=download)
+
+
+CHART_COLUMNS = {
+    "month": columns.cc.DateColumn("Mois", format="MM/YYYY"),
+    "contracts": columns.count("Contrats"),
+    "late": columns.count("En retard"),
+    "assessed": columns.count("Évalués"),
+    "late_share": columns.cc.NumberColumn("Part en retard", format="percent", step=0.001),
+    "median_delay_days": columns.cc.NumberColumn("Délai médian (j)", format="localized"),
+    "bin_start": columns.cc.NumberColumn("Délai à partir de (j)", format="localized"),
+    "verdict_label": columns.cc.TextColumn("Verdict"),
+}
 
 
 def _timeline(loaded: Loaded, siret: str) -> None:

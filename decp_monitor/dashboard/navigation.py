@@ -30,6 +30,7 @@ PAGES = (
     PageSpec("overview", "Vue d'ensemble", ":material/dashboard:", "vue-d-ensemble"),
     PageSpec("buyer", "Acheteur", ":material/account_balance:", BUYER_URL_PATH),
     PageSpec("buyers", "Acheteurs", ":material/list_alt:", "acheteurs"),
+    PageSpec("contracts", "Contrats", ":material/description:", "contrats"),
     PageSpec("datasets", "Jeux de données", ":material/folder_open:", "jeux-de-donnees"),
     PageSpec("declarations", "Déclarations", ":material/assignment:", "declarations"),
     PageSpec("quality", "Qualité des données", ":material/health_and_safety:", "qualite"),

@@ -14,7 +14,7 @@ import streamlit as st
 from decp_monitor.dashboard import data, downloads
 from decp_monitor.dashboard.columns import command_label, french_codes, short_file_names
 from decp_monitor.dashboard.format import MISSING, fr_date, fr_datetime, fr_int, md_escape, paris_now, safe_url
-from decp_monitor.dashboard.navigation import BUYER_URL_PATH
+from decp_monitor.dashboard.navigation import BUYER_URL_PATH, page_path
 from decp_monitor.read import queries
 
 log = logging.getLogger("decp_monitor.dashboard")
@@ -186,6 +186,26 @@ def url_range(label: str, param: str, default: tuple[int, int], min_value: int, 
     return tuple(value)
 
 
+def url_number(label: str, param: str, **kwargs) -> Optional[float]:
+    """An optional number (empty: no filter), e.g. an amount bound."""
+    key = f"url_{param}"
+    _seed(param, key, lambda raw: max(0.0, float(raw.replace(",", "."))), None)
+    # Whole numbers: Streamlit's default shows « 40000.00 », an English decimal point.
+    value = st.number_input(label, min_value=0.0, value=None, key=key, format="%.0f", **kwargs)
+    _publish(param, value, None, render=lambda v: f"{v:g}")
+    return None if value is None else float(value)
+
+
+def url_date(label: str, param: str, **kwargs) -> Optional[dt.date]:
+    """An optional date (empty: no filter), AAAA-MM-JJ in the URL, jj/mm/aaaa on screen."""
+    key = f"url_{param}"
+    _seed(param, key, lambda raw: dt.date.fromisoformat(raw[:10]), None)
+    value = st.date_input(label, value=None, key=key, format="DD/MM/YYYY",
+                          min_value=dt.date(2010, 1, 1), max_value=dt.date(2040, 12, 31), **kwargs)
+    _publish(param, value, None, render=lambda v: v.isoformat())
+    return value if isinstance(value, dt.date) else None
+
+
 def url_toggle(label: str, param: str, default: bool = False, **kwargs) -> bool:
     key = f"url_{param}"
     _seed(param, key, lambda raw: raw in ("1", "true", "oui"), default)
@@ -264,8 +284,21 @@ def table(df: pd.DataFrame, column_config: dict, *, columns: Optional[Sequence[s
     order = [c for c in (columns or column_config.keys()) if c in df.columns]
     # Shown in French (codes as labels, file names without the server's folders); downloads keep the data as is.
     shown = french_codes(short_file_names(df, "source_file"))
-    st.dataframe(shown, column_config=column_config, column_order=order, hide_index=True,
-                 height=height, key=key, width="stretch", placeholder=MISSING)
+    opens_buyer = "fiche" in order and "buyer_siret" in df.columns
+    if opens_buyer:
+        # One click on a row's box opens the buyer in this tab (the « Ouvrir » link opens a new tab).
+        key = key or f"open_{download or len(order)}"
+        event = st.dataframe(shown, column_config=column_config, column_order=order, hide_index=True,
+                             height=height, key=key, width="stretch", placeholder=MISSING,
+                             on_select="rerun", selection_mode="single-row")
+        chosen = event.selection.rows if event is not None else []
+        if chosen:
+            st.switch_page(page_path("buyer"), query_params={"siret": str(df.iloc[chosen[0]]["buyer_siret"])})
+        st.caption("Cochez la case d'une ligne pour ouvrir la fiche de l'acheteur dans cet onglet "
+                   "(« Ouvrir » l'ouvre dans un nouvel onglet).")
+    else:
+        st.dataframe(shown, column_config=column_config, column_order=order, hide_index=True,
+                     height=height, key=key, width="stretch", placeholder=MISSING)
     if download:
         kept = [c for c in order if c not in LINK_ONLY_COLUMNS]
         export = _full_export(full, loaded, kept)
@@ -333,17 +366,24 @@ def demo_notice(loaded: data.Loaded) -> None:
 
 
 def paged_query(loaded: data.Loaded, query: Callable, key: str, noun: str, page_size: int = 100,
-                *args, **kwargs) -> queries.Page:
-    """Run a paginated query with a page selector; back to page 1 whenever the filters change."""
+                *args, url_param: Optional[str] = None, **kwargs) -> queries.Page:
+    """Run a paginated query with a page selector; back to page 1 whenever the filters change.
+    With `url_param`, the page number lives in the URL too (a shared link reopens the same page)."""
     signature = repr((args, sorted(kwargs.items())))
     state = f"page_{key}"
-    if st.session_state.get(f"_filters_{key}") != signature:
+    if url_param:
+        _seed(url_param, state, lambda raw: max(1, int(raw)), 1)
+    previous = st.session_state.get(f"_filters_{key}")
+    if previous != signature:
         st.session_state[f"_filters_{key}"] = signature
-        st.session_state[state] = 1
+        if previous is not None or not url_param:  # a shared link's first display keeps its page
+            st.session_state[state] = 1
     offset = (int(st.session_state.get(state, 1)) - 1) * page_size
     page = q(loaded, query, *args, limit=page_size, offset=offset, **kwargs)
     new_offset = paginate(page.total, key, page_size)
     if new_offset != page.offset:
         page = q(loaded, query, *args, limit=page_size, offset=new_offset, **kwargs)
+    if url_param:
+        _publish(url_param, new_offset // page_size + 1, 1)
     count_caption(len(page.rows), page.total, page.offset, noun)
     return page

@@ -213,6 +213,9 @@ def _pick(rnd: random.Random, weighted) -> object:
     return rnd.choices([w[0] for w in weighted], weights=[w[-1] for w in weighted])[0]
 
 
+README_SIRET = "21440036800012"  # Ville de Châteaubriant, the README's example
+
+
 def make_buyers(rnd: random.Random, count: int) -> list[DemoBuyer]:
     buyers: list[DemoBuyer] = []
     used_names: set[str] = set()
@@ -241,6 +244,16 @@ def make_buyers(rnd: random.Random, count: int) -> list[DemoBuyer]:
             own_dataset=behaviour == "backdating" or rnd.random() < 0.45,
             xml=rnd.random() < 0.3, publish_day=rnd.randrange(1, 15),
         ))
+    if buyers:
+        # The README's example (`status 21440036800012`) answers on the demo: the first buyer takes
+        # that SIRET and name, a publishing buyer with late contracts (after the draws, which stay
+        # the same so the rest of the corpus does not move).
+        first = buyers[0]
+        buyers[0] = DemoBuyer(
+            index=first.index, siret=README_SIRET, name="Commune de Châteaubriant", town="Châteaubriant",
+            postcode="44110", platform=first.platform, behaviour="late", weight=max(first.weight, 0.5),
+            own_dataset=first.own_dataset, xml=first.xml, publish_day=first.publish_day,
+        )
     return buyers
 
 
@@ -693,7 +706,7 @@ def _dataset(rnd: random.Random, key: str, title: str, org: str, siret: Optional
     dataset_id = _hex(rnd, 24)
     return {
         "id": dataset_id, "title": title, "slug": slug,
-        "page": f"https://www.data.gouv.fr/fr/datasets/{slug}/",
+        "page": f"https://www.data.gouv.example/fr/datasets/{slug}/",
         "tags": tags, "extras": extras, "license": license_, "frequency": frequency,
         "organization": {"id": _hex(rnd, 24), "name": org}, "owner": None,
         "created_at": "2019-01-10T09:00:00", "last_modified": f"{as_of.isoformat()}T06:00:00",
@@ -705,7 +718,8 @@ def _dataset(rnd: random.Random, key: str, title: str, org: str, siret: Optional
 def _resource(rnd: random.Random, dataset: dict, name: str, title: str, fmt: str, size: int,
               created: dt.datetime, modified: dt.datetime, conforming: float) -> dict:
     filetype, rtype, mime = "file", "main", {"json": "application/json", "xml": "application/xml", "csv": "text/csv"}[fmt]
-    url = f"https://static.data.gouv.fr/resources/{dataset['slug']}/{created:%Y%m%d-%H%M%S}/{name}"
+    # Invented files at invented paths: on the reserved .example domain, never a real data.gouv.fr address.
+    url = f"https://static.data.gouv.example/resources/{dataset['slug']}/{created:%Y%m%d-%H%M%S}/{name}"
     if rnd.random() > conforming:
         which = rnd.choice(("remote", "format", "type", "title", "late_upload"))
         if which == "remote":
@@ -724,7 +738,7 @@ def _resource(rnd: random.Random, dataset: dict, name: str, title: str, fmt: str
         "checksum": {"type": "sha1", "value": _hex(rnd, 40)},
         "created_at": created.isoformat(timespec="seconds"),
         "last_modified": modified.isoformat(timespec="seconds"),
-        "latest": f"https://www.data.gouv.fr/fr/datasets/r/{_uuid(rnd)}", "extras": {},
+        "latest": f"https://www.data.gouv.example/fr/datasets/r/{_uuid(rnd)}", "extras": {},
         "schema": {"name": "139bercy/format-commande-publique", "version": "2.0.1" if "DECP-" in name else None},
     }
 

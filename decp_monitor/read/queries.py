@@ -10,6 +10,7 @@ buyer_compliance, dataset_conformance, resource_conformance, overview_monthly).
 """
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -204,7 +205,8 @@ def _headline(con, c: tuple, platform: Optional[str]) -> dict:
     }
 
 
-# A "platform" publishes for several buyers; one that holds a single buyer is that buyer's own
+# A "platform" publishes for several buyers (several SIRENs); one that holds a single body — one
+# SIRET, or two establishments of one SIREN (or a mistyped copy of its SIRET) — is that buyer's own
 # organisation publishing for itself (« Commune de Lyon »), not a platform to filter on.
 PLATFORM_MIN_BUYERS = 2
 
@@ -212,7 +214,8 @@ PLATFORM_MIN_BUYERS = 2
 def platforms(con) -> list[str]:
     return [r[0] for r in con.execute(
         "SELECT platform FROM buyer_compliance WHERE platform IS NOT NULL "
-        "GROUP BY platform HAVING count(*) >= $min_buyers ORDER BY count(*) DESC, platform LIMIT 500",
+        "GROUP BY platform HAVING count(DISTINCT left(buyer_siret, 9)) >= $min_buyers "
+        "ORDER BY count(*) DESC, platform LIMIT 500",
         {"min_buyers": PLATFORM_MIN_BUYERS},
     ).fetchall()]
 
@@ -230,7 +233,7 @@ def platform_rates(con, min_assessed: int = 1) -> pd.DataFrame:
         WITH hosts AS (
             SELECT platform, count(*) AS buyers, count(*) FILTER (WHERE verdict = 'late') AS late_buyers
             FROM buyer_compliance WHERE platform IS NOT NULL
-            GROUP BY platform HAVING count(*) >= $min_buyers
+            GROUP BY platform HAVING count(DISTINCT left(buyer_siret, 9)) >= $min_buyers
         ), rates AS (
             SELECT platform,
                    count(*) FILTER (WHERE {_ASSESSED}) AS contracts_assessed,
@@ -284,6 +287,29 @@ def monthly(con, platform: Optional[str] = None, months: int = 36) -> pd.DataFra
     )
 
 
+def buyer_monthly(con, siret: str, months: int = 36) -> pd.DataFrame:
+    """One buyer's late share and median delay by month of notification (the overview's columns)."""
+    return _df(
+        con,
+        f"""
+        WITH bounds AS (
+            SELECT CAST(coalesce(try_cast((SELECT value FROM meta WHERE key = 'as_of') AS DATE), current_date) AS DATE) AS as_of
+        )
+        SELECT CAST(date_trunc('month', notification_date) AS DATE) AS month,
+               count(*) AS contracts,
+               count(*) FILTER (WHERE {_LATE}) AS late,
+               count(*) FILTER (WHERE {_ASSESSED}) AS assessed,
+               count(*) FILTER (WHERE {_LATE}) / nullif(count(*) FILTER (WHERE {_ASSESSED}), 0) AS late_share,
+               median(delay_days) FILTER (WHERE {_ASSESSED}) AS median_delay_days
+        FROM contract_compliance, bounds
+        WHERE buyer_siret = $siret AND notification_date <= bounds.as_of
+          AND notification_date > bounds.as_of - to_months(CAST($months AS INTEGER))
+        GROUP BY ALL ORDER BY month
+        """,
+        {"siret": siret, "months": months},
+    )
+
+
 def delay_histogram(con, platform: Optional[str] = None, bin_days: int = 10,
                     low: int = -30, high: int = 365) -> pd.DataFrame:
     """Counts of contracts in the window by publication delay, clipped to [low, high]."""
@@ -326,7 +352,7 @@ def verdicts_by_platform(con, top: int = 12, min_buyers: int = PLATFORM_MIN_BUYE
         con,
         """
         WITH sizes AS (
-            SELECT coalesce(platform, '(non renseignée)') AS platform, count(*) AS n
+            SELECT coalesce(platform, '(non renseignée)') AS platform, count(DISTINCT left(buyer_siret, 9)) AS n
             FROM buyer_compliance GROUP BY 1
         ), ranked AS (
             SELECT platform, n, row_number() OVER (ORDER BY n DESC, platform) AS rank FROM sizes
@@ -636,6 +662,170 @@ def status_labels(con) -> dict[str, str]:
     return dict(con.execute(
         "SELECT status, any_value(status_label) FROM contract_compliance GROUP BY status ORDER BY count(*) DESC"
     ).fetchall())
+
+
+# -- every contract ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ContractFilter:
+    """The Contrats page's search; empty values filter nothing."""
+
+    buyer: str = ""  # SIRET (or its start) or part of the name
+    supplier: str = ""  # SIRET (or its start) or part of the name of a holder
+    cpv: str = ""  # code or its start (« 45 » : travaux)
+    amount_min: Optional[float] = None
+    amount_max: Optional[float] = None
+    procedure: Optional[str] = None
+    nature: Optional[str] = None
+    departement: Optional[str] = None
+    notified_from: Optional[dt.date] = None
+    notified_to: Optional[dt.date] = None
+    statuses: tuple[str, ...] = ()
+
+
+# Département of the place of execution: the first two characters of a postcode, a commune (INSEE)
+# or a département code, three for the overseas ones (97x), Corsica's 2A/2B kept.
+DEPARTEMENT_SQL = """
+    CASE WHEN k.place_code IS NULL OR trim(k.place_code) = '' THEN NULL
+         WHEN regexp_matches(trim(k.place_code), '^97[0-9]') THEN left(trim(k.place_code), 3)
+         WHEN length(trim(k.place_code)) = 1 THEN lpad(trim(k.place_code), 2, '0')
+         ELSE upper(left(trim(k.place_code), 2)) END
+"""
+# « Name (SIRET) ; … » from the holders' JSON list.
+HOLDER_NAMES_SQL = """
+    array_to_string(list_transform(try_cast(r.holders AS JSON[]),
+        lambda h: concat_ws(' ', h->>'name', '(' || (h->>'id') || ')')), ' ; ')
+"""
+# Orders on contract_compliance's own columns ({t}: its alias, empty over a subquery's output).
+_CONTRACT_ORDERS = {
+    "recent": "ORDER BY {t}notification_date DESC NULLS LAST, {t}contract_key",
+    "oldest": "ORDER BY {t}notification_date NULLS LAST, {t}contract_key",
+    "amount": "ORDER BY {t}amount DESC NULLS LAST, {t}contract_key",
+    "late": "ORDER BY {t}days_late DESC NULLS LAST, {t}contract_key",
+    "buyer": "ORDER BY {t}buyer_name NULLS LAST, {t}buyer_siret, {t}notification_date DESC NULLS LAST, {t}contract_key",
+}
+
+
+def _contract_order(order: str, alias: str = "") -> str:
+    return _CONTRACT_ORDERS.get(order, _CONTRACT_ORDERS["recent"]).format(t=alias)
+
+
+def _contracts_from(f: ContractFilter, holders: bool = False) -> tuple[str, dict[str, Any]]:
+    """FROM … WHERE … of the contracts matching the filter. contracts (CPV, procedure, nature,
+    place) and records (holders) are joined only when a filter, or the caller, needs them: at
+    1.5 M contracts each join costs a scan and a hash table."""
+    buyer = f.buyer.strip()
+    supplier = f.supplier.strip()
+    where: list[str] = []
+    params: dict[str, Any] = {}
+    if buyer:
+        where.append("(starts_with(c.buyer_siret, $buyer_digits) AND length($buyer_digits) >= 3 "
+                     "OR contains(strip_accents(lower(coalesce(c.buyer_name, ''))), strip_accents(lower($buyer))))")
+        params.update(buyer=buyer, buyer_digits="".join(ch for ch in buyer if ch.isdigit()) or buyer)
+    if supplier:
+        # Holders are JSON text: a SIRET or a name anywhere in it (case ignored).
+        where.append("contains(lower(CAST(r.holders AS VARCHAR)), lower($supplier))")
+        params["supplier"] = supplier
+    if f.cpv.strip():
+        where.append("starts_with(k.cpv, $cpv)")
+        params["cpv"] = f.cpv.strip()
+    if f.amount_min is not None:
+        where.append("c.amount >= $amount_min")
+        params["amount_min"] = float(f.amount_min)
+    if f.amount_max is not None:
+        where.append("c.amount <= $amount_max")
+        params["amount_max"] = float(f.amount_max)
+    if f.procedure:
+        where.append("k.procedure = $procedure")
+        params["procedure"] = f.procedure
+    if f.nature:
+        where.append("k.nature = $nature")
+        params["nature"] = f.nature
+    if f.departement:
+        where.append(f"({DEPARTEMENT_SQL}) = $departement")
+        params["departement"] = f.departement.upper()
+    if f.notified_from:
+        where.append("c.notification_date >= $notified_from")
+        params["notified_from"] = f.notified_from
+    if f.notified_to:
+        where.append("c.notification_date <= $notified_to")
+        params["notified_to"] = f.notified_to
+    if f.statuses:
+        where.append("list_contains($statuses, c.status)")
+        params["statuses"] = list(f.statuses)
+    text = " ".join(where)
+    join_records = holders or "r." in text
+    join_contracts = join_records or "k." in text
+    sql = "FROM contract_compliance c"
+    if join_contracts:
+        sql += " JOIN contracts k USING (contract_key)"
+    if join_records:
+        sql += " LEFT JOIN records r ON r.record_id = k.first_record_id"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    return sql, params
+
+
+_CONTRACT_COLUMNS = f"""
+    c.notification_date, c.buyer_siret, c.buyer_name, c.contract_id, k.nature, c.objet,
+    k.procedure, k.cpv, c.amount, k.place_code, ({DEPARTEMENT_SQL}) AS departement,
+    CAST(r.holders AS VARCHAR) AS holders, {HOLDER_NAMES_SQL} AS holder_names,
+    c.status, c.status_label, c.publication_date, c.deadline,
+    CASE WHEN c.days_late > 0 THEN c.days_late END AS days_late, c.in_window,
+    c.source_file, c.contract_key
+"""
+
+
+def _contracts_select(con, f: ContractFilter, order: str = "recent") -> Select:
+    """Every contract matching the filter with every column shown (what a full download writes)."""
+    from_sql, params = _contracts_from(f, holders=True)
+    return Select(f"SELECT {_CONTRACT_COLUMNS} {from_sql}", params, _contract_order(order))
+
+
+def contracts_search(con, f: ContractFilter, order: str = "recent", limit: int = DEFAULT_PAGE_SIZE,
+                     offset: int = 0) -> Page:
+    """A page of the contracts matching the filter, in two steps that stay cheap at 1.5 M contracts:
+    the matching keys with the sort columns only, scanned once (a materialised CTE), give the count
+    and the page's keys (a top-N, no window over every row); then every column for those keys only."""
+    from_sql, params = _contracts_from(f)
+    found = con.execute(
+        f"""
+        WITH hits AS MATERIALIZED (
+            SELECT c.contract_key, c.notification_date, c.amount, c.days_late, c.buyer_name, c.buyer_siret
+            {from_sql}
+        )
+        SELECT NULL AS contract_key, count(*) AS total FROM hits
+        UNION ALL
+        (SELECT contract_key, NULL FROM hits {_contract_order(order)} LIMIT $page_limit OFFSET $page_offset)
+        """,
+        {**params, "page_limit": int(limit), "page_offset": int(offset)}).fetchall()
+    total = int(next(n for key, n in found if key is None))
+    keys = [key for key, _ in found if key is not None]
+    full_from, _ = _contracts_from(ContractFilter(), holders=True)
+    rows = _df(con, f"SELECT {_CONTRACT_COLUMNS} {full_from} WHERE list_contains($keys, c.contract_key) "
+                    f"{_contract_order(order, 'c.')}", {"keys": keys})
+    return Page(rows, total, int(offset), int(limit), Listing(contracts_search, (f,), (("order", order),)))
+
+
+contracts_search.select = _contracts_select  # type: ignore[attr-defined]
+
+
+def contract_facets(con) -> dict[str, list[str]]:
+    """The values the Contrats page offers for procedure, nature and département (one scan)."""
+    rows = con.execute(
+        f"""
+        SELECT procedure, nature, departement, count(*) AS n
+        FROM (SELECT procedure, nature, ({DEPARTEMENT_SQL}) AS departement FROM contracts k)
+        GROUP BY GROUPING SETS ((procedure), (nature), (departement))
+        """
+    ).fetchall()
+    out: dict[str, list[str]] = {}
+    for index, name in enumerate(("procedure", "nature", "departement")):
+        values = [(row[index], row[3]) for row in rows if row[index] is not None and row[index] != ""
+                  and all(row[j] is None for j in range(3) if j != index)]
+        out[name] = [v for v, _ in sorted(values, key=lambda vn: (-vn[1], vn[0]))][:300]
+    return out
 
 
 # -- datasets ----------------------------------------------------------------------------------

@@ -125,3 +125,18 @@ def test_declaration_only_datasets_are_not_checked(build):
                                classification="declaration")])
     assert db.rows("SELECT * FROM dataset_conformance WHERE dataset_id = 'decl'") == []
     assert db.rows("SELECT * FROM resource_conformance WHERE resource_id = 'csv'") == []
+
+
+def test_file_conventions_apply_from_their_start_date_only(build):
+    old = dict(GOOD_RESOURCE, resource_id="r-2019", title="decp-achatpublic-2019.json",
+               url="https://static.data.gouv.fr/x/decp-achatpublic-2019.json", filetype="remote",
+               created_at=dt.datetime(2019, 6, 1, 10, 0), last_modified=dt.datetime(2019, 6, 1, 10, 0))
+    new = dict(old, resource_id="r-2024", title="decp-achatpublic-2024.json",
+               created_at=dt.datetime(2024, 1, 2, 10, 0), last_modified=dt.datetime(2024, 1, 2, 10, 0))
+    db = build(datasets=[GOOD_DATASET], resources=[old, new])
+    before = checks(db, "resource_conformance", "resource_id", "r-2019")
+    # the 2024 naming and upload rules did not bind a 2019 file; the format still does
+    assert not {"resource_title", "resource_file_name", "uploaded"} & set(before)
+    assert before["format"]["passed"] is True
+    after = checks(db, "resource_conformance", "resource_id", "r-2024")
+    assert after["resource_title"]["passed"] is False and after["uploaded"]["passed"] is False

@@ -47,7 +47,7 @@ def test_overview_platform_list_holds_platforms_only(demo_app, demo_dir):
     open_page(demo_app, page_path("overview"))
     options = demo_app.selectbox(key="url_plateforme").options
     single = {name for (name,) in rows(demo_dir, "SELECT platform FROM buyer_compliance WHERE platform IS NOT NULL "
-                                                 "GROUP BY platform HAVING count(*) = 1")}
+                                                 "GROUP BY platform HAVING count(DISTINCT left(buyer_siret, 9)) = 1")}
     assert single, "the demo has buyers publishing for themselves"
     assert not single & set(options)
     assert "Dematis" in options
@@ -154,3 +154,72 @@ def test_buyers_table_counts_match_the_verdict_sentence(demo_app, demo_dir):
     assert (row["contracts_assessed"], row["late_contracts"]) == (assessed, late)
     open_page(demo_app, page_path("buyer"), siret=siret)
     assert f"pour {late} contrat" in texts(demo_app.error) and f"sur {assessed} " in texts(demo_app.error)
+
+
+def test_contracts_page_combined_filter_and_its_url_reopens_the_same_results(demo_app, demo_dir):
+    # a combined filter that still matches several pages' worth or a handful: supplier, CPV, amount, status
+    params = {"titulaire": "eiffage", "cpv": "45", "montant_min": "40000", "statut": "on_time,late",
+              "du": "2020-01-01", "tri": "amount"}
+    open_page(demo_app, page_path("contracts"), **params)
+    shown = demo_app.dataframe[0].value
+    (expected,), = rows(demo_dir, """
+        SELECT count(*) FROM contract_compliance c JOIN contracts k USING (contract_key)
+        JOIN records r ON r.record_id = k.first_record_id
+        WHERE contains(lower(CAST(r.holders AS VARCHAR)), 'eiffage') AND starts_with(k.cpv, '45')
+          AND c.amount >= 40000 AND c.status IN ('on_time', 'late') AND c.notification_date >= DATE '2020-01-01'""")
+    assert 0 < expected
+    assert len(shown) == min(expected, 100)
+    assert shown["holder_names"].str.contains("Eiffage").all() and shown["cpv"].str.startswith("45").all()
+    assert list(shown["amount"]) == sorted(shown["amount"], reverse=True)
+    assert demo_app.query_params["titulaire"] == "eiffage" and demo_app.query_params["tri"] == "amount"
+
+    # the same URL in a new session: the same rows
+    from streamlit.testing.v1 import AppTest
+
+    again = open_page(AppTest.from_file(str(REPO / "app.py"), default_timeout=60), page_path("contracts"), **params)
+    assert again.dataframe[0].value["contract_key"].tolist() == shown["contract_key"].tolist()
+
+
+def test_contracts_page_number_is_in_the_url(demo_app, demo_dir):
+    # no filter but the sort: every contract, several pages
+    open_page(demo_app, page_path("contracts"), tri="oldest")
+    (total,), = rows(demo_dir, "SELECT count(*) FROM contracts")
+    assert total > 100, "two pages at least"
+    first = demo_app.dataframe[0].value["contract_key"].tolist()
+    clean(demo_app.number_input(key="page_contracts").set_value(2).run())
+    assert demo_app.query_params["page"] == "2"
+    second = demo_app.dataframe[0].value["contract_key"].tolist()
+    assert second and not set(first) & set(second)
+
+    from streamlit.testing.v1 import AppTest
+
+    shared = open_page(AppTest.from_file(str(REPO / "app.py"), default_timeout=60), page_path("contracts"),
+                       **{"tri": "oldest", "page": "2"})
+    assert shared.dataframe[0].value["contract_key"].tolist() == second
+    # a new filter goes back to page 1
+    clean(shared.text_input(key="url_cpv").input("4").run())
+    assert "page" not in shared.query_params
+
+
+def test_every_overview_chart_has_its_figures_in_a_table(demo_app, demo_dir):
+    open_page(demo_app, page_path("overview"))
+    charts = demo_app.get("plotly_chart")
+    data = [e for e in demo_app.expander if e.label == "Données du graphique (tableau)"]
+    # monthly, delays and verdicts in an expander each; the per-platform chart has its table beside it
+    assert len(charts) == 4 and len(data) == 3
+    monthly = next(df.value for df in demo_app.dataframe if "late_share" in df.value.columns
+                   and "month" in df.value.columns)
+    (late,), = rows(demo_dir, f"""
+        SELECT count(*) FILTER (WHERE {vocabulary.LATE_SQL}) FROM contract_compliance
+        WHERE notification_date <= DATE '2026-09-30' AND notification_date > DATE '2026-09-30' - INTERVAL 36 MONTH""")
+    assert monthly["late"].sum() == late
+
+
+def test_buyer_monthly_trend_with_its_table(demo_app, demo_dir):
+    open_page(demo_app, page_path("buyer"), siret="21440036800012")
+    assert "Tendance mensuelle" in [t.label for t in demo_app.tabs]
+    trend = next(df.value for df in demo_app.dataframe if "late_share" in df.value.columns)
+    (contracts,), = rows(demo_dir, "SELECT count(*) FROM contract_compliance WHERE buyer_siret = '21440036800012' "
+                                   "AND notification_date <= DATE '2026-09-30' "
+                                   "AND notification_date > DATE '2026-09-30' - INTERVAL 36 MONTH")
+    assert trend["contracts"].sum() == contracts > 0

@@ -16,13 +16,13 @@ from decp_monitor.store.versions import Store
 
 from .conftest import COMPLIANT, INVALID, LATE, MISSING, UNKNOWN, build_test_db
 
-PAGES = [page_path("overview"), page_path("buyer"), page_path("buyers"), page_path("datasets"),
+PAGES = [page_path("overview"), page_path("buyer"), page_path("buyers"), page_path("contracts"), page_path("datasets"),
          page_path("declarations"), page_path("quality"), page_path("method")]
 
 
-def open_page(at, page, **params):
+def open_page(at, page_script, **params):
     at.run()
-    at.switch_page(page)
+    at.switch_page(page_script)
     for key, value in params.items():
         at.query_params[key] = value
     at.run()
@@ -114,7 +114,7 @@ def test_overview_headline_figures_in_french(app):
 
 def test_overview_worst_buyers_link_to_their_buyer_page(app):
     open_page(app, page_path("overview"))
-    worst = app.dataframe[0].value
+    worst = next(d.value for d in app.dataframe if "fiche" in d.value.columns)
     assert list(worst["buyer_siret"]) == [LATE]
     assert list(worst["fiche"]) == [f"acheteur?siret={LATE}"]
 
@@ -603,3 +603,13 @@ def test_invalid_siret_advice_is_to_correct_it_and_names_the_valid_sibling(monke
     assert f"**{format_siret(COMPLIANT)}**" in advice, "the one valid SIRET of the same SIREN is named"
     # no advice to spread the invalid number into file names or extras.siret
     assert f"DECP-{INVALID}" not in advice and f"`{INVALID}`" not in advice
+
+
+def test_method_shows_the_documentation_without_dead_links(app):
+    open_page(app, page_path("method"))
+    labels = [e.label for e in app.expander]
+    assert "Documentation complète des règles (docs/COMPLIANCE.md)" in labels
+    assert "Schéma des données (docs/SCHEMA.md)" in labels
+    shown = texts(app.markdown)
+    assert "](SCHEMA.md)" not in shown and "](COMPLIANCE.md)" not in shown
+    assert "« Schéma des données », ci-dessous sur cette page" in shown

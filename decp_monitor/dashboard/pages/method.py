@@ -112,8 +112,8 @@ DOC_TITLES = {"COMPLIANCE.md": "Documentation complète des règles", "SCHEMA.md
 for doc, title in DOC_TITLES.items():
     text = (DOCS / doc).read_text(encoding="utf-8")
     for other, other_title in DOC_TITLES.items():
-        text = re.sub(r"\[([^\]]*)\]\(" + re.escape(other) + r"(#[^)]*)?\)",
-                      lambda m, t=other_title: f"{m.group(1)} (« {t} », ci-dessous sur cette page)", text)
+        text = re.sub(r"\[([^\]]*)\]\(" + re.escape(other) + r"(?:#[^)]*)?\)",
+                      r"\1 (« " + other_title + " », ci-dessous sur cette page)", text)
     with st.expander(f"{title} (docs/{doc})"):
         st.markdown(text)
 

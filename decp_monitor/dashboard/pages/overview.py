@@ -2,7 +2,7 @@
 import streamlit as st
 
 from decp_monitor.dashboard import charts, columns, widgets
-from decp_monitor.dashboard.buyer_view import period_caption
+from decp_monitor.dashboard.buyer_view import chart_data, period_caption
 from decp_monitor.dashboard.format import format_siret, fr_date, fr_days, fr_int, fr_percent, md_escape, plural
 from decp_monitor.dashboard.navigation import page_path
 from decp_monitor.read import queries
@@ -24,7 +24,7 @@ platform_options = [None] + widgets.q(loaded, queries.platforms)
 platform = widgets.url_select(
     "Plateforme", "plateforme", platform_options, None,
     format_func=lambda p: "Toutes les plateformes" if p is None else p,
-    help=f"Plateformes publiant pour au moins {queries.PLATFORM_MIN_BUYERS} acheteurs. Restreint tous les "
+    help=f"Plateformes publiant pour au moins {queries.PLATFORM_MIN_BUYERS} organismes (SIREN). Restreint tous les "
          "chiffres et graphiques de la page : les contrats publiés par la plateforme et les acheteurs "
          "qu'elle publie (comme le filtre « Plateforme » de la page Acheteurs).",
 )
@@ -37,9 +37,10 @@ with widgets.error_boundary("les chiffres clés"):
     a, b, c, d = st.columns(4)
     a.metric("Acheteurs", fr_int(head["buyers"]), help="SIRET vus dans les déclarations, les jeux de données ou les contrats")
     b.metric("Contrats (toutes dates)", fr_int(head["contracts"]),
-             help=f"Dont {fr_int(head['contracts_in_window'])} notifiés sur la période d'évaluation")
+             help=f"Dont {fr_int(head['contracts_in_window'])} notifié{'s' if head['contracts_in_window'] > 1 else ''} "
+                  "sur la période d'évaluation")
     c.metric("Publiés en retard (période)", fr_percent(head["late_share"]),
-             help=f"{fr_int(head['late'])} contrats sur {fr_int(head['assessed'])} évalués (période d'évaluation), "
+             help=f"{plural(head['late'], 'contrat')} sur {fr_int(head['assessed'])} évalués (période d'évaluation), "
                   "publiés plus de deux mois après leur notification")
     d.metric("Déclarés sans aucune publication", fr_int(head["missing"]),
              help="Acheteurs déclarés par un profil d'acheteur, SIRET valide, dont aucun contrat n'a été trouvé")
@@ -59,6 +60,7 @@ with left, widgets.error_boundary("l'évolution mensuelle"):
         st.info("Aucun contrat notifié sur les 36 derniers mois.", icon=":material/info:")
     else:
         st.plotly_chart(charts.monthly(monthly, as_of=meta.get("as_of")), width="stretch", config=charts.CONFIG)
+        chart_data(monthly, "retards-par-mois")
         st.caption("36 derniers mois. Mois grisés : provisoires. Leur échéance de deux mois n'est pas encore passée "
                    "à la date d'évaluation, et un contrat publié en retard n'apparaît qu'une fois publié : leur "
                    "part en retard ne peut qu'augmenter.")
@@ -69,6 +71,7 @@ with right, widgets.error_boundary("la distribution des délais"):
         st.info("Aucun délai calculable dans la fenêtre d'évaluation.", icon=":material/info:")
     else:
         st.plotly_chart(charts.delay_histogram(hist), width="stretch", config=charts.CONFIG)
+        chart_data(hist, "distribution-des-delais")
         st.caption("Contrats notifiés sur la période d'évaluation, par tranches de dix jours ; en orange, "
                    "au-delà de deux mois. Les délais de plus d'un an et les publications plus d'un mois avant "
                    "la notification sont regroupés aux deux extrémités.")
@@ -81,6 +84,7 @@ with widgets.error_boundary("les verdicts par plateforme"):
     else:
         st.plotly_chart(charts.verdicts_by_platform(verdicts, other=OTHER_PLATFORMS), width="stretch",
                         config=charts.CONFIG)
+        chart_data(verdicts[["platform", "verdict_label", "buyers"]], "verdicts-par-plateforme")
         st.caption(f"Nombre d'acheteurs par verdict (période d'évaluation), selon la plateforme qui publie leurs "
                    f"données. « {OTHER_PLATFORMS} » regroupe les plateformes d'un seul acheteur (souvent "
                    "l'acheteur publiant lui-même) et les plus petites.")

@@ -1,12 +1,13 @@
 """Screenshots of every dashboard page at 1440×900, on the demo database (not a test: run by hand).
 
-    python tests/browser/take_screenshots.py [--data-dir DIR] [--out docs/screenshots]
+    python docs/screenshots/take.py [--data-dir DIR] [--out docs/screenshots]
 
 Without --data-dir, builds the demo database (decp_monitor.pipeline.demo, a few seconds) in a temporary
 directory. Starts `streamlit run app.py` on a free port, opens each page in headless Chromium
 (French locale) and saves the visible 1440×900 page area as PNG (reduced to a 256-colour palette
 so that each file stays small). The buyer pages are a late buyer (the most late contracts) and a
-compliant one (the most contracts), both taken from the database.
+compliant one (the most contracts), both taken from the database. The last shots are at a phone's
+width (390 px).
 """
 from __future__ import annotations
 
@@ -20,11 +21,15 @@ from pathlib import Path
 
 import httpx
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
-sys.path.insert(0, str(HERE))
+REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
-from test_dashboard_browser import CHROMEDRIVER, CHROMIUM, free_port, set_viewport  # noqa: E402
+from bench.dashboard import CHROMEDRIVER, CHROMIUM, free_port  # noqa: E402
+
+
+def set_viewport(driver, width: int = 1440, height: int = 900, mobile: bool = False) -> None:
+    """The page area exactly (--window-size counts the window, not the page)."""
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile})
 
 # (file name, URL path, text that says the page is drawn, what to do before the shot, scroll to text)
 SHOTS = [
@@ -45,6 +50,13 @@ SHOTS = [
     ("13-qualite", "/qualite", "Codes distincts", None, None),
     ("14-console-sql", "/console", "Requête SQL", "click:Exécuter", None),
     ("15-methode", "/methode", "Paramètres de cette version", None, None),
+    ("16-contrats", "/contrats?cpv=45&montant_min=40000&tri=amount", "Trier par", None, None),
+    ("17-retards-par-plateforme", "/", "Retards par plateforme", None, "Retards par plateforme"),
+]
+# At a phone's width: the sidebar starts closed.
+PHONE_SHOTS = [
+    ("18-telephone-vue-d-ensemble", "/", "Acheteurs en retard", None, None),
+    ("19-telephone-acheteur", "/acheteur?siret={late}", "Verdict", None, None),
 ]
 MAX_BYTES = 400_000
 
@@ -69,7 +81,7 @@ def pick_buyers(data_dir: Path) -> dict[str, str]:
 
         return {
             "late": one("SELECT buyer_siret FROM buyer_compliance WHERE verdict = 'late' "
-                        "ORDER BY n_late + n_declared_on_time_observed_late DESC, buyer_siret LIMIT 1"),
+                        "ORDER BY n_late_all DESC, buyer_siret LIMIT 1"),
             "compliant": one("SELECT buyer_siret FROM buyer_compliance WHERE verdict = 'compliant' "
                              "ORDER BY contracts_total DESC, buyer_siret LIMIT 1"),
             "missing": one("SELECT buyer_siret FROM buyer_compliance WHERE verdict = 'missing' "
@@ -149,7 +161,9 @@ def main(data_dir: Path, out: Path) -> None:
         driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
         driver.set_page_load_timeout(60)
         set_viewport(driver)
-        for name, path, marker, action, scroll in SHOTS:
+        for index, (name, path, marker, action, scroll) in enumerate(SHOTS + PHONE_SHOTS):
+            if index == len(SHOTS):
+                set_viewport(driver, 390, 844, mobile=True)
             driver.get(base + path.format(**sirets))
             WebDriverWait(driver, 60).until(lambda d: marker in d.find_element("tag name", "body").text)
             time.sleep(3)  # charts and grids draw after the text
