@@ -32,10 +32,14 @@ VERDICT_LABELS: dict[str, str] = {
     "invalid_siret": "SIRET invalide",
     "no_recent_data": "Rien à évaluer sur la période",
     "compliant": "Conforme",
+    # A closed establishment (register of buyers) has nothing left to publish after its closing
+    # date: silence after it becomes "closed" (compliance/buyer_register.sql); ranked last, it is
+    # not a problem to chase.
+    "closed": "Établissement fermé",
 }
-# The verdict is the first of these that applies (compliance/buyers.sql).
+# The verdict is the first of these that applies (compliance/buyers.sql, then buyer_register.sql).
 VERDICT_ORDER: tuple[str, ...] = ("invalid_siret", "missing", "stale", "late", "undeclared", "no_recent_data",
-                                  "compliant")
+                                  "compliant", "closed")
 # Sort order of the dashboard (worst first).
 SEVERITY_RANK: dict[str, int] = {
     "missing": 1,

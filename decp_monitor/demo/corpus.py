@@ -214,6 +214,7 @@ def _pick(rnd: random.Random, weighted) -> object:
 
 
 README_SIRET = "21440036800012"  # Ville de Châteaubriant, the README's example
+README_TOWN = ("Châteaubriant", "44")
 
 
 def make_buyers(rnd: random.Random, count: int) -> list[DemoBuyer]:
@@ -250,7 +251,7 @@ def make_buyers(rnd: random.Random, count: int) -> list[DemoBuyer]:
         # the same so the rest of the corpus does not move).
         first = buyers[0]
         buyers[0] = DemoBuyer(
-            index=first.index, siret=README_SIRET, name="Commune de Châteaubriant", town="Châteaubriant",
+            index=first.index, siret=README_SIRET, name="Commune de Châteaubriant", town=README_TOWN[0],
             postcode="44110", platform=first.platform, behaviour="late", weight=max(first.weight, 0.5),
             own_dataset=first.own_dataset, xml=first.xml, publish_day=first.publish_day,
         )
@@ -875,7 +876,7 @@ def register_facts(people: list[DemoBuyer], seed: int, as_of: dt.date) -> list[d
     silent buyer after its last publications, a declared one before the assessed period), each
     with the establishment that took over under the same SIREN."""
     rnd = random.Random(seed + 15)  # its own stream: the rest of the corpus does not move
-    towns = dict(TOWNS)
+    towns = {**dict(TOWNS), README_TOWN[0]: README_TOWN[1]}
     fetched = dt.datetime.combine(as_of - dt.timedelta(days=3), dt.time(4, 0)).isoformat()
     facts: list[dict] = []
     for b in people:

@@ -8,6 +8,26 @@ every exportable table has a header.
 from __future__ import annotations
 
 FRENCH_HEADERS: dict[str, str] = {
+    # register of buyers (decp_monitor/register)
+    "buyer_kind": "Nature de l'acheteur (code)",
+    "buyer_kind_label": "Nature de l'acheteur",
+    "buyer_name_source": "Origine du nom",
+    "legal_name": "Nom de l'unité légale",
+    "categorie_juridique": "Catégorie juridique",
+    "categorie_juridique_label": "Libellé de la catégorie juridique",
+    "establishment_state": "État de l'établissement (A actif, F fermé)",
+    "is_closed": "Établissement fermé",
+    "closed_on": "Date de fermeture",
+    "head_office_siret": "SIRET du siège",
+    "probable_siret": "SIRET probablement voulu",
+    "commune_code": "Code commune",
+    "commune_name": "Commune",
+    "departement_name": "Département (nom)",
+    "region": "Région (code)",
+    "region_name": "Région",
+    "register_source": "Source du répertoire",
+    "register_fetched_at": "Interrogé le",
+    "search_text": "Texte de recherche",
     # buyers and verdicts
     "buyer_siret": "SIRET de l'acheteur",
     "buyer_name": "Nom de l'acheteur",

@@ -156,11 +156,12 @@ _PLACE_FILTER = """
       ($kind IS NULL OR b.buyer_kind = $kind)
   AND ($region IS NULL OR b.region = $region)
   AND ($departement IS NULL OR b.departement = $departement)
+  AND (CAST($platform AS VARCHAR) IS NULL OR b.platform = $platform)
 """
 
 
 def place_headline(con, kind: Optional[str] = None, region: Optional[str] = None,
-                   departement: Optional[str] = None) -> dict:
+                   departement: Optional[str] = None, platform: Optional[str] = None) -> dict:
     """Buyers, verdicts and the late share of their contracts, for a kind of buyer and a place."""
     row = con.execute(
         f"""
@@ -169,12 +170,12 @@ def place_headline(con, kind: Optional[str] = None, region: Optional[str] = None
                count(*) FILTER (WHERE b.verdict = 'missing') AS missing,
                count(*) FILTER (WHERE b.verdict = 'compliant') AS compliant,
                count(*) FILTER (WHERE b.verdict = 'closed') AS closed,
-               sum(b.n_late + b.n_declared_on_time_observed_late) AS late,
+               sum(b.n_late_all) AS late,
                sum(b.n_assessed) AS assessed
         FROM buyer_compliance b
         WHERE {_PLACE_FILTER}
         """,
-        {"kind": kind, "region": region, "departement": departement},
+        {"kind": kind, "region": region, "departement": departement, "platform": platform},
     ).fetchone()
     buyers, late_buyers, missing, compliant, closed, late, assessed = row
     return {"buyers": int(buyers), "late_buyers": int(late_buyers), "missing": int(missing),
@@ -182,7 +183,8 @@ def place_headline(con, kind: Optional[str] = None, region: Optional[str] = None
             "assessed": int(assessed or 0), "late_share": (late / assessed) if assessed else None}
 
 
-def late_by_departement(con, kind: Optional[str] = None, region: Optional[str] = None) -> pd.DataFrame:
+def late_by_departement(con, kind: Optional[str] = None, region: Optional[str] = None,
+                        platform: Optional[str] = None) -> pd.DataFrame:
     """Per département: buyers, contracts assessed and late in the window, late share."""
     return _df(
         con,
@@ -192,28 +194,29 @@ def late_by_departement(con, kind: Optional[str] = None, region: Optional[str] =
                count(*) AS buyers,
                count(*) FILTER (WHERE b.verdict = 'late') AS late_buyers,
                sum(b.n_assessed) AS assessed,
-               sum(b.n_late + b.n_declared_on_time_observed_late) AS late,
-               sum(b.n_late + b.n_declared_on_time_observed_late) / nullif(sum(b.n_assessed), 0) AS late_share
+               sum(b.n_late_all) AS late,
+               sum(b.n_late_all) / nullif(sum(b.n_assessed), 0) AS late_share
         FROM buyer_compliance b
         WHERE b.departement IS NOT NULL AND {_PLACE_FILTER.replace('$departement IS NULL OR ', 'TRUE OR ')}
         GROUP BY 1 ORDER BY 1
         """,
-        {"kind": kind, "region": region, "departement": None},
+        {"kind": kind, "region": region, "departement": None, "platform": platform},
     )
 
 
 def worst_buyers_in_place(con, kind: Optional[str] = None, region: Optional[str] = None,
-                          departement: Optional[str] = None, limit: int = 20) -> pd.DataFrame:
+                          departement: Optional[str] = None, limit: int = 20,
+                          platform: Optional[str] = None) -> pd.DataFrame:
     return _df(
         con,
         f"""
         SELECT b.buyer_siret, b.buyer_name, b.buyer_kind_label, b.departement_name, b.verdict_label,
-               b.contracts_in_window, b.n_late + b.n_declared_on_time_observed_late AS late_contracts,
+               b.contracts_in_window, b.n_late_all AS late_contracts,
                round(b.late_rate, 3) AS late_rate, b.median_delay_days
         FROM buyer_compliance b
-        WHERE b.n_late + b.n_declared_on_time_observed_late > 0 AND {_PLACE_FILTER}
+        WHERE b.n_late_all > 0 AND {_PLACE_FILTER}
         ORDER BY late_contracts DESC, late_rate DESC NULLS LAST, b.buyer_siret
         LIMIT $limit
         """,
-        {"kind": kind, "region": region, "departement": departement, "limit": int(limit)},
+        {"kind": kind, "region": region, "departement": departement, "limit": int(limit), "platform": platform},
     )

@@ -74,13 +74,20 @@ def test_overview_platform_filter_applies_to_headline_chart_and_agrees_with_buye
     assert f"{late_buyers} acheteurs." in texts(demo_app.caption)
 
 
+def ranking_table(at):
+    """The overview's ranking of buyers: the last table with the assessed contracts' column (the
+    register's territory section, after it, lists the contracts of the period)."""
+    return next(df.value for df in reversed(at.dataframe) if "contracts_assessed" in df.value.columns
+                and "buyer_siret" in df.value.columns)
+
+
 def test_overview_ranking_by_rate_keeps_a_minimum_volume(demo_app):
     open_page(demo_app, page_path("overview"), classement="rate")
-    worst = demo_app.dataframe[-1].value  # the ranking is the last table of the page
+    worst = ranking_table(demo_app)
     assert len(worst) and (worst["contracts_assessed"] >= 10).all()
     assert list(worst["late_rate"]) == sorted(worst["late_rate"], reverse=True)
     open_page(demo_app, page_path("overview"), classement="count")
-    by_count = demo_app.dataframe[-1].value
+    by_count = ranking_table(demo_app)
     assert list(by_count["late_contracts"]) == sorted(by_count["late_contracts"], reverse=True)
 
 
@@ -205,8 +212,10 @@ def test_every_overview_chart_has_its_figures_in_a_table(demo_app, demo_dir):
     open_page(demo_app, page_path("overview"))
     charts = demo_app.get("plotly_chart")
     data = [e for e in demo_app.expander if e.label == "Données du graphique (tableau)"]
-    # monthly, delays and verdicts in an expander each; the per-platform chart has its table beside it
-    assert len(charts) == 4 and len(data) == 3
+    # monthly, delays and verdicts in an expander each; the per-platform chart and the map of the
+    # départements have their tables beside them
+    assert len(charts) == 5 and len(data) == 3
+    assert any({"departement", "late_share"} <= set(df.value.columns) for df in demo_app.dataframe)
     monthly = next(df.value for df in demo_app.dataframe if "late_share" in df.value.columns
                    and "month" in df.value.columns)
     (late,), = rows(demo_dir, f"""

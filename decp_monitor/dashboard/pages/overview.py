@@ -160,16 +160,19 @@ if kinds:
                        + (f"{fr_int(known['never_asked'])} SIRET n'ont pas encore été demandés (commande « enrich »)."
                           if known.get("never_asked") else ""))
     with widgets.error_boundary("les chiffres du territoire"):
-        place = widgets.q(loaded, register_queries.place_headline, kind=kind, region=region)
+        place = widgets.q(loaded, register_queries.place_headline, kind=kind, region=region,
+                          platform=platform)
         a, b, c, d = st.columns(4)
-        a.metric("Acheteurs", fr_int(place["buyers"]))
-        b.metric("Publiés en retard", fr_percent(place["late_share"]),
-                 help=f"{fr_int(place['late'])} contrats sur {fr_int(place['assessed'])} évalués")
-        c.metric("Acheteurs en retard", fr_int(place["late_buyers"]))
+        # Labels of their own: the headline above has « Acheteurs » too, for the whole selection.
+        a.metric("Acheteurs de ce territoire", fr_int(place["buyers"]))
+        b.metric("Contrats du territoire publiés en retard", fr_percent(place["late_share"]),
+                 help=f"Période d'évaluation : {fr_int(place['late'])} contrats sur {fr_int(place['assessed'])} évalués")
+        c.metric("Acheteurs du territoire en retard", fr_int(place["late_buyers"]))
         d.metric("Établissements fermés", fr_int(place["closed"]),
                  help="Fermés selon le répertoire Sirene : jugés jusqu'à leur date de fermeture")
     with widgets.error_boundary("la carte des retards"):
-        by_dept = widgets.q(loaded, register_queries.late_by_departement, kind=kind, region=region)
+        by_dept = widgets.q(loaded, register_queries.late_by_departement, kind=kind, region=region,
+                            platform=platform)
         if by_dept.empty:
             st.info("Aucun acheteur localisé pour ce choix : le répertoire des entreprises n'a pas encore été "
                     "interrogé (commande « enrich ») ou ne connaît pas leur commune.", icon=":material/map:")
@@ -186,7 +189,8 @@ if kinds:
                                                   "late", "late_share"),
                           download="retards-par-departement", empty="Aucun département.")
     with widgets.error_boundary("le classement du territoire"):
-        worst_here = widgets.with_buyer_links(widgets.q(loaded, register_queries.worst_buyers_in_place, kind=kind, region=region))
+        worst_here = widgets.with_buyer_links(widgets.q(loaded, register_queries.worst_buyers_in_place, kind=kind, region=region,
+                                                             platform=platform))
         st.markdown("**Les acheteurs de ce choix qui publient le plus en retard**")
         widgets.table(worst_here, columns.config("fiche", "buyer_name", "buyer_siret", "buyer_kind_label",
                                                  "departement_name", "verdict_label", "late_contracts",
