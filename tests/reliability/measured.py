@@ -2,7 +2,7 @@
 
 Hostile inputs are judged by what they cost the process that reads them (ru_maxrss of that one
 child, from os.wait4), not by the test process. Each measure is appended to
-test-artifacts/reliability/hostile.jsonl, the source of the figures in docs/RELIABILITY-inputs.md.
+test-artifacts/reliability/hostile.jsonl, the source of the figures in docs/RELIABILITY.md (« Entrées hostiles », « Serveurs hostiles »).
 """
 from __future__ import annotations
 
