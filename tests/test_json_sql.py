@@ -6,9 +6,11 @@ modifications and findings are compared row by row (record ids aside, which are 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from decp_monitor.parse import read_decp
 from decp_monitor.parse.json_sql import load_json_sql
