@@ -180,6 +180,7 @@ def _build(data_dir: Path, corpus: Path, reader: str, monkeypatch) -> duckdb.Duc
     return store.connect()
 
 
+@pytest.mark.slow  # every demo file planned on the SQL path: minutes on 2 cores
 def test_demo_database_findings_and_verdicts_do_not_change(demo_corpus, tmp_path, monkeypatch):
     by_stream = _build(tmp_path / "flux", demo_corpus, "flux", monkeypatch)
     by_sql = _build(tmp_path / "sql", demo_corpus, "sql", monkeypatch)
