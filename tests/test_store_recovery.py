@@ -251,14 +251,21 @@ def test_a_concurrent_build_waits_for_the_lock_then_publishes(tmp_path):
     files = tmp_path / "files"
     files.mkdir()
     (files / "a.json").write_text('{"marches": []}', encoding="utf-8")
-    holder = _hold_lock(tmp_path / "data", 2)
+    holder = _hold_lock(tmp_path / "data", 60)
+    env = {**CHILD_ENV, "DECP_BUILD_LOCK_TIMEOUT": "60"}
+    loader = subprocess.Popen([sys.executable, "-m", "decp_monitor", "--data-dir", str(tmp_path / "data"), "load",
+                               str(files)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
-        done = _load(tmp_path / "data", files, 60)
-    finally:
+        # The holder lets go once the load says it waits (a fixed delay raced the load's start-up).
+        waiting = loader.stderr.readline()
         holder.kill()
         holder.wait()
-    assert done.returncode == 0, done.stderr
-    assert "En attente" in done.stderr and "load mes-fichiers/" in done.stderr
+        out, err = loader.communicate(timeout=120)
+    finally:
+        holder.kill()
+        loader.kill()
+    assert loader.returncode == 0, waiting + err
+    assert "En attente" in waiting and "load mes-fichiers/" in waiting
     assert Store(tmp_path / "data").current() is not None
 
 
