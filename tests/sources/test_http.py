@@ -190,11 +190,14 @@ def test_429_pauses_every_thread_asking_that_host(small_udata_server, tmp_path):
     resources = server.by_id(MEGALIS)["resources"][:5]
     refused = server.file_path(resources[0]["id"])
     server.fault(refused, "status", status=429, retry_after="1", times=1)
-    http = PoliteClient(HttpSettings(retry_after_cap=5.0, read_timeout=2.0), sleep=time.sleep)
+    http = PoliteClient(HttpSettings(retry_after_cap=5.0, read_timeout=2.0, allowed_hosts=("127.0.0.1",)),
+                        sleep=time.sleep)
     with http:
         first = threading.Thread(target=http.download, args=(server.base_url + refused, tmp_path / "0"))
         first.start()
+        deadline = time.monotonic() + 30
         while not any(r.fault == "status" for r in server.requests(refused)):
+            assert time.monotonic() < deadline, "the first download never reached the server"
             time.sleep(0.01)
         others = [threading.Thread(target=http.download, args=(server.base_url + server.file_path(r["id"]),
                                                                tmp_path / str(n)))
