@@ -1,6 +1,6 @@
 """The overview's and a buyer page's queries at national scale, stored tables against the old view.
 
-    python -m bench.serving_compare --contracts 1500000 --repeat 20
+    python -m bench.serving_compare --contracts 1500000 --repeat 20 [--publish DATA_DIR]
 
 Builds compliance_bench's synthetic corpus in DuckDB (no file parsing: minutes, not an hour),
 consolidates it and runs compliance.compute() (timed: the stored, buyer-ordered
@@ -8,11 +8,15 @@ contract_compliance_rows and the precomputed overview tables cost build time). T
 read-only connection, each query of the overview and of the largest buyer's page (first call and
 p95 of `--repeat` more): once as built now, once with contract_compliance put back as the former
 view (contracts joined to the narrow judgements, the SQL of commit 1c79159) and without the
-precomputed overview tables (the queries then compute live, as before).
+precomputed overview tables (the queries then compute live, as before). --publish also
+publishes the database as built now in a data directory, for bench/dashboard.py.
 """
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -64,6 +68,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contracts", type=int, default=1_500_000)
     parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--publish", type=Path, help="data directory where the database is published")
     args = parser.parse_args(argv)
     old_sql = subprocess.run(["git", "show", f"{BEFORE}:decp_monitor/compliance/contracts.sql"], cwd=REPO,
                              capture_output=True, text=True, check=True).stdout
@@ -86,6 +91,13 @@ def main(argv=None) -> int:
         print(f"{contracts:,} contracts; compute() with the stored tables {computed:.2f} s; "
               f"largest buyer {siret}: {largest:,} contracts", flush=True)
         now = timings(path, siret, args.repeat)
+        if args.publish:
+            name = "decp-serving-compare.duckdb"
+            (args.publish / "versions").mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, args.publish / "versions" / name)
+            (args.publish / "CURRENT").write_text(json.dumps({
+                "file": name, "published_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                "command": "bench", "source": "bench/serving_compare.py"}), encoding="utf-8")
 
         con = duckdb.connect(path)
         compliance._set_parameters(con, compliance.parse_as_of("2025-06-30"), 12, 9)
