@@ -282,11 +282,12 @@ def test_a_429_storm_is_waited_out_and_every_file_is_loaded(small_udata_server, 
     assert limited and summary.throttled == len(limited)  # there was a storm, and it was seen
     assert (summary.downloaded, summary.failed) == (15, 0)
     assert one(store, "SELECT count(*) FROM findings WHERE code = 'download_failed'") == [(0,)]
-    # Respected: once told to wait a second, nobody asked again for that second (requests
-    # already on their way when the 429 left arrive within milliseconds).
+    # Respected: once told to wait a second, no thread starts a new request during that second.
+    # Only requests already past the gate when the 429 left may still arrive (one per other
+    # thread at most; on a loaded machine they can arrive late).
     served = [r.at for r in server.requests("/files/")]
     for refused in limited:
-        assert not [t for t in served if refused + 0.1 < t < refused + 0.9]
+        assert len([t for t in served if refused + 0.05 < t < refused + 0.95]) <= 6 - 1
 
 
 def test_progress_says_what_remains_and_how_long(small_udata_server, tmp_path):

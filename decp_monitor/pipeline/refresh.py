@@ -239,6 +239,9 @@ def run_refresh(
                 resource_table.setdefault(key, row)
         for item in catalogue.findings:
             build.add(item)
+        # The raw API objects (every resource of every dataset, as JSON) are no longer needed:
+        # at national scale they weigh more than the rows kept, during the whole download.
+        del catalogue
 
         planned = [r for r in resource_table.values() if r["classification"] in DOWNLOADED_KINDS and r["url"]]
         summary.datasets, summary.resources = len(dataset_table), len(resource_table)
@@ -255,6 +258,8 @@ def run_refresh(
             summary.by_classification[row["classification"]] = summary.by_classification.get(row["classification"], 0) + 1
         build.add_datasets(dataset_table)
         build.add_resources(list(resource_table.values()))
+        # Consolidation and compliance run when this block exits, at DuckDB's memory peak.
+        del dataset_table, resource_table, planned
         summary.api_requests, summary.retries = client.stats.requests, client.stats.retries
         summary.throttled = client.stats.throttled
         summary.bytes_downloaded = client.stats.bytes
