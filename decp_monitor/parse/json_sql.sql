@@ -70,7 +70,7 @@ CREATE OR REPLACE TEMP MACRO decp_date_findings(t, problem, d, f, today) AS [
         'value': t} END,
     CASE WHEN d > today THEN {
         'code': 'date_in_future', 'field': f,
-        'message': 'Date dans le futur dans « ' || f || ' » : ' || strftime(d, '%Y-%m-%d'),
+        'message': 'Date dans le futur dans « ' || f || ' » : ' || strftime(d, '%d/%m/%Y'),
         'value': t} END];
 
 -- normalise._number(), in three steps: decp_num_prep(v) once per value, then its state (none |
@@ -97,6 +97,12 @@ CREATE OR REPLACE TEMP MACRO decp_num_of(p, state) AS CASE
     WHEN state <> 'number' THEN NULL
     WHEN p.jt = 'VARCHAR' THEN TRY_CAST(decp_num_comma(p.nt) AS DOUBLE)
     ELSE TRY_CAST(p.s AS DOUBLE) END;
+-- core/french.py's fr_amount: narrow no-break space between thousands, decimal comma, cents only
+-- when there are some, a no-break space before the euro sign.
+CREATE OR REPLACE TEMP MACRO decp_fr_amount(n) AS
+    replace(replace(replace(CASE WHEN n = trunc(n) THEN format('{:,}', CAST(n AS HUGEINT))
+                                 ELSE format('{:,.2f}', n) END, ',', '#'), '.', ','), '#', chr(8239)) || chr(160) || '€';
+
 CREATE OR REPLACE TEMP MACRO decp_num_findings(p, state, n, f, is_amount) AS [
     CASE state
         WHEN 'missing_text' THEN {'code': 'unparseable_number', 'field': f,
@@ -106,10 +112,10 @@ CREATE OR REPLACE TEMP MACRO decp_num_findings(p, state, n, f, is_amount) AS [
         WHEN 'exotic' THEN {'code': 'unparseable_number', 'field': f, 'message': NULL, 'value': NULL}
         END,
     CASE WHEN is_amount AND n < 0 THEN {'code': 'negative_amount', 'field': f,
-            'message': 'Montant négatif dans « ' || f || ' » : ' || n::VARCHAR, 'value': p.raw}
+            'message': 'Montant négatif dans « ' || f || ' » : ' || decp_fr_amount(n), 'value': p.raw}
          WHEN is_amount AND n > 1e11 THEN {'code': 'absurd_amount', 'field': f,
             'message': CASE WHEN n < 1e21 THEN 'Montant invraisemblable dans « ' || f || ' » : '
-                            || printf('%.0f', n) || ' € (> 1e11 €)' END,
+                            || decp_fr_amount(n) || ' (plus de ' || decp_fr_amount(1e11) || ')' END,
             'value': p.raw}
          WHEN NOT is_amount AND n <> trunc(n) THEN {'code': 'unparseable_number', 'field': f,
             'message': 'Durée non entière dans « ' || f || ' » : ' || n::VARCHAR, 'value': n::VARCHAR}
@@ -309,8 +315,8 @@ WITH src AS (
                    [CASE WHEN m.notification_date < notification_date THEN {
                        'code': 'modification_before_notification', 'field': m.notif_field,
                        'message': 'Modification n°' || (m.position + 1) || ' notifiée le '
-                                  || strftime(m.notification_date, '%Y-%m-%d') || ', avant le contrat ('
-                                  || strftime(notification_date, '%Y-%m-%d') || ')',
+                                  || strftime(m.notification_date, '%d/%m/%Y') || ', avant le contrat ('
+                                  || strftime(notification_date, '%d/%m/%Y') || ')',
                        'value': strftime(m.notification_date, '%Y-%m-%d')} END],
                    decp_num_findings(m.amount_p, m.amount_state, m.amount, m.amount_field, TRUE),
                    decp_num_findings(m.duration_p, m.duration_state, m.duration, 'dureeMois', FALSE))}) AS mods5
@@ -350,8 +356,8 @@ SELECT position, kind, buyer_siret, party.name AS buyer_name, contract_id,
                      'message': 'Date de publication des données absente', 'value': NULL} END,
             CASE WHEN publication_date < notification_date THEN {
                      'code': 'publication_before_notification', 'field': 'datePublicationDonnees',
-                     'message': 'Publication déclarée (' || strftime(publication_date, '%Y-%m-%d')
-                                || ') antérieure à la notification (' || strftime(notification_date, '%Y-%m-%d') || ')',
+                     'message': 'Publication déclarée (' || strftime(publication_date, '%d/%m/%Y')
+                                || ') antérieure à la notification (' || strftime(notification_date, '%d/%m/%Y') || ')',
                      'value': publication_date_raw} END],
            decp_num_findings(amount_p, amount_state, amount, amount_field, TRUE),
            decp_num_findings(duration_p, duration_state, duration, 'dureeMois', FALSE),
