@@ -97,9 +97,16 @@ class Build:
     def add_resources(self, rows: list[dict]) -> None:
         self.writer.insert_dicts("resources", rows)
 
+    def readable_previous(self) -> Optional[Version]:
+        """The version this build started from, None when there is none or it could not be read
+        (start_from then started from nothing: nothing is taken from it afterwards either)."""
+        if self.previous_unreadable is not None:
+            return None
+        return self.store.current()
+
     def previous_resources(self) -> dict[str, dict]:
         """The current (previous) version's resources by id: what it read, and from which file."""
-        previous = self.store.current()
+        previous = self.readable_previous()
         if previous is None:
             return {}
         return previous_resources(self.con, previous)
@@ -107,7 +114,7 @@ class Build:
     def carry_resources(self, resource_ids: list[str]) -> int:
         """Take over the previous version's rows read from these (unchanged) resources instead of
         reading their files again; before anything is read into this build. Returns rows carried."""
-        previous = self.store.current()
+        previous = self.readable_previous()
         if previous is None or not resource_ids:
             return 0
         self.writer.flush()

@@ -30,14 +30,18 @@ from decp_monitor.parse.declarations import looks_like_declaration_csv
 from decp_monitor.pipeline import build_version
 from decp_monitor.sources.cache import DownloadCache, fingerprint, same_content
 from decp_monitor.sources.datagouv import DEFAULT_API_BASE, DEFAULT_TAGS, discover
-from decp_monitor.sources.http import MB, AddressRefused, FetchError, FileTooLarge, HttpSettings, PoliteClient
-from decp_monitor.sources.netguard import normalise_host
+from decp_monitor.sources.http import (
+    MB,
+    AddressRefused,
+    FetchError,
+    FileTooLarge,
+    HttpSettings,
+    PoliteClient,
+    allow_api_host,
+)
 from decp_monitor.store.versions import Store, StoreError
 
 API_BASE_ENV = "DECP_API_BASE"
-# Comma-separated hosts that resource URLs may point to even on a loopback or private address
-# (an internal mirror); the API's own host is always allowed.
-ALLOWED_HOSTS_ENV = "DECP_ALLOWED_HOSTS"
 DEFAULT_MAX_FILE_BYTES = 1024 * MB
 # A download may exceed the catalogue's `filesize` by this much (files grow between two crawls
 # of the platform) before it is stopped: a gzip bomb announced as 1 MB stops at 1 MB + 64 MB.
@@ -111,16 +115,6 @@ def _human_bytes(n: int) -> str:
 
 def resolve_api_base(api_base: Optional[str] = None) -> str:
     return (api_base or os.environ.get(API_BASE_ENV) or DEFAULT_API_BASE).rstrip("/")
-
-
-def allow_api_host(settings: HttpSettings, api_base: str) -> HttpSettings:
-    """The settings with the API's own host and DECP_ALLOWED_HOSTS added to the allowed hosts."""
-    from urllib.parse import urlsplit
-
-    extra = [h for h in os.environ.get(ALLOWED_HOSTS_ENV, "").split(",") if h.strip()]
-    host = urlsplit(api_base).hostname
-    allowed = tuple(dict.fromkeys(normalise_host(h) for h in (*settings.allowed_hosts, *extra, host or "") if h))
-    return dataclasses.replace(settings, allowed_hosts=allowed)
 
 
 @dataclass

@@ -25,7 +25,7 @@ from decp_monitor.core.siret import is_valid_siret
 from decp_monitor.register import facts as parse
 from decp_monitor.register.cache import RegisterCache
 from decp_monitor.register.facts import Fact
-from decp_monitor.sources.http import BudgetExhausted, FetchError, HttpSettings, PoliteClient
+from decp_monitor.sources.http import BudgetExhausted, FetchError, HttpSettings, PoliteClient, allow_api_host
 
 RECHERCHE_BASE = "https://recherche-entreprises.api.gouv.fr"
 RECHERCHE_ENV = "DECP_RECHERCHE_ENTREPRISES_URL"
@@ -96,6 +96,13 @@ class EnrichSettings:
         return HttpSettings(read_timeout=20.0, retries=3, backoff_base=1.0, backoff_max=30.0,
                             retry_after_cap=60.0, error_budget=self.error_budget)
 
+    def client_settings(self) -> HttpSettings:
+        """The HTTP settings with the configured register APIs' own hosts allowed (SSRF guard)."""
+        settings = self.http_settings()
+        for base in (self.recherche_base, self.api_entreprise_base):
+            settings = allow_api_host(settings, base)
+        return settings
+
 
 @dataclass
 class EnrichSummary:
@@ -151,7 +158,7 @@ def enrich(cache: RegisterCache, sirets: Iterable[str], settings: Optional[Enric
     failures_in_row = 0
     unresolved: list[str] = []  # not known to the open API, or hidden: API Entreprise may say more
     url = settings.recherche_base.rstrip("/") + "/search"
-    with PoliteClient(settings.http_settings()) as client:
+    with PoliteClient(settings.client_settings()) as client:
         for index, siret in enumerate(todo):
             report(index, len(todo), siret)
             if siret in learned:
@@ -227,7 +234,7 @@ def _ask_api_entreprise(cache: RegisterCache, sirets: list[str], settings: Enric
     headers = {"Authorization": f"Bearer {settings.api_entreprise_token}"}
     limiter = RateLimiter(settings.api_entreprise_rate)
     completed = 0
-    with PoliteClient(settings.http_settings()) as client:
+    with PoliteClient(settings.client_settings()) as client:
         for siret in sirets:
             limiter.wait()
             try:

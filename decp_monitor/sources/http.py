@@ -19,9 +19,11 @@ size, checked while they arrive (a gzip bomb stops at the cap).
 """
 from __future__ import annotations
 
+import dataclasses
 import email.utils
 import hashlib
 import json
+import os
 import random
 import threading
 import time
@@ -29,12 +31,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
+from urllib.parse import urlsplit
 
 import httpcore
 import httpx
 
 from decp_monitor import __version__
-from decp_monitor.sources.netguard import BlockedAddress, DeadlineExceeded, GuardedBackend, deadline
+from decp_monitor.sources.netguard import BlockedAddress, DeadlineExceeded, GuardedBackend, deadline, normalise_host
 
 USER_AGENT = f"decp-monitor/{__version__} (+https://github.com/decp-monitor/decp-monitor)"
 MB = 1024 * 1024
@@ -407,3 +410,16 @@ def _host(url: str) -> str:
 
 def _is_identity(response: httpx.Response) -> bool:
     return response.headers.get("Content-Encoding", "identity").lower() in ("", "identity")
+
+
+# Comma-separated hosts that resource URLs may point to even on a loopback or private address
+# (an internal mirror); the API's own host is always allowed.
+ALLOWED_HOSTS_ENV = "DECP_ALLOWED_HOSTS"
+
+
+def allow_api_host(settings: HttpSettings, api_base: str) -> HttpSettings:
+    """The settings with the API's own host and DECP_ALLOWED_HOSTS added to the allowed hosts."""
+    extra = [h for h in os.environ.get(ALLOWED_HOSTS_ENV, "").split(",") if h.strip()]
+    host = urlsplit(api_base).hostname
+    allowed = tuple(dict.fromkeys(normalise_host(h) for h in (*settings.allowed_hosts, *extra, host or "") if h))
+    return dataclasses.replace(settings, allowed_hosts=allowed)

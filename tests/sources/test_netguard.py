@@ -5,8 +5,16 @@ import time
 
 import pytest
 
-from decp_monitor.pipeline.refresh import FILESIZE_MARGIN, allow_api_host, download_limit
-from decp_monitor.sources.http import MB, AddressRefused, FetchError, FileTooLarge, HttpSettings, PoliteClient
+from decp_monitor.pipeline.refresh import FILESIZE_MARGIN, download_limit
+from decp_monitor.sources.http import (
+    MB,
+    AddressRefused,
+    FetchError,
+    FileTooLarge,
+    HttpSettings,
+    PoliteClient,
+    allow_api_host,
+)
 from decp_monitor.sources.netguard import BlockedAddress, checked_addresses, refusal_reason
 from tests.udata_server import gzip_bomb, start_plain_server
 
