@@ -72,6 +72,7 @@ def _json_record_of(path_parts: list, array_root: bool):
     return (f"marches.{path_parts[1]}", path_parts[2]) if len(path_parts) >= 3 else None
 
 
+@pytest.mark.slow  # jsonschema over every real file's whole document: 40 s on 2 cores
 def test_json_schema_errors_agree_with_jsonschema_run_directly(checked):
     files, report = checked
     compared = 0
