@@ -312,10 +312,11 @@ def cmd_enrich(store: Store, args) -> int:
               "Rien n'a été demandé.", file=sys.stderr)
         return 0
     con = store.connect(current)
+    assert con is not None  # `current` is a published version
     try:
         sirets = data_sirets(con)
         # The newest answer the published base holds: newer ones in the cache call for a new version.
-        newest = con.execute("SELECT max(fetched_at) FROM register").fetchone()[0] if "register" in {
+        newest = con.execute("SELECT max(fetched_at) FROM register").fetchall()[0][0] if "register" in {
             row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()} else None
     finally:
         con.close()

@@ -1,7 +1,7 @@
 """Plotly figures of the dashboard, labelled in French (decimal comma, French dates)."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -23,7 +23,7 @@ VERDICT_COLORS = {
     "compliant": ON_TIME, "late": LATE, "missing": "#CC79A7", "stale": "#E69F00",
     "undeclared": "#56B4E9", "invalid_siret": "#3A3A3A", "no_recent_data": GREY,
 }
-FRENCH_LAYOUT = dict(separators=", ", margin=dict(l=10, r=10, t=40, b=10), height=380,
+FRENCH_LAYOUT: dict[str, Any] = dict(separators=", ", margin=dict(l=10, r=10, t=40, b=10), height=380,
                      legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
 
 

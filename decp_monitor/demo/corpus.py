@@ -209,7 +209,7 @@ class DemoBuyer:
         return self.behaviour != "never"
 
 
-def _pick(rnd: random.Random, weighted) -> object:
+def _pick(rnd: random.Random, weighted) -> str:
     return rnd.choices([w[0] for w in weighted], weights=[w[-1] for w in weighted])[0]
 
 
@@ -551,6 +551,7 @@ def _xml_field(parts: list, key: str, value) -> None:
 
 
 def _json_text(records: list[dict], new_format: bool) -> str:
+    body: dict[str, object]
     if new_format:
         body = {"marches": {
             "marche": [to_2024(r) for r in records if "acheteur" in r or "autoriteConcedante" not in r],

@@ -311,8 +311,8 @@ def _prefixes(source: _Source, skip: int) -> tuple[Optional[str], list[tuple[str
                             _, ev, first = next(events)
                             if ev == "map_key" and first not in ("marche", "contrat-concession"):
                                 return "json-2019", [("marches", None)]  # one record under "marches"
-                            order = [("marches.marche.item", "marche"),
-                                     ("marches.contrat-concession.item", "concession")]
+                            order: list[tuple[str, Optional[str]]] = [("marches.marche.item", "marche"),
+                                                                       ("marches.contrat-concession.item", "concession")]
                             if ev == "map_key" and first == "contrat-concession":
                                 order.reverse()
                             return "json-2024", order

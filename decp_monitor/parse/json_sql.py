@@ -159,7 +159,7 @@ def scan(mm) -> tuple[int, str]:
 
 def install(con: duckdb.DuckDBPyConnection) -> None:
     """The normaliser's macros and the severity of each finding code, once per connection."""
-    if con.execute("SELECT count(*) FROM duckdb_functions() WHERE function_name = 'decp_unwrap'").fetchone()[0]:
+    if con.execute("SELECT count(*) FROM duckdb_functions() WHERE function_name = 'decp_unwrap'").fetchall()[0][0]:
         return
     install_siret_sql(con)
     for statement in MACROS.split(";\n"):  # one by one: DuckDB's splitter trips on quotes in comments
@@ -195,6 +195,7 @@ def load_json_sql(con: duckdb.DuckDBPyConnection, path: Path, name: str, resourc
         fmt, parts, reason = plan(mm)
         if reason:
             return Outcome(reason=reason)
+        assert fmt is not None  # plan() names the format whenever it gives no reason
         replacement, reason = scan(mm)
         if reason:
             return Outcome(reason=reason)
@@ -213,7 +214,7 @@ def load_json_sql(con: duckdb.DuckDBPyConnection, path: Path, name: str, resourc
                 stages.append(stage)
                 count, exotic = con.execute(
                     f"SELECT count(*), coalesce(bool_or(exotic OR list_bool_or(list_transform(findings, "
-                    f"lambda f: f.message IS NULL))), FALSE) FROM {stage}").fetchone()
+                    f"lambda f: f.message IS NULL))), FALSE) FROM {stage}").fetchall()[0]
                 if exotic:
                     return Outcome(reason="contenu que seul le lecteur en flux reproduit (valeurs atypiques)")
                 offset += count

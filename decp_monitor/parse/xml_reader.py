@@ -10,7 +10,7 @@ from __future__ import annotations
 import codecs
 import io
 from collections.abc import Iterator
-from typing import Optional, Union
+from typing import BinaryIO, Optional, Union
 
 from lxml import etree
 
@@ -125,6 +125,7 @@ def _refuse_entities(head: bytes) -> Optional[str]:
 
 
 def read_xml(source, name: str, skip: int) -> Iterator[Union[Record, Finding]]:
+    handle: BinaryIO
     if isinstance(source, (bytes, bytearray)):
         head = bytes(source[:PROLOG_SCAN])
         handle = io.BytesIO(source)

@@ -118,10 +118,10 @@ class Build:
         if previous is None or not resource_ids:
             return 0
         self.writer.flush()
-        before = self.con.execute("SELECT count(*) FROM records").fetchone()[0]
+        before = self.con.execute("SELECT count(*) FROM records").fetchall()[0][0]
         self.writer.next_record_id = max(self.writer.next_record_id,
                                          carry_resources(self.con, previous, resource_ids))
-        return self.con.execute("SELECT count(*) FROM records").fetchone()[0] - before
+        return self.con.execute("SELECT count(*) FROM records").fetchall()[0][0] - before
 
     def load_file(self, path, name: Optional[str] = None, resource_id: Optional[str] = None) -> str:
         """Read one local file with the reader its content calls for; returns the kind read."""
@@ -301,7 +301,7 @@ def carry_resources(con: duckdb.DuckDBPyConnection, previous: Version, resource_
     con.execute("ATTACH $path AS prev (READ_ONLY)", {"path": str(previous.path)})
     try:
         _carry_resource_rows(con, tuple(resource_ids))
-        return con.execute("SELECT coalesce(max(record_id), -1) + 1 FROM records").fetchone()[0]
+        return con.execute("SELECT coalesce(max(record_id), -1) + 1 FROM records").fetchall()[0][0]
     finally:
         con.execute("DETACH prev")
 
@@ -334,7 +334,7 @@ def previous_resources(con: duckdb.DuckDBPyConnection, previous: Version) -> dic
     con.execute("ATTACH $path AS prev (READ_ONLY)", {"path": str(previous.path)})
     try:
         has = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = 'prev' "
-                          "AND table_name = 'resources'").fetchone()[0]
+                          "AND table_name = 'resources'").fetchall()[0][0]
         if not has:
             return {}
         columns = ", ".join(PREVIOUS_RESOURCE_COLUMNS)

@@ -74,8 +74,8 @@ def load_file(build, path: Path, name: Optional[str] = None, resource_id: Option
     elif kind == "declaration":
         from decp_monitor.parse.declarations import read_declarations
 
-        for item in read_declarations(path, name=name):
-            build.add(item, resource_id)
+        for entry in read_declarations(path, name=name):
+            build.add(entry, resource_id)
     elif kind == "dataset":
         _load_dataset_json(build, path, name)
     else:
@@ -135,7 +135,8 @@ def _load_dataset_json(build, path: Path, name: str) -> None:
         build.add(finding(name, "file_unreadable", f"JSON de jeu de données illisible : {exc}"))
         return
     # An API page ({"data": [...]}) holds several datasets; a detail response holds one.
-    objects = obj.get("data") if isinstance(obj, dict) and isinstance(obj.get("data"), list) else [obj]
+    data = obj.get("data") if isinstance(obj, dict) else None
+    objects = data if isinstance(data, list) else [obj]
     for item in objects:
         if not isinstance(item, dict):
             continue

@@ -105,7 +105,7 @@ class RefreshSummary:
         return self.text
 
 
-def _human_bytes(n: int) -> str:
+def _human_bytes(n: float) -> str:
     for unit in ("octets", "Ko", "Mo", "Go"):
         if n < 1024 or unit == "Go":
             return f"{n:.0f} {unit}" if unit == "octets" else f"{n:.1f} {unit}"
@@ -223,7 +223,8 @@ def run_refresh(
                 "la version précédente de la base reste en service."
             )
 
-        dataset_table, resource_table = [], {}
+        dataset_table: list[dict] = []
+        resource_table: dict[str, dict] = {}
         for obj in catalogue.datasets:
             dataset, resources = dataset_rows(obj, source=catalogue.sources.get(str(obj.get("id")), api_base))
             if dataset is not None:
@@ -328,10 +329,13 @@ def _record_outcome(build, outcome: _Outcome, summary: RefreshSummary) -> None:
         summary.unchanged += 1
     elif outcome.status == "skipped":
         summary.too_large += 1
-        build.add(finding(url, "file_too_large", outcome.error.message, value=outcome.error.status), rid)
+        error = outcome.error
+        assert error is not None  # a skipped download says why
+        build.add(finding(url, "file_too_large", error.message, value=error.status), rid)
     else:
         summary.failed += 1
         error = outcome.error
+        assert error is not None  # a failed download says why
         status = f"HTTP {error.status}" if error.status else "sans réponse HTTP"
         message = f"Téléchargement impossible ({status}) : {error.message}"
         if outcome.stale:

@@ -163,7 +163,8 @@ def build_query(con, table: str, filters: Optional[dict] = None) -> tuple[str, l
         raise ExportError(f"Table inconnue ou non exportable : « {table} ». Tables disponibles : {known}.")
     columns = [c for c, _ in tables[table]]
     filters = {k: v for k, v in (filters or {}).items() if v not in (None, "", [])}
-    where, params = [], []
+    where: list[str] = []
+    params: list[object] = []
 
     def need(candidates, flag):
         column = _first_present(columns, candidates)
@@ -179,7 +180,9 @@ def build_query(con, table: str, filters: Optional[dict] = None) -> tuple[str, l
         values = [values] if isinstance(values, str) else list(values)
         column = need(VERDICT_COLUMNS, '--verdict')
         if table in compliance.TABLES:  # the vocabularies below are the compliance engine's
-            values = _check_verdicts(_first_present(columns, VERDICT_COLUMNS), values, table)
+            present = _first_present(columns, VERDICT_COLUMNS)
+            assert present is not None  # need() refused a table without one
+            values = _check_verdicts(present, values, table)
         where.append(f"{column} IN (SELECT unnest(?::VARCHAR[]))")
         params.append(values)
     for key, flag, op in (("date_from", "--from", ">="), ("date_to", "--to", "<=")):
@@ -188,6 +191,7 @@ def build_query(con, table: str, filters: Optional[dict] = None) -> tuple[str, l
             params.append(_parse_date(filters[key], flag))
     if "as_of" in filters:
         as_of = _parse_date(filters["as_of"], "--as-of")
+        assert as_of is not None  # empty filters were dropped above
         if table in compliance.TABLES:
             # Judged as of D only if this connection's compliance tables were computed as of D.
             assessed = _assessed_as_of(con)

@@ -86,7 +86,7 @@ def apply(con: duckdb.DuckDBPyConnection, data_dir: Optional[Path], extra: Itera
     )
     create_reference_tables(con)
     con.execute(_SQL.read_text(encoding="utf-8"))
-    return con.execute("SELECT count(*) FROM register").fetchone()[0]
+    return con.execute("SELECT count(*) FROM register").fetchall()[0][0]
 
 
 def _to_sql(value):

@@ -49,7 +49,8 @@ def _npm_pack(spec: str, into: Path) -> Path:
 def _svg_rings(d: str) -> list[list[tuple[float, float]]]:
     """Rings of an SVG path made of m/M, implicit l/L and z/Z (what this map uses)."""
     tokens = re.findall(r"[MmLlZz]|-?\d*\.?\d+(?:e-?\d+)?", d)
-    rings, ring = [], []
+    rings: list[list[tuple[float, float]]] = []
+    ring: list[tuple[float, float]] = []
     x = y = 0.0
     cmd = "m"
     i = 0

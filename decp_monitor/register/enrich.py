@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional
 
 from decp_monitor.core.siret import is_valid_siret
 from decp_monitor.register import facts as parse
@@ -80,7 +80,7 @@ class EnrichSettings:
 
     @classmethod
     def from_environment(cls, **overrides) -> EnrichSettings:
-        values = {
+        values: dict[str, Any] = {
             "recherche_base": os.environ.get(RECHERCHE_ENV) or RECHERCHE_BASE,
             "api_entreprise_base": os.environ.get(API_ENTREPRISE_ENV) or API_ENTREPRISE_BASE,
             "api_entreprise_token": os.environ.get(API_ENTREPRISE_TOKEN_ENV) or None,

@@ -152,6 +152,11 @@ def complete(fact: Fact) -> Fact:
     return fact
 
 
+def _object(value: object) -> dict:
+    """`value` if it is a JSON object, else an empty one."""
+    return value if isinstance(value, dict) else {}
+
+
 def _stamp(fetched_at: Optional[dt.datetime]) -> dt.datetime:
     return fetched_at or dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
@@ -170,7 +175,7 @@ def from_recherche(body: object, siret: str, fetched_at: Optional[dt.datetime] =
     unit = next((u for u in units if u.get("siren") == siret[:9]), None)
     if unit is None:
         return Fact(siret, found=False, source="recherche-entreprises", fetched_at=stamp)
-    siege = unit.get("siege") if isinstance(unit.get("siege"), dict) else {}
+    siege = _object(unit.get("siege"))
     matching = [e for e in unit.get("matching_etablissements") or [] if isinstance(e, dict)]
     establishment = next((e for e in matching if e.get("siret") == siret), None)
     if establishment is None and siege.get("siret") == siret:
@@ -211,10 +216,10 @@ def from_api_entreprise(body: object, siret: str, fetched_at: Optional[dt.dateti
     data = body.get("data") if isinstance(body, dict) else None
     if not isinstance(data, dict):
         raise ParseProblem("réponse de l'API Entreprise sans objet « data »")
-    unit = data.get("unite_legale") if isinstance(data.get("unite_legale"), dict) else {}
-    moral = unit.get("personne_morale_attributs") if isinstance(unit.get("personne_morale_attributs"), dict) else {}
-    form = unit.get("forme_juridique") if isinstance(unit.get("forme_juridique"), dict) else {}
-    address = data.get("adresse") if isinstance(data.get("adresse"), dict) else {}
+    unit = _object(data.get("unite_legale"))
+    moral = _object(unit.get("personne_morale_attributs"))
+    form = _object(unit.get("forme_juridique"))
+    address = _object(data.get("adresse"))
     legal_name, hidden = _name(moral.get("raison_sociale"))
     sign, sign_hidden = _name(data.get("enseigne"))
     fact = Fact(
@@ -244,13 +249,13 @@ def from_insee(body: object, siret: str, fetched_at: Optional[dt.datetime] = Non
     stamp = _stamp(fetched_at)
     if not isinstance(body, dict):
         raise ParseProblem("réponse de l'API Sirene illisible")
-    header = body.get("header") if isinstance(body.get("header"), dict) else {}
+    header = _object(body.get("header"))
     if header.get("statut") == 404:
         return Fact(siret, found=False, source="insee", fetched_at=stamp)
     establishment = body.get("etablissement")
     if isinstance(establishment, dict):
-        unit = establishment.get("uniteLegale") if isinstance(establishment.get("uniteLegale"), dict) else {}
-        address = establishment.get("adresseEtablissement") if isinstance(establishment.get("adresseEtablissement"), dict) else {}
+        unit = _object(establishment.get("uniteLegale"))
+        address = _object(establishment.get("adresseEtablissement"))
         period = _current(establishment.get("periodesEtablissement"))
         legal_name, hidden = _name(unit.get("denominationUniteLegale"))
         sign, _ = _name(period.get("enseigne1Etablissement") or period.get("denominationUsuelleEtablissement"))
@@ -269,9 +274,9 @@ def from_insee(body: object, siret: str, fetched_at: Optional[dt.datetime] = Non
             source="insee", fetched_at=stamp,
         )
         return complete(fact)
-    unit = body.get("uniteLegale")
-    if isinstance(unit, dict):
-        period = _current(unit.get("periodesUniteLegale"))
+    legal_unit = body.get("uniteLegale")
+    if isinstance(legal_unit, dict):
+        period = _current(legal_unit.get("periodesUniteLegale"))
         legal_name, hidden = _name(period.get("denominationUniteLegale"))
         nic = _text(period.get("nicSiegeUniteLegale"))
         fact = Fact(

@@ -40,9 +40,9 @@ class Catalogue:
     searches_failed: list[str] = field(default_factory=list)
 
 
-def _pages(client: PoliteClient, url: str, params: Optional[dict], catalogue: Catalogue) -> Iterator[tuple[str, dict]]:
+def _pages(client: PoliteClient, url: Optional[str], params: Optional[dict], catalogue: Catalogue) -> Iterator[tuple[str, dict]]:
     """Each page of a paginated udata listing, following next_page; raises FetchError on failure."""
-    seen = set()
+    seen: set[tuple[str, tuple]] = set()
     while url and len(seen) < MAX_PAGES:
         key = (url, tuple(sorted((params or {}).items())))
         if key in seen:
@@ -67,7 +67,8 @@ def search_tag(client: PoliteClient, api_base: str, tag: str, page_size: int, ca
             done += 1
             yield page_url, obj
         if progress:
-            total = page.get("total") if isinstance(page.get("total"), int) else done
+            reported = page.get("total")
+            total = reported if isinstance(reported, int) else done
             progress("Jeux de données", done, max(total, done), f"mot-clé {tag}")
 
 
@@ -79,7 +80,7 @@ def fetch_dataset(client: PoliteClient, api_base: str, dataset_id: str) -> tuple
 def fetch_resources(client: PoliteClient, api_base: str, dataset_id: str, page_size: int,
                     catalogue: Catalogue) -> list[dict]:
     url = f"{api_base}/2/datasets/{quote(dataset_id, safe='')}/resources/"
-    resources = []
+    resources: list[dict] = []
     for _, page in _pages(client, url, {"page": 1, "page_size": page_size}, catalogue):
         resources.extend(r for r in page["data"] if isinstance(r, dict))
     return resources
@@ -150,7 +151,8 @@ def discover(
                 obj = dict(obj, resources=fetch_resources(client, api_base, dataset_id, resource_page_size, catalogue))
             except FetchError as exc:
                 catalogue.api_failures += 1
-                inline = obj.get("resources") if isinstance(obj.get("resources"), list) else []
+                listed = obj.get("resources")
+                inline = listed if isinstance(listed, list) else []
                 catalogue.findings.append(finding(
                     exc.url, "api_error",
                     f"Ressources du jeu de données {dataset_id} incomplètes ({len(inline)} lues) : {exc.message}",

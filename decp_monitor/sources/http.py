@@ -261,11 +261,14 @@ class PoliteClient:
                             head += chunk
                             if len(head) >= accept_after:
                                 judged = True
+                                assert accept is not None  # not judged yet: there is a predicate
                                 if not accept(head):
                                     complete = False
                                     break
-                    if not judged and not accept(head):
-                        complete = False
+                    if not judged:
+                        assert accept is not None  # not judged yet: there is a predicate
+                        if not accept(head):
+                            complete = False
                 if complete and _is_identity(response) and declared_size is not None and size != declared_size:
                     raise FetchError(url, f"fichier tronqué ({size} octets reçus sur {declared_size} annoncés)",
                                      response.status_code, retryable=True)
