@@ -13,6 +13,7 @@ from typing import Optional
 from decp_monitor import __version__, api
 from decp_monitor.core import vocabulary
 from decp_monitor.core.dates import parse_iso_date
+from decp_monitor.core.french import fr_date
 from decp_monitor.core.progress import Progress
 from decp_monitor.pipeline import build_version
 from decp_monitor.read.export import DOCUMENTED_TABLES, FORMATS, ExportError, write_problem
@@ -343,11 +344,7 @@ def cmd_enrich(store: Store, args) -> int:
 
 
 def _fr_date(value) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, str):
-        value = dt.date.fromisoformat(value[:10])
-    return value.strftime("%d/%m/%Y")
+    return fr_date(value, missing="—")
 
 
 def _fr_number(value, digits: int = 0) -> str:

@@ -16,6 +16,7 @@ import pandas as pd
 
 from decp_monitor.check.issues import CATEGORY_LABELS, SEVERITY_LABELS, Issue, Location
 from decp_monitor.check.validation import Validation
+from decp_monitor.core.french import fr_date
 
 READY = "Prêt à publier"
 EXIT_READY, EXIT_PROBLEMS, EXIT_UNREADABLE = 0, 1, 2
@@ -28,13 +29,6 @@ TODAY_LABELS = {
     "unknown": "échéance inconnue",
 }
 
-
-def fr_date(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        value = dt.date.fromisoformat(value[:10])
-    return value.strftime("%d/%m/%Y")
 
 
 @dataclass

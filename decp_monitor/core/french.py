@@ -24,3 +24,13 @@ def fr_amount(value: float) -> str:
 
 def fr_day(value: dt.date) -> str:
     return value.strftime("%d/%m/%Y")
+
+
+def fr_date(value: object, missing: str = "") -> str:
+    """A date, a datetime or an ISO string as 31/12/2024; `missing` when there is none."""
+    if value is None or value == "":
+        return missing
+    if isinstance(value, str):
+        value = dt.date.fromisoformat(value[:10])
+    assert isinstance(value, dt.date)  # a date or a datetime: what the callers hold
+    return fr_day(value)

@@ -254,6 +254,26 @@ def platform_rates(con, min_assessed: int = 1) -> pd.DataFrame:
     )
 
 
+def _monthly_sql(selection: str) -> str:
+    """Late share and median delay by month of notification over the last $months months before
+    the assessment date, for the contracts of `selection` (a constant SQL fragment)."""
+    return f"""
+        WITH bounds AS (
+            SELECT CAST(coalesce(try_cast((SELECT value FROM meta WHERE key = 'as_of') AS DATE), current_date) AS DATE) AS as_of
+        )
+        SELECT CAST(date_trunc('month', notification_date) AS DATE) AS month,
+               count(*) AS contracts,
+               count(*) FILTER (WHERE {_LATE}) AS late,
+               count(*) FILTER (WHERE {_ASSESSED}) AS assessed,
+               count(*) FILTER (WHERE {_LATE}) / nullif(count(*) FILTER (WHERE {_ASSESSED}), 0) AS late_share,
+               median(delay_days) FILTER (WHERE {_ASSESSED}) AS median_delay_days
+        FROM contract_compliance, bounds
+        WHERE {selection} AND notification_date <= bounds.as_of
+          AND notification_date > bounds.as_of - to_months(CAST($months AS INTEGER))
+        GROUP BY ALL ORDER BY month
+    """
+
+
 def monthly(con, platform: Optional[str] = None, months: int = 36) -> pd.DataFrame:
     """Late share and median delay by month of notification, over the last `months` months."""
     if months == PRECOMPUTED_MONTHS and "overview_recent_months" in tables(con):
@@ -265,49 +285,13 @@ def monthly(con, platform: Optional[str] = None, months: int = 36) -> pd.DataFra
             "ORDER BY month",
             {"platform": platform},
         )
-    return _df(
-        con,
-        f"""
-        WITH bounds AS (
-            SELECT CAST(coalesce(try_cast((SELECT value FROM meta WHERE key = 'as_of') AS DATE), current_date) AS DATE) AS as_of
-        )
-        SELECT CAST(date_trunc('month', notification_date) AS DATE) AS month,
-               count(*) AS contracts,
-               count(*) FILTER (WHERE {_LATE}) AS late,
-               count(*) FILTER (WHERE {_ASSESSED}) AS assessed,
-               count(*) FILTER (WHERE {_LATE}) / nullif(count(*) FILTER (WHERE {_ASSESSED}), 0) AS late_share,
-               median(delay_days) FILTER (WHERE {_ASSESSED}) AS median_delay_days
-        FROM contract_compliance, bounds
-        WHERE notification_date <= bounds.as_of
-          AND notification_date > bounds.as_of - to_months(CAST($months AS INTEGER))
-          AND (CAST($platform AS VARCHAR) IS NULL OR platform = $platform)
-        GROUP BY ALL ORDER BY month
-        """,
-        {"months": months, "platform": platform},
-    )
+    return _df(con, _monthly_sql("(CAST($platform AS VARCHAR) IS NULL OR platform = $platform)"),
+               {"months": months, "platform": platform})
 
 
 def buyer_monthly(con, siret: str, months: int = 36) -> pd.DataFrame:
     """One buyer's late share and median delay by month of notification (the overview's columns)."""
-    return _df(
-        con,
-        f"""
-        WITH bounds AS (
-            SELECT CAST(coalesce(try_cast((SELECT value FROM meta WHERE key = 'as_of') AS DATE), current_date) AS DATE) AS as_of
-        )
-        SELECT CAST(date_trunc('month', notification_date) AS DATE) AS month,
-               count(*) AS contracts,
-               count(*) FILTER (WHERE {_LATE}) AS late,
-               count(*) FILTER (WHERE {_ASSESSED}) AS assessed,
-               count(*) FILTER (WHERE {_LATE}) / nullif(count(*) FILTER (WHERE {_ASSESSED}), 0) AS late_share,
-               median(delay_days) FILTER (WHERE {_ASSESSED}) AS median_delay_days
-        FROM contract_compliance, bounds
-        WHERE buyer_siret = $siret AND notification_date <= bounds.as_of
-          AND notification_date > bounds.as_of - to_months(CAST($months AS INTEGER))
-        GROUP BY ALL ORDER BY month
-        """,
-        {"siret": siret, "months": months},
-    )
+    return _df(con, _monthly_sql("buyer_siret = $siret"), {"siret": siret, "months": months})
 
 
 def delay_histogram(con, platform: Optional[str] = None, bin_days: int = 10,
