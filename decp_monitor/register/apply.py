@@ -8,7 +8,6 @@ published name, the declaration's contact details) sit beside them in data_* col
 """
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Optional
@@ -17,7 +16,7 @@ import duckdb
 import pandas as pd
 
 from decp_monitor.register import reference
-from decp_monitor.register.cache import RegisterCache, cache_path
+from decp_monitor.register.cache import RegisterCache, cache_path, to_sql
 from decp_monitor.register.facts import FACT_COLUMNS, Fact
 
 _SQL = Path(__file__).resolve().with_name("apply.sql")
@@ -41,7 +40,7 @@ def apply(con: duckdb.DuckDBPyConnection, data_dir: Optional[Path], extra: Itera
 
     The cache is read whole into one frame (no Python object per fact: 40 000 facts take well
     under a second) and the best answer per SIRET is chosen in SQL, by the order of best_facts()."""
-    frames = [pd.DataFrame([{c: _to_sql(getattr(f, c)) for c in _API_COLUMNS} for f in extra], columns=_API_COLUMNS)]
+    frames = [pd.DataFrame([{c: to_sql(getattr(f, c)) for c in _API_COLUMNS} for f in extra], columns=_API_COLUMNS)]
     if data_dir is not None and cache_path(data_dir).exists():
         with RegisterCache(cache_path(data_dir)) as cache:
             frames.append(pd.read_sql_query(f"SELECT {', '.join(_API_COLUMNS)} FROM facts", cache.db))
@@ -88,11 +87,3 @@ def apply(con: duckdb.DuckDBPyConnection, data_dir: Optional[Path], extra: Itera
     con.execute(_SQL.read_text(encoding="utf-8"))
     return con.execute("SELECT count(*) FROM register").fetchall()[0][0]
 
-
-def _to_sql(value):
-    """As the cache stores it: dates as ISO text, booleans as 0/1."""
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat()
-    if isinstance(value, bool):
-        return int(value)
-    return value

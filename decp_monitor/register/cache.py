@@ -49,7 +49,7 @@ class RegisterCache:
     def put(self, fact: Fact) -> None:
         """Written and committed at once: a kill loses at most the answer in flight."""
         values = fact.row()
-        row = [_to_sql(values[c]) for c in _COLUMNS]
+        row = [to_sql(values[c]) for c in _COLUMNS]
         self.db.execute(f"INSERT OR REPLACE INTO facts VALUES ({', '.join('?' * len(_COLUMNS))})", row)
         self.db.commit()
 
@@ -79,7 +79,8 @@ class RegisterCache:
         return self.db.execute("SELECT count(*) FROM facts").fetchone()[0]
 
 
-def _to_sql(value):
+def to_sql(value):
+    """As the cache stores a fact's value: dates as ISO text, booleans as 0/1."""
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
     if isinstance(value, bool):
