@@ -23,11 +23,14 @@ from decp_monitor.pipeline.files import iter_files, load_paths
 from decp_monitor.pipeline.refresh import RefreshSummary, run_refresh
 from decp_monitor.read import export as exports
 from decp_monitor.read.status import StatusReport, buyer_status
+from decp_monitor.register.cache import RegisterCache, cache_path
+from decp_monitor.register.enrich import EnrichSettings, EnrichSummary, data_sirets
+from decp_monitor.register.enrich import enrich as enrich_register
 from decp_monitor.store.versions import Store, StoreError
 
 __all__ = [
-    "LoadResult", "RefreshSummary", "StatusReport", "Store", "StoreError", "build_demo", "buyer_status",
-    "export", "exportable_tables", "load", "open_store", "refresh",
+    "EnrichResult", "LoadResult", "RefreshSummary", "StatusReport", "Store", "StoreError", "build_demo", "buyer_status",
+    "enrich", "export", "exportable_tables", "load", "open_store", "refresh",
 ]
 
 Progress = Callable[..., None]
@@ -123,3 +126,42 @@ def export(store: Store, table: str, fmt: str, out: Union[str, Path, BinaryIO],
     finally:
         if con is not None:
             con.close()
+
+
+@dataclass
+class EnrichResult:
+    summary: Optional[EnrichSummary] = None
+    # The new version's counts; None when the register brought nothing new (nothing published).
+    stats: Optional[dict[str, Any]] = None
+    # Why nothing was asked, in French ("" when the register was asked).
+    refused: str = ""
+    is_demo: bool = False
+
+
+def enrich(store: Store, settings: EnrichSettings, progress: Optional[Progress] = None) -> EnrichResult:
+    """Ask the national register about the published version's SIRETs still unknown or stale
+    (answers kept in the register cache as they come: a killed run resumes), then publish a new
+    version when anything new came."""
+    current = store.current()
+    if current is None:
+        return EnrichResult(refused="Erreur : aucune base publiée. Chargez d'abord des données (load, refresh).")
+    if store.meta().get("is_demo") == "true":
+        return EnrichResult(refused="La base actuelle est la démonstration : ses SIRET sont fictifs, son répertoire "
+                                    "est fourni avec elle. Rien n'a été demandé.", is_demo=True)
+    con = store.connect(current)
+    assert con is not None  # `current` is a published version
+    try:
+        sirets = data_sirets(con)
+        # The newest answer the published base holds: newer ones in the cache call for a new version.
+        newest = con.execute("SELECT max(fetched_at) FROM register").fetchall()[0][0]
+    finally:
+        con.close()
+    with RegisterCache(cache_path(store.root)) as cache:
+        summary = enrich_register(cache, sirets, settings, progress=progress)
+        # Answers of an interrupted run count too: they are in the cache, not yet in the base.
+        new_facts = cache.count_since(newest) if newest else cache.count()
+    if new_facts == 0:
+        return EnrichResult(summary)
+    with build_version(store, "enrich", source=settings.recherche_base, carry_over=True) as build:
+        pass  # the register stage of every build reads the cache
+    return EnrichResult(summary, build.stats)

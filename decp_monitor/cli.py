@@ -15,7 +15,6 @@ from decp_monitor.core import vocabulary
 from decp_monitor.core.dates import parse_iso_date
 from decp_monitor.core.french import fr_date
 from decp_monitor.core.progress import Progress
-from decp_monitor.pipeline import build_version
 from decp_monitor.read.export import DOCUMENTED_TABLES, FORMATS, ExportError, write_problem
 from decp_monitor.read.status import StatusReport
 from decp_monitor.register.enrich import EnrichSettings
@@ -301,42 +300,20 @@ def _phase_progress():
 
 
 def cmd_enrich(store: Store, args) -> int:
-    from decp_monitor.register.cache import RegisterCache, cache_path
-    from decp_monitor.register.enrich import EnrichSettings, data_sirets, enrich
-
-    current = store.current()
-    if current is None:
-        print("Erreur : aucune base publiée. Chargez d'abord des données (load, refresh).", file=sys.stderr)
-        return 1
-    if store.meta().get("is_demo") == "true":
-        print("La base actuelle est la démonstration : ses SIRET sont fictifs, son répertoire est fourni avec elle. "
-              "Rien n'a été demandé.", file=sys.stderr)
-        return 0
-    con = store.connect(current)
-    assert con is not None  # `current` is a published version
-    try:
-        sirets = data_sirets(con)
-        # The newest answer the published base holds: newer ones in the cache call for a new version.
-        newest = con.execute("SELECT max(fetched_at) FROM register").fetchall()[0][0] if "register" in {
-            row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()} else None
-    finally:
-        con.close()
     settings = EnrichSettings.from_environment(
         recherche_base=args.api_url, rate=args.rate, max_age_days=args.max_age_days, limit=args.limit)
-    with RegisterCache(cache_path(store.root)) as cache:
-        summary = enrich(cache, sirets, settings, progress=Progress("Répertoire des acheteurs"))
-        # Answers of an interrupted run count too: they are in the cache, not yet in the base.
-        new_facts = cache.count_since(newest) if newest else cache.count()
-    print(summary.text)
-    for problem in summary.problems[:10]:
-        print(f"  {problem}", file=sys.stderr)
-    if new_facts == 0:
-        print("Aucune information nouvelle : la base publiée est inchangée.")
-        return 0
     started = time.monotonic()
-    with build_version(store, "enrich", source=settings.recherche_base, carry_over=True) as build:
-        pass
-    print(_summary(build.stats, started))
+    result = api.enrich(store, settings, progress=Progress("Répertoire des acheteurs"))
+    if result.summary is None:
+        print(result.refused, file=sys.stderr)
+        return 0 if result.is_demo else 1
+    print(result.summary.text)
+    for problem in result.summary.problems[:10]:
+        print(f"  {problem}", file=sys.stderr)
+    if result.stats is None:
+        print("Aucune information nouvelle : la base publiée est inchangée.")
+    else:
+        print(_summary(result.stats, started))
     return 0
 
 
