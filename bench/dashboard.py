@@ -41,11 +41,11 @@ from pathlib import Path
 from typing import Optional
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from decp_monitor.dashboard.navigation import page_path
-
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
+
+from decp_monitor.dashboard.navigation import page_path  # noqa: E402  (after the path above)
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"

@@ -87,22 +87,25 @@ def render(loaded: Loaded, row: dict) -> None:
                    f"{'s' if late_all_dates - late > 1 else ''} avant la période : ils ne comptent pas dans le "
                    "verdict (onglet « Contrats », décocher « Période d'évaluation seulement »).")
 
-    tabs = st.tabs(["Contrats", "Chronologie", "Tendance mensuelle", "Jeux de données et déclarations",
-                    "Modifications", "Anomalies", "Se mettre en règle"])
-    with tabs[0], widgets.error_boundary("les contrats"):
-        _contracts(loaded, row)
-    with tabs[1], widgets.error_boundary("la chronologie"):
-        _timeline(loaded, siret)
-    with tabs[2], widgets.error_boundary("la tendance mensuelle"):
-        _trend(loaded, siret)
-    with tabs[3], widgets.error_boundary("les jeux de données"):
-        _datasets(loaded, siret)
-    with tabs[4], widgets.error_boundary("les modifications"):
-        _modifications(loaded, siret)
-    with tabs[5], widgets.error_boundary("les anomalies"):
-        _findings(loaded, siret)
-    with tabs[6], widgets.error_boundary("les conseils"):
-        _advice(loaded, row)
+    # Only the open tab is built (a deep link to a large buyer built seven tabs, two of them charts);
+    # the open tab lives in the URL (?onglet=…), so a shared link opens the same one.
+    sections = (
+        ("Contrats", "les contrats", lambda: _contracts(loaded, row)),
+        ("Chronologie", "la chronologie", lambda: _timeline(loaded, siret)),
+        ("Tendance mensuelle", "la tendance mensuelle", lambda: _trend(loaded, siret)),
+        ("Jeux de données et déclarations", "les jeux de données", lambda: _datasets(loaded, siret)),
+        ("Modifications", "les modifications", lambda: _modifications(loaded, siret)),
+        ("Anomalies", "les anomalies", lambda: _findings(loaded, siret)),
+        ("Se mettre en règle", "les conseils", lambda: _advice(loaded, row)),
+    )
+    tabs = st.tabs([label for label, _, _ in sections], key=TAB_PARAM, bind="query-params")
+    for tab, (_, what, build) in zip(tabs, sections):
+        if tab.open:
+            with tab, widgets.error_boundary(what):
+                build()
+
+
+TAB_PARAM = "onglet"
 
 
 def search_label(row) -> str:
@@ -220,8 +223,16 @@ def _trend(loaded: Loaded, siret: str) -> None:
 
 def chart_data(df, download: str) -> None:
     """The figures of a chart as a table: what a screen reader or a colour-blind reader uses."""
-    with st.expander("Données du graphique (tableau)"):
-        widgets.table(df, columns.config(*df.columns, **CHART_COLUMNS), download=download)
+    # Lazy: the table and its download buttons are built only once the reader opens it (five of
+    # them on the overview made the browser's first display markedly slower).
+    box = st.expander("Données du graphique (tableau)", key=chart_table_key(download), on_change="rerun")
+    if box.open:
+        with box:
+            widgets.table(df, columns.config(*df.columns, **CHART_COLUMNS), download=download)
+
+
+def chart_table_key(download: str) -> str:
+    return f"chart_table_{download}"
 
 
 CHART_COLUMNS = {

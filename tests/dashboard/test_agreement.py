@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from decp_monitor.core import vocabulary
+from decp_monitor.dashboard.buyer_view import chart_table_key
 from decp_monitor.dashboard.format import md_escape
 from decp_monitor.dashboard.navigation import page_path
 from decp_monitor.pipeline.demo import build_demo
@@ -215,6 +216,12 @@ def test_every_overview_chart_has_its_figures_in_a_table(demo_app, demo_dir):
     # monthly, delays and verdicts in an expander each; the per-platform chart and the map of the
     # départements have their tables beside them
     assert len(charts) == 5 and len(data) == 3
+    # the chart's tables are built when their expander is opened
+    assert not any("month" in df.value.columns for df in demo_app.dataframe)
+    for download in ("retards-par-mois", "distribution-des-delais", "verdicts-par-plateforme"):
+        demo_app.session_state[chart_table_key(download)] = True
+    demo_app.run()
+    assert not demo_app.exception
     assert any({"departement", "late_share"} <= set(df.value.columns) for df in demo_app.dataframe)
     monthly = next(df.value for df in demo_app.dataframe if "late_share" in df.value.columns
                    and "month" in df.value.columns)
@@ -225,8 +232,10 @@ def test_every_overview_chart_has_its_figures_in_a_table(demo_app, demo_dir):
 
 
 def test_buyer_monthly_trend_with_its_table(demo_app, demo_dir):
-    open_page(demo_app, page_path("buyer"), siret="21440036800012")
+    open_page(demo_app, page_path("buyer"), siret="21440036800012", onglet="Tendance mensuelle")
     assert "Tendance mensuelle" in [t.label for t in demo_app.tabs]
+    demo_app.session_state[chart_table_key("tendance-mensuelle")] = True
+    demo_app.run()
     trend = next(df.value for df in demo_app.dataframe if "late_share" in df.value.columns)
     (contracts,), = rows(demo_dir, "SELECT count(*) FROM contract_compliance WHERE buyer_siret = '21440036800012' "
                                    "AND notification_date <= DATE '2026-09-30' "

@@ -147,6 +147,8 @@ def test_buyer_deep_link_never_published(app, test_db):
     assert "coordonnées déclarées : Mairie de Jamaisvu, 75000 Paris" in texts(app.caption)
     assert not [s for s in app.selectbox if s.key == "url_statut"]
     # the declaration that makes it expected is shown, with its profile URL as a link
+    app.query_params["onglet"] = "Jeux de données et déclarations"
+    clean(app.run())
     declarations = app.dataframe[0].value
     assert list(declarations["url_profil_acheteur"]) == ["https://profil.example.fr/acheteur/42"]
     assert "coordonnees" in app.dataframe[0].proto.column_order
@@ -161,7 +163,8 @@ def test_buyer_unknown_siret_says_it_is_not_in_the_data(app):
 
 
 def test_buyer_invalid_siret_says_why(app):
-    open_page(app, page_path("buyer"), siret=INVALID)
+    open_page(app, page_path("buyer"), siret=INVALID,
+                   onglet="Se mettre en règle")
     assert "n'est pas valide" in texts(app.error)
     assert "clé de contrôle" in texts(app.error)
     open_page(app, page_path("buyer"), siret="2144003680")
@@ -378,8 +381,18 @@ def test_big_tables_are_paginated_and_filters_go_back_to_page_one(monkeypatch, t
     assert "10 acheteurs." in texts(at.caption)
 
 
-def test_buyer_timeline_draws_notification_deadline_and_publication(app):
+def test_buyer_page_builds_only_the_open_tab_and_the_url_names_it(app):
     open_page(app, page_path("buyer"), siret=LATE)
+    assert not app.get("plotly_chart"), "the timeline and the trend are not built behind their tabs"
+    assert "onglet" not in app.query_params  # the default tab keeps the URL short
+    app.query_params["onglet"] = "Chronologie"
+    clean(app.run())
+    assert len(app.get("plotly_chart")) == 1
+    assert app.query_params["onglet"] == "Chronologie"
+
+
+def test_buyer_timeline_draws_notification_deadline_and_publication(app):
+    open_page(app, page_path("buyer"), siret=LATE, onglet="Chronologie")
     charts = app.get("plotly_chart")
     assert charts, "the timeline is drawn"
     import json
@@ -481,14 +494,14 @@ def test_buyer_contracts_read_in_french(app):
 def test_buyer_timeline_shows_contract_labels_and_dates_on_top(app):
     import json
 
-    open_page(app, page_path("buyer"), siret=LATE)
+    open_page(app, page_path("buyer"), siret=LATE, onglet="Chronologie")
     figure = json.loads(app.get("plotly_chart")[0].proto.spec)
     assert figure["layout"]["xaxis"]["side"] == "top"
     assert figure["layout"]["yaxis"]["showticklabels"] is True
 
 
 def test_buyer_advice_lists_each_convention_message_once(app):
-    open_page(app, page_path("buyer"), siret=COMPLIANT)
+    open_page(app, page_path("buyer"), siret=COMPLIANT, onglet="Se mettre en règle")
     # its own dataset (extras.siret) has no tags and no frequency
     [advice] = [m.value for m in app.markdown if "À corriger dans vos publications" in m.value]
     lines = [line for line in advice.splitlines() if line.startswith("- ")]
@@ -597,7 +610,8 @@ def test_invalid_siret_advice_is_to_correct_it_and_names_the_valid_sibling(monke
                              notification_date=dt.date(2025, 1, 1), publication_date=dt.date(2025, 1, 10)))
     monkeypatch.setenv("DECP_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.chdir(REPO)
-    at = open_page(AppTest.from_file(str(REPO / "app.py"), default_timeout=30), page_path("buyer"), siret=INVALID)
+    at = open_page(AppTest.from_file(str(REPO / "app.py"), default_timeout=30), page_path("buyer"), siret=INVALID,
+                   onglet="Se mettre en règle")
     advice = texts(at.markdown)
     assert "corrigez le SIRET de l'acheteur" in advice
     assert f"**{format_siret(COMPLIANT)}**" in advice, "the one valid SIRET of the same SIREN is named"
