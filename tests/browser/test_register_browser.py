@@ -59,7 +59,12 @@ def test_overview_map_of_late_rates(demo_server, browser):  # noqa: F811
 
     base, _ = demo_server
     browser.get(base + "/")
+    wait_for_text(browser, "Les acheteurs qui publient le plus en retard", timeout=60)
+    # the section is built when its tab is opened, and the URL then names the tab
+    tab = next(e for e in browser.find_elements(By.CSS_SELECTOR, "[role=tab]") if e.text.strip() == "Territoires")
+    tab.click()
     wait_for_text(browser, "Par nature d'acheteur et par territoire", timeout=60)
+    assert "vue=Territoires" in browser.current_url
     heading = next(e for e in browser.find_elements(By.CSS_SELECTOR, "h3") if "territoire" in e.text)
     browser.execute_script("arguments[0].scrollIntoView()", heading)
     time.sleep(3)  # the map draws after the section appears

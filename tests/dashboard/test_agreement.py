@@ -57,7 +57,7 @@ def test_overview_platform_list_holds_platforms_only(demo_app, demo_dir):
 def test_overview_platform_filter_applies_to_headline_chart_and_agrees_with_buyers_page(demo_app, demo_dir):
     open_page(demo_app, page_path("overview"))
     national = metrics(demo_app)
-    open_page(demo_app, page_path("overview"), plateforme="Dematis")
+    open_page(demo_app, page_path("overview"), plateforme="Dematis", vue="Plateformes")
     shown = metrics(demo_app)
     assert shown["Acheteurs"] != national["Acheteurs"], "the headline follows the platform filter"
     (buyers, late_buyers), = rows(demo_dir, "SELECT count(*), count(*) FILTER (WHERE verdict = 'late') "
@@ -93,7 +93,7 @@ def test_overview_ranking_by_rate_keeps_a_minimum_volume(demo_app):
 
 
 def test_per_platform_late_rate_table_matches_the_contracts(demo_app, demo_dir):
-    open_page(demo_app, page_path("overview"))
+    open_page(demo_app, page_path("overview"), vue="Plateformes")
     table = next(df.value for df in demo_app.dataframe if "platform" in df.value.columns
                  and "late_buyers" in df.value.columns)
     row = table[table["platform"] == "PLACE"].iloc[0]
@@ -210,19 +210,26 @@ def test_contracts_page_number_is_in_the_url(demo_app, demo_dir):
 
 
 def test_every_overview_chart_has_its_figures_in_a_table(demo_app, demo_dir):
-    open_page(demo_app, page_path("overview"))
-    charts = demo_app.get("plotly_chart")
-    data = [e for e in demo_app.expander if e.label == "Données du graphique (tableau)"]
     # monthly, delays and verdicts in an expander each; the per-platform chart and the map of the
-    # départements have their tables beside them
-    assert len(charts) == 5 and len(data) == 3
+    # départements have their tables beside them. Each tab of the page builds only its own part.
+    drawn = {}
+    for tab in ("Retards", "Plateformes", "Territoires"):
+        open_page(demo_app, page_path("overview"), vue=tab)
+        drawn[tab] = (len(demo_app.get("plotly_chart")),
+                      len([e for e in demo_app.expander if e.label == "Données du graphique (tableau)"]))
+        if tab == "Territoires":
+            assert any({"departement", "late_share"} <= set(df.value.columns) for df in demo_app.dataframe)
+    assert drawn == {"Retards": (2, 2), "Plateformes": (2, 1), "Territoires": (1, 0)}
+    # a click on the first tab (the default one leaves the URL)
+    demo_app.query_params.pop("vue")
+    demo_app.session_state["vue"] = "Retards"
+    clean(demo_app.run())
     # the chart's tables are built when their expander is opened
     assert not any("month" in df.value.columns for df in demo_app.dataframe)
-    for download in ("retards-par-mois", "distribution-des-delais", "verdicts-par-plateforme"):
+    for download in ("retards-par-mois", "distribution-des-delais"):
         demo_app.session_state[chart_table_key(download)] = True
     demo_app.run()
     assert not demo_app.exception
-    assert any({"departement", "late_share"} <= set(df.value.columns) for df in demo_app.dataframe)
     monthly = next(df.value for df in demo_app.dataframe if "late_share" in df.value.columns
                    and "month" in df.value.columns)
     (late,), = rows(demo_dir, f"""

@@ -52,95 +52,108 @@ with widgets.error_boundary("les chiffres clés"):
     h.metric("Contrats sans date de publication (période)", fr_int(head["no_publication_date"]),
              help="Leur délai ne peut pas être calculé")
 
-left, right = st.columns(2)
-with left, widgets.error_boundary("l'évolution mensuelle"):
-    st.subheader("Retards par mois de notification")
-    monthly = widgets.q(loaded, queries.monthly, platform=platform)
-    if monthly.empty:
-        st.info("Aucun contrat notifié sur les 36 derniers mois.", icon=":material/info:")
-    else:
-        st.plotly_chart(charts.monthly(monthly, as_of=meta.get("as_of")), width="stretch", config=charts.CONFIG)
-        chart_data(monthly, "retards-par-mois")
-        st.caption("36 derniers mois. Mois grisés : provisoires. Leur échéance de deux mois n'est pas encore passée "
-                   "à la date d'évaluation, et un contrat publié en retard n'apparaît qu'une fois publié : leur "
-                   "part en retard ne peut qu'augmenter.")
-with right, widgets.error_boundary("la distribution des délais"):
-    st.subheader("Distribution des délais de publication")
-    hist = widgets.q(loaded, queries.delay_histogram, platform=platform)
-    if hist.empty:
-        st.info("Aucun délai calculable dans la fenêtre d'évaluation.", icon=":material/info:")
-    else:
-        st.plotly_chart(charts.delay_histogram(hist), width="stretch", config=charts.CONFIG)
-        chart_data(hist, "distribution-des-delais")
-        st.caption("Contrats notifiés sur la période d'évaluation, par tranches de dix jours ; en orange, "
-                   "au-delà de deux mois. Les délais de plus d'un an et les publications plus d'un mois avant "
-                   "la notification sont regroupés aux deux extrémités.")
-
-with widgets.error_boundary("les verdicts par plateforme"):
-    st.subheader("Verdicts des acheteurs par plateforme")
-    verdicts = widgets.q(loaded, queries.verdicts_by_platform, platform=platform)
-    if verdicts.empty:
-        st.info("Aucun acheteur.", icon=":material/info:")
-    else:
-        st.plotly_chart(charts.verdicts_by_platform(verdicts, other=OTHER_PLATFORMS), width="stretch",
-                        config=charts.CONFIG)
-        chart_data(verdicts[["platform", "verdict_label", "buyers"]], "verdicts-par-plateforme")
-        st.caption(f"Nombre d'acheteurs par verdict (période d'évaluation), selon la plateforme qui publie leurs "
-                   f"données. « {OTHER_PLATFORMS} » regroupe les plateformes d'un seul acheteur (souvent "
-                   "l'acheteur publiant lui-même) et les plus petites.")
-
-with widgets.error_boundary("les retards par plateforme"):
-    st.subheader("Retards par plateforme")
-    rates = widgets.q(loaded, queries.platform_rates)
-    if platform:
-        rates = rates[rates["platform"] == platform]
-    if rates.empty:
-        st.info("Aucune plateforme n'a de contrat évalué sur la période.", icon=":material/info:")
-    else:
-        st.plotly_chart(charts.platform_rates(rates), width="stretch", config=charts.CONFIG)
-        widgets.table(rates, columns.config("platform", "buyers", "late_buyers", "contracts_assessed",
-                                            "late_contracts", "late_rate", "median_delay_days"),
-                      download="retards-par-plateforme")
-        st.caption("Période d'évaluation. Contrats rattachés à la plateforme qui les publie ; acheteurs à celle "
-                   "qui publie la plupart de leurs contrats.")
-
-with widgets.error_boundary("le classement des acheteurs"):
-    st.subheader("Les acheteurs qui publient le plus en retard")
-    by, minimum = st.columns([2, 1])
-    with by:
-        ranking = widgets.url_select("Classer par", "classement", list(RANKINGS), "count", format_func=RANKINGS.get)
-    min_assessed = 0
-    if ranking == "rate":
-        with minimum:
-            min_assessed = widgets.url_int("Contrats évalués au minimum", "min", RATE_MIN_ASSESSED,
-                                           help="Un taux sur quelques contrats n'a pas de sens (« 4 sur 4 ») : le "
-                                                "classement par taux ne retient par défaut que les acheteurs d'au "
-                                                f"moins {RATE_MIN_ASSESSED} contrats évalués sur la période")
-    worst = widgets.q(loaded, queries.worst_buyers, limit=20, platform=platform, order=ranking,
-                      min_assessed=min_assessed)
-    worst = widgets.with_buyer_links(worst)
-    st.caption("Période d'évaluation : contrats en retard parmi les contrats évalués. Cliquez « Ouvrir » pour la "
-               "fiche de l'acheteur.")
-    widgets.table(
-        worst,
-        columns.config("fiche", "buyer_name", "buyer_siret", "verdict_label", "late_contracts",
-                       "contracts_assessed", "late_rate", "median_delay_days", "platform"),
-        download="acheteurs-en-retard",
-        empty="Aucun acheteur n'a publié en retard dans la fenêtre d'évaluation.",
-    )
-    if not worst.empty:
-        st.markdown("**Ouvrir la fiche d'un acheteur**")
-        for row in worst.head(5).itertuples():
-            st.page_link(page_path("buyer"), query_params={"siret": row.buyer_siret}, icon=":material/account_balance:",
-                         label=f"{md_escape(row.buyer_name or 'Nom inconnu')} ({format_siret(row.buyer_siret)}) — "
-                               f"{plural(row.late_contracts, 'contrat en retard', 'contrats en retard')} sur "
-                               f"{fr_int(row.contracts_assessed)}")
-    st.page_link(page_path("buyers"), label="Tous les acheteurs, filtrables", icon=":material/list_alt:")
+# Three tabs, only the open one built (the whole page at once was several seconds of drawing in the
+# browser at national scale); the open tab is in the URL (?vue=…) so a shared link reopens it.
+TABS = ("Retards", "Plateformes", "Territoires")
+delays_tab, platforms_tab, territory_tab = st.tabs(TABS, key="vue", bind="query-params")
 
 
-# -- by kind of buyer and territory (register of buyers) ----------------------------------------
-kinds = widgets.q(loaded, register_queries.buyer_kind_options)
-if kinds:
+def delays_and_ranking() -> None:
+    left, right = st.columns(2)
+    with left, widgets.error_boundary("l'évolution mensuelle"):
+        st.subheader("Retards par mois de notification")
+        monthly = widgets.q(loaded, queries.monthly, platform=platform)
+        if monthly.empty:
+            st.info("Aucun contrat notifié sur les 36 derniers mois.", icon=":material/info:")
+        else:
+            st.plotly_chart(charts.monthly(monthly, as_of=meta.get("as_of")), width="stretch", config=charts.CONFIG)
+            chart_data(monthly, "retards-par-mois")
+            st.caption("36 derniers mois. Mois grisés : provisoires. Leur échéance de deux mois n'est pas encore passée "
+                       "à la date d'évaluation, et un contrat publié en retard n'apparaît qu'une fois publié : leur "
+                       "part en retard ne peut qu'augmenter.")
+    with right, widgets.error_boundary("la distribution des délais"):
+        st.subheader("Distribution des délais de publication")
+        hist = widgets.q(loaded, queries.delay_histogram, platform=platform)
+        if hist.empty:
+            st.info("Aucun délai calculable dans la fenêtre d'évaluation.", icon=":material/info:")
+        else:
+            st.plotly_chart(charts.delay_histogram(hist), width="stretch", config=charts.CONFIG)
+            chart_data(hist, "distribution-des-delais")
+            st.caption("Contrats notifiés sur la période d'évaluation, par tranches de dix jours ; en orange, "
+                       "au-delà de deux mois. Les délais de plus d'un an et les publications plus d'un mois avant "
+                       "la notification sont regroupés aux deux extrémités.")
+
+
+    with widgets.error_boundary("le classement des acheteurs"):
+        st.subheader("Les acheteurs qui publient le plus en retard")
+        by, minimum = st.columns([2, 1])
+        with by:
+            ranking = widgets.url_select("Classer par", "classement", list(RANKINGS), "count", format_func=RANKINGS.get)
+        min_assessed = 0
+        if ranking == "rate":
+            with minimum:
+                min_assessed = widgets.url_int("Contrats évalués au minimum", "min", RATE_MIN_ASSESSED,
+                                               help="Un taux sur quelques contrats n'a pas de sens (« 4 sur 4 ») : le "
+                                                    "classement par taux ne retient par défaut que les acheteurs d'au "
+                                                    f"moins {RATE_MIN_ASSESSED} contrats évalués sur la période")
+        worst = widgets.q(loaded, queries.worst_buyers, limit=20, platform=platform, order=ranking,
+                          min_assessed=min_assessed)
+        worst = widgets.with_buyer_links(worst)
+        st.caption("Période d'évaluation : contrats en retard parmi les contrats évalués. Cliquez « Ouvrir » pour la "
+                   "fiche de l'acheteur.")
+        widgets.table(
+            worst,
+            columns.config("fiche", "buyer_name", "buyer_siret", "verdict_label", "late_contracts",
+                           "contracts_assessed", "late_rate", "median_delay_days", "platform"),
+            download="acheteurs-en-retard",
+            empty="Aucun acheteur n'a publié en retard dans la fenêtre d'évaluation.",
+        )
+        if not worst.empty:
+            st.markdown("**Ouvrir la fiche d'un acheteur**")
+            for row in worst.head(5).itertuples():
+                st.page_link(page_path("buyer"), query_params={"siret": row.buyer_siret}, icon=":material/account_balance:",
+                             label=f"{md_escape(row.buyer_name or 'Nom inconnu')} ({format_siret(row.buyer_siret)}) — "
+                                   f"{plural(row.late_contracts, 'contrat en retard', 'contrats en retard')} sur "
+                                   f"{fr_int(row.contracts_assessed)}")
+        st.page_link(page_path("buyers"), label="Tous les acheteurs, filtrables", icon=":material/list_alt:")
+
+
+def platforms() -> None:
+    with widgets.error_boundary("les verdicts par plateforme"):
+        st.subheader("Verdicts des acheteurs par plateforme")
+        verdicts = widgets.q(loaded, queries.verdicts_by_platform, platform=platform)
+        if verdicts.empty:
+            st.info("Aucun acheteur.", icon=":material/info:")
+        else:
+            st.plotly_chart(charts.verdicts_by_platform(verdicts, other=OTHER_PLATFORMS), width="stretch",
+                            config=charts.CONFIG)
+            chart_data(verdicts[["platform", "verdict_label", "buyers"]], "verdicts-par-plateforme")
+            st.caption(f"Nombre d'acheteurs par verdict (période d'évaluation), selon la plateforme qui publie leurs "
+                       f"données. « {OTHER_PLATFORMS} » regroupe les plateformes d'un seul acheteur (souvent "
+                       "l'acheteur publiant lui-même) et les plus petites.")
+
+    with widgets.error_boundary("les retards par plateforme"):
+        st.subheader("Retards par plateforme")
+        rates = widgets.q(loaded, queries.platform_rates)
+        if platform:
+            rates = rates[rates["platform"] == platform]
+        if rates.empty:
+            st.info("Aucune plateforme n'a de contrat évalué sur la période.", icon=":material/info:")
+        else:
+            st.plotly_chart(charts.platform_rates(rates), width="stretch", config=charts.CONFIG)
+            widgets.table(rates, columns.config("platform", "buyers", "late_buyers", "contracts_assessed",
+                                                "late_contracts", "late_rate", "median_delay_days"),
+                          download="retards-par-plateforme")
+            st.caption("Période d'évaluation. Contrats rattachés à la plateforme qui les publie ; acheteurs à celle "
+                       "qui publie la plupart de leurs contrats.")
+
+
+def territories() -> None:
+    kinds = widgets.q(loaded, register_queries.buyer_kind_options)
+    if not kinds:
+        st.info("Aucun acheteur n'a encore de nature ni de commune : le répertoire des entreprises n'a pas été "
+                "interrogé (commande « enrich »).", icon=":material/map:")
+        return
     st.subheader("Par nature d'acheteur et par territoire")
     k, r = st.columns(2)
     with k:
@@ -197,3 +210,9 @@ if kinds:
                                                  "contracts_in_window", "late_rate"),
                       download="acheteurs-en-retard-territoire",
                       empty="Aucun acheteur de ce choix n'a publié en retard dans la fenêtre d'évaluation.")
+
+
+for tab, build in ((delays_tab, delays_and_ranking), (platforms_tab, platforms), (territory_tab, territories)):
+    if tab.open:
+        with tab:
+            build()
