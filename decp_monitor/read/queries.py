@@ -750,8 +750,9 @@ def _contracts_select(con, f: ContractFilter, order: str = "recent") -> Select:
 
 def contracts_search(con, f: ContractFilter, order: str = "recent", limit: int = DEFAULT_PAGE_SIZE,
                      offset: int = 0) -> Page:
-    """A page of the contracts matching the filter: their count, then the page itself (a top-N
-    over the same filter; DuckDB reads the wide columns of the page's rows only)."""
+    """A page of the contracts matching the filter: their count (narrow columns), then the page
+    itself, a top-N over the same filter (DuckDB's dynamic filter on the sort column skips the row
+    groups that cannot reach the page: 2 of 13 read for the first page of 1.5 M contracts)."""
     from_sql, params = _contracts_from(f)
     (total,) = con.execute(f"SELECT count(*) {from_sql}", params).fetchone()
     rows = _df(con, f"SELECT {_CONTRACT_COLUMNS} {from_sql} {_contract_order(order, 'c.')} "
