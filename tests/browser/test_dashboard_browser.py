@@ -197,6 +197,27 @@ def test_keyboard_search_a_buyer_by_name_then_open_it_then_by_siret(server, brow
 
 
 @pytest.mark.slow
+def test_keyboard_opens_a_buyer_from_the_acheteurs_table(server, browser):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from tests.dashboard.conftest import LATE
+
+    browser.get(f"{server}/acheteurs")
+    settled(browser, "Au clavier : Tab jusqu'au tableau")
+    tab_to(browser, lambda e: e["label"] == "Nom ou SIRET")
+    keys(browser, "retardville", Keys.ENTER)
+    settled(browser, "1 acheteur.")
+    tab_to(browser, lambda e: e["tag"] == "CANVAS")  # the grid: arrows move between cells
+    keys(browser, Keys.ARROW_DOWN)
+    ActionChains(browser).key_down(Keys.SHIFT).send_keys(Keys.SPACE).key_up(Keys.SHIFT).perform()  # selects the row
+    WebDriverWait(browser, 30).until(lambda d: "/acheteur?" in d.current_url)
+    settled(browser, "Verdict")
+    assert f"siret={LATE}" in browser.current_url and len(browser.window_handles) == 1
+
+
+@pytest.mark.slow
 def test_keyboard_moves_between_pages_by_the_sidebar(server, browser):
     from selenium.webdriver.common.keys import Keys
 
