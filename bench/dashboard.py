@@ -236,8 +236,8 @@ def plan(data_dir: Path) -> dict:
             "SELECT buyer_name, departement, left(cpv, 2) FROM contract_compliance WHERE buyer_name IS NOT NULL "
             "AND departement IS NOT NULL AND cpv IS NOT NULL GROUP BY ALL ORDER BY count(*) DESC LIMIT 1").fetchone()
         (holder,) = con.execute(
-            "SELECT h->>'name' FROM (SELECT unnest(try_cast(holders AS JSON[])) AS h FROM contract_compliance "
-            "WHERE buyer_name = $name AND departement = $dep AND starts_with(cpv, $cpv)) "
+            "SELECT regexp_replace(h, ' \\([^)]*\\)$', '') FROM (SELECT unnest(string_split(holder_names, ' ; ')) AS h "
+            "FROM contract_compliance WHERE buyer_name = $name AND departement = $dep AND starts_with(cpv, $cpv)) "
             "GROUP BY 1 ORDER BY count(*) DESC LIMIT 1", {"name": buyer_name, "dep": departement, "cpv": cpv}).fetchone()
         (until,) = con.execute("SELECT max(notification_date) FROM contract_compliance "
                                "WHERE notification_date <= current_date").fetchone()

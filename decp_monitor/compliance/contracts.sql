@@ -135,7 +135,6 @@ SELECT
          WHEN regexp_matches(trim(c.place_code), '^97[0-9]') THEN left(trim(c.place_code), 3)
          WHEN length(trim(c.place_code)) = 1 THEN lpad(trim(c.place_code), 2, '0')
          ELSE upper(left(trim(c.place_code), 2)) END AS departement,
-    CAST(r.holders AS VARCHAR) AS holders,
     h.holder_names,
     -- Searched with contains(): lower case, accents removed (« electricite » finds « Électricité »).
     strip_accents(lower(h.holder_names)) AS holders_search,

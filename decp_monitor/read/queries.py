@@ -735,7 +735,7 @@ def _contracts_from(f: ContractFilter) -> tuple[str, dict[str, Any]]:
 
 _CONTRACT_COLUMNS = """
     c.notification_date, c.buyer_siret, c.buyer_name, c.contract_id, c.nature, c.objet,
-    c.procedure, c.cpv, c.amount, c.place_code, c.departement, c.holders, c.holder_names,
+    c.procedure, c.cpv, c.amount, c.place_code, c.departement, c.holder_names,
     c.status, c.status_label, c.publication_date, c.deadline,
     CASE WHEN c.days_late > 0 THEN c.days_late END AS days_late, c.in_window,
     c.source_file, c.contract_key
