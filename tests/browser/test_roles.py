@@ -212,7 +212,11 @@ def test_analyst_combined_filter_url_reopens_the_same_results(server, browser, d
                          ("Code CPV (ou son début)", "45")):
         assert browser.find_element(By.CSS_SELECTOR, f"input[aria-label='{label}']").get_attribute("value") == value
 
-    # the page number too: page 2 of a broad search, reopened
+
+@pytest.mark.slow  # two more full loads of the app: 4-5 s
+def test_analyst_url_reopens_the_same_page_number(server, browser):
+    from selenium.webdriver.common.by import By
+
     paged = f"{server}/contrats?cpv=45&tri=amount&page=2"
     browser.get(paged)
     wait_for_text(browser, "Trier par")
