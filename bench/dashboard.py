@@ -227,22 +227,33 @@ def plan(data_dir: Path) -> dict:
                     p["code_marker"] = caption(n, "anomalies")
                     break
 
-        # Contrats: every contract, then a combined filter (a frequent holder's name, the CPV division
-        # of the most frequent code, a minimum amount, late or on time, notified since a year).
+        # Contrats: every contract, then a combined filter of seven: a frequent buyer (a word of its
+        # name), the most frequent holder of its contracts (first word of the name), the CPV division
+        # and département of its most frequent contracts, an amount range, three years of
+        # notifications, on time or late; then its next page when there is one.
         p["contracts_all"] = caption(queries.contracts_search(con, ContractFilter(), limit=1).total, "contrats")
+        buyer_name, departement, cpv = con.execute(
+            "SELECT buyer_name, departement, left(cpv, 2) FROM contract_compliance WHERE buyer_name IS NOT NULL "
+            "AND departement IS NOT NULL AND cpv IS NOT NULL GROUP BY ALL ORDER BY count(*) DESC LIMIT 1").fetchone()
         (holder,) = con.execute(
-            "SELECT h->>'name' FROM (SELECT unnest(try_cast(holders AS JSON[])) AS h FROM records "
-            "USING SAMPLE 20000 ROWS) GROUP BY 1 ORDER BY count(*) DESC LIMIT 1").fetchone()
-        (cpv,) = con.execute("SELECT left(cpv, 2) FROM contracts WHERE cpv IS NOT NULL "
-                             "GROUP BY 1 ORDER BY count(*) DESC LIMIT 1").fetchone()
-        (since,) = con.execute("SELECT max(notification_date) - INTERVAL 1 YEAR FROM contracts "
+            "SELECT regexp_replace(h, ' \\([^)]*\\)$', '') FROM (SELECT unnest(string_split(holder_names, ' ; ')) AS h "
+            "FROM contract_compliance WHERE buyer_name = $name AND departement = $dep AND starts_with(cpv, $cpv)) "
+            "GROUP BY 1 ORDER BY count(*) DESC LIMIT 1", {"name": buyer_name, "dep": departement, "cpv": cpv}).fetchone()
+        (until,) = con.execute("SELECT max(notification_date) FROM contract_compliance "
                                "WHERE notification_date <= current_date").fetchone()
-        combined = ContractFilter(supplier=holder.split()[0], cpv=cpv, amount_min=40000.0,
-                                  statuses=("on_time", "late"), notified_from=since.date())
+        since = dt.date(until.year - 3, until.month, 1)
+        combined = ContractFilter(buyer=max(re.findall(r"[^\W\d_]{4,}", buyer_name), key=len),
+                                  supplier=holder.split()[0], cpv=cpv, amount_min=20000.0, amount_max=5_000_000.0,
+                                  departement=departement, notified_from=since, notified_to=until,
+                                  statuses=("on_time", "late"))
         p["contracts_filter"] = combined
-        p["contracts_params"] = {"titulaire": combined.supplier, "cpv": cpv, "montant_min": "40000",
-                                 "statut": "on_time,late", "du": since.date().isoformat()}
-        p["contracts_marker"] = caption(queries.contracts_search(con, combined, limit=1).total, "contrats")
+        p["contracts_params"] = {"acheteur": combined.buyer, "titulaire": combined.supplier, "cpv": cpv,
+                                 "montant_min": "20000", "montant_max": "5000000", "departement": departement,
+                                 "du": since.isoformat(), "au": until.isoformat(), "statut": "on_time,late"}
+        found = queries.contracts_search(con, combined, limit=1).total
+        p["contracts_total"] = found
+        p["contracts_marker"] = caption(found, "contrats")
+        p["contracts_page2"] = caption(found, "contrats", offset=100) if found > 100 else None
 
         # Console: an example that reads every contract.
         example = "Délai médian de publication par année de notification"
@@ -541,8 +552,16 @@ def steps(p: dict) -> list[Step]:
              lambda a: a.open("acheteur", {"siret": p["small"]}), p["small_markers"]))
     add(Step("open (sidebar)", "Contrats", lambda a: a.sidebar("contrats"), ["Trier par", p["contracts_all"]],
              in_app=True))
-    add(Step("combined filter (URL: holder, CPV, amount, status, period)", "Contrats",
+    add(Step("combined filter (URL: buyer, holder, CPV, amount range, département, period, status)", "Contrats",
              lambda a: a.open("contrats", p["contracts_params"]), [p["contracts_marker"]]))
+    add(Step("combined filter, the seventh typed in the page (buyer + Enter; six others in the URL)", "Contrats",
+             lambda a: a.type_enter("Acheteur (SIRET ou nom)", p["contracts_filter"].buyer), [p["contracts_marker"]],
+             start=("contrats", {k: v for k, v in p["contracts_params"].items() if k != "acheteur"})))
+    add(Step("combined filter (URL) again, queries cached: the browser's and page building's share", "Contrats",
+             lambda a: a.open("contrats", p["contracts_params"]), [p["contracts_marker"]], info=True))
+    if p.get("contracts_page2"):
+        add(Step("combined filter, next page", "Contrats", lambda a: a.step_up("Page (sur"),
+                 [p["contracts_page2"]], start=("contrats", p["contracts_params"])))
     add(Step("open (sidebar)", "Jeux de données", lambda a: a.sidebar("jeux-de-donnees"),
              ["Contrôle en échec", p["datasets_all"]], in_app=True))
     if p.get("check"):
@@ -676,6 +695,8 @@ def page_queries(p: dict) -> list[tuple[str, str, str, tuple, dict]]:
     add(co, "combined filter", "contracts_search", p["contracts_filter"], order="recent", limit=100, offset=0)
     add(co, "combined filter, sorted by amount", "contracts_search", p["contracts_filter"], order="amount",
         limit=100, offset=0)
+    add(co, "combined filter, next page", "contracts_search", p["contracts_filter"], order="recent", limit=100,
+        offset=100)
     ds = "Jeux de données"
     add(ds, "open", "checks_summary")
     add(ds, "open", "datasets", failing_check=None, text="", limit=100, offset=0)

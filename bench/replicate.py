@@ -39,12 +39,13 @@ def replicate(src: Path, dest: Path, contracts: int) -> dict:
                     "FROM records t, n", {"step": step})
         con.execute("INSERT INTO contracts SELECT t.* REPLACE (t.contract_key || '~' || n.i AS contract_key, "
                     "t.first_record_id + n.i * $step AS first_record_id) FROM contracts t, n", {"step": step})
-        # contract_compliance is a view over the stored per-contract table (contract_compliance_rows).
-        con.execute("INSERT INTO contract_compliance_rows SELECT t.* REPLACE (t.contract_key || '~' || n.i "
-                    "AS contract_key) FROM contract_compliance_rows t, n")
-        # The build stores it ordered by buyer (zone maps prune a buyer's rows): so does the copy.
-        con.execute("CREATE OR REPLACE TABLE contract_compliance_rows AS "
-                    "SELECT * FROM contract_compliance_rows ORDER BY buyer_siret")
+        # contract_compliance is a view over the stored contract_compliance_rows (compliance/contracts.sql):
+        # the copies go there, then the table is rewritten in the build's order (by buyer) so that its
+        # zone maps prune as a real build's do.
+        con.execute("CREATE TEMP TABLE copies AS SELECT t.* REPLACE (t.contract_key || '~' || n.i AS contract_key) "
+                    "FROM contract_compliance_rows t, n")
+        con.execute("CREATE OR REPLACE TABLE contract_compliance_rows AS SELECT * FROM "
+                    "(SELECT * FROM contract_compliance_rows UNION ALL SELECT * FROM copies) ORDER BY buyer_siret")
         con.execute("CHECKPOINT")
         counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
                   for t in ("contract_compliance", "contracts", "records")}

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -40,14 +41,109 @@ exemples :
 """
 
 
+# argparse's own words (usage, section titles, the -h help, its error messages), in French.
+# argparse looks each of them up when it writes it, through the module-level names `_` and
+# `ngettext` it imports from gettext. FrenchArgumentParser points these two names at this
+# catalogue only while it builds, parses or prints, then puts them back: no .mo file, no locale
+# setting, and no other parser of the process (pytest's, a library's) changes language. A message
+# missing here (a newer Python's) stays English; tests/test_cli.py checks the ones users meet.
+ARGPARSE_FRENCH = {
+    "usage: ": "utilisation : ",
+    "positional arguments": "arguments",
+    "options": "options",
+    "subcommands": "commandes",
+    "show this help message and exit": "afficher cette aide et quitter",
+    "show program's version number and exit": "afficher la version et quitter",
+    "%(prog)s: error: %(message)s\n": "%(prog)s : erreur : %(message)s\n",
+    "argument %(argument_name)s: %(message)s": "argument %(argument_name)s : %(message)s",
+    "the following arguments are required: %s": "arguments obligatoires manquants : %s",
+    "one of the arguments %s is required": "l'un de ces arguments est obligatoire : %s",
+    "unrecognized arguments: %s": "arguments non reconnus : %s",
+    "not allowed with argument %s": "incompatible avec l'argument %s",
+    "ignored explicit argument %r": "valeur %r ignorée : cette option n'en prend pas",
+    "expected one argument": "une valeur attendue",
+    "expected at most one argument": "une valeur au plus attendue",
+    "expected at least one argument": "au moins une valeur attendue",
+    "expected %s argument": "%s valeur attendue",
+    "expected %s arguments": "%s valeurs attendues",
+    "ambiguous option: %(option)s could match %(matches)s": "option ambiguë : %(option)s peut désigner %(matches)s",
+    "unexpected option string: %s": "option inattendue : %s",
+    "invalid %(type)s value: %(value)r": "valeur invalide : %(value)r (type attendu : %(type)s)",
+    "invalid choice: %(value)r (choose from %(choices)s)": "choix invalide : %(value)r (choix possibles : %(choices)s)",
+    "unknown parser %(parser_name)r (choices: %(choices)s)":
+        "commande inconnue %(parser_name)r (choix possibles : %(choices)s)",
+    "can't open '%(filename)s': %(error)s": "impossible d'ouvrir « %(filename)s » : %(error)s",
+}
+
+
+@contextlib.contextmanager
+def _argparse_in_french():
+    saved = argparse._, argparse.ngettext
+    argparse._ = lambda message: ARGPARSE_FRENCH.get(message, message)
+    argparse.ngettext = lambda one, many, n: (
+        ARGPARSE_FRENCH.get(one, one) if n == 1 else ARGPARSE_FRENCH.get(many, many))
+    try:
+        yield
+    finally:
+        argparse._, argparse.ngettext = saved
+
+
+class FrenchArgumentParser(argparse.ArgumentParser):
+    """An ArgumentParser whose own words are French (ARGPARSE_FRENCH); its sub-commands' parsers
+    are of the same class (argparse makes them with type(self))."""
+
+    def __init__(self, *args, **kwargs):
+        with _argparse_in_french():  # section titles and the -h help are written here
+            super().__init__(*args, **kwargs)
+
+    def add_subparsers(self, **kwargs):
+        with _argparse_in_french():
+            return super().add_subparsers(**kwargs)
+
+    def parse_args(self, args=None, namespace=None):
+        with _argparse_in_french():  # « unrecognized arguments » is written here
+            return super().parse_args(args, namespace)
+
+    def parse_known_args(self, args=None, namespace=None):
+        with _argparse_in_french():  # errors, and the help printed by -h, are written here
+            return super().parse_known_args(args, namespace)
+
+    def format_usage(self):
+        with _argparse_in_french():
+            return super().format_usage()
+
+    def format_help(self):
+        with _argparse_in_french():
+            return super().format_help()
+
+    def error(self, message):
+        with _argparse_in_french():
+            super().error(message)
+
+
 def _add_common(parser: argparse.ArgumentParser, top: bool = False) -> None:
     # On sub-commands the default is SUPPRESS, so that `--data-dir X demo` is not undone by the
     # sub-command's own default.
     parser.add_argument(
         "--data-dir",
         default=None if top else argparse.SUPPRESS,
+        metavar="RÉPERTOIRE",
         help=f"répertoire des bases et du cache (défaut : ${DATA_DIR_ENV} ou « {DEFAULT_DATA_DIR}/ »)",
     )
+
+
+def _integer(value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"« {value} » : nombre entier attendu") from None
+
+
+def _number(value: str) -> float:
+    try:
+        return float(value.replace(",", "."))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"« {value} » : nombre attendu") from None
 
 
 def _minutes(value: str) -> int:
@@ -94,13 +190,14 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = FrenchArgumentParser(
         prog="python -m decp_monitor",
         description=DESCRIPTION,
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"decp-monitor {__version__}")
+    parser.add_argument("--version", action="version", version=f"decp-monitor {__version__}",
+                        help="afficher la version et quitter")
     _add_common(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMANDE")
 
@@ -109,8 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="construire la base à partir du corpus de démonstration généré",
         description="Génère le corpus de démonstration (déterministe) et publie une base construite à partir de lui.",
     )
-    demo.add_argument("--contracts", type=int, default=6000, help="nombre de contrats (défaut : 6000)")
-    demo.add_argument("--buyers", type=int, default=300, help="nombre d'acheteurs (défaut : 300)")
+    demo.add_argument("--contracts", type=_integer, default=6000, metavar="N", help="nombre de contrats (défaut : 6000)")
+    demo.add_argument("--buyers", type=_integer, default=300, metavar="N", help="nombre d'acheteurs (défaut : 300)")
     _add_common(demo)
 
     load = sub.add_parser(
@@ -136,12 +233,13 @@ def build_parser() -> argparse.ArgumentParser:
     refresh.add_argument(
         "--api-base",
         default=None,
+        metavar="URL",
         help="racine de l'API udata (défaut : $DECP_API_BASE ou https://www.data.gouv.fr/api)",
     )
-    refresh.add_argument("--tag", action="append", dest="tags", default=None, help="mot-clé à interroger (répétable)")
-    refresh.add_argument("--dataset-id", action="append", dest="dataset_ids", default=None, help="jeu de données à inclure (répétable)")
-    refresh.add_argument("--max-file-mb", type=int, default=None, help="taille maximale d'un fichier téléchargé, en Mo")
-    refresh.add_argument("--concurrency", type=int, default=4, help="téléchargements simultanés (défaut : 4)")
+    refresh.add_argument("--tag", action="append", dest="tags", default=None, metavar="MOT-CLÉ", help="mot-clé à interroger (répétable)")
+    refresh.add_argument("--dataset-id", action="append", dest="dataset_ids", default=None, metavar="ID", help="jeu de données à inclure (répétable)")
+    refresh.add_argument("--max-file-mb", type=_integer, default=None, metavar="MO", help="taille maximale d'un fichier téléchargé, en Mo")
+    refresh.add_argument("--concurrency", type=_integer, default=4, metavar="N", help="téléchargements simultanés (défaut : 4)")
     refresh.add_argument("--sans-annuaire", action="store_true", dest="no_register",
                          help="ne pas interroger le répertoire des entreprises (noms, nature, commune des acheteurs)")
     refresh.add_argument("--annuaire-minutes", type=_minutes, default=10, metavar="MINUTES",
@@ -162,14 +260,14 @@ def build_parser() -> argparse.ArgumentParser:
             "complète les établissements non diffusibles ou inconnus de l'API ouverte."
         ),
     )
-    enrich.add_argument("--age-max", type=int, default=None, dest="max_age_days", metavar="JOURS",
+    enrich.add_argument("--age-max", type=_integer, default=None, dest="max_age_days", metavar="JOURS",
                         help="réinterroger les SIRET dont l'information a plus de JOURS jours (défaut : 30)")
-    enrich.add_argument("--limite", type=int, default=None, dest="limit", metavar="N",
+    enrich.add_argument("--limite", type=_integer, default=None, dest="limit", metavar="N",
                         help="interroger au plus N SIRET lors de cette exécution")
     enrich.add_argument("--api-url", default=None, metavar="URL",
                         help="racine de l'API Recherche d'entreprises (défaut : $DECP_RECHERCHE_ENTREPRISES_URL "
                              "ou https://recherche-entreprises.api.gouv.fr)")
-    enrich.add_argument("--debit", type=float, default=None, dest="rate", metavar="REQ/S",
+    enrich.add_argument("--debit", type=_number, default=None, dest="rate", metavar="REQ/S",
                         help="requêtes par seconde au plus (défaut : 7, la limite de l'API)")
     _add_common(enrich)
 

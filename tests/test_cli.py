@@ -1,6 +1,8 @@
 import subprocess
 import sys
 
+import pytest
+
 from decp_monitor.cli import main
 from decp_monitor.pipeline.files import iter_files
 from decp_monitor.store.versions import Store
@@ -102,3 +104,46 @@ def test_assessment_periods_given_to_load_are_the_published_ones(tmp_path, real_
     out = capsys.readouterr().out
     assert '"window_months": "6"' in out and '"window_start": "2021-07-01"' in out
     assert Store(tmp_path).meta()["window_months"] == "36"  # the published version is untouched
+
+
+# argparse's own English, as Python 3.11+ writes it; none may reach a user.
+ARGPARSE_ENGLISH = ("usage:", "positional arguments", "optional arguments", "show this help message",
+                    "show program's version", "error:", "the following arguments are required",
+                    "invalid choice", "choose from", "unrecognized arguments", "expected one argument",
+                    "invalid int value", "subcommands")
+
+
+@pytest.mark.parametrize("command", ["", "demo", "load", "refresh", "enrich", "status", "export", "check"])
+def test_help_of_every_command_has_no_english_from_argparse(command, capsys):
+    with pytest.raises(SystemExit) as done:
+        main([command, "--help"] if command else ["--help"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("utilisation : python -m decp_monitor") and "afficher cette aide et quitter" in out
+    assert not [english for english in ARGPARSE_ENGLISH if english in out]
+
+
+@pytest.mark.parametrize(("argv", "french"), [
+    (["status"], "erreur : arguments obligatoires manquants : SIRET"),
+    (["export", "--format", "ods"], "erreur : argument --format : choix invalide : 'ods' (choix possibles : 'csv'"),
+    (["nope"], "erreur : argument COMMANDE : choix invalide : 'nope'"),
+    (["demo", "--contracts"], "erreur : argument --contracts : une valeur attendue"),
+    (["demo", "--contracts", "beaucoup"], "erreur : argument --contracts : « beaucoup » : nombre entier attendu"),
+    (["demo", "en-trop"], "erreur : arguments non reconnus : en-trop"),
+])
+def test_argument_errors_are_french_with_exit_code_2(argv, french, capsys):
+    with pytest.raises(SystemExit) as done:
+        main(argv)
+    assert done.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("utilisation : python -m decp_monitor") and french in err
+    assert not [english for english in ARGPARSE_ENGLISH if english in err]
+
+
+def test_french_words_do_not_leak_into_other_parsers(capsys):
+    import argparse
+
+    with pytest.raises(SystemExit):
+        main(["status"])
+    other = argparse.ArgumentParser(prog="autre")
+    assert other.format_usage().startswith("usage: autre") and "show this help message" in other.format_help()

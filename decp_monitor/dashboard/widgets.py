@@ -295,7 +295,8 @@ def table(df: pd.DataFrame, column_config: dict, *, columns: Optional[Sequence[s
         if chosen:
             st.switch_page(page_path("buyer"), query_params={"siret": str(df.iloc[chosen[0]]["buyer_siret"])})
         st.caption("Cochez la case d'une ligne pour ouvrir la fiche de l'acheteur dans cet onglet "
-                   "(« Ouvrir » l'ouvre dans un nouvel onglet).")
+                   "(« Ouvrir » l'ouvre dans un nouvel onglet). Au clavier : Tab jusqu'au tableau, "
+                   "flèches jusqu'à la ligne, puis Maj + Espace.")
     else:
         st.dataframe(shown, column_config=column_config, column_order=order, hide_index=True,
                      height=height, key=key, width="stretch", placeholder=MISSING)

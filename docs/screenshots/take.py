@@ -52,6 +52,8 @@ SHOTS = [
     ("15-methode", "/methode", "Paramètres de cette version", None, None),
     ("16-contrats", "/contrats?cpv=45&montant_min=40000&tri=amount", "Trier par", None, None),
     ("17-retards-par-plateforme", "/", "Retards par plateforme", None, "Retards par plateforme"),
+    ("20-vue-d-ensemble-territoires", "/", "Par nature d'acheteur et par territoire", None,
+     "Par nature d'acheteur et par territoire"),
 ]
 # At a phone's width: the sidebar starts closed.
 PHONE_SHOTS = [

@@ -114,3 +114,158 @@ def test_a_deep_link_opened_first_after_a_restart_has_no_english_dialog(test_dat
         # mode, with an English dialog over the page; the pages now live in the package.
         assert "Page not found" not in body and "Syndicat des eaux de Retardville" in body
         assert not browser.find_elements(By.CSS_SELECTOR, "[role='dialog']")
+
+
+# -- keyboard only -------------------------------------------------------------------------------
+# A user without a mouse: Tab moves the focus, Enter submits or follows a link, arrows move in a
+# list. Each step asserts where the focus is, then the result on screen. 4 to 8 s each (a rerun per
+# key that submits, a round trip per Tab): behind the slow marker, run by CI's second step.
+
+
+def focused(driver) -> dict:
+    return driver.execute_script(
+        "const e = document.activeElement;"
+        "return {tag: e.tagName, label: e.getAttribute('aria-label') || '', text: (e.innerText || '').trim(),"
+        "        href: e.getAttribute('href') || '', role: e.getAttribute('role') || ''};")
+
+
+def tab_to(driver, matches, limit: int = 60, back: bool = False) -> dict:
+    """Press Tab (Shift+Tab with back) until the focused element matches; fails after `limit`."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    for _ in range(limit):
+        chain = ActionChains(driver)
+        if back:
+            chain.key_down(Keys.SHIFT).send_keys(Keys.TAB).key_up(Keys.SHIFT)
+        else:
+            chain.send_keys(Keys.TAB)
+        chain.perform()
+        now = focused(driver)
+        if matches(now):
+            return now
+    raise AssertionError(f"the focus never reached the control ({limit} Tab); last: {focused(driver)}")
+
+
+def keys(driver, *sequence) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    ActionChains(driver).send_keys(*sequence).perform()
+
+
+def select_all(driver) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    ActionChains(driver).key_down(Keys.CONTROL).send_keys("a").key_up(Keys.CONTROL).perform()
+
+
+def settled(driver, text: str, timeout: float = 30) -> None:
+    """The app idle again with `text` on screen."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, timeout, poll_frequency=0.05).until(lambda d: d.execute_script(
+        "const a = document.querySelector('[data-testid=stApp]');"
+        "return a && a.getAttribute('data-test-script-state') === 'notRunning'"
+        " && document.body.innerText.replace(/[\\u202f\\u00a0]/g, ' ').includes(arguments[0]);", text))
+
+
+@pytest.mark.slow
+def test_keyboard_search_a_buyer_by_name_then_open_it_then_by_siret(server, browser):
+    from selenium.webdriver.common.keys import Keys
+
+    from tests.dashboard.conftest import COMPLIANT, LATE
+
+    browser.get(f"{server}/acheteur")
+    settled(browser, "Vérifier un acheteur")
+    tab_to(browser, lambda e: e["label"] == "SIRET ou nom de l'acheteur")
+    keys(browser, "retardville", Keys.ENTER)
+    settled(browser, "1 acheteur trouvé")
+    link = tab_to(browser, lambda e: e["tag"] == "A" and "Retardville" in e["text"])
+    assert f"siret={LATE}" in link["href"]
+    keys(browser, Keys.ENTER)
+    settled(browser, "Verdict")
+    assert f"siret={LATE}" in browser.current_url and "Syndicat des eaux de Retardville" in body_text(browser)
+
+    # by SIRET, typed with spaces, from the same box (back up the page with Shift+Tab)
+    tab_to(browser, lambda e: e["label"] == "SIRET ou nom de l'acheteur", back=True)
+    select_all(browser)
+    keys(browser, f"{COMPLIANT[:3]} {COMPLIANT[3:6]} {COMPLIANT[6:9]} {COMPLIANT[9:]}", Keys.ENTER)
+    settled(browser, "Commune de Bonneville")
+    settled(browser, "Verdict")
+    assert f"siret={COMPLIANT}" in browser.current_url
+
+
+@pytest.mark.slow
+def test_keyboard_opens_a_buyer_from_the_acheteurs_table(server, browser):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from tests.dashboard.conftest import LATE
+
+    browser.get(f"{server}/acheteurs")
+    settled(browser, "Au clavier : Tab jusqu'au tableau")
+    tab_to(browser, lambda e: e["label"] == "Nom ou SIRET")
+    keys(browser, "retardville", Keys.ENTER)
+    settled(browser, "1 acheteur.")
+    tab_to(browser, lambda e: e["tag"] == "CANVAS")  # the grid: arrows move between cells
+    keys(browser, Keys.ARROW_DOWN)
+    ActionChains(browser).key_down(Keys.SHIFT).send_keys(Keys.SPACE).key_up(Keys.SHIFT).perform()  # selects the row
+    WebDriverWait(browser, 30).until(lambda d: "/acheteur?" in d.current_url)
+    settled(browser, "Verdict")
+    assert f"siret={LATE}" in browser.current_url and len(browser.window_handles) == 1
+
+
+@pytest.mark.slow
+def test_keyboard_moves_between_pages_by_the_sidebar(server, browser):
+    from selenium.webdriver.common.keys import Keys
+
+    browser.get(f"{server}/methode")
+    settled(browser, "L'obligation")
+    for path, marker in (("contrats", "Trier par"), ("acheteurs", "Trier par"), ("", "Les acheteurs qui publient")):
+        link = tab_to(browser, lambda e, path=path: e["tag"] == "A" and e["href"].rstrip("/") == f"{server}/{path}".rstrip("/"))
+        keys(browser, Keys.ENTER)
+        settled(browser, marker)
+        assert browser.current_url.split("?")[0].rstrip("/") == link["href"].rstrip("/")
+
+
+@pytest.mark.slow
+def test_keyboard_uses_the_contrats_filters(server, browser):
+    from selenium.webdriver.common.keys import Keys
+
+    browser.get(f"{server}/contrats")
+    settled(browser, "10 contrats.")
+    tab_to(browser, lambda e: e["label"] == "Acheteur (SIRET ou nom)")
+    keys(browser, "bonneville", Keys.ENTER)
+    settled(browser, "6 contrats.")
+    # amounts: 45 000,50 € × month, from 100 000 € on: months 3 to 6
+    tab_to(browser, lambda e: e["label"] == "Montant HT minimal (€)")
+    keys(browser, "100000", Keys.ENTER)
+    settled(browser, "4 contrats.")
+    # a date typed in its day, month and year fields: month 6's contract was notified in 2024.
+    # Streamlit's date field takes the date when the focus leaves it (Tab), not on Enter.
+    tab_to(browser, lambda e: e["label"].startswith("day") and "Notifié à partir du" in e["label"])
+    keys(browser, "01012025")
+    tab_to(browser, lambda e: "Notifié jusqu'au" in e["label"], limit=3)
+    settled(browser, "3 contrats.")
+    assert "du=2025-01-01" in browser.current_url
+    # a status picked with the arrows in the list (Bonneville publishes on time: none late)
+    tab_to(browser, lambda e: e["label"] == "Statut de publication", back=True)
+    keys(browser, Keys.ARROW_DOWN)
+    for _ in range(10):
+        chosen = browser.execute_script(
+            "const id = document.activeElement.getAttribute('aria-activedescendant');"
+            "const o = id && document.getElementById(id); return o ? o.innerText.trim() : null;")
+        if chosen == "Publié en retard":
+            break
+        keys(browser, Keys.ARROW_DOWN)
+    assert chosen == "Publié en retard"
+    keys(browser, Keys.ENTER, Keys.ESCAPE)
+    settled(browser, "Aucun contrat ne correspond à ces filtres.")
+    assert "statut=late" in browser.current_url and "acheteur=bonneville" in browser.current_url
+    assert "montant_min=100000" in browser.current_url
+
+
+def body_text(driver) -> str:
+    return driver.find_element("tag name", "body").text

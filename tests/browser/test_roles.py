@@ -183,18 +183,21 @@ def test_buyer_deep_link_verdict_contracts_and_export_agree(server, browser, dem
 def test_analyst_combined_filter_url_reopens_the_same_results(server, browser, demo_data):
     from selenium.webdriver.common.by import By
 
-    url = (f"{server}/contrats?titulaire=eiffage&cpv=45&montant_min=40000&statut=on_time,late"
-           "&du=2020-01-01&tri=amount")
+    # all seven filters of the issue: buyer, holder, CPV, amount range, département, period, status
+    url = (f"{server}/contrats?acheteur=argenteuil&titulaire=smacl&cpv=45&montant_min=20000&montant_max=5000000"
+           "&departement=95&du=2020-01-01&au=2026-12-31&statut=on_time,late&tri=amount")
     browser.get(url)
     wait_for_text(browser, "Trier par")
     idle(browser)
-    first_text = body(browser)
-    total = shown_count(first_text, "contrats")
+    total = shown_count(body(browser), "contrats")
+    # counted on the source tables (contracts, the records' holders JSON), not on the stored search columns
     expected = one(demo_data, """
         SELECT count(*) FROM contract_compliance c JOIN contracts k USING (contract_key)
         JOIN records r ON r.record_id = k.first_record_id
-        WHERE contains(lower(CAST(r.holders AS VARCHAR)), 'eiffage') AND starts_with(k.cpv, '45')
-          AND c.amount >= 40000 AND c.status IN ('on_time', 'late') AND c.notification_date >= DATE '2020-01-01'""")[0]
+        WHERE contains(lower(c.buyer_name), 'argenteuil') AND contains(lower(CAST(r.holders AS VARCHAR)), 'smacl')
+          AND starts_with(k.cpv, '45') AND c.amount BETWEEN 20000 AND 5000000 AND left(k.place_code, 2) = '95'
+          AND c.status IN ('on_time', 'late')
+          AND c.notification_date BETWEEN DATE '2020-01-01' AND DATE '2026-12-31'""")[0]
     assert total == expected > 0
     grid = browser.find_element(By.CSS_SELECTOR, "[data-testid='stDataFrame']")
     assert grid.is_displayed()
@@ -205,8 +208,27 @@ def test_analyst_combined_filter_url_reopens_the_same_results(server, browser, d
     idle(browser)
     assert shown_count(body(browser), "contrats") == total
     # the filters came back from the URL into the widgets
-    assert browser.find_element(By.CSS_SELECTOR, "input[aria-label='Titulaire (SIRET ou nom)']").get_attribute(
-        "value") == "eiffage"
+    for label, value in (("Acheteur (SIRET ou nom)", "argenteuil"), ("Titulaire (SIRET ou nom)", "smacl"),
+                         ("Code CPV (ou son début)", "45")):
+        assert browser.find_element(By.CSS_SELECTOR, f"input[aria-label='{label}']").get_attribute("value") == value
+
+
+@pytest.mark.slow  # two more full loads of the app: 4-5 s
+def test_analyst_url_reopens_the_same_page_number(server, browser):
+    from selenium.webdriver.common.by import By
+
+    paged = f"{server}/contrats?cpv=45&tri=amount&page=2"
+    browser.get(paged)
+    wait_for_text(browser, "Trier par")
+    idle(browser)
+    caption = re.search(r"Contrats 101 à 200 sur ([\d\u202f]+)\.", body(browser))
+    assert caption, body(browser)[:3000]
+    browser.get("about:blank")
+    browser.get(paged)
+    wait_for_text(browser, "Trier par")
+    idle(browser)
+    assert caption.group(0) in body(browser)
+    assert browser.find_element(By.CSS_SELECTOR, "input[aria-label^='Page (sur']").get_attribute("value") == "2"
 
 
 def test_one_click_on_a_row_opens_the_buyer_in_the_same_tab(server, browser, demo_data):

@@ -29,7 +29,9 @@ with st.container(border=True):
     with a:
         buyer = widgets.url_text("Acheteur (SIRET ou nom)", "acheteur", placeholder="ex. 214 400 368 ou Nantes")
     with b:
-        supplier = widgets.url_text("Titulaire (SIRET ou nom)", "titulaire", placeholder="ex. Eiffage")
+        supplier = widgets.url_text("Titulaire (SIRET ou nom)", "titulaire", placeholder="ex. Eiffage",
+                                    help="Une partie du nom (accents et majuscules ignorés) ou le SIRET, "
+                                         "avec ou sans espaces, ou son début")
     with c:
         cpv = widgets.url_text("Code CPV (ou son début)", "cpv", placeholder="ex. 45 pour les travaux",
                                help="Les contrats dont le code CPV commence par ces chiffres")
