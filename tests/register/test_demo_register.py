@@ -88,7 +88,7 @@ def test_closed_buyer_page_says_closed_and_links_its_successor(demo_app, demo_di
 
 
 def test_overview_map_and_buyers_filters(demo_app, demo_dir):
-    open_page(demo_app, page_path("overview"))
+    open_page(demo_app, page_path("overview"), vue="Territoires")
     assert "Par nature d'acheteur et par territoire" in texts(demo_app.subheader)
     maps = [c for c in demo_app.get("plotly_chart") if '"fill":"toself"' in c.proto.spec.replace(" ", "")]
     assert maps and maps[0].proto.spec.count('"toself"') >= 96  # one outline per metropolitan département
