@@ -38,7 +38,8 @@ def markdown(report: dict) -> str:
         excluded = ", ".join(f"{k} {_n(v)}" for k, v in sorted(c.get("excluded", {}).items(), key=lambda kv: -kv[1]))
         add(f"- Corpus ({c.get('generator', 'demo generator')}, seed {c.get('seed')}, as of {c.get('as_of')}): {_n(c['records'])} records "
             f"({_n(c['marches'])} marchés, {_n(c['concessions'])} concessions, {_n(c['modifications'])} modifications), "
-            f"{_n(c['buyers'])} buyers; written in {c['seconds']} s. Files: {files}.")
+            f"{_n(c['buyers'])} buyers; written in {c['seconds']} s"
+            + (" (by an earlier run, reused: `--reuse`)" if c.get("reused") else "") + f". Files: {files}.")
         add(f"- Clean records (the comparison set): {_n(c['clean_records'])}; left out: {excluded or 'none'}.")
     add("")
     for name, value in report.items():
