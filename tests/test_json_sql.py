@@ -108,6 +108,80 @@ def test_both_2024_arrays_are_read_in_file_order(tmp_path):
         (0, "concession", "C1"), (1, "concession", "C2"), (2, "marche", "M1")]
 
 
+BASE = {"_type": "Marché", "id": "2024-001", "acheteur": {"id": "21440036800012", "nom": "Commune de Nantes"},
+        "nature": "Marché", "objet": "Travaux", "codeCPV": "45000000-7", "procedure": "Procédure adaptée",
+        "lieuExecution": {"code": "44000", "typeCode": "Code postal", "nom": "Nantes"}, "dureeMois": 12,
+        "dateNotification": "2024-01-15", "datePublicationDonnees": "2024-02-01", "montant": 1500.5,
+        "titulaires": [{"typeIdentifiant": "SIRET", "id": "38000000000014", "denominationSociale": "Eiffage \"Route\""}],
+        "modifications": [{"id": 1, "objetModification": "Avenant", "dateNotificationModification": "2024-03-01",
+                           "datePublicationDonneesModification": "2024-03-05", "montant": 1600, "dureeMois": 13}]}
+# (label, change to BASE, read by the typed lane?) — each record either provably reads the same
+# through DuckDB's typed reader, or is routed to the exact lane; both must give the streaming
+# reader's tables.
+LANES = [
+    ("plain", {}, True),
+    ("numbers as text", {"montant": "1500.5", "dureeMois": "12", "id": 7}, True),
+    ("float id and whole float duration", {"id": 1.5, "dureeMois": 12.0}, True),
+    ("date with offset, nulls", {"dateNotification": "2024-01-15+01:00", "dateDebutExecution": None,
+                                 "lieuExecution": None, "autoriteConcedante": None, "titulaires": None}, True),
+    ("no modifications key", {"modifications": None}, True),
+    ("amount with spaces and comma", {"montant": " 12 000,50 "}, False),
+    ("buyer id with spaces", {"acheteur": {"id": "214 400 368 00012"}}, False),
+    ("duration not whole", {"dureeMois": 12.5}, False),
+    ("boolean text", {"nature": True}, False),
+    ("object text", {"objet": {"fr": "Travaux"}}, False),
+    ("cpv list", {"codeCPV": ["45000000-7"]}, False),
+    ("concession type", {"_type": "Contrat de concession"}, False),
+    ("wrapped holder", {"titulaires": [{"titulaire": {"id": "38000000000014"}}]}, False),
+    ("empty holder", {"titulaires": [{}]}, False),
+    ("null wrapper holder", {"titulaires": [{"titulaire": None}]}, False),
+    ("null wrapper modification", {"modifications": [{"modification": None}]}, False),
+    ("empty modification", {"modifications": [{}]}, False),
+    ("falsy modification object", {"modifications": [{"objetModification": 0, "objet": "Avenant 1"}]}, False),
+    ("date in the future", {"datePublicationDonnees": "2099-01-01"}, False),
+    ("missing publication date", {"datePublicationDonnees": None}, False),
+    ("invalid siret", {"acheteur": {"id": "21440036800013"}}, False),
+    ("absurd amount", {"montant": 2e11}, False),
+    ("string value looking like a key", {"objet": ": x"}, False),
+]
+
+
+def test_each_record_takes_the_lane_that_reads_it_exactly(tmp_path):
+    records = [dict(BASE, id=f"R{i}", **change) if "id" not in change else dict(BASE, **change)
+               for i, (_, change, _) in enumerate(LANES)]
+    path = tmp_path / "lanes.json"
+    path.write_text(json.dumps({"marches": records}, ensure_ascii=False, indent=1), encoding="utf-8")
+    outcome = assert_same(path)
+    assert outcome.reason is None and outcome.records == len(LANES)
+    assert outcome.exact == sum(not fast for _, _, fast in LANES)
+    _, by_sql = sql_tables(path, "f.json")
+    assert by_sql["modifications"] and any(r[-1] == 0 for r in by_sql["records"])
+
+
+@pytest.mark.parametrize("record", [
+    {"acheteur": "21440036800012"},  # a string where the typed reader wants an object
+    {"titulaires": {"titulaire": {"id": "38000000000014"}}},  # an object where it wants a list
+    {"modifications": [["x"]]},  # a list where it wants an object
+], ids=["buyer_text", "holders_object", "nested_list"])
+def test_what_the_typed_reader_rejects_is_read_by_the_exact_lane(tmp_path, record):
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps({"marches": [BASE, dict(BASE, **record)]}))
+    outcome = assert_same(path)
+    if outcome.reason is None:
+        assert outcome.exact == 2  # the whole array, since DuckDB's typed read failed
+
+
+@pytest.mark.parametrize("key", ["nom ", " nom", "nom\u00a0", "nom\\u00a0", "nom\\t", "\u2003nom", "\\u2003nom"])
+def test_keys_with_stray_spaces_are_never_read_by_the_typed_lane(tmp_path, key):
+    # The typed reader would silently miss "nom " (no column of that name); the Python
+    # normaliser strips it. The record goes to the exact lane, which declines the file.
+    path = tmp_path / "k.json"
+    text = json.dumps({"marches": [BASE, dict(BASE, acheteur={"id": "21440036800012", "NOM": "Nantes"})]})
+    path.write_text(text.replace('"NOM"', '"' + key + '"'))
+    outcome = assert_same(path)
+    assert outcome.reason is not None and "atypiques" in outcome.reason
+
+
 @pytest.mark.parametrize("content, reason", [
     (b'{"marches": [{"id": "A", "montant": NaN}]}', "NaN"),
     (b'\xef\xbb\xbf{"marches": [{"id": "A"}]}', "BOM"),

@@ -41,6 +41,18 @@ MACROS, STAGE = SQL_FILE.read_text(encoding="utf-8").split("-- stage --", 1)
 # The characters Python's str.strip() removes, as an SQL literal (no quote among them).
 PY_WHITESPACE = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
 MACROS = MACROS.replace("{PY_WHITESPACE}", PY_WHITESPACE)
+FAST_FILE = Path(__file__).resolve().with_name("json_fast.sql")
+FAST_MACROS, FAST_STAGE = FAST_FILE.read_text(encoding="utf-8").split("-- stage --", 1)
+# A key that Python's str.strip() would change, in a record's JSON text (RE2): a space (any
+# character str.isspace() accepts, raw or escaped) just inside the quotes of a string followed by
+# ":", or just after the quote of a string that follows "{" or ",". Conservative: a string value
+# such as ":x" or an array item " x" also matches, which only sends that record to the exact lane.
+_PY_SPACE = r"[\s\x{0b}\x{0c}\x{1c}-\x{1f}\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
+SPACED_KEY = (r'(?:' + _PY_SPACE + r'|\\[tnrfb]|\\u[0-9a-fA-F]{4})"\s*:'
+              r'|[{,]\s*"(?:' + _PY_SPACE + r'|\\[tnrfbu])')
+# The exact lane reads either the records the fast lane routed to it, or a whole array.
+_WHOLE_ARRAY = "(SELECT ord - 1 + $offset AS position, j FROM read_json_objects($path, format = 'array') " \
+               "WITH ORDINALITY AS t(j, ord))"
 # Below this size the streaming reader is quicker than setting up a query (per-publication files
 # hold a handful of records); above it DuckDB's reader is several times faster.
 MIN_SQL_BYTES = 1 << 20
@@ -52,6 +64,9 @@ MOJIBAKE = "\ufffd".encode()
 _SPACE = b" \t\r\n"
 _ROOT = re.compile(rb'\s*\{(?:\s*"[^"\\]{0,80}"\s*:\s*"[^"\\]{0,500}"\s*,)*\s*"marches"\s*:\s*([\[{])')
 _INNER = re.compile(rb'\s*"(marche|contrat-concession)"\s*:\s*\[')
+LANE_COLUMNS = ("position, kind, buyer_siret, buyer_name, contract_id, uid, nature, objet, procedure, cpv, amount, "
+                "duration_months, notification_date, start_date, publication_date, notification_date_raw, "
+                "publication_date_raw, place_code, place_type, place_name, holders, modifications, findings")
 _KINDS = {b"marche": "marche", b"contrat-concession": "concession"}
 
 
@@ -59,6 +74,7 @@ _KINDS = {b"marche": "marche", b"contrat-concession": "concession"}
 class Outcome:
     reason: Optional[str] = None  # French: why the file must be read by the streaming reader
     records: int = 0
+    exact: int = 0  # records the exact lane read (json_sql.sql); the others, the typed lane (json_fast.sql)
     format: Optional[str] = None
     findings: list[Finding] = field(default_factory=list)
 
@@ -159,15 +175,26 @@ def scan(mm) -> tuple[int, str]:
 
 def install(con: duckdb.DuckDBPyConnection) -> None:
     """The normaliser's macros and the severity of each finding code, once per connection."""
-    if con.execute("SELECT count(*) FROM duckdb_functions() WHERE function_name = 'decp_unwrap'").fetchall()[0][0]:
+    if con.execute("SELECT count(*) FROM duckdb_functions() WHERE function_name = 'decp_fast_holder_ok'").fetchall()[0][0]:
         return
     install_siret_sql(con)
-    for statement in MACROS.split(";\n"):  # one by one: DuckDB's splitter trips on quotes in comments
+    for statement in (MACROS + FAST_MACROS).split(";\n"):  # one by one: DuckDB's splitter trips on quotes in comments
         if statement.strip():
             con.execute(statement)
     severities = pa.table({"code": list(finding_codes.CODES),  # noqa: F841 - read by DuckDB
                            "severity": [finding_codes.severity(c) for c in finding_codes.CODES]})
     con.execute("CREATE OR REPLACE TEMP TABLE decp_severities AS SELECT * FROM severities")
+    # The columns both lanes give (json_fast.sql, json_sql.sql), for a lane that reads nothing.
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE decp_fast_empty (
+            position BIGINT, kind VARCHAR, buyer_siret VARCHAR, buyer_name VARCHAR, contract_id VARCHAR,
+            uid VARCHAR, nature VARCHAR, objet VARCHAR, procedure VARCHAR, cpv VARCHAR, amount DOUBLE,
+            duration_months INTEGER, notification_date DATE, start_date DATE, publication_date DATE,
+            notification_date_raw VARCHAR, publication_date_raw VARCHAR, place_code VARCHAR, place_type VARCHAR,
+            place_name VARCHAR, holders VARCHAR,
+            modifications STRUCT(position BIGINT, modification_id VARCHAR, notification_date DATE,
+                                 publication_date DATE, amount DOUBLE, duration_months INTEGER, objet VARCHAR)[],
+            findings STRUCT(code VARCHAR, field VARCHAR, message VARCHAR, value VARCHAR)[])""")
 
 
 def _copy_range(source: Path, start: int, end: int, folder: str, index: int) -> str:
@@ -204,29 +231,32 @@ def load_json_sql(con: duckdb.DuckDBPyConnection, path: Path, name: str, resourc
     stages: list[str] = []
     try:
         with tempfile.TemporaryDirectory(prefix="decp-json-") as folder:
-            offset = 0
+            offset = exact_count = 0
             for index, part in enumerate(parts):
                 whole = part.start == 0 and part.end == size
                 source = str(path) if whole else _copy_range(path, part.start, part.end, folder, index)
-                stage = f"decp_stage_{index}"
-                con.execute(STAGE.replace("decp_stage", stage),
-                            {"path": source, "offset": offset, "hint": part.hint, "today": today})
-                stages.append(stage)
-                count, exotic = con.execute(
-                    f"SELECT count(*), coalesce(bool_or(exotic OR list_bool_or(list_transform(findings, "
-                    f"lambda f: f.message IS NULL))), FALSE) FROM {stage}").fetchall()[0]
-                if exotic:
-                    return Outcome(reason="contenu que seul le lecteur en flux reproduit (valeurs atypiques)")
+                params = {"path": source, "offset": offset, "hint": part.hint, "today": today}
+                fast, exact = f"decp_fast_{index}", f"decp_stage_{index}"
+                stages += [fast, exact]
+                count, routed = _read_part(con, params, fast, exact)
+                if routed:
+                    bad = con.execute(
+                        f"SELECT coalesce(bool_or(exotic OR list_bool_or(list_transform(findings, "
+                        f"lambda f: f.message IS NULL))), FALSE) FROM {exact}").fetchall()[0][0]
+                    if bad:
+                        return Outcome(reason="contenu que seul le lecteur en flux reproduit (valeurs atypiques)")
                 offset += count
-        for stage in stages:
-            _write(con, stage, name, resource_id, first_record_id, fmt)
+                exact_count += routed
+        for index in range(len(parts)):
+            _write(con, f"decp_fast_{index}", f"decp_stage_{index}", name, resource_id, first_record_id, fmt)
     except duckdb.Error as exc:
         message = re.sub(r"\s+", " ", str(exc))[:200]
         return Outcome(reason=f"refusé par DuckDB ({message})")
     finally:
         for stage in stages:
             con.execute(f"DROP TABLE IF EXISTS {stage}")
-    outcome = Outcome(records=offset, format=fmt)
+        con.execute("DROP TABLE IF EXISTS decp_routed")
+    outcome = Outcome(records=offset, exact=exact_count, format=fmt)
     if replacement:
         outcome.findings.append(finding(name, "mojibake",
                                         f"{replacement} caractère(s) de remplacement U+FFFD (texte corrompu)",
@@ -236,7 +266,42 @@ def load_json_sql(con: duckdb.DuckDBPyConnection, path: Path, name: str, resourc
     return outcome
 
 
-def _write(con, stage: str, name: str, resource_id: Optional[str], first_record_id: int, fmt: str) -> None:
+def _read_part(con, params: dict, fast: str, exact: str) -> tuple[int, int]:
+    """Both lanes over one record array: (records, records read by the exact lane).
+
+    The typed read (json_fast.sql) keeps the records it reads exactly; one pass over the records'
+    JSON text then picks the others, and those whose keys have stray spaces, for the exact lane
+    (json_sql.sql). When DuckDB's typed reader rejects the array (a repeated key, a value of an
+    unexpected JSON type…), the exact lane reads all of it, as it did before the fast lane existed.
+    """
+    try:
+        con.execute(FAST_STAGE.replace("TABLE decp_fast AS", f"TABLE {fast} AS"), params)
+    except duckdb.Error:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {fast} AS SELECT * FROM decp_fast_empty")
+        source = _WHOLE_ARRAY
+    else:
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE decp_routed AS
+            SELECT o.position, o.j FROM {_WHOLE_ARRAY} o LEFT JOIN {fast} f USING (position)
+            WHERE f.position IS NULL OR regexp_matches(o.j, $spaced)
+            """, {"path": params["path"], "offset": params["offset"], "spaced": SPACED_KEY})
+        con.execute(f"DELETE FROM {fast} WHERE position IN (SELECT position FROM decp_routed)")
+        source = "decp_routed"
+    count_fast = con.execute(f"SELECT count(*) FROM {fast}").fetchall()[0][0]
+    if source == "decp_routed" and not con.execute("SELECT count(*) FROM decp_routed").fetchall()[0][0]:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {exact} AS SELECT * FROM decp_fast_empty")
+        return count_fast, 0
+    con.execute(STAGE.replace("TABLE decp_stage AS", f"TABLE {exact} AS").replace("FROM decp_source", f"FROM {source}"),
+                params if source == _WHOLE_ARRAY else {"hint": params["hint"], "today": params["today"]})
+    routed = con.execute(f"SELECT count(*) FROM {exact}").fetchall()[0][0]
+    return count_fast + routed, routed
+
+
+def _write(con, fast: str, exact: str, name: str, resource_id: Optional[str], first_record_id: int,
+           fmt: str) -> None:
+    """Both lanes' records, modifications and findings, in file order."""
+    stage = (f"(SELECT {LANE_COLUMNS} FROM {fast} UNION ALL SELECT {LANE_COLUMNS} FROM {exact} ORDER BY position)")
     params = {"name": name, "resource_id": resource_id, "first": first_record_id, "format": fmt}
     con.execute(
         f"""
@@ -259,6 +324,6 @@ def _write(con, stage: str, name: str, resource_id: Optional[str], first_record_
         INSERT INTO findings
         SELECT $name, $resource_id, position, f.field, f.code, s.severity, f.message, left(f.value, 200),
                buyer_siret, contract_id
-        FROM (SELECT position, buyer_siret, contract_id, unnest(findings) AS f FROM {stage}) r
+        FROM (SELECT position, buyer_siret, contract_id, unnest(findings) AS f FROM {exact}) r
         JOIN decp_severities s ON s.code = r.f.code
         """, {"name": name, "resource_id": resource_id})

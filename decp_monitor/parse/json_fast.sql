@@ -1,0 +1,145 @@
+-- The fast lane of the SQL path for DECP JSON (json_sql.py): DuckDB's typed reader
+-- (read_json with explicit columns) over one record array, then normalisation over typed
+-- columns. A record takes this lane only when its typed read is provably what the Python
+-- normaliser (normalise.py) reads and it yields no finding; every other record is routed to the
+-- exact lane (json_sql.sql's stage, over the JSON of those records only), which owns the findings.
+--
+-- Where the typed read is lossy, and how each case is routed to the exact lane:
+-- - scalars are read as VARCHAR: a string and a number give the same text (DuckDB prints doubles
+--   as Python does, integers digit for digit), but an object, a list or a boolean becomes text that
+--   Python would not keep (`decp_plain` is false for those);
+-- - absent and null are the same NULL: the lane never needs the difference (concessions, whose
+--   field choice depends on key presence, always go to the exact lane; `{}` and
+--   `{"titulaire": null}` inside a list, which the normaliser keeps and drops, both read as all-NULL
+--   and are routed);
+-- - keys are matched exactly: keys with stray spaces are found in the record's text by json_sql.py
+--   (SPACED_KEY) and routed; repeated keys of a record or of an object make DuckDB reject the file
+--   (then the exact lane reads it whole);
+-- - a value of another JSON type than the column's (an object where a list is due…) makes DuckDB
+--   reject the file, likewise.
+-- Macros first (installed once per connection with json_sql.sql's), then the query after the stage marker.
+
+-- A scalar read as VARCHAR that Python's _text() reads the same (not an object, a list, a boolean).
+CREATE OR REPLACE TEMP MACRO decp_plain(v) AS v IS NULL OR NOT (
+    starts_with(v, '{') OR starts_with(v, '[') OR v IN ('true', 'false', 'inf', '-inf', 'nan', '-nan'));
+CREATE OR REPLACE TEMP MACRO decp_fast_text(v) AS nullif(decp_strip(v), '');
+-- A date the normaliser reads without any finding (text computed beforehand).
+CREATE OR REPLACE TEMP MACRO decp_fast_date_ok(t, today) AS
+    decp_date_problem(t) IS NULL AND NOT decp_missing_date(t) AND TRY_CAST(left(t, 10) AS DATE) <= today;
+-- An amount the normaliser reads without any finding: a plain decimal between 0 and 1e11.
+CREATE OR REPLACE TEMP MACRO decp_fast_amount_ok(v) AS v IS NULL
+    OR (regexp_full_match(v, '[0-9]{1,15}(\.[0-9]{1,20})?') AND CAST(v AS DOUBLE) <= 1e11);
+-- A duration the normaliser reads as a whole number of months without any finding.
+CREATE OR REPLACE TEMP MACRO decp_fast_duration_ok(v) AS v IS NULL OR regexp_full_match(v, '[0-9]{1,9}(\.0)?');
+-- Texts json.dumps(ensure_ascii=False) and the holders' writer below agree on.
+CREATE OR REPLACE TEMP MACRO decp_fast_holder_ok(h) AS
+    h.titulaire IS NULL AND h.concessionnaire IS NULL
+    AND NOT (h.id IS NULL AND h.typeIdentifiant IS NULL AND h.denominationSociale IS NULL)
+    AND decp_plain(h.id) AND decp_plain(h.typeIdentifiant) AND decp_plain(h.denominationSociale)
+    AND NOT decp_odd_chars(h.id) AND NOT decp_odd_chars(h.typeIdentifiant) AND NOT decp_odd_chars(h.denominationSociale);
+
+-- stage --
+CREATE OR REPLACE TEMP TABLE decp_fast AS
+WITH src AS (
+    SELECT ord - 1 + $offset AS position, *
+    FROM read_json($path, format = 'array', records = 'true', maximum_object_size = 268435456, columns = {
+        '_type': 'VARCHAR', 'id': 'VARCHAR', 'uid': 'VARCHAR', 'nature': 'VARCHAR', 'objet': 'VARCHAR',
+        'procedure': 'VARCHAR', 'codeCPV': 'VARCHAR',
+        'acheteur': 'STRUCT(id VARCHAR, nom VARCHAR)',
+        'autoriteConcedante': 'VARCHAR', 'concessionnaires': 'VARCHAR',
+        'dateNotification': 'VARCHAR', 'dateDebutExecution': 'VARCHAR', 'datePublicationDonnees': 'VARCHAR',
+        'montant': 'VARCHAR', 'dureeMois': 'VARCHAR',
+        'lieuExecution': 'STRUCT(code VARCHAR, typeCode VARCHAR, nom VARCHAR)',
+        'titulaires': 'STRUCT(id VARCHAR, typeIdentifiant VARCHAR, denominationSociale VARCHAR, '
+                      'titulaire VARCHAR, concessionnaire VARCHAR)[]',
+        'modifications': 'STRUCT(id VARCHAR, objetModification VARCHAR, objet VARCHAR, '
+                         'dateNotificationModification VARCHAR, dateSignatureModification VARCHAR, '
+                         'datePublicationDonneesModification VARCHAR, montant VARCHAR, valeurGlobale VARCHAR, '
+                         'dureeMois VARCHAR, modification VARCHAR)[]'})
+         WITH ORDINALITY AS t(_type, id, uid, nature, objet, procedure, codeCPV, acheteur, autoriteConcedante,
+                              concessionnaires, dateNotification, dateDebutExecution, datePublicationDonnees,
+                              montant, dureeMois, lieuExecution, titulaires, modifications, ord)
+), t1 AS (
+    SELECT position, _type, uid, nature, objet, procedure, codeCPV, acheteur, autoriteConcedante, concessionnaires,
+           montant, dureeMois, lieuExecution, titulaires, modifications,
+           decp_fast_text(id) AS contract_id, decp_plain(id) AS id_plain,
+           decp_fast_text(acheteur.id) AS siret,
+           decp_fast_text(dateNotification) AS notification_date_raw,
+           decp_fast_text(dateDebutExecution) AS start_text,
+           decp_fast_text(datePublicationDonnees) AS publication_date_raw
+    FROM src
+), t2 AS (
+    SELECT *,
+           TRY_CAST(left(notification_date_raw, 10) AS DATE) AS notification_date,
+           TRY_CAST(left(start_text, 10) AS DATE) AS start_date,
+           TRY_CAST(left(publication_date_raw, 10) AS DATE) AS publication_date,
+           -- Every condition under which the normaliser gives exactly what this lane writes.
+           $hint IS DISTINCT FROM 'concession'
+           AND (_type IS NULL OR (decp_plain(_type) AND NOT contains(lower(_type), 'concession')))
+           AND autoriteConcedante IS NULL AND concessionnaires IS NULL
+           AND acheteur IS NOT NULL AND decp_plain(acheteur.id) AND decp_plain(acheteur.nom)
+           AND regexp_full_match(siret, '[0-9]{14}') AND siret_is_valid(siret)
+           AND contract_id IS NOT NULL AND id_plain
+           AND decp_plain(uid) AND decp_plain(nature) AND decp_plain(objet) AND decp_plain(procedure)
+           AND decp_plain(codeCPV)
+           AND decp_fast_date_ok(notification_date_raw, $today)
+           AND decp_fast_date_ok(publication_date_raw, $today)
+           AND TRY_CAST(left(publication_date_raw, 10) AS DATE) >= TRY_CAST(left(notification_date_raw, 10) AS DATE)
+           AND (start_text IS NULL OR decp_fast_date_ok(start_text, $today))
+           AND decp_fast_amount_ok(montant) AND decp_fast_duration_ok(dureeMois)
+           AND (lieuExecution IS NULL OR (decp_plain(lieuExecution.code) AND decp_plain(lieuExecution.typeCode)
+                                          AND decp_plain(lieuExecution.nom)))
+           AND coalesce(list_bool_and(list_transform(titulaires, lambda h: decp_fast_holder_ok(h))), TRUE)
+           AS fast_record
+    FROM t1
+), t3 AS (
+    SELECT *,
+           list_transform(modifications, lambda m, i: {
+               'position': i - 1, 'modification_id': decp_fast_text(m.id),
+               'notif_text': decp_fast_text(m.dateNotificationModification),
+               'published_text': decp_fast_text(m.datePublicationDonneesModification),
+               'montant': m.montant, 'dureeMois': m.dureeMois,
+               'objet': CASE WHEN m.objetModification IS NOT NULL AND m.objetModification <> ''
+                             THEN decp_fast_text(m.objetModification) ELSE decp_fast_text(m.objet) END,
+               'ok': m.modification IS NULL AND m.dateSignatureModification IS NULL AND m.valeurGlobale IS NULL
+                     AND NOT (m.id IS NULL AND m.objetModification IS NULL AND m.objet IS NULL
+                              AND m.dateNotificationModification IS NULL AND m.datePublicationDonneesModification IS NULL
+                              AND m.montant IS NULL AND m.dureeMois IS NULL)
+                     AND decp_plain(m.id) AND decp_plain(m.objetModification) AND decp_plain(m.objet)
+                     AND coalesce(TRY_CAST(m.objetModification AS DOUBLE) <> 0, TRUE)
+                     AND decp_fast_amount_ok(m.montant) AND decp_fast_duration_ok(m.dureeMois)}) AS mods1
+    FROM t2
+    WHERE fast_record
+), t4 AS (
+    SELECT *,
+           list_transform(mods1, lambda m: {
+               'position': m.position, 'modification_id': m.modification_id,
+               'notification_date': TRY_CAST(left(m.notif_text, 10) AS DATE),
+               'publication_date': TRY_CAST(left(m.published_text, 10) AS DATE),
+               'amount': CAST(m.montant AS DOUBLE),
+               'duration_months': CAST(CAST(m.dureeMois AS DOUBLE) AS INTEGER),
+               'objet': m.objet,
+               'ok': m.ok
+                     AND (m.notif_text IS NULL OR (decp_fast_date_ok(m.notif_text, $today)
+                          AND TRY_CAST(left(m.notif_text, 10) AS DATE) >= notification_date))
+                     AND (m.published_text IS NULL OR decp_fast_date_ok(m.published_text, $today))}) AS mods2
+    FROM t3
+)
+SELECT position, 'marche' AS kind, siret AS buyer_siret, decp_fast_text(acheteur.nom) AS buyer_name, contract_id,
+       decp_fast_text(uid) AS uid, decp_fast_text(nature) AS nature, decp_fast_text(objet) AS objet,
+       decp_fast_text(procedure) AS procedure, decp_fast_text(codeCPV) AS cpv,
+       CAST(montant AS DOUBLE) AS amount, CAST(CAST(dureeMois AS DOUBLE) AS INTEGER) AS duration_months,
+       notification_date, start_date, publication_date, notification_date_raw, publication_date_raw,
+       decp_fast_text(lieuExecution.code) AS place_code, decp_fast_text(lieuExecution.typeCode) AS place_type,
+       decp_fast_text(lieuExecution.nom) AS place_name,
+       CASE WHEN len(titulaires) > 0 THEN '[' || array_to_string(list_transform(titulaires, lambda h:
+           '{"id": ' || decp_json_text(decp_fast_text(h.id)) || ', "type_id": '
+           || decp_json_text(decp_fast_text(h.typeIdentifiant)) || ', "name": '
+           || decp_json_text(decp_fast_text(h.denominationSociale)) || '}'), ', ') || ']' END AS holders,
+       coalesce(list_transform(mods2, lambda m: {
+           'position': m.position, 'modification_id': m.modification_id, 'notification_date': m.notification_date,
+           'publication_date': m.publication_date, 'amount': m.amount, 'duration_months': m.duration_months,
+           'objet': m.objet}), []) AS modifications,
+       []::STRUCT(code VARCHAR, field VARCHAR, message VARCHAR, value VARCHAR)[] AS findings
+FROM t4
+WHERE coalesce(list_bool_and(list_transform(mods2, lambda m: m.ok)), TRUE);
