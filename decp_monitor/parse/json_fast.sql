@@ -31,12 +31,21 @@ CREATE OR REPLACE TEMP MACRO decp_fast_amount_ok(v) AS v IS NULL
     OR (regexp_full_match(v, '[0-9]{1,15}(\.[0-9]{1,20})?') AND CAST(v AS DOUBLE) <= 1e11);
 -- A duration the normaliser reads as a whole number of months without any finding.
 CREATE OR REPLACE TEMP MACRO decp_fast_duration_ok(v) AS v IS NULL OR regexp_full_match(v, '[0-9]{1,9}(\.0)?');
--- Texts json.dumps(ensure_ascii=False) and the holders' writer below agree on.
+-- Holder fields are kept only when they need no stripping and hold no character that json.dumps()
+-- and the writer below would escape differently (decp_strip and CASE inside a lambda cost ten
+-- times more than this one regular expression: lambdas evaluate every branch).
+CREATE OR REPLACE TEMP MACRO decp_fast_holder_field_ok(v) AS decp_plain(v) AND v IS DISTINCT FROM ''
+    AND NOT coalesce(regexp_matches(v, '^[{PY_WHITESPACE}]|[{PY_WHITESPACE}]$|[\x00-\x1f\x7f\x{2028}\x{2029}]'), FALSE);
+-- json.dumps(s, ensure_ascii=False) of such a field (None: null): only the quote and the backslash are escaped.
+CREATE OR REPLACE TEMP MACRO decp_fast_json_text(s) AS
+    coalesce('"' || replace(replace(s, '\', '\\'), '"', '\"') || '"', 'null');
+-- A holder the writer below gives as the normaliser does: not a wrapper (the normaliser unwraps
+-- {"titulaire": …}), not all-null (which {} and {"titulaire": null} both read as).
 CREATE OR REPLACE TEMP MACRO decp_fast_holder_ok(h) AS
     h.titulaire IS NULL AND h.concessionnaire IS NULL
     AND NOT (h.id IS NULL AND h.typeIdentifiant IS NULL AND h.denominationSociale IS NULL)
-    AND decp_plain(h.id) AND decp_plain(h.typeIdentifiant) AND decp_plain(h.denominationSociale)
-    AND NOT decp_odd_chars(h.id) AND NOT decp_odd_chars(h.typeIdentifiant) AND NOT decp_odd_chars(h.denominationSociale);
+    AND decp_fast_holder_field_ok(h.id) AND decp_fast_holder_field_ok(h.typeIdentifiant)
+    AND decp_fast_holder_field_ok(h.denominationSociale);
 
 -- stage --
 CREATE OR REPLACE TEMP TABLE decp_fast AS
@@ -68,8 +77,11 @@ WITH src AS (
            decp_fast_text(dateDebutExecution) AS start_text,
            decp_fast_text(datePublicationDonnees) AS publication_date_raw
     FROM src
+), buyers AS (  -- the SIRET check once per buyer, not once per record (a few thousand buyers)
+    SELECT siret, siret_is_valid(siret) AS siret_ok
+    FROM (SELECT DISTINCT siret FROM t1 WHERE regexp_full_match(siret, '[0-9]{14}'))
 ), t2 AS (
-    SELECT *,
+    SELECT t1.*,
            TRY_CAST(left(notification_date_raw, 10) AS DATE) AS notification_date,
            TRY_CAST(left(start_text, 10) AS DATE) AS start_date,
            TRY_CAST(left(publication_date_raw, 10) AS DATE) AS publication_date,
@@ -78,7 +90,7 @@ WITH src AS (
            AND (_type IS NULL OR (decp_plain(_type) AND NOT contains(lower(_type), 'concession')))
            AND autoriteConcedante IS NULL AND concessionnaires IS NULL
            AND acheteur IS NOT NULL AND decp_plain(acheteur.id) AND decp_plain(acheteur.nom)
-           AND regexp_full_match(siret, '[0-9]{14}') AND siret_is_valid(siret)
+           AND coalesce(buyers.siret_ok, FALSE)
            AND contract_id IS NOT NULL AND id_plain
            AND decp_plain(uid) AND decp_plain(nature) AND decp_plain(objet) AND decp_plain(procedure)
            AND decp_plain(codeCPV)
@@ -91,7 +103,7 @@ WITH src AS (
                                           AND decp_plain(lieuExecution.nom)))
            AND coalesce(list_bool_and(list_transform(titulaires, lambda h: decp_fast_holder_ok(h))), TRUE)
            AS fast_record
-    FROM t1
+    FROM t1 LEFT JOIN buyers USING (siret)
 ), t3 AS (
     SELECT *,
            list_transform(modifications, lambda m, i: {
@@ -133,9 +145,8 @@ SELECT position, 'marche' AS kind, siret AS buyer_siret, decp_fast_text(acheteur
        decp_fast_text(lieuExecution.code) AS place_code, decp_fast_text(lieuExecution.typeCode) AS place_type,
        decp_fast_text(lieuExecution.nom) AS place_name,
        CASE WHEN len(titulaires) > 0 THEN '[' || array_to_string(list_transform(titulaires, lambda h:
-           '{"id": ' || decp_json_text(decp_fast_text(h.id)) || ', "type_id": '
-           || decp_json_text(decp_fast_text(h.typeIdentifiant)) || ', "name": '
-           || decp_json_text(decp_fast_text(h.denominationSociale)) || '}'), ', ') || ']' END AS holders,
+           '{"id": ' || decp_fast_json_text(h.id) || ', "type_id": ' || decp_fast_json_text(h.typeIdentifiant)
+           || ', "name": ' || decp_fast_json_text(h.denominationSociale) || '}'), ', ') || ']' END AS holders,
        coalesce(list_transform(mods2, lambda m: {
            'position': m.position, 'modification_id': m.modification_id, 'notification_date': m.notification_date,
            'publication_date': m.publication_date, 'amount': m.amount, 'duration_months': m.duration_months,

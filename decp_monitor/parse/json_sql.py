@@ -43,6 +43,7 @@ PY_WHITESPACE = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
 MACROS = MACROS.replace("{PY_WHITESPACE}", PY_WHITESPACE)
 FAST_FILE = Path(__file__).resolve().with_name("json_fast.sql")
 FAST_MACROS, FAST_STAGE = FAST_FILE.read_text(encoding="utf-8").split("-- stage --", 1)
+FAST_MACROS = FAST_MACROS.replace("{PY_WHITESPACE}", PY_WHITESPACE)
 # A key that Python's str.strip() would change, in a record's JSON text (RE2): a space (any
 # character str.isspace() accepts, raw or escaped) just inside the quotes of a string followed by
 # ":", or just after the quote of a string that follows "{" or ",". Conservative: a string value
