@@ -55,7 +55,8 @@ def streaming_tables(path: Path, name: str) -> dict[str, list[tuple]]:
 
 def sql_tables(path: Path, name: str):
     con = _database()
-    outcome = load_json_sql(con, path, name, None, 0, today=TODAY, min_bytes=0)
+    # every record the typed lane does not read goes to the exact lane, however many they are
+    outcome = load_json_sql(con, path, name, None, 0, today=TODAY, min_bytes=0, max_exact_share=1.0)
     writer = BatchWriter(con)
     for item in outcome.findings:
         writer.add(item)
@@ -171,6 +172,20 @@ def test_what_the_typed_reader_rejects_is_read_by_the_exact_lane(tmp_path, recor
         assert outcome.exact == 2  # the whole array, since DuckDB's typed read failed
 
 
+def test_a_file_mostly_for_the_exact_lane_is_left_to_the_streaming_reader(tmp_path):
+    # Three records of four need the exact lane (missing publication date): above MAX_EXACT_SHARE
+    # the streaming reader is quicker, and nothing is written before the file is declined.
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps({"marches": [BASE] + [dict(BASE, id=f"X{i}", datePublicationDonnees=None)
+                                                     for i in range(3)]}))
+    con = _database()
+    outcome = load_json_sql(con, path, "m.json", None, 0, today=TODAY, min_bytes=0)
+    assert outcome.reason is not None and "3 contrats sur 4 hors de la voie rapide" in outcome.reason
+    assert tables(con) == {"records": [], "modifications": [], "findings": []}
+    outcome = load_json_sql(con, path, "m.json", None, 0, today=TODAY, min_bytes=0, max_exact_share=0.75)
+    assert outcome.reason is None and outcome.exact == 3 and outcome.records == 4
+
+
 @pytest.mark.parametrize("key", ["nom ", " nom", "nom\u00a0", "nom\\u00a0", "nom\\t", "\u2003nom", "\\u2003nom"])
 def test_keys_with_stray_spaces_are_never_read_by_the_typed_lane(tmp_path, key):
     # The typed reader would silently miss "nom " (no column of that name); the Python
@@ -248,6 +263,7 @@ def _build(data_dir: Path, corpus: Path, reader: str, monkeypatch) -> duckdb.Duc
 
     monkeypatch.setenv("DECP_JSON_READER", reader)
     monkeypatch.setattr(json_sql, "MIN_SQL_BYTES", 0)  # every demo file is small: force the SQL path
+    monkeypatch.setattr(json_sql, "MAX_EXACT_SHARE", 1.0)  # and its exact lane, however many records need it
     store = Store(data_dir)
     with build_version(store, "demo", meta={"as_of": "2026-09-30"}) as build:
         load_paths(build, [corpus])
@@ -288,9 +304,9 @@ def test_reader_choice_is_explicit(monkeypatch):
     from decp_monitor.pipeline.files import json_reader
 
     monkeypatch.delenv("DECP_JSON_READER", raising=False)
-    assert json_reader() == "flux"
-    monkeypatch.setenv("DECP_JSON_READER", "SQL")
     assert json_reader() == "sql"
+    monkeypatch.setenv("DECP_JSON_READER", "FLUX")
+    assert json_reader() == "flux"
     monkeypatch.setenv("DECP_JSON_READER", "pandas")
     with pytest.raises(ValueError, match="DECP_JSON_READER"):
         json_reader()
