@@ -300,6 +300,12 @@ def test_demo_database_findings_and_verdicts_do_not_change(demo_corpus, tmp_path
     by_stream.close()
 
 
+def test_python_whitespace_is_every_space_of_str_strip():
+    from decp_monitor.parse.json_sql import PY_WHITESPACE
+
+    assert PY_WHITESPACE == "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
+
+
 def test_reader_choice_is_explicit(monkeypatch):
     from decp_monitor.pipeline.files import json_reader
 

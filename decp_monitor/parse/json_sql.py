@@ -39,7 +39,9 @@ from decp_monitor.core.siret import install_sql as install_siret_sql
 SQL_FILE = Path(__file__).resolve().with_name("json_sql.sql")
 MACROS, STAGE = SQL_FILE.read_text(encoding="utf-8").split("-- stage --", 1)
 # The characters Python's str.strip() removes, as an SQL literal (no quote among them).
-PY_WHITESPACE = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
+# No code point above U+3000 (ideographic space) is a space to str.isspace(): scanning up to it
+# instead of 0x10FFFF saves 0.4 s at every start (tests/test_json_sql.py checks the bound).
+PY_WHITESPACE = "".join(chr(c) for c in range(0x3001) if chr(c).isspace())
 MACROS = MACROS.replace("{PY_WHITESPACE}", PY_WHITESPACE)
 FAST_FILE = Path(__file__).resolve().with_name("json_fast.sql")
 FAST_MACROS, FAST_STAGE = FAST_FILE.read_text(encoding="utf-8").split("-- stage --", 1)
