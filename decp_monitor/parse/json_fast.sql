@@ -32,13 +32,10 @@ CREATE OR REPLACE TEMP MACRO decp_fast_amount_ok(v) AS v IS NULL
 -- A duration the normaliser reads as a whole number of months without any finding.
 CREATE OR REPLACE TEMP MACRO decp_fast_duration_ok(v) AS v IS NULL OR regexp_full_match(v, '[0-9]{1,9}(\.0)?');
 -- Holder fields are kept only when they need no stripping and hold no character that json.dumps()
--- and the writer below would escape differently (decp_strip and CASE inside a lambda cost ten
--- times more than this one regular expression: lambdas evaluate every branch).
+-- and DuckDB's to_json escape differently (control characters, U+2028, U+2029). One regular
+-- expression: decp_strip and CASE inside a lambda cost ten times more (lambdas evaluate every branch).
 CREATE OR REPLACE TEMP MACRO decp_fast_holder_field_ok(v) AS decp_plain(v) AND v IS DISTINCT FROM ''
     AND NOT coalesce(regexp_matches(v, '^[{PY_WHITESPACE}]|[{PY_WHITESPACE}]$|[\x00-\x1f\x7f\x{2028}\x{2029}]'), FALSE);
--- json.dumps(s, ensure_ascii=False) of such a field (None: null): only the quote and the backslash are escaped.
-CREATE OR REPLACE TEMP MACRO decp_fast_json_text(s) AS
-    coalesce('"' || replace(replace(s, '\', '\\'), '"', '\"') || '"', 'null');
 -- A holder the writer below gives as the normaliser does: not a wrapper (the normaliser unwraps
 -- {"titulaire": …}), not all-null (which {} and {"titulaire": null} both read as).
 CREATE OR REPLACE TEMP MACRO decp_fast_holder_ok(h) AS
@@ -108,9 +105,10 @@ WITH src AS (
     SELECT *,
            list_transform(modifications, lambda m, i: {
                'position': i - 1, 'modification_id': decp_fast_text(m.id),
-               'notif_text': decp_fast_text(m.dateNotificationModification),
-               'published_text': decp_fast_text(m.datePublicationDonneesModification),
-               'montant': m.montant, 'dureeMois': m.dureeMois,
+               'notification_date': TRY_CAST(left(decp_fast_text(m.dateNotificationModification), 10) AS DATE),
+               'publication_date': TRY_CAST(left(decp_fast_text(m.datePublicationDonneesModification), 10) AS DATE),
+               'amount': CAST(m.montant AS DOUBLE),
+               'duration_months': CAST(CAST(m.dureeMois AS DOUBLE) AS INTEGER),
                'objet': CASE WHEN m.objetModification IS NOT NULL AND m.objetModification <> ''
                              THEN decp_fast_text(m.objetModification) ELSE decp_fast_text(m.objet) END,
                'ok': m.modification IS NULL AND m.dateSignatureModification IS NULL AND m.valeurGlobale IS NULL
@@ -119,23 +117,15 @@ WITH src AS (
                               AND m.montant IS NULL AND m.dureeMois IS NULL)
                      AND decp_plain(m.id) AND decp_plain(m.objetModification) AND decp_plain(m.objet)
                      AND coalesce(TRY_CAST(m.objetModification AS DOUBLE) <> 0, TRUE)
-                     AND decp_fast_amount_ok(m.montant) AND decp_fast_duration_ok(m.dureeMois)}) AS mods1
+                     AND decp_fast_amount_ok(m.montant) AND decp_fast_duration_ok(m.dureeMois)
+                     AND (m.dateNotificationModification IS NULL
+                          OR (decp_fast_date_ok(decp_fast_text(m.dateNotificationModification), $today)
+                              AND TRY_CAST(left(decp_fast_text(m.dateNotificationModification), 10) AS DATE)
+                                  >= notification_date))
+                     AND (m.datePublicationDonneesModification IS NULL
+                          OR decp_fast_date_ok(decp_fast_text(m.datePublicationDonneesModification), $today))}) AS mods2
     FROM t2
     WHERE fast_record
-), t4 AS (
-    SELECT *,
-           list_transform(mods1, lambda m: {
-               'position': m.position, 'modification_id': m.modification_id,
-               'notification_date': TRY_CAST(left(m.notif_text, 10) AS DATE),
-               'publication_date': TRY_CAST(left(m.published_text, 10) AS DATE),
-               'amount': CAST(m.montant AS DOUBLE),
-               'duration_months': CAST(CAST(m.dureeMois AS DOUBLE) AS INTEGER),
-               'objet': m.objet,
-               'ok': m.ok
-                     AND (m.notif_text IS NULL OR (decp_fast_date_ok(m.notif_text, $today)
-                          AND TRY_CAST(left(m.notif_text, 10) AS DATE) >= notification_date))
-                     AND (m.published_text IS NULL OR decp_fast_date_ok(m.published_text, $today))}) AS mods2
-    FROM t3
 )
 SELECT position, 'marche' AS kind, siret AS buyer_siret, decp_fast_text(acheteur.nom) AS buyer_name, contract_id,
        decp_fast_text(uid) AS uid, decp_fast_text(nature) AS nature, decp_fast_text(objet) AS objet,
@@ -144,13 +134,17 @@ SELECT position, 'marche' AS kind, siret AS buyer_siret, decp_fast_text(acheteur
        notification_date, start_date, publication_date, notification_date_raw, publication_date_raw,
        decp_fast_text(lieuExecution.code) AS place_code, decp_fast_text(lieuExecution.typeCode) AS place_type,
        decp_fast_text(lieuExecution.nom) AS place_name,
-       CASE WHEN len(titulaires) > 0 THEN '[' || array_to_string(list_transform(titulaires, lambda h:
-           '{"id": ' || decp_fast_json_text(h.id) || ', "type_id": ' || decp_fast_json_text(h.typeIdentifiant)
-           || ', "name": ' || decp_fast_json_text(h.denominationSociale) || '}'), ', ') || ']' END AS holders,
+       -- json.dumps() of the holders: DuckDB's to_json, then the space json.dumps puts after each
+       -- separator (a quote inside a value is escaped, so these patterns only meet the structure).
+       CASE WHEN len(titulaires) > 0 THEN replace(replace(replace(replace(
+           to_json(list_transform(titulaires, lambda h: {'id': h.id, 'type_id': h.typeIdentifiant,
+                                                         'name': h.denominationSociale}))::VARCHAR,
+           '},{"id":', '}, {"id":'), '{"id":', '{"id": '), ',"type_id":', ', "type_id": '), ',"name":', ', "name": ')
+       END AS holders,
        coalesce(list_transform(mods2, lambda m: {
            'position': m.position, 'modification_id': m.modification_id, 'notification_date': m.notification_date,
            'publication_date': m.publication_date, 'amount': m.amount, 'duration_months': m.duration_months,
            'objet': m.objet}), []) AS modifications,
        []::STRUCT(code VARCHAR, field VARCHAR, message VARCHAR, value VARCHAR)[] AS findings
-FROM t4
+FROM t3
 WHERE coalesce(list_bool_and(list_transform(mods2, lambda m: m.ok)), TRUE);
