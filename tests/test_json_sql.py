@@ -140,7 +140,14 @@ LANES = [
     ("empty modification", {"modifications": [{}]}, False),
     ("falsy modification object", {"modifications": [{"objetModification": 0, "objet": "Avenant 1"}]}, False),
     ("date in the future", {"datePublicationDonnees": "2099-01-01"}, False),
-    ("missing publication date", {"datePublicationDonnees": None}, False),
+    ("missing publication date", {"datePublicationDonnees": None}, True),
+    ("blank notification date, dated modification", {"dateNotification": "  "}, True),
+    ("no dates at all", {"dateNotification": None, "datePublicationDonnees": ""}, True),
+    ("holder fields with plain spaces", {"titulaires": [{"id": " 38000000000014 ", "denominationSociale": "Eiffage "}]},
+     True),
+    ("holder field with another space", {"titulaires": [{"id": "38000000000014\u00a0"}]}, False),
+    ("null holder in the list", {"titulaires": [None]}, False),
+    ("modification before the contract", {"modifications": [{"dateNotificationModification": "2023-01-01"}]}, False),
     ("invalid siret", {"acheteur": {"id": "21440036800013"}}, False),
     ("absurd amount", {"montant": 2e11}, False),
     ("string value looking like a key", {"objet": ": x"}, False),
@@ -173,11 +180,10 @@ def test_what_the_typed_reader_rejects_is_read_by_the_exact_lane(tmp_path, recor
 
 
 def test_a_file_mostly_for_the_exact_lane_is_left_to_the_streaming_reader(tmp_path):
-    # Three records of four need the exact lane (missing publication date): above MAX_EXACT_SHARE
-    # the streaming reader is quicker, and nothing is written before the file is declined.
+    # Three records of four need the exact lane (amount "NC"): above MAX_EXACT_SHARE the
+    # streaming reader is quicker, and nothing is written before the file is declined.
     path = tmp_path / "m.json"
-    path.write_text(json.dumps({"marches": [BASE] + [dict(BASE, id=f"X{i}", datePublicationDonnees=None)
-                                                     for i in range(3)]}))
+    path.write_text(json.dumps({"marches": [BASE] + [dict(BASE, id=f"X{i}", montant="NC") for i in range(3)]}))
     con = _database()
     outcome = load_json_sql(con, path, "m.json", None, 0, today=TODAY, min_bytes=0)
     assert outcome.reason is not None and "3 contrats sur 4 hors de la voie rapide" in outcome.reason

@@ -1,8 +1,8 @@
 -- The fast lane of the SQL path for DECP JSON (json_sql.py): DuckDB's typed reader
 -- (read_json with explicit columns) over one record array, then normalisation over typed
 -- columns. A record takes this lane only when its typed read is provably what the Python
--- normaliser (normalise.py) reads and it yields no finding; every other record is routed to the
--- exact lane (json_sql.sql's stage, over the JSON of those records only), which owns the findings.
+-- normaliser (normalise.py) reads and its only findings, if any, are missing dates; every other
+-- record is routed to the exact lane (json_sql.sql's stage, over the JSON of those records only).
 --
 -- Where the typed read is lossy, and how each case is routed to the exact lane:
 -- - scalars are read as VARCHAR: a string and a number give the same text (DuckDB prints doubles
@@ -31,11 +31,13 @@ CREATE OR REPLACE TEMP MACRO decp_fast_amount_ok(v) AS v IS NULL
     OR (regexp_full_match(v, '[0-9]{1,15}(\.[0-9]{1,20})?') AND CAST(v AS DOUBLE) <= 1e11);
 -- A duration the normaliser reads as a whole number of months without any finding.
 CREATE OR REPLACE TEMP MACRO decp_fast_duration_ok(v) AS v IS NULL OR regexp_full_match(v, '[0-9]{1,9}(\.0)?');
--- Holder fields are kept only when they need no stripping and hold no character that json.dumps()
--- and DuckDB's to_json escape differently (control characters, U+2028, U+2029). One regular
+-- Holder fields are kept only when they need no stripping but of plain spaces, and hold no character
+-- that json.dumps() and DuckDB's to_json escape differently (control characters, U+2028, U+2029). One regular
 -- expression: decp_strip and CASE inside a lambda cost ten times more (lambdas evaluate every branch).
-CREATE OR REPLACE TEMP MACRO decp_fast_holder_field_ok(v) AS decp_plain(v) AND v IS DISTINCT FROM ''
-    AND NOT coalesce(regexp_matches(v, '^[{PY_WHITESPACE}]|[{PY_WHITESPACE}]$|[\x00-\x1f\x7f\x{2028}\x{2029}]'), FALSE);
+-- Plain spaces at either end are common ("BECHTLE DIRECT "): trim(v, ' ') removes them, as str.strip()
+-- does when no other space character is left at an end (the regular expression checks that).
+CREATE OR REPLACE TEMP MACRO decp_fast_holder_field_ok(v) AS decp_plain(v) AND trim(v, ' ') IS DISTINCT FROM ''
+    AND NOT coalesce(regexp_matches(trim(v, ' '), '^[{PY_WHITESPACE}]|[{PY_WHITESPACE}]$|[\x00-\x1f\x7f\x{2028}\x{2029}]'), FALSE);
 -- A holder the writer below gives as the normaliser does: not a wrapper (the normaliser unwraps
 -- {"titulaire": …}), not all-null (which {} and {"titulaire": null} both read as).
 CREATE OR REPLACE TEMP MACRO decp_fast_holder_ok(h) AS
@@ -91,14 +93,16 @@ WITH src AS (
            AND contract_id IS NOT NULL AND id_plain
            AND decp_plain(uid) AND decp_plain(nature) AND decp_plain(objet) AND decp_plain(procedure)
            AND decp_plain(codeCPV)
-           AND decp_fast_date_ok(notification_date_raw, $today)
-           AND decp_fast_date_ok(publication_date_raw, $today)
-           AND TRY_CAST(left(publication_date_raw, 10) AS DATE) >= TRY_CAST(left(notification_date_raw, 10) AS DATE)
+           AND (notification_date_raw IS NULL OR decp_fast_date_ok(notification_date_raw, $today))
+           AND (publication_date_raw IS NULL OR decp_fast_date_ok(publication_date_raw, $today))
+           AND coalesce(TRY_CAST(left(publication_date_raw, 10) AS DATE)
+                        >= TRY_CAST(left(notification_date_raw, 10) AS DATE), TRUE)
            AND (start_text IS NULL OR decp_fast_date_ok(start_text, $today))
            AND decp_fast_amount_ok(montant) AND decp_fast_duration_ok(dureeMois)
            AND (lieuExecution IS NULL OR (decp_plain(lieuExecution.code) AND decp_plain(lieuExecution.typeCode)
                                           AND decp_plain(lieuExecution.nom)))
-           AND coalesce(list_bool_and(list_transform(titulaires, lambda h: decp_fast_holder_ok(h))), TRUE)
+           -- (coalesce inside: bool_and skips NULLs, and a NULL must route the record)
+           AND coalesce(list_bool_and(list_transform(titulaires, lambda h: coalesce(decp_fast_holder_ok(h), FALSE))), TRUE)
            AS fast_record
     FROM t1 LEFT JOIN buyers USING (siret)
 ), t3 AS (
@@ -120,8 +124,9 @@ WITH src AS (
                      AND decp_fast_amount_ok(m.montant) AND decp_fast_duration_ok(m.dureeMois)
                      AND (m.dateNotificationModification IS NULL
                           OR (decp_fast_date_ok(decp_fast_text(m.dateNotificationModification), $today)
-                              AND TRY_CAST(left(decp_fast_text(m.dateNotificationModification), 10) AS DATE)
-                                  >= notification_date))
+                              -- (modification_before_notification needs both dates)
+                              AND coalesce(TRY_CAST(left(decp_fast_text(m.dateNotificationModification), 10) AS DATE)
+                                           >= notification_date, TRUE)))
                      AND (m.datePublicationDonneesModification IS NULL
                           OR decp_fast_date_ok(decp_fast_text(m.datePublicationDonneesModification), $today))}) AS mods2
     FROM t2
@@ -137,14 +142,22 @@ SELECT position, 'marche' AS kind, siret AS buyer_siret, decp_fast_text(acheteur
        -- json.dumps() of the holders: DuckDB's to_json, then the space json.dumps puts after each
        -- separator (a quote inside a value is escaped, so these patterns only meet the structure).
        CASE WHEN len(titulaires) > 0 THEN replace(replace(replace(replace(
-           to_json(list_transform(titulaires, lambda h: {'id': h.id, 'type_id': h.typeIdentifiant,
-                                                         'name': h.denominationSociale}))::VARCHAR,
+           to_json(list_transform(titulaires, lambda h: {'id': trim(h.id, ' '), 'type_id': trim(h.typeIdentifiant, ' '),
+                                                         'name': trim(h.denominationSociale, ' ')}))::VARCHAR,
            '},{"id":', '}, {"id":'), '{"id":', '{"id": '), ',"type_id":', ', "type_id": '), ',"name":', ', "name": ')
        END AS holders,
        coalesce(list_transform(mods2, lambda m: {
            'position': m.position, 'modification_id': m.modification_id, 'notification_date': m.notification_date,
            'publication_date': m.publication_date, 'amount': m.amount, 'duration_months': m.duration_months,
            'objet': m.objet}), []) AS modifications,
-       []::STRUCT(code VARCHAR, field VARCHAR, message VARCHAR, value VARCHAR)[] AS findings
+       -- The only findings of this lane: a missing date (absent, null or blank), worded as json_sql.sql does.
+       list_filter([
+           CASE WHEN notification_date_raw IS NULL THEN {
+               'code': 'missing_notification_date', 'field': 'dateNotification',
+               'message': 'Date de notification absente (dateNotification)', 'value': NULL::VARCHAR} END,
+           CASE WHEN publication_date_raw IS NULL THEN {
+               'code': 'missing_publication_date', 'field': 'datePublicationDonnees',
+               'message': 'Date de publication des données absente', 'value': NULL::VARCHAR} END],
+           lambda f: f IS NOT NULL) AS findings
 FROM t3
-WHERE coalesce(list_bool_and(list_transform(mods2, lambda m: m.ok)), TRUE);
+WHERE coalesce(list_bool_and(list_transform(mods2, lambda m: coalesce(m.ok, FALSE))), TRUE);

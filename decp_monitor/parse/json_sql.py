@@ -335,6 +335,8 @@ def _write(con, fast: str, exact: str, name: str, resource_id: Optional[str], fi
         INSERT INTO findings
         SELECT $name, $resource_id, position, f.field, f.code, s.severity, f.message, left(f.value, 200),
                buyer_siret, contract_id
-        FROM (SELECT position, buyer_siret, contract_id, unnest(findings) AS f FROM {exact}) r
+        FROM (SELECT position, buyer_siret, contract_id, unnest(findings) AS f,
+                     unnest(range(len(findings))) AS k FROM {stage}) r
         JOIN decp_severities s ON s.code = r.f.code
+        ORDER BY position, k
         """, {"name": name, "resource_id": resource_id})
