@@ -52,6 +52,15 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process so far, user + system, all its threads (DuckDB's included): on a
+    shared machine it moves much less than the wall time when other work takes the cores."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def current_rss_mb() -> float:
     try:
         with open("/proc/self/statm", encoding="ascii") as fh:
@@ -261,7 +270,8 @@ def task_method(method: str, path: str, counts_out: str, data_dir: str = "", as_
         raise ValueError(method)
     elapsed = time.perf_counter() - started
     Path(counts_out).write_text(json.dumps(counts), encoding="utf-8")
-    result = {"method": method, "seconds": round(elapsed, 2), "peak_rss_mb": round(peak_rss_mb(), 1),
+    result = {"method": method, "seconds": round(elapsed, 2), "cpu_seconds": round(cpu_seconds(), 2),
+              "peak_rss_mb": round(peak_rss_mb(), 1),
               **methods.totals(counts)}
     if method == "pipeline":
         result.update({"load": load, "statuses": statuses})
@@ -396,7 +406,17 @@ def compare_methods(out: Path, as_of: str, in_process: bool = False) -> dict:
         "agree": agree,
         "pandas_over_pipeline": round(pandas_ / pipeline, 2) if pipeline else None,
         "pipeline_over_duckdb": round(pipeline / duck, 2) if duck else None,
+        # the same ratios in CPU time (each child's own, threads included), steadier on a shared machine
+        **_cpu_ratios(results),
     }
+
+
+def _cpu_ratios(results: dict) -> dict:
+    cpu = {m: results[m].get("cpu_seconds") for m in ("pipeline", "pandas", "duckdb")}
+    if not all(cpu.values()):
+        return {}
+    return {"pandas_over_pipeline_cpu": round(cpu["pandas"] / cpu["pipeline"], 2),
+            "pipeline_over_duckdb_cpu": round(cpu["pipeline"] / cpu["duckdb"], 2)}
 
 
 def machine() -> dict:

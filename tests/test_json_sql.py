@@ -126,6 +126,7 @@ LANES = [
     ("date with offset, nulls", {"dateNotification": "2024-01-15+01:00", "dateDebutExecution": None,
                                  "lieuExecution": None, "autoriteConcedante": None, "titulaires": None}, True),
     ("no modifications key", {"modifications": None}, True),
+    ("key in another case", {"Montant": "NC", "Acheteur": {"id": "x"}}, True),  # keys match case-sensitively
     ("amount with spaces and comma", {"montant": " 12 000,50 "}, False),
     ("buyer id with spaces", {"acheteur": {"id": "214 400 368 00012"}}, False),
     ("duration not whole", {"dureeMois": 12.5}, False),
