@@ -503,7 +503,7 @@ def main(argv=None) -> int:
     report = {"command": " ".join([Path(sys.executable).name, "bench/run.py", *sys.argv[1:]]),
               "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
               "size": args.size, "machine": machine(), "code": code_version(),
-              "json_reader": os.environ.get("DECP_JSON_READER") or "flux (default)"}
+              "json_reader": os.environ.get("DECP_JSON_READER") or "sql (default)"}
 
     def save():
         (out / f"results-{args.size}.json").write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
