@@ -1,4 +1,4 @@
-"""SQL-native loading of DECP JSON: DuckDB reads the records array, json_sql.sql normalises it.
+"""SQL-native loading of DECP JSON: DuckDB reads the records array, in two lanes.
 
     outcome = load_json_sql(con, path, name, resource_id, first_record_id)
     if outcome.reason is None: outcome.records rows were written straight into records,
@@ -9,7 +9,14 @@
 No Python object is made per record: the records array (2019 `{"marches": [...]}`, 2024
 `{"marches": {"marche": [...], "contrat-concession": [...]}}`, or a bare `[...]`) is located by
 looking at the first and last bytes of the file, copied by the kernel into a file of its own when
-it is not the whole file (copy_file_range), and read by `read_json_objects(format='array')`.
+it is not the whole file (copy_file_range), and read twice by DuckDB:
+- the typed lane (json_fast.sql): `read_json` with explicit column types, normalised over typed
+  columns, for the records whose typed read is provably what the Python normaliser reads;
+- the exact lane (json_sql.sql): `read_json_objects`, normalised over JSON values (some forty JSON
+  functions per record), for the other records and those whose keys carry stray spaces (SPACED_KEY),
+  or for the whole array when the typed reader rejects it (repeated key, unexpected JSON type).
+`outcome.exact` counts the records of the exact lane; above MAX_EXACT_SHARE of a file, the file
+is declined (the streaming reader is then quicker).
 
 The streaming reader (json_reader.py) stays the reference and the fallback: a file goes to it when
 its root is unusual, when it holds what DuckDB reads differently (bare NaN/Infinity, BOM, absurd
