@@ -180,6 +180,17 @@ def test_what_the_typed_reader_rejects_is_read_by_the_exact_lane(tmp_path, recor
         assert outcome.exact == 2  # the whole array, since DuckDB's typed read failed
 
 
+@pytest.mark.parametrize("change", [
+    {"k" * 2000: 1},  # a key beyond the streaming reader's MAX_KEY_BYTES: it refuses the file there
+    {"notes": "a" * ((1 << 20) + 10)},  # a text beyond its MAX_STRING_BYTES: it cuts it (long_value)
+], ids=["long_key", "long_text"])
+def test_what_the_streaming_reader_cuts_or_refuses_is_left_to_it(tmp_path, change):
+    path = tmp_path / "l.json"
+    path.write_text(json.dumps({"marches": [BASE, dict(BASE, **change)]}))
+    outcome = assert_same(path)
+    assert outcome.reason is not None and "limites du lecteur en flux" in outcome.reason
+
+
 def test_a_file_mostly_for_the_exact_lane_is_left_to_the_streaming_reader(tmp_path):
     # Three records of four need the exact lane (amount "NC"): above MAX_EXACT_SHARE the
     # streaming reader is quicker, and nothing is written before the file is declined.

@@ -50,7 +50,7 @@ CREATE OR REPLACE TEMP MACRO decp_fast_holder_ok(h) AS
 CREATE OR REPLACE TEMP TABLE decp_fast AS
 WITH src AS (
     SELECT ord - 1 + $offset AS position, *
-    FROM read_json($path, format = 'array', records = 'true', maximum_object_size = 268435456, columns = {
+    FROM read_json($path, format = 'array', records = 'true', columns = {
         '_type': 'VARCHAR', 'id': 'VARCHAR', 'uid': 'VARCHAR', 'nature': 'VARCHAR', 'objet': 'VARCHAR',
         'procedure': 'VARCHAR', 'codeCPV': 'VARCHAR',
         'acheteur': 'STRUCT(id VARCHAR, nom VARCHAR)',

@@ -42,6 +42,7 @@ from decp_monitor.core import findings as finding_codes
 from decp_monitor.core.findings import finding
 from decp_monitor.core.model import Finding
 from decp_monitor.core.siret import install_sql as install_siret_sql
+from decp_monitor.parse.json_reader import MAX_KEY_BYTES, MAX_STRING_BYTES
 
 SQL_FILE = Path(__file__).resolve().with_name("json_sql.sql")
 MACROS, STAGE = SQL_FILE.read_text(encoding="utf-8").split("-- stage --", 1)
@@ -60,6 +61,16 @@ FAST_MACROS = FAST_MACROS.replace("{PY_WHITESPACE}", PY_WHITESPACE)
 _PY_SPACE = r"[\s\x{0b}\x{0c}\x{1c}-\x{1f}\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
 SPACED_KEY = (r'(?:' + _PY_SPACE + r'|\\[tnrfb]|\\u[0-9a-fA-F]{4})"\s*:'
               r'|[{,]\s*"(?:' + _PY_SPACE + r'|\\[tnrfbu])')
+# A record the streaming reader would cut (a text beyond MAX_STRING_BYTES: long_value) or refuse
+# (a key beyond MAX_KEY_BYTES: file_unreadable), which neither lane reproduces: the file is left to
+# the streaming reader. Only records longer than the key limit are searched (3 % of the clean
+# corpus: the search over every record cost 0.4 s of CPU per 185 000), and the search counts
+# characters, not bytes: keys of a quarter of the limit already match, a conservative bound.
+_BEYOND = ("CASE WHEN strlen(o.j::VARCHAR) > $max_text THEN TRUE "
+           "WHEN strlen(o.j::VARCHAR) > $max_key THEN regexp_matches(o.j, $long_key) ELSE FALSE END")
+_BEYOND_PARAMS = {"max_text": MAX_STRING_BYTES, "max_key": MAX_KEY_BYTES,
+                  "long_key": r'(?:[^"\\]|\\.){' + str(MAX_KEY_BYTES // 4 + 1) + r'}"\s*:'}
+_BEYOND_REASON = "valeur ou nom de champ au-delà des limites du lecteur en flux"
 # The exact lane reads either the records the fast lane routed to it, or a whole array.
 _WHOLE_ARRAY = "(SELECT ord - 1 + $offset AS position, j FROM read_json_objects($path, format = 'array') " \
                "WITH ORDINALITY AS t(j, ord))"
@@ -269,6 +280,8 @@ def load_json_sql(con: duckdb.DuckDBPyConnection, path: Path, name: str, resourc
                                   "(lecteur en flux plus rapide)")
         for index in range(len(parts)):
             _write(con, f"decp_fast_{index}", f"decp_stage_{index}", name, resource_id, first_record_id, fmt)
+    except _Declined as declined:
+        return Outcome(reason=str(declined))
     except duckdb.Error as exc:
         message = re.sub(r"\s+", " ", str(exc))[:200]
         return Outcome(reason=f"refusé par DuckDB ({message})")
@@ -286,6 +299,10 @@ def load_json_sql(con: duckdb.DuckDBPyConnection, path: Path, name: str, resourc
     return outcome
 
 
+class _Declined(Exception):
+    """A record that neither lane reads as the streaming reader does; the message says why (French)."""
+
+
 def _read_part(con, params: dict, fast: str, exact: str) -> tuple[int, int]:
     """Both lanes over one record array: (records, records read by the exact lane).
 
@@ -294,20 +311,27 @@ def _read_part(con, params: dict, fast: str, exact: str) -> tuple[int, int]:
     (json_sql.sql). When DuckDB's typed reader rejects the array (a repeated key, a value of an
     unexpected JSON type…), the exact lane reads all of it, as it did before the fast lane existed.
     """
+    whole = {"path": params["path"], "offset": params["offset"]}
     try:
         con.execute(FAST_STAGE.replace("TABLE decp_fast AS", f"TABLE {fast} AS"), params)
     except duckdb.Error:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {fast} AS SELECT * FROM decp_fast_empty")
         source = _WHOLE_ARRAY
+        beyond = con.execute(f"SELECT coalesce(bool_or({_BEYOND}), FALSE) FROM {_WHOLE_ARRAY} o",
+                             {**whole, **_BEYOND_PARAMS}).fetchall()[0][0]
     else:
         con.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE decp_routed AS
-            SELECT o.position, o.j FROM {_WHOLE_ARRAY} o LEFT JOIN {fast} f USING (position)
-            WHERE f.position IS NULL OR regexp_matches(o.j, $spaced)
-            """, {"path": params["path"], "offset": params["offset"], "spaced": SPACED_KEY})
+            SELECT o.position, o.j, {_BEYOND} AS beyond
+            FROM {_WHOLE_ARRAY} o LEFT JOIN {fast} f USING (position)
+            WHERE f.position IS NULL OR regexp_matches(o.j, $spaced) OR {_BEYOND}
+            """, {**whole, "spaced": SPACED_KEY, **_BEYOND_PARAMS})
+        beyond = con.execute("SELECT coalesce(bool_or(beyond), FALSE) FROM decp_routed").fetchall()[0][0]
         con.execute(f"DELETE FROM {fast} WHERE position IN (SELECT position FROM decp_routed)")
         source = "decp_routed"
+    if beyond:
+        raise _Declined(_BEYOND_REASON)
     count_fast = con.execute(f"SELECT count(*) FROM {fast}").fetchall()[0][0]
     if source == "decp_routed" and not con.execute("SELECT count(*) FROM decp_routed").fetchall()[0][0]:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {exact} AS SELECT * FROM decp_fast_empty")
