@@ -134,7 +134,13 @@ LANES = [
     ("object text", {"objet": {"fr": "Travaux"}}, False),
     ("cpv list", {"codeCPV": ["45000000-7"]}, False),
     ("concession type", {"_type": "Contrat de concession"}, False),
-    ("wrapped holder", {"titulaires": [{"titulaire": {"id": "38000000000014"}}]}, False),
+    ("wrapped holder (2024 shape)", {"titulaires": [{"titulaire": {"id": "38000000000014"}},
+                                                    {"titulaire": {"id": "38000000000014", "denominationSociale": "A {B}, \"C\""}}]},
+     True),
+    ("wrapped holder with a null sibling", {"titulaires": [{"titulaire": {"id": "38000000000014"}, "id": None}]}, False),
+    ("wrapped holder after an unknown key", {"titulaires": [{"x": 1, "titulaire": {"id": "38000000000014"}}]}, False),
+    ("wrapped holder before an unknown key", {"titulaires": [{"titulaire": {"id": "38000000000014"}, "x": 1}]}, False),
+    ("wrapped holder with an object inside", {"titulaires": [{"titulaire": {"id": "38000000000014", "x": {}}}]}, False),
     ("empty holder", {"titulaires": [{}]}, False),
     ("null wrapper holder", {"titulaires": [{"titulaire": None}]}, False),
     ("null wrapper modification", {"modifications": [{"modification": None}]}, False),
@@ -171,7 +177,8 @@ def test_each_record_takes_the_lane_that_reads_it_exactly(tmp_path):
     {"acheteur": "21440036800012"},  # a string where the typed reader wants an object
     {"titulaires": {"titulaire": {"id": "38000000000014"}}},  # an object where it wants a list
     {"modifications": [["x"]]},  # a list where it wants an object
-], ids=["buyer_text", "holders_object", "nested_list"])
+    {"titulaires": [{"titulaire": {"titulaire": {"id": "38000000000014"}}}]},  # wrapped twice: left to the streaming reader
+], ids=["buyer_text", "holders_object", "nested_list", "holder_wrapped_twice"])
 def test_what_the_typed_reader_rejects_is_read_by_the_exact_lane(tmp_path, record):
     path = tmp_path / "r.json"
     path.write_text(json.dumps({"marches": [BASE, dict(BASE, **record)]}))

@@ -38,10 +38,10 @@ CREATE OR REPLACE TEMP MACRO decp_fast_duration_ok(v) AS v IS NULL OR regexp_ful
 -- does when no other space character is left at an end (the regular expression checks that).
 CREATE OR REPLACE TEMP MACRO decp_fast_holder_field_ok(v) AS decp_plain(v) AND trim(v, ' ') IS DISTINCT FROM ''
     AND NOT coalesce(regexp_matches(trim(v, ' '), '^[{PY_WHITESPACE}]|[{PY_WHITESPACE}]$|[\x00-\x1f\x7f\x{2028}\x{2029}]'), FALSE);
--- A holder the writer below gives as the normaliser does: not a wrapper (the normaliser unwraps
--- {"titulaire": …}), not all-null (which {} and {"titulaire": null} both read as).
+-- A holder the writer below gives as the normaliser does: not wrapped twice, not a
+-- {"concessionnaire": …} wrapper, not all-null (which {} and {"titulaire": null} both read as).
 CREATE OR REPLACE TEMP MACRO decp_fast_holder_ok(h) AS
-    h.titulaire IS NULL AND h.concessionnaire IS NULL
+    h.titulaire IS NULL AND h.concessionnaire IS NULL AND NOT h.sibling
     AND NOT (h.id IS NULL AND h.typeIdentifiant IS NULL AND h.denominationSociale IS NULL)
     AND decp_fast_holder_field_ok(h.id) AND decp_fast_holder_field_ok(h.typeIdentifiant)
     AND decp_fast_holder_field_ok(h.denominationSociale);
@@ -59,7 +59,8 @@ WITH src AS (
         'montant': 'VARCHAR', 'dureeMois': 'VARCHAR',
         'lieuExecution': 'STRUCT(code VARCHAR, typeCode VARCHAR, nom VARCHAR)',
         'titulaires': 'STRUCT(id VARCHAR, typeIdentifiant VARCHAR, denominationSociale VARCHAR, '
-                      'titulaire VARCHAR, concessionnaire VARCHAR)[]',
+                      'titulaire STRUCT(id VARCHAR, typeIdentifiant VARCHAR, denominationSociale VARCHAR, '
+                      'titulaire VARCHAR, concessionnaire VARCHAR), concessionnaire VARCHAR)[]',
         'modifications': 'STRUCT(id VARCHAR, objetModification VARCHAR, objet VARCHAR, '
                          'dateNotificationModification VARCHAR, dateSignatureModification VARCHAR, '
                          'datePublicationDonneesModification VARCHAR, montant VARCHAR, valeurGlobale VARCHAR, '
@@ -69,7 +70,18 @@ WITH src AS (
                               montant, dureeMois, lieuExecution, titulaires, modifications, ord)
 ), t1 AS (
     SELECT position, _type, uid, nature, objet, procedure, codeCPV, acheteur, autoriteConcedante, concessionnaires,
-           montant, dureeMois, lieuExecution, titulaires, modifications,
+           montant, dureeMois, lieuExecution, modifications,
+           -- {"titulaire": {…}} (the 2024 shape) unwrapped, as normalise._flatten() does when it is the
+           -- only key of its object: a sibling seen here, or in the record's text (json_sql.py,
+           -- WRAPPED_SIBLING: a null or unknown sibling is not a column), routes the record.
+           list_transform(titulaires, lambda h: CASE WHEN h.titulaire IS NULL
+               THEN {'id': h.id, 'typeIdentifiant': h.typeIdentifiant, 'denominationSociale': h.denominationSociale,
+                     'titulaire': NULL::VARCHAR, 'concessionnaire': h.concessionnaire, 'sibling': FALSE}
+               ELSE {'id': h.titulaire.id, 'typeIdentifiant': h.titulaire.typeIdentifiant,
+                     'denominationSociale': h.titulaire.denominationSociale, 'titulaire': h.titulaire.titulaire,
+                     'concessionnaire': h.titulaire.concessionnaire,
+                     'sibling': h.id IS NOT NULL OR h.typeIdentifiant IS NOT NULL OR h.denominationSociale IS NOT NULL
+                                OR h.concessionnaire IS NOT NULL} END) AS titulaires,
            decp_fast_text(id) AS contract_id, decp_plain(id) AS id_plain,
            decp_fast_text(acheteur.id) AS siret,
            decp_fast_text(dateNotification) AS notification_date_raw,

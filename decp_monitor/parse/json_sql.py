@@ -71,6 +71,14 @@ _BEYOND = ("CASE WHEN strlen(o.j::VARCHAR) > $max_text THEN TRUE "
 _BEYOND_PARAMS = {"max_text": MAX_STRING_BYTES, "max_key": MAX_KEY_BYTES,
                   "long_key": r'(?:[^"\\]|\\.){' + str(MAX_KEY_BYTES // 4 + 1) + r'}"\s*:'}
 _BEYOND_REASON = "valeur ou nom de champ au-delà des limites du lecteur en flux"
+# A {"titulaire": …} wrapper that is not the only key of its object, or whose value is not a flat
+# object (json_fast.sql unwraps the others): a key before it, a key after its object, an object
+# inside it, or a value other than an object. Searched only in records that name it.
+_STRING = r'"(?:[^"\\]|\\.)*"'
+WRAPPED_SIBLING = (r',\s*"titulaire"\s*:'
+                   r'|"titulaire"\s*:\s*\{(?:[^{}"]|' + _STRING + r')*\}\s*,'
+                   r'|"titulaire"\s*:\s*\{(?:[^{}"]|' + _STRING + r')*\{'
+                   r'|"titulaire"\s*:\s*[^\s{]')
 # The exact lane reads either the records the fast lane routed to it, or a whole array.
 _WHOLE_ARRAY = "(SELECT ord - 1 + $offset AS position, j FROM read_json_objects($path, format = 'array') " \
                "WITH ORDINALITY AS t(j, ord))"
@@ -326,7 +334,8 @@ def _read_part(con, params: dict, fast: str, exact: str) -> tuple[int, int]:
             SELECT o.position, o.j, {_BEYOND} AS beyond
             FROM {_WHOLE_ARRAY} o LEFT JOIN {fast} f USING (position)
             WHERE f.position IS NULL OR regexp_matches(o.j, $spaced) OR {_BEYOND}
-            """, {**whole, "spaced": SPACED_KEY, **_BEYOND_PARAMS})
+               OR CASE WHEN contains(o.j, '"titulaire"') THEN regexp_matches(o.j, $wrapped) ELSE FALSE END
+            """, {**whole, "spaced": SPACED_KEY, "wrapped": WRAPPED_SIBLING, **_BEYOND_PARAMS})
         beyond = con.execute("SELECT coalesce(bool_or(beyond), FALSE) FROM decp_routed").fetchall()[0][0]
         con.execute(f"DELETE FROM {fast} WHERE position IN (SELECT position FROM decp_routed)")
         source = "decp_routed"
