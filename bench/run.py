@@ -52,6 +52,15 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process so far, user + system, all its threads (DuckDB's included): on a
+    shared machine it moves much less than the wall time when other work takes the cores."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def current_rss_mb() -> float:
     try:
         with open("/proc/self/statm", encoding="ascii") as fh:
@@ -261,7 +270,8 @@ def task_method(method: str, path: str, counts_out: str, data_dir: str = "", as_
         raise ValueError(method)
     elapsed = time.perf_counter() - started
     Path(counts_out).write_text(json.dumps(counts), encoding="utf-8")
-    result = {"method": method, "seconds": round(elapsed, 2), "peak_rss_mb": round(peak_rss_mb(), 1),
+    result = {"method": method, "seconds": round(elapsed, 2), "cpu_seconds": round(cpu_seconds(), 2),
+              "peak_rss_mb": round(peak_rss_mb(), 1),
               **methods.totals(counts)}
     if method == "pipeline":
         result.update({"load": load, "statuses": statuses})
@@ -396,7 +406,17 @@ def compare_methods(out: Path, as_of: str, in_process: bool = False) -> dict:
         "agree": agree,
         "pandas_over_pipeline": round(pandas_ / pipeline, 2) if pipeline else None,
         "pipeline_over_duckdb": round(pipeline / duck, 2) if duck else None,
+        # the same ratios in CPU time (each child's own, threads included), steadier on a shared machine
+        **_cpu_ratios(results),
     }
+
+
+def _cpu_ratios(results: dict) -> dict:
+    cpu = {m: results[m].get("cpu_seconds") for m in ("pipeline", "pandas", "duckdb")}
+    if not all(cpu.values()):
+        return {}
+    return {"pandas_over_pipeline_cpu": round(cpu["pandas"] / cpu["pipeline"], 2),
+            "pipeline_over_duckdb_cpu": round(cpu["pipeline"] / cpu["duckdb"], 2)}
 
 
 def machine() -> dict:
@@ -446,6 +466,11 @@ def main(argv=None) -> int:
     parser.add_argument("--repeat", type=int, default=30, help="calls per serving query")
     parser.add_argument("--parse-only", action="store_true", help="also time the readers alone")
     parser.add_argument("--keep", action="store_true", help="keep the corpus and databases")
+    parser.add_argument("--reuse", action="store_true",
+                        help="reuse the corpus a previous --keep run left in --out (same size and seed) "
+                             "instead of generating it again (generation takes minutes at 200 000 records)")
+    parser.add_argument("--formats", default="json,xml",
+                        help="comma-separated files of the load step among json, xml (default both)")
     parser.add_argument("--no-xlsx", action="store_true", help="skip the XLSX export (the slowest)")
     parser.add_argument("--profile", action="store_true",
                         help="finally, load each file again under py-spy and summarise where the time goes")
@@ -463,13 +488,22 @@ def main(argv=None) -> int:
         os.environ["DECP_JSON_READER"] = args.json_reader
     steps = [s.strip() for s in args.only.split(",") if s.strip()]
     out = args.out.resolve()
-    shutil.rmtree(out / f"size-{args.size}", ignore_errors=True)
     work = out / f"size-{args.size}"
-    work.mkdir(parents=True)
+    corpus_info = work / "corpus-info.json"
+    reuse = args.reuse and corpus_info.exists()
+    if reuse:  # keep the corpus files, drop the databases of the previous run
+        previous = json.loads(corpus_info.read_text(encoding="utf-8"))
+        if previous.get("seed") != args.seed:
+            parser.error(f"--reuse: the corpus in {work} was made with seed {previous.get('seed')}")
+        for db in work.glob("db-*"):
+            shutil.rmtree(db, ignore_errors=True)
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
     report = {"command": " ".join([Path(sys.executable).name, "bench/run.py", *sys.argv[1:]]),
               "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
               "size": args.size, "machine": machine(), "code": code_version(),
-              "json_reader": os.environ.get("DECP_JSON_READER") or "flux (default)"}
+              "json_reader": os.environ.get("DECP_JSON_READER") or "sql (default)"}
 
     def save():
         (out / f"results-{args.size}.json").write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
@@ -488,10 +522,14 @@ def main(argv=None) -> int:
     def loaded() -> bool:  # the JSON load published a database the later steps can use
         return (work / "db-json").exists() and not report.get("load_json", {}).get("error")
 
-    step("corpus", lambda: generate(work, args.size, args.seed))
+    if reuse:
+        report["corpus"] = {**previous, "reused": True}
+    else:
+        step("corpus", lambda: generate(work, args.size, args.seed))
+        corpus_info.write_text(json.dumps(report["corpus"]), encoding="utf-8")
     as_of = report["corpus"]["as_of"]
     if "load" in steps:
-        for fmt in ("json", "xml"):
+        for fmt in [f.strip() for f in args.formats.split(",") if f.strip() in ("json", "xml")]:
             step(f"load_{fmt}", lambda fmt=fmt: run_child(
                 "load", path=str(work / f"corpus.{fmt}"), data_dir=str(work / f"db-{fmt}"), as_of=as_of))
             if args.parse_only:

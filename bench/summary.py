@@ -38,7 +38,8 @@ def markdown(report: dict) -> str:
         excluded = ", ".join(f"{k} {_n(v)}" for k, v in sorted(c.get("excluded", {}).items(), key=lambda kv: -kv[1]))
         add(f"- Corpus ({c.get('generator', 'demo generator')}, seed {c.get('seed')}, as of {c.get('as_of')}): {_n(c['records'])} records "
             f"({_n(c['marches'])} marchés, {_n(c['concessions'])} concessions, {_n(c['modifications'])} modifications), "
-            f"{_n(c['buyers'])} buyers; written in {c['seconds']} s. Files: {files}.")
+            f"{_n(c['buyers'])} buyers; written in {c['seconds']} s"
+            + (" (by an earlier run, reused: `--reuse`)" if c.get("reused") else "") + f". Files: {files}.")
         add(f"- Clean records (the comparison set): {_n(c['clean_records'])}; left out: {excluded or 'none'}.")
     add("")
     for name, value in report.items():
@@ -76,16 +77,19 @@ def markdown(report: dict) -> str:
     if cmp_ and not cmp_.get("error"):
         add("**Side by side** on the clean records (per-buyer late / on-time counts; each method in its own process)")
         add("")
-        add("| method | seconds | peak RSS | buyers | late | on time |")
-        add("|---|---|---|---|---|---|")
+        add("| method | seconds | CPU seconds | peak RSS | buyers | late | on time |")
+        add("|---|---|---|---|---|---|---|")
         labels = {"pipeline": "decp-monitor (full load of clean.json + query)",
                   "pandas": "pandas baseline (json.load + json_normalize + groupby)",
                   "duckdb": "DuckDB read_json over clean.ndjson"}
         for name in ("pipeline", "pandas", "duckdb"):
             r = cmp_["methods"][name]
-            add(f"| {labels[name]} | {r['seconds']} | {_mb(r['peak_rss_mb'])} | {_n(r['buyers'])} | {_n(r['late'])} | {_n(r['on_time'])} |")
+            add(f"| {labels[name]} | {r['seconds']} | {r.get('cpu_seconds', '–')} | {_mb(r['peak_rss_mb'])} | {_n(r['buyers'])} | {_n(r['late'])} | {_n(r['on_time'])} |")
         add("")
         add(f"- pandas / decp-monitor: **{cmp_['pandas_over_pipeline']}×**; decp-monitor / DuckDB: **{cmp_['pipeline_over_duckdb']}×**.")
+        if cmp_.get("pandas_over_pipeline_cpu") is not None:
+            add(f"- In CPU time: pandas / decp-monitor **{cmp_['pandas_over_pipeline_cpu']}×**; "
+                f"decp-monitor / DuckDB **{cmp_['pipeline_over_duckdb_cpu']}×**.")
         checks = cmp_["checks"]
         add(f"- Same per-buyer counts: **{'yes' if cmp_['agree'] else 'NO'}** "
             f"(buyers differing: vs pandas {checks['pipeline_vs_pandas']['differing']}, vs DuckDB {checks['pipeline_vs_duckdb']['differing']}).")

@@ -55,7 +55,8 @@ def streaming_tables(path: Path, name: str) -> dict[str, list[tuple]]:
 
 def sql_tables(path: Path, name: str):
     con = _database()
-    outcome = load_json_sql(con, path, name, None, 0, today=TODAY, min_bytes=0)
+    # every record the typed lane does not read goes to the exact lane, however many they are
+    outcome = load_json_sql(con, path, name, None, 0, today=TODAY, min_bytes=0, max_exact_share=1.0)
     writer = BatchWriter(con)
     for item in outcome.findings:
         writer.add(item)
@@ -106,6 +107,119 @@ def test_both_2024_arrays_are_read_in_file_order(tmp_path):
     _, by_sql = sql_tables(path, "f.json")
     assert [(r[0], r[2], r[5]) for r in by_sql["records"]] == [
         (0, "concession", "C1"), (1, "concession", "C2"), (2, "marche", "M1")]
+
+
+BASE = {"_type": "Marché", "id": "2024-001", "acheteur": {"id": "21440036800012", "nom": "Commune de Nantes"},
+        "nature": "Marché", "objet": "Travaux", "codeCPV": "45000000-7", "procedure": "Procédure adaptée",
+        "lieuExecution": {"code": "44000", "typeCode": "Code postal", "nom": "Nantes"}, "dureeMois": 12,
+        "dateNotification": "2024-01-15", "datePublicationDonnees": "2024-02-01", "montant": 1500.5,
+        "titulaires": [{"typeIdentifiant": "SIRET", "id": "38000000000014", "denominationSociale": "Eiffage \"Route\""}],
+        "modifications": [{"id": 1, "objetModification": "Avenant", "dateNotificationModification": "2024-03-01",
+                           "datePublicationDonneesModification": "2024-03-05", "montant": 1600, "dureeMois": 13}]}
+# (label, change to BASE, read by the typed lane?) — each record either provably reads the same
+# through DuckDB's typed reader, or is routed to the exact lane; both must give the streaming
+# reader's tables.
+LANES = [
+    ("plain", {}, True),
+    ("numbers as text", {"montant": "1500.5", "dureeMois": "12", "id": 7}, True),
+    ("float id and whole float duration", {"id": 1.5, "dureeMois": 12.0}, True),
+    ("date with offset, nulls", {"dateNotification": "2024-01-15+01:00", "dateDebutExecution": None,
+                                 "lieuExecution": None, "autoriteConcedante": None, "titulaires": None}, True),
+    ("no modifications key", {"modifications": None}, True),
+    ("key in another case", {"Montant": "NC", "Acheteur": {"id": "x"}}, True),  # keys match case-sensitively
+    ("amount with spaces and comma", {"montant": " 12 000,50 "}, False),
+    ("buyer id with spaces", {"acheteur": {"id": "214 400 368 00012"}}, False),
+    ("duration not whole", {"dureeMois": 12.5}, False),
+    ("boolean text", {"nature": True}, False),
+    ("object text", {"objet": {"fr": "Travaux"}}, False),
+    ("cpv list", {"codeCPV": ["45000000-7"]}, False),
+    ("concession type", {"_type": "Contrat de concession"}, False),
+    ("wrapped holder (2024 shape)", {"titulaires": [{"titulaire": {"id": "38000000000014"}},
+                                                    {"titulaire": {"id": "38000000000014", "denominationSociale": "A {B}, \"C\""}}]},
+     True),
+    ("wrapped holder with a null sibling", {"titulaires": [{"titulaire": {"id": "38000000000014"}, "id": None}]}, False),
+    ("wrapped holder after an unknown key", {"titulaires": [{"x": 1, "titulaire": {"id": "38000000000014"}}]}, False),
+    ("wrapped holder before an unknown key", {"titulaires": [{"titulaire": {"id": "38000000000014"}, "x": 1}]}, False),
+    ("wrapped holder with an object inside", {"titulaires": [{"titulaire": {"id": "38000000000014", "x": {}}}]}, False),
+    ("empty holder", {"titulaires": [{}]}, False),
+    ("null wrapper holder", {"titulaires": [{"titulaire": None}]}, False),
+    ("null wrapper modification", {"modifications": [{"modification": None}]}, False),
+    ("empty modification", {"modifications": [{}]}, False),
+    ("falsy modification object", {"modifications": [{"objetModification": 0, "objet": "Avenant 1"}]}, False),
+    ("date in the future", {"datePublicationDonnees": "2099-01-01"}, False),
+    ("missing publication date", {"datePublicationDonnees": None}, True),
+    ("blank notification date, dated modification", {"dateNotification": "  "}, True),
+    ("no dates at all", {"dateNotification": None, "datePublicationDonnees": ""}, True),
+    ("holder fields with plain spaces", {"titulaires": [{"id": " 38000000000014 ", "denominationSociale": "Eiffage "}]},
+     True),
+    ("holder field with another space", {"titulaires": [{"id": "38000000000014\u00a0"}]}, False),
+    ("null holder in the list", {"titulaires": [None]}, False),
+    ("modification before the contract", {"modifications": [{"dateNotificationModification": "2023-01-01"}]}, False),
+    ("invalid siret", {"acheteur": {"id": "21440036800013"}}, False),
+    ("absurd amount", {"montant": 2e11}, False),
+    ("string value looking like a key", {"objet": ": x"}, False),
+]
+
+
+def test_each_record_takes_the_lane_that_reads_it_exactly(tmp_path):
+    records = [dict(BASE, id=f"R{i}", **change) if "id" not in change else dict(BASE, **change)
+               for i, (_, change, _) in enumerate(LANES)]
+    path = tmp_path / "lanes.json"
+    path.write_text(json.dumps({"marches": records}, ensure_ascii=False, indent=1), encoding="utf-8")
+    outcome = assert_same(path)
+    assert outcome.reason is None and outcome.records == len(LANES)
+    assert outcome.exact == sum(not fast for _, _, fast in LANES)
+    _, by_sql = sql_tables(path, "f.json")
+    assert by_sql["modifications"] and any(r[-1] == 0 for r in by_sql["records"])
+
+
+@pytest.mark.parametrize("record", [
+    {"acheteur": "21440036800012"},  # a string where the typed reader wants an object
+    {"titulaires": {"titulaire": {"id": "38000000000014"}}},  # an object where it wants a list
+    {"modifications": [["x"]]},  # a list where it wants an object
+    {"titulaires": [{"titulaire": {"titulaire": {"id": "38000000000014"}}}]},  # wrapped twice: left to the streaming reader
+], ids=["buyer_text", "holders_object", "nested_list", "holder_wrapped_twice"])
+def test_what_the_typed_reader_rejects_is_read_by_the_exact_lane(tmp_path, record):
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps({"marches": [BASE, dict(BASE, **record)]}))
+    outcome = assert_same(path)
+    if outcome.reason is None:
+        assert outcome.exact == 2  # the whole array, since DuckDB's typed read failed
+
+
+@pytest.mark.parametrize("change", [
+    {"k" * 2000: 1},  # a key beyond the streaming reader's MAX_KEY_BYTES: it refuses the file there
+    {"notes": "a" * ((1 << 20) + 10)},  # a text beyond its MAX_STRING_BYTES: it cuts it (long_value)
+], ids=["long_key", "long_text"])
+def test_what_the_streaming_reader_cuts_or_refuses_is_left_to_it(tmp_path, change):
+    path = tmp_path / "l.json"
+    path.write_text(json.dumps({"marches": [BASE, dict(BASE, **change)]}))
+    outcome = assert_same(path)
+    assert outcome.reason is not None and "limites du lecteur en flux" in outcome.reason
+
+
+def test_a_file_mostly_for_the_exact_lane_is_left_to_the_streaming_reader(tmp_path):
+    # Three records of four need the exact lane (amount "NC"): above MAX_EXACT_SHARE the
+    # streaming reader is quicker, and nothing is written before the file is declined.
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps({"marches": [BASE] + [dict(BASE, id=f"X{i}", montant="NC") for i in range(3)]}))
+    con = _database()
+    outcome = load_json_sql(con, path, "m.json", None, 0, today=TODAY, min_bytes=0)
+    assert outcome.reason is not None and "3 contrats sur 4 hors de la voie rapide" in outcome.reason
+    assert tables(con) == {"records": [], "modifications": [], "findings": []}
+    outcome = load_json_sql(con, path, "m.json", None, 0, today=TODAY, min_bytes=0, max_exact_share=0.75)
+    assert outcome.reason is None and outcome.exact == 3 and outcome.records == 4
+
+
+@pytest.mark.parametrize("key", ["nom ", " nom", "nom\u00a0", "nom\\u00a0", "nom\\t", "\u2003nom", "\\u2003nom"])
+def test_keys_with_stray_spaces_are_never_read_by_the_typed_lane(tmp_path, key):
+    # The typed reader would silently miss "nom " (no column of that name); the Python
+    # normaliser strips it. The record goes to the exact lane, which declines the file.
+    path = tmp_path / "k.json"
+    text = json.dumps({"marches": [BASE, dict(BASE, acheteur={"id": "21440036800012", "NOM": "Nantes"})]})
+    path.write_text(text.replace('"NOM"', '"' + key + '"'))
+    outcome = assert_same(path)
+    assert outcome.reason is not None and "atypiques" in outcome.reason
 
 
 @pytest.mark.parametrize("content, reason", [
@@ -174,6 +288,7 @@ def _build(data_dir: Path, corpus: Path, reader: str, monkeypatch) -> duckdb.Duc
 
     monkeypatch.setenv("DECP_JSON_READER", reader)
     monkeypatch.setattr(json_sql, "MIN_SQL_BYTES", 0)  # every demo file is small: force the SQL path
+    monkeypatch.setattr(json_sql, "MAX_EXACT_SHARE", 1.0)  # and its exact lane, however many records need it
     store = Store(data_dir)
     with build_version(store, "demo", meta={"as_of": "2026-09-30"}) as build:
         load_paths(build, [corpus])
@@ -210,13 +325,19 @@ def test_demo_database_findings_and_verdicts_do_not_change(demo_corpus, tmp_path
     by_stream.close()
 
 
+def test_python_whitespace_is_every_space_of_str_strip():
+    from decp_monitor.parse.json_sql import PY_WHITESPACE
+
+    assert PY_WHITESPACE == "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
+
+
 def test_reader_choice_is_explicit(monkeypatch):
     from decp_monitor.pipeline.files import json_reader
 
     monkeypatch.delenv("DECP_JSON_READER", raising=False)
-    assert json_reader() == "flux"
-    monkeypatch.setenv("DECP_JSON_READER", "SQL")
     assert json_reader() == "sql"
+    monkeypatch.setenv("DECP_JSON_READER", "FLUX")
+    assert json_reader() == "flux"
     monkeypatch.setenv("DECP_JSON_READER", "pandas")
     with pytest.raises(ValueError, match="DECP_JSON_READER"):
         json_reader()

@@ -6,12 +6,26 @@ CREATE OR REPLACE TEMP MACRO decp_luhn_ok(s) AS
              THEN 2 * CAST(s[i + 1] AS INTEGER) - CASE WHEN CAST(s[i + 1] AS INTEGER) > 4 THEN 9 ELSE 0 END
              ELSE CAST(s[i + 1] AS INTEGER) END)) % 10 = 0;
 
+-- Digit i (1-based) of s, and its Luhn double. Written out for the 14 and 9 digits of a SIRET and
+-- a SIREN without lambdas: vectorised, some twenty times cheaper than decp_luhn_ok per call.
+CREATE OR REPLACE TEMP MACRO decp_digit(s, i) AS ord(s[i]) - 48;
+CREATE OR REPLACE TEMP MACRO decp_luhn_double(x) AS 2 * x - CASE WHEN x > 4 THEN 9 ELSE 0 END;
+CREATE OR REPLACE TEMP MACRO decp_luhn14_ok(s) AS (
+    decp_luhn_double(decp_digit(s, 1)) + decp_digit(s, 2) + decp_luhn_double(decp_digit(s, 3)) + decp_digit(s, 4)
+    + decp_luhn_double(decp_digit(s, 5)) + decp_digit(s, 6) + decp_luhn_double(decp_digit(s, 7)) + decp_digit(s, 8)
+    + decp_luhn_double(decp_digit(s, 9)) + decp_digit(s, 10) + decp_luhn_double(decp_digit(s, 11))
+    + decp_digit(s, 12) + decp_luhn_double(decp_digit(s, 13)) + decp_digit(s, 14)) % 10 = 0;
+CREATE OR REPLACE TEMP MACRO decp_luhn9_ok(s) AS (
+    decp_digit(s, 1) + decp_luhn_double(decp_digit(s, 2)) + decp_digit(s, 3) + decp_luhn_double(decp_digit(s, 4))
+    + decp_digit(s, 5) + decp_luhn_double(decp_digit(s, 6)) + decp_digit(s, 7) + decp_luhn_double(decp_digit(s, 8))
+    + decp_digit(s, 9)) % 10 = 0;
+
 -- 14 digits; La Poste's establishments (356000000…, head office aside) by digit sum modulo 5,
 -- the others by Luhn; the SIREN (first 9 digits) by Luhn in every case.
 CREATE OR REPLACE TEMP MACRO siret_is_valid(s) AS
     CASE WHEN NOT coalesce(regexp_full_match(s, '[0-9]{14}'), FALSE) THEN FALSE
          WHEN starts_with(s, '356000000') AND s <> '35600000000048'
               THEN list_sum(list_transform(range(14), lambda i: CAST(s[i + 1] AS INTEGER))) % 5 = 0
-                   AND decp_luhn_ok(left(s, 9))
-         ELSE decp_luhn_ok(s) AND decp_luhn_ok(left(s, 9))
+                   AND decp_luhn9_ok(s)
+         ELSE decp_luhn14_ok(s) AND decp_luhn9_ok(s)
     END;

@@ -1,4 +1,4 @@
-"""SQL-native loading of DECP JSON: DuckDB reads the records array, json_sql.sql normalises it.
+"""SQL-native loading of DECP JSON: DuckDB reads the records array, in two lanes.
 
     outcome = load_json_sql(con, path, name, resource_id, first_record_id)
     if outcome.reason is None: outcome.records rows were written straight into records,
@@ -9,7 +9,14 @@
 No Python object is made per record: the records array (2019 `{"marches": [...]}`, 2024
 `{"marches": {"marche": [...], "contrat-concession": [...]}}`, or a bare `[...]`) is located by
 looking at the first and last bytes of the file, copied by the kernel into a file of its own when
-it is not the whole file (copy_file_range), and read by `read_json_objects(format='array')`.
+it is not the whole file (copy_file_range), and read twice by DuckDB:
+- the typed lane (json_fast.sql): `read_json` with explicit column types, normalised over typed
+  columns, for the records whose typed read is provably what the Python normaliser reads;
+- the exact lane (json_sql.sql): `read_json_objects`, normalised over JSON values (some forty JSON
+  functions per record), for the other records and those whose keys carry stray spaces (SPACED_KEY),
+  or for the whole array when the typed reader rejects it (repeated key, unexpected JSON type).
+`outcome.exact` counts the records of the exact lane; above MAX_EXACT_SHARE of a file, the file
+is declined (the streaming reader is then quicker).
 
 The streaming reader (json_reader.py) stays the reference and the fallback: a file goes to it when
 its root is unusual, when it holds what DuckDB reads differently (bare NaN/Infinity, BOM, absurd
@@ -35,15 +42,55 @@ from decp_monitor.core import findings as finding_codes
 from decp_monitor.core.findings import finding
 from decp_monitor.core.model import Finding
 from decp_monitor.core.siret import install_sql as install_siret_sql
+from decp_monitor.parse.json_reader import MAX_KEY_BYTES, MAX_STRING_BYTES
 
 SQL_FILE = Path(__file__).resolve().with_name("json_sql.sql")
 MACROS, STAGE = SQL_FILE.read_text(encoding="utf-8").split("-- stage --", 1)
 # The characters Python's str.strip() removes, as an SQL literal (no quote among them).
-PY_WHITESPACE = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
+# No code point above U+3000 (ideographic space) is a space to str.isspace(): scanning up to it
+# instead of 0x10FFFF saves 0.4 s at every start (tests/test_json_sql.py checks the bound).
+PY_WHITESPACE = "".join(chr(c) for c in range(0x3001) if chr(c).isspace())
 MACROS = MACROS.replace("{PY_WHITESPACE}", PY_WHITESPACE)
-# Below this size the streaming reader is quicker than setting up a query (per-publication files
-# hold a handful of records); above it DuckDB's reader is several times faster.
-MIN_SQL_BYTES = 1 << 20
+FAST_FILE = Path(__file__).resolve().with_name("json_fast.sql")
+FAST_MACROS, FAST_STAGE = FAST_FILE.read_text(encoding="utf-8").split("-- stage --", 1)
+FAST_MACROS = FAST_MACROS.replace("{PY_WHITESPACE}", PY_WHITESPACE)
+# A key that Python's str.strip() would change, in a record's JSON text (RE2): a space (any
+# character str.isspace() accepts, raw or escaped) just inside the quotes of a string followed by
+# ":", or just after the quote of a string that follows "{" or ",". Conservative: a string value
+# such as ":x" or an array item " x" also matches, which only sends that record to the exact lane.
+_PY_SPACE = r"[\s\x{0b}\x{0c}\x{1c}-\x{1f}\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
+SPACED_KEY = (r'(?:' + _PY_SPACE + r'|\\[tnrfb]|\\u[0-9a-fA-F]{4})"\s*:'
+              r'|[{,]\s*"(?:' + _PY_SPACE + r'|\\[tnrfbu])')
+# A record the streaming reader would cut (a text beyond MAX_STRING_BYTES: long_value) or refuse
+# (a key beyond MAX_KEY_BYTES: file_unreadable), which neither lane reproduces: the file is left to
+# the streaming reader. Only records longer than the key limit are searched (3 % of the clean
+# corpus: the search over every record cost 0.4 s of CPU per 185 000), and the search counts
+# characters, not bytes: keys of a quarter of the limit already match, a conservative bound.
+_BEYOND = ("CASE WHEN strlen(o.j::VARCHAR) > $max_text THEN TRUE "
+           "WHEN strlen(o.j::VARCHAR) > $max_key THEN regexp_matches(o.j, $long_key) ELSE FALSE END")
+_BEYOND_PARAMS = {"max_text": MAX_STRING_BYTES, "max_key": MAX_KEY_BYTES,
+                  "long_key": r'(?:[^"\\]|\\.){' + str(MAX_KEY_BYTES // 4 + 1) + r'}"\s*:'}
+_BEYOND_REASON = "valeur ou nom de champ au-delà des limites du lecteur en flux"
+# A {"titulaire": …} wrapper that is not the only key of its object, or whose value is not a flat
+# object (json_fast.sql unwraps the others): a key before it, a key after its object, an object
+# inside it, or a value other than an object. Searched only in records that name it.
+_STRING = r'"(?:[^"\\]|\\.)*"'
+WRAPPED_SIBLING = (r',\s*"titulaire"\s*:'
+                   r'|"titulaire"\s*:\s*\{(?:[^{}"]|' + _STRING + r')*\}\s*,'
+                   r'|"titulaire"\s*:\s*\{(?:[^{}"]|' + _STRING + r')*\{'
+                   r'|"titulaire"\s*:\s*[^\s{]')
+# The exact lane reads either the records the fast lane routed to it, or a whole array.
+_WHOLE_ARRAY = "(SELECT ord - 1 + $offset AS position, j FROM read_json_objects($path, format = 'array') " \
+               "WITH ORDINALITY AS t(j, ord))"
+# Below this size the streaming reader is quicker than setting up the queries (per-publication
+# files hold a handful of records): the SQL path costs ~0.24 s per file plus ~0.03 s of CPU per MB,
+# the streaming reader ~0.055 s per MB (real 2019 files of 0.45-4.6 MB, 1 Dec 2026: 0.25-0.39 s
+# against 0.03-0.27 s), so they cross near 10 MB; above it DuckDB's reader is the faster.
+MIN_SQL_BYTES = 8 << 20
+# Above this share of records read by the exact lane (~100 µs of CPU each, against ~10 µs for the
+# typed lane and ~60 µs for the streaming reader plus its inserts), the streaming reader is quicker:
+# the file is declined, after the typed lane's read, before anything is written.
+MAX_EXACT_SHARE = 0.5
 # Same bound as the streaming reader's refusal of absurd nesting (json_reader.MAX_DEPTH_RUN = 256),
 # halved: a file that comes near it is left to the reader that owns the rule.
 DEPTH_WATCH = 128
@@ -52,6 +99,9 @@ MOJIBAKE = "\ufffd".encode()
 _SPACE = b" \t\r\n"
 _ROOT = re.compile(rb'\s*\{(?:\s*"[^"\\]{0,80}"\s*:\s*"[^"\\]{0,500}"\s*,)*\s*"marches"\s*:\s*([\[{])')
 _INNER = re.compile(rb'\s*"(marche|contrat-concession)"\s*:\s*\[')
+LANE_COLUMNS = ("position, kind, buyer_siret, buyer_name, contract_id, uid, nature, objet, procedure, cpv, amount, "
+                "duration_months, notification_date, start_date, publication_date, notification_date_raw, "
+                "publication_date_raw, place_code, place_type, place_name, holders, modifications, findings")
 _KINDS = {b"marche": "marche", b"contrat-concession": "concession"}
 
 
@@ -59,6 +109,7 @@ _KINDS = {b"marche": "marche", b"contrat-concession": "concession"}
 class Outcome:
     reason: Optional[str] = None  # French: why the file must be read by the streaming reader
     records: int = 0
+    exact: int = 0  # records the exact lane read (json_sql.sql); the others, the typed lane (json_fast.sql)
     format: Optional[str] = None
     findings: list[Finding] = field(default_factory=list)
 
@@ -159,15 +210,26 @@ def scan(mm) -> tuple[int, str]:
 
 def install(con: duckdb.DuckDBPyConnection) -> None:
     """The normaliser's macros and the severity of each finding code, once per connection."""
-    if con.execute("SELECT count(*) FROM duckdb_functions() WHERE function_name = 'decp_unwrap'").fetchall()[0][0]:
+    if con.execute("SELECT count(*) FROM duckdb_functions() WHERE function_name = 'decp_fast_holder_ok'").fetchall()[0][0]:
         return
     install_siret_sql(con)
-    for statement in MACROS.split(";\n"):  # one by one: DuckDB's splitter trips on quotes in comments
+    for statement in (MACROS + FAST_MACROS).split(";\n"):  # one by one: DuckDB's splitter trips on quotes in comments
         if statement.strip():
             con.execute(statement)
     severities = pa.table({"code": list(finding_codes.CODES),  # noqa: F841 - read by DuckDB
                            "severity": [finding_codes.severity(c) for c in finding_codes.CODES]})
     con.execute("CREATE OR REPLACE TEMP TABLE decp_severities AS SELECT * FROM severities")
+    # The columns both lanes give (json_fast.sql, json_sql.sql), for a lane that reads nothing.
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE decp_fast_empty (
+            position BIGINT, kind VARCHAR, buyer_siret VARCHAR, buyer_name VARCHAR, contract_id VARCHAR,
+            uid VARCHAR, nature VARCHAR, objet VARCHAR, procedure VARCHAR, cpv VARCHAR, amount DOUBLE,
+            duration_months INTEGER, notification_date DATE, start_date DATE, publication_date DATE,
+            notification_date_raw VARCHAR, publication_date_raw VARCHAR, place_code VARCHAR, place_type VARCHAR,
+            place_name VARCHAR, holders VARCHAR,
+            modifications STRUCT(position BIGINT, modification_id VARCHAR, notification_date DATE,
+                                 publication_date DATE, amount DOUBLE, duration_months INTEGER, objet VARCHAR)[],
+            findings STRUCT(code VARCHAR, field VARCHAR, message VARCHAR, value VARCHAR)[])""")
 
 
 def _copy_range(source: Path, start: int, end: int, folder: str, index: int) -> str:
@@ -186,7 +248,7 @@ def _copy_range(source: Path, start: int, end: int, folder: str, index: int) -> 
 
 def load_json_sql(con: duckdb.DuckDBPyConnection, path: Path, name: str, resource_id: Optional[str],
                   first_record_id: int, today: Optional[dt.date] = None,
-                  min_bytes: Optional[int] = None) -> Outcome:
+                  min_bytes: Optional[int] = None, max_exact_share: Optional[float] = None) -> Outcome:
     path = Path(path)
     size = path.stat().st_size
     if size < max(MIN_SQL_BYTES if min_bytes is None else min_bytes, 1):
@@ -204,29 +266,38 @@ def load_json_sql(con: duckdb.DuckDBPyConnection, path: Path, name: str, resourc
     stages: list[str] = []
     try:
         with tempfile.TemporaryDirectory(prefix="decp-json-") as folder:
-            offset = 0
+            offset = exact_count = 0
             for index, part in enumerate(parts):
                 whole = part.start == 0 and part.end == size
                 source = str(path) if whole else _copy_range(path, part.start, part.end, folder, index)
-                stage = f"decp_stage_{index}"
-                con.execute(STAGE.replace("decp_stage", stage),
-                            {"path": source, "offset": offset, "hint": part.hint, "today": today})
-                stages.append(stage)
-                count, exotic = con.execute(
-                    f"SELECT count(*), coalesce(bool_or(exotic OR list_bool_or(list_transform(findings, "
-                    f"lambda f: f.message IS NULL))), FALSE) FROM {stage}").fetchall()[0]
-                if exotic:
-                    return Outcome(reason="contenu que seul le lecteur en flux reproduit (valeurs atypiques)")
+                params = {"path": source, "offset": offset, "hint": part.hint, "today": today}
+                fast, exact = f"decp_fast_{index}", f"decp_stage_{index}"
+                stages += [fast, exact]
+                count, routed = _read_part(con, params, fast, exact)
+                if routed:
+                    bad = con.execute(
+                        f"SELECT coalesce(bool_or(exotic OR list_bool_or(list_transform(findings, "
+                        f"lambda f: f.message IS NULL))), FALSE) FROM {exact}").fetchall()[0][0]
+                    if bad:
+                        return Outcome(reason="contenu que seul le lecteur en flux reproduit (valeurs atypiques)")
                 offset += count
-        for stage in stages:
-            _write(con, stage, name, resource_id, first_record_id, fmt)
+                exact_count += routed
+        share = MAX_EXACT_SHARE if max_exact_share is None else max_exact_share
+        if exact_count > share * offset:
+            return Outcome(reason=f"{exact_count} contrats sur {offset} hors de la voie rapide "
+                                  "(lecteur en flux plus rapide)")
+        for index in range(len(parts)):
+            _write(con, f"decp_fast_{index}", f"decp_stage_{index}", name, resource_id, first_record_id, fmt)
+    except _Declined as declined:
+        return Outcome(reason=str(declined))
     except duckdb.Error as exc:
         message = re.sub(r"\s+", " ", str(exc))[:200]
         return Outcome(reason=f"refusé par DuckDB ({message})")
     finally:
         for stage in stages:
             con.execute(f"DROP TABLE IF EXISTS {stage}")
-    outcome = Outcome(records=offset, format=fmt)
+        con.execute("DROP TABLE IF EXISTS decp_routed")
+    outcome = Outcome(records=offset, exact=exact_count, format=fmt)
     if replacement:
         outcome.findings.append(finding(name, "mojibake",
                                         f"{replacement} caractère(s) de remplacement U+FFFD (texte corrompu)",
@@ -236,7 +307,54 @@ def load_json_sql(con: duckdb.DuckDBPyConnection, path: Path, name: str, resourc
     return outcome
 
 
-def _write(con, stage: str, name: str, resource_id: Optional[str], first_record_id: int, fmt: str) -> None:
+class _Declined(Exception):
+    """A record that neither lane reads as the streaming reader does; the message says why (French)."""
+
+
+def _read_part(con, params: dict, fast: str, exact: str) -> tuple[int, int]:
+    """Both lanes over one record array: (records, records read by the exact lane).
+
+    The typed read (json_fast.sql) keeps the records it reads exactly; one pass over the records'
+    JSON text then picks the others, and those whose keys have stray spaces, for the exact lane
+    (json_sql.sql). When DuckDB's typed reader rejects the array (a repeated key, a value of an
+    unexpected JSON type…), the exact lane reads all of it, as it did before the fast lane existed.
+    """
+    whole = {"path": params["path"], "offset": params["offset"]}
+    try:
+        con.execute(FAST_STAGE.replace("TABLE decp_fast AS", f"TABLE {fast} AS"), params)
+    except duckdb.Error:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {fast} AS SELECT * FROM decp_fast_empty")
+        source = _WHOLE_ARRAY
+        beyond = con.execute(f"SELECT coalesce(bool_or({_BEYOND}), FALSE) FROM {_WHOLE_ARRAY} o",
+                             {**whole, **_BEYOND_PARAMS}).fetchall()[0][0]
+    else:
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE decp_routed AS
+            SELECT o.position, o.j, {_BEYOND} AS beyond
+            FROM {_WHOLE_ARRAY} o LEFT JOIN {fast} f USING (position)
+            WHERE f.position IS NULL OR regexp_matches(o.j, $spaced) OR {_BEYOND}
+               OR CASE WHEN contains(o.j, '"titulaire"') THEN regexp_matches(o.j, $wrapped) ELSE FALSE END
+            """, {**whole, "spaced": SPACED_KEY, "wrapped": WRAPPED_SIBLING, **_BEYOND_PARAMS})
+        beyond = con.execute("SELECT coalesce(bool_or(beyond), FALSE) FROM decp_routed").fetchall()[0][0]
+        con.execute(f"DELETE FROM {fast} WHERE position IN (SELECT position FROM decp_routed)")
+        source = "decp_routed"
+    if beyond:
+        raise _Declined(_BEYOND_REASON)
+    count_fast = con.execute(f"SELECT count(*) FROM {fast}").fetchall()[0][0]
+    if source == "decp_routed" and not con.execute("SELECT count(*) FROM decp_routed").fetchall()[0][0]:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {exact} AS SELECT * FROM decp_fast_empty")
+        return count_fast, 0
+    con.execute(STAGE.replace("TABLE decp_stage AS", f"TABLE {exact} AS").replace("FROM decp_source", f"FROM {source}"),
+                params if source == _WHOLE_ARRAY else {"hint": params["hint"], "today": params["today"]})
+    routed = con.execute(f"SELECT count(*) FROM {exact}").fetchall()[0][0]
+    return count_fast + routed, routed
+
+
+def _write(con, fast: str, exact: str, name: str, resource_id: Optional[str], first_record_id: int,
+           fmt: str) -> None:
+    """Both lanes' records, modifications and findings, in file order."""
+    stage = (f"(SELECT {LANE_COLUMNS} FROM {fast} UNION ALL SELECT {LANE_COLUMNS} FROM {exact} ORDER BY position)")
     params = {"name": name, "resource_id": resource_id, "first": first_record_id, "format": fmt}
     con.execute(
         f"""
@@ -259,6 +377,8 @@ def _write(con, stage: str, name: str, resource_id: Optional[str], first_record_
         INSERT INTO findings
         SELECT $name, $resource_id, position, f.field, f.code, s.severity, f.message, left(f.value, 200),
                buyer_siret, contract_id
-        FROM (SELECT position, buyer_siret, contract_id, unnest(findings) AS f FROM {stage}) r
+        FROM (SELECT position, buyer_siret, contract_id, unnest(findings) AS f,
+                     unnest(range(len(findings))) AS k FROM {stage}) r
         JOIN decp_severities s ON s.code = r.f.code
+        ORDER BY position, k
         """, {"name": name, "resource_id": resource_id})

@@ -1,8 +1,9 @@
--- The SQL twin of decp_monitor/parse/normalise.py for DECP JSON: one record array of a file, read
--- by DuckDB (read_json_objects) and normalised here, with the same findings, codes and French
+-- The SQL twin of decp_monitor/parse/normalise.py for DECP JSON: records of a file, read by
+-- DuckDB (read_json_objects) and normalised here, with the same findings, codes and French
 -- messages as the Python normaliser. Whatever this cannot reproduce exactly (a message that needs
 -- Python's repr() of an odd string, a repeated field, a key with spaces, deep wrappers…) marks the
 -- record `exotic`: the caller then reads the whole file with the streaming reader instead.
+-- This is the exact lane: json_fast.sql's typed lane reads the plain records, this the others.
 -- Macros first (per connection), then, after the stage marker line, the staging query.
 
 -- Python's str.strip(): every character str.isspace() accepts (ASCII and Unicode spaces); the
@@ -171,7 +172,7 @@ CREATE OR REPLACE TEMP MACRO decp_truthy(v) AS v IS NOT NULL AND CASE json_type(
 -- stage --
 CREATE OR REPLACE TEMP TABLE decp_stage AS
 WITH src AS (
-    SELECT ord - 1 + $offset AS position,
+    SELECT position,
            json_type(j) = 'OBJECT' AS is_object,
            json_keys(j) AS keys,
            json_extract(j, ['$._type', '$.id', '$.uid', '$.nature', '$.objet', '$.procedure', '$.codeCPV',
@@ -180,7 +181,7 @@ WITH src AS (
                             '$.dateSignature', '$.dateDebutExecution', '$.datePublicationDonnees', '$.montant',
                             '$.valeurGlobale', '$.dureeMois', '$.lieuExecution', '$.titulaires',
                             '$.concessionnaires', '$.modifications']) AS v
-    FROM read_json_objects($path, format = 'array') WITH ORDINALITY AS t(j, ord)
+    FROM decp_source  -- the records to read exactly (position, j): json_sql.py names them
 ), l1 AS (
     SELECT position, is_object, keys, v,
            decp_text(v[1]) AS type_text,

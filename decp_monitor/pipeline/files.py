@@ -92,14 +92,15 @@ STREAM_READER = "lecteur en flux"
 
 
 def json_reader() -> str:
-    """'flux' (the streaming reader, the default) or 'sql' (DuckDB reads DECP JSON files of at
-    least json_sql.MIN_SQL_BYTES, the streaming reader the others), from DECP_JSON_READER; anything
-    else is refused rather than guessed.
+    """'sql' (the default: DuckDB reads DECP JSON files of at least json_sql.MIN_SQL_BYTES, the
+    streaming reader the others and whatever DuckDB declines) or 'flux' (the streaming reader for
+    every file), from DECP_JSON_READER; anything else is refused rather than guessed.
 
-    The streaming reader stays the default because the SQL path, exact as it is, costs more CPU per
-    record than it today (about 110 µs against 90 µs, BENCHMARKS.md, issue 13): it must not slow
-    down a load until its per-field work is made lighter."""
-    value = os.environ.get("DECP_JSON_READER", "flux").strip().lower() or "flux"
+    The SQL path is the default since its typed lane (json_fast.sql) reads the plain records at
+    ~10 µs of CPU each, against ~60 µs for the streaming reader, and it declines a file whose
+    records mostly need its exact lane (json_sql.MAX_EXACT_SHARE), which costs more (BENCHMARKS.md,
+    issue 13)."""
+    value = os.environ.get("DECP_JSON_READER", "sql").strip().lower() or "sql"
     if value not in ("sql", "flux"):
         raise ValueError(f"DECP_JSON_READER : valeur inconnue « {value} » (attendu : sql ou flux)")
     return value
