@@ -178,11 +178,12 @@ def plan(data_dir: Path) -> dict:
 
         # Buyer pages: the largest buyer (and a status filter on it), a small one.
         for key, siret in (("large", large), ("small", small)):
-            n = queries.buyer_contracts(con, siret, limit=1).total
+            # The page lists the assessment window's contracts by default (« Période d'évaluation seulement »).
+            n = queries.buyer_contracts(con, siret, limit=1, window_only=True).total
             p[f"{key}_markers"] = [norm(f"SIRET {format_siret(siret)}"),
                                    caption(n, "contrats") if n else "Aucun contrat n'a été trouvé"]
             p[f"{key}_contracts"] = n
-        counts = queries.buyer_status_counts(con, large)
+        counts = queries.buyer_status_counts(con, large, window_only=True)
         sizes = dict(zip(counts["status"], counts["contracts"]))
         status_labels = queries.status_labels(con)
         candidates = [s for s in status_labels if 0 < sizes.get(s, 0) < p["large_contracts"]]
@@ -190,7 +191,8 @@ def plan(data_dir: Path) -> dict:
         p["status"] = status
         if status:
             p["status_option"] = norm(f"{status_labels[status]} ({fr_int(sizes[status])})")
-            p["status_marker"] = caption(queries.buyer_contracts(con, large, status=status, limit=1).total, "contrats")
+            p["status_marker"] = caption(queries.buyer_contracts(con, large, status=status, limit=1,
+                                                                 window_only=True).total, "contrats")
 
         # Datasets: all, then those failing one dataset check.
         n_all = queries.datasets(con, limit=1).total
@@ -271,8 +273,9 @@ def _pick_buyers(con) -> tuple[str, str]:
     """The buyer with most contracts, and a small one (2 to 5 contracts), as bench/serve.py."""
     large = con.execute("SELECT buyer_siret FROM buyer_compliance ORDER BY contracts_total DESC, buyer_siret "
                         "LIMIT 1").fetchone()[0]
+    # with contracts in the assessment window: the page lists those by default
     small = con.execute("SELECT buyer_siret FROM buyer_compliance WHERE contracts_total BETWEEN 2 AND 5 "
-                        "ORDER BY contracts_total DESC, buyer_siret LIMIT 1").fetchone()
+                        "AND contracts_in_window > 0 ORDER BY contracts_total DESC, buyer_siret LIMIT 1").fetchone()
     if small is None:
         small = con.execute("SELECT buyer_siret FROM buyer_compliance ORDER BY contracts_total, buyer_siret "
                             "LIMIT 1").fetchone()
@@ -676,7 +679,7 @@ def page_queries(p: dict) -> list[tuple[str, str, str, tuple, dict]]:
         add(b, step, "buyer", siret)
         add(b, step, "buyer_status_counts", siret)
         add(b, step, "status_labels")
-        add(b, step, "buyer_contracts", siret, status=None, window_only=False, limit=100, offset=0)
+        add(b, step, "buyer_contracts", siret, status=None, window_only=True, limit=100, offset=0)
         add(b, step, "buyer_timeline", siret, limit=40)
         add(b, step, "buyer_declarations", siret)
         add(b, step, "buyer_datasets", siret)
@@ -685,7 +688,7 @@ def page_queries(p: dict) -> list[tuple[str, str, str, tuple, dict]]:
         add(b, step, "buyer_modifications", siret)
         add(b, step, "buyer_findings", siret)
     if p.get("status"):
-        add(b, "status filter", "buyer_contracts", p["large"], status=p["status"], window_only=False,
+        add(b, "status filter", "buyer_contracts", p["large"], status=p["status"], window_only=True,
             limit=100, offset=0)
     from decp_monitor.read.queries import ContractFilter
 
