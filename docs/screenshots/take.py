@@ -33,15 +33,18 @@ def set_viewport(driver, width: int = 1440, height: int = 900, mobile: bool = Fa
 
 # (file name, URL path, text that says the page is drawn, what to do before the shot, scroll to text)
 SHOTS = [
-    ("01-vue-d-ensemble", "/", "Verdicts des acheteurs par plateforme", None, None),
-    ("02-vue-d-ensemble-graphiques", "/", "Verdicts des acheteurs par plateforme", None,
+    ("01-vue-d-ensemble", "/", "Les acheteurs qui publient le plus en retard", None, None),
+    ("02-vue-d-ensemble-graphiques", "/", "Les acheteurs qui publient le plus en retard", None,
      "Retards par mois de notification"),
     ("03-vue-d-ensemble-classement", "/", "Les acheteurs qui publient le plus en retard", None,
-     "Verdicts des acheteurs par plateforme"),
+     "Les acheteurs qui publient le plus en retard"),
     ("04-acheteur-en-retard", "/acheteur?siret={late}", "Verdict", None, None),
-    ("05-acheteur-en-retard-contrats", "/acheteur?siret={late}", "Verdict", "tab:Contrats", None),
-    ("06-acheteur-en-retard-chronologie", "/acheteur?siret={late}", "Verdict", "tab:Chronologie", None),
-    ("07-acheteur-en-retard-se-mettre-en-regle", "/acheteur?siret={late}", "Verdict", "tab:Se mettre en règle", None),
+    ("05-acheteur-en-retard-contrats", "/acheteur?siret={late}&onglet=Contrats", "Verdict", None,
+     "Contrats"),
+    ("06-acheteur-en-retard-chronologie", "/acheteur?siret={late}&onglet=Chronologie", "Verdict", None,
+     "Chronologie"),
+    ("07-acheteur-en-retard-se-mettre-en-regle", "/acheteur?siret={late}&onglet=Se mettre en règle", "Verdict", None,
+     "Se mettre en règle"),
     ("08-acheteur-conforme", "/acheteur?siret={compliant}", "Verdict", None, None),
     ("09-acheteur-jamais-publie", "/acheteur?siret={missing}", "Verdict", None, None),
     ("10-acheteurs", "/acheteurs", "Trier par", None, None),
@@ -51,8 +54,8 @@ SHOTS = [
     ("14-console-sql", "/console", "Requête SQL", "click:Exécuter", None),
     ("15-methode", "/methode", "Paramètres de cette version", None, None),
     ("16-contrats", "/contrats?cpv=45&montant_min=40000&tri=amount", "Trier par", None, None),
-    ("17-retards-par-plateforme", "/", "Retards par plateforme", None, "Retards par plateforme"),
-    ("20-vue-d-ensemble-territoires", "/", "Par nature d'acheteur et par territoire", None,
+    ("17-retards-par-plateforme", "/?vue=Plateformes", "Retards par plateforme", None, "Retards par plateforme"),
+    ("20-vue-d-ensemble-territoires", "/?vue=Territoires", "Par nature d'acheteur et par territoire", None,
      "Par nature d'acheteur et par territoire"),
 ]
 # At a phone's width: the sidebar starts closed.
@@ -126,7 +129,7 @@ def _act(driver, action: str) -> None:
 
 def _scroll_to(driver, text: str) -> None:
     driver.execute_script(SCROLLER + """
-      const target = [...document.querySelectorAll('h1, h2, h3')].find(h => h.textContent.includes(arguments[0]));
+      const target = [...document.querySelectorAll('h1, h2, h3, [role=tablist]')].find(h => h.textContent.includes(arguments[0]));
       if (target) { s.scrollTo(0, target.getBoundingClientRect().top + s.scrollTop - 60); }
     """, text)
     time.sleep(2)
