@@ -40,7 +40,7 @@ def pending_from(as_of) -> Optional[pd.Timestamp]:
     return (day.to_period("M") - (1 if month_end else 2)).to_timestamp()
 
 
-def _figure(data: list[dict], layout: dict) -> go.Figure:
+def _figure(data: list[dict[str, Any]], layout: dict[str, Any]) -> go.Figure:
     """A figure from plain trace and layout dicts, without plotly's per-property validation.
 
     Validation made the charts a page's slowest part (0.1 s for the map alone, 60 % of the
@@ -70,7 +70,7 @@ def _layout(**changes: Any) -> dict:
 
 
 def monthly(df: pd.DataFrame, as_of=None) -> go.Figure:
-    data = [
+    data: list[dict[str, Any]] = [
         dict(type="bar", x=_values(df["month"]), y=_values(df["late_share"] * 100), name="Part publiée en retard (%)",
              marker=dict(color=LATE), opacity=0.8, customdata=_rows(df, ["late", "assessed"]),
              hovertemplate="%{x|%m/%Y} : %{y:.1f} % (%{customdata[0]} sur %{customdata[1]})<extra></extra>"),
@@ -110,7 +110,7 @@ def delay_histogram(df: pd.DataFrame, bin_days: int = 10, two_months: int = 61,
         return f"{start} à {start + bin_days - 1} jours"
 
     labels = [label(int(s)) for s in df["bin_start"]]
-    data = [dict(type="bar", x=_values(df["bin_start"] + bin_days / 2), y=_values(df["contracts"]),
+    data: list[dict[str, Any]] = [dict(type="bar", x=_values(df["bin_start"] + bin_days / 2), y=_values(df["contracts"]),
                  width=bin_days * 0.95, marker=dict(color=colors), customdata=labels, name="Contrats",
                  hovertemplate="%{customdata} : %{y} contrats<extra></extra>")]
     layout = _layout(
@@ -129,7 +129,7 @@ def verdicts_by_platform(df: pd.DataFrame, other: str = "Autres") -> go.Figure:
     order = df.groupby("platform")["buyers"].sum().sort_values().index.tolist()
     if other in order:  # the group goes to the bottom, whatever its size
         order = [other] + [p for p in order if p != other]
-    data = []
+    data: list[dict[str, Any]] = []
     for verdict, part in df.groupby("verdict", sort=False):
         label = str(part["verdict_label"].iloc[0])
         data.append(dict(type="bar", y=_values(part["platform"]), x=_values(part["buyers"]), orientation="h",
@@ -149,7 +149,7 @@ def buyer_timeline(df: pd.DataFrame) -> go.Figure:
     # A contract id may be reused (lots, typos): the notification date keeps each line apart.
     labels = [f"{cid or '?'} · {pd.Timestamp(d):%d/%m/%Y}" for cid, d in zip(df["contract_id"], df["notification_date"])]
     df["label"] = labels
-    data = [
+    data: list[dict[str, Any]] = [
         dict(type="scatter", x=_values(df["notification_date"]), y=labels, mode="markers", name="Notification",
              marker=dict(symbol="circle", color=NEUTRAL, size=8),
              hovertemplate="%{y} : notifié le %{x|%d/%m/%Y}<extra></extra>"),
@@ -196,7 +196,7 @@ def departement_map(df: pd.DataFrame, geojson: dict) -> go.Figure:
     scale = [[0, "#F5F5FE"], [0.5, "#FC5D00"], [1, LATE]]
     shown = df[df["assessed"].fillna(0) > 0].set_index("departement")
     top = max(10.0, float((shown["late_share"] * 100).max()) if len(shown) else 10.0)
-    data = []
+    data: list[dict[str, Any]] = []
     for feature in geojson["features"]:
         code = feature["id"]
         xs: list = []
@@ -234,7 +234,7 @@ def _fr_percent(value) -> str:
 def platform_rates(df: pd.DataFrame) -> go.Figure:
     """Late share per platform (bars) with its median delay in the hover; most late on top."""
     df = df.sort_values(["late_rate", "contracts_assessed"], na_position="first")
-    data = [dict(type="bar", y=_values(df["platform"]), x=_values(df["late_rate"] * 100), orientation="h",
+    data: list[dict[str, Any]] = [dict(type="bar", y=_values(df["platform"]), x=_values(df["late_rate"] * 100), orientation="h",
                  marker=dict(color=LATE), name="Part en retard",
                  customdata=_rows(df, ["late_contracts", "contracts_assessed", "median_delay_days"]),
                  hovertemplate="%{y} : %{x:.1f} % en retard (%{customdata[0]} sur %{customdata[1]}), "
