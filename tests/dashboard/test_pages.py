@@ -391,6 +391,15 @@ def test_buyer_page_builds_only_the_open_tab_and_the_url_names_it(app):
     assert app.query_params["onglet"] == "Chronologie"
 
 
+def test_an_unknown_tab_in_the_url_opens_the_default_one(app):
+    open_page(app, page_path("buyer"), siret=LATE, onglet="<b>inconnu</b>")
+    assert "onglet" not in app.query_params
+    assert not app.get("plotly_chart") and app.dataframe, "the contracts tab, as without the parameter"
+    open_page(app, page_path("overview"), vue="n'importe quoi")
+    assert "vue" not in app.query_params
+    assert "Les acheteurs qui publient le plus en retard" in texts(app.subheader)
+
+
 def test_buyer_timeline_draws_notification_deadline_and_publication(app):
     open_page(app, page_path("buyer"), siret=LATE, onglet="Chronologie")
     charts = app.get("plotly_chart")
