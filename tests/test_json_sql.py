@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import mmap
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from decp_monitor.parse import read_decp
-from decp_monitor.parse.json_sql import load_json_sql
+from decp_monitor.parse.json_sql import SCAN_CHUNK, load_json_sql, plan, scan
 from decp_monitor.store.writer import BatchWriter
 
 SCHEMA = Path(__file__).resolve().parents[1] / "decp_monitor" / "store" / "schema.sql"
@@ -341,3 +342,32 @@ def test_reader_choice_is_explicit(monkeypatch):
     monkeypatch.setenv("DECP_JSON_READER", "pandas")
     with pytest.raises(ValueError, match="DECP_JSON_READER"):
         json_reader()
+
+
+@pytest.mark.parametrize("cut", range(-8, 9))
+def test_the_byte_scan_sees_what_a_chunk_boundary_cuts(cut):
+    def scanned(word: bytes) -> tuple[int, str]:
+        body = b'[{"id": "' + b"x" * (SCAN_CHUNK + cut - 9) + word + b'"}]'
+        with mmap.mmap(-1, len(body)) as mm:
+            mm.write(body)
+            return scan(mm)
+
+    assert scanned("\ufffd".encode()) == (1, "")
+    assert "NaN" in scanned(b'", "m": NaN, "x": "')[1]
+    assert "NaN" in scanned(b'", "m": -Infinity, "x": "')[1]
+
+
+def test_the_byte_scan_does_not_keep_the_file_resident(tmp_path):
+    def resident_mb() -> float:
+        status = Path("/proc/self/status").read_text()
+        return int(status.split("VmRSS:")[1].split()[0]) / 1024
+
+    record = b'{"id": "A", "objet": "' + b"x" * 1000 + b'"}, '
+    path = tmp_path / "big.json"
+    path.write_bytes(b'{"marches": {"marche": [' + record * 60_000 + b'{"id": "B"}], '
+                     b'"contrat-concession": [{"id": "C"}]}}')  # 61 MB; plan() finds the second array
+    with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        before = resident_mb()
+        assert plan(mm)[0] == "json-2024" and len(plan(mm)[1]) == 2
+        assert scan(mm) == (0, "")
+        assert resident_mb() - before < 25
