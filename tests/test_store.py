@@ -331,3 +331,33 @@ def test_dataset_metadata_loaded_again_is_not_duplicated(tmp_path, real_dir):
     con = store.connect()
     assert con.execute("SELECT source FROM datasets").fetchone()[0] == str(copy)
     con.close()
+
+
+def test_the_cap_gives_way_to_what_the_rest_of_the_process_holds(tmp_path, monkeypatch):
+    from decp_monitor.store import versions
+
+    store = Store(tmp_path)
+    seen = {}
+    with build_version(store, "test") as b:
+        b.add(record(0))
+        cap = b.con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+        # The share this process holds now (a test worker's imports vary), plus room to spare.
+        monkeypatch.setattr(versions, "PROCESS_SHARE_MB", versions.resident_mb() + 50)
+        assert versions.fit_memory_limit(b.con) is None
+        held = b"x" * (250 << 20)  # the heap a national crawl leaves behind: 200 MB beyond the share
+        fitted = versions.fit_memory_limit(b.con)
+        seen["limit"] = b.con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+        del held
+    assert cap == "667.5 MiB"
+    assert fitted is not None and 667.5 - 230 <= fitted <= 667.5 - 170
+    assert float(seen["limit"].split()[0]) == pytest.approx(fitted, abs=1)
+    assert count(store, "records") == 1  # the build went on under the lower cap and published
+
+
+def test_a_build_fits_the_cap_once_its_files_are_read(tmp_path, monkeypatch):
+    from decp_monitor.store import versions
+
+    monkeypatch.setattr(versions, "PROCESS_SHARE_MB", 1)  # whatever this process holds is beyond it
+    with build_version(Store(tmp_path), "test") as b:
+        b.add(record(0))
+    assert versions.MIN_BUILD_MEMORY_MB <= b.stats["memory_limit_mib"] < 667

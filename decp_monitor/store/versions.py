@@ -47,8 +47,52 @@ LOCK_FILE = ".build.lock"
 # raise it with this variable (e.g. "2GB"), or set it empty for DuckDB's default.
 BUILD_MEMORY_LIMIT_ENV = "DECP_BUILD_MEMORY_LIMIT"
 DEFAULT_BUILD_MEMORY_LIMIT = "700MB"
+# What the cap leaves to the rest of the process (interpreter, libraries, the reader's heap): a
+# load holds about that much, a national refresh up to twice (its catalogue, download threads and
+# the heap left by reading 26 000 files: 460 MB), which took its peak to 1.1 GB. Before the
+# derived stages the cap is lowered by what the process holds beyond this share (fit_memory_limit).
+PROCESS_SHARE_MB = 250
+MIN_BUILD_MEMORY_MB = 256
 
 SCHEMA_SQL = Path(__file__).resolve().with_name("schema.sql")
+
+
+def resident_mb() -> Optional[float]:
+    """This process's resident memory now, in MiB (None where /proc is absent: not Linux)."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except OSError:
+        return None
+    return pages * os.sysconf("SC_PAGE_SIZE") / (1 << 20)
+
+
+def fit_memory_limit(con: duckdb.DuckDBPyConnection) -> Optional[float]:
+    """Lower a build connection's DuckDB cap by what the rest of the process holds beyond
+    PROCESS_SHARE_MB, so that cap + process stay within the budget the cap was set for.
+    Returns the new cap in MiB, None when left as it was (uncapped, or within the share)."""
+    setting = os.environ.get(BUILD_MEMORY_LIMIT_ENV, DEFAULT_BUILD_MEMORY_LIMIT).strip()
+    resident = resident_mb()
+    if not setting or resident is None:
+        return None
+    cap, used = con.execute(
+        "SELECT (SELECT value FROM duckdb_settings() WHERE name = 'memory_limit'), "
+        "(SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory())").fetchall()[0]
+    cap_mb = _mib(cap)
+    beyond = resident - used / (1 << 20) - PROCESS_SHARE_MB
+    if cap_mb is None or beyond <= 0:
+        return None
+    fitted = max(MIN_BUILD_MEMORY_MB, cap_mb - beyond)
+    if fitted >= cap_mb:
+        return None
+    con.execute("SET memory_limit = $limit", {"limit": f"{int(fitted)}MiB"})
+    return fitted
+
+
+def _mib(setting: str) -> Optional[float]:
+    """DuckDB's spelling of a memory setting ("667.5 MiB", "1.2 GiB") in MiB."""
+    number, _, unit = setting.partition(" ")
+    scale = {"KiB": 1 / 1024, "MiB": 1, "GiB": 1024, "TiB": 1024 * 1024}.get(unit)
+    return float(number) * scale if scale else None
 
 
 def schema_sql() -> str:
