@@ -38,6 +38,7 @@ MAX_KEY_BYTES = 1024  # real keys are under 40 characters
 MAX_STRING_BYTES = 1 << 20
 _TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|-?Infinity|NaN|"', re.S)
 MOJIBAKE = "\ufffd".encode()
+_HIGH_SURROGATE = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}")
 _SHORT = reprlib.Repr()  # bounded, whatever the item's size or depth
 _SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxother = 3, 120, 120
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
@@ -185,6 +186,14 @@ class _Structure:
                 cut -= 1
             if cut > start and data[cut - 1] >= 0xC0:
                 cut -= 1
+            # Nor between the two escapes of a surrogate pair (\ud83d\ude00, an emoji written by
+            # json.dumps): a lone high surrogate is not text (found by test_hostile_json).
+            if cut - 6 >= start and _HIGH_SURROGATE.fullmatch(data, cut - 6, cut):
+                slashes = cut - 6
+                while slashes > start and data[slashes - 1] == 0x5C:
+                    slashes -= 1
+                if (cut - 6 - slashes) % 2 == 0:  # the backslash is not itself escaped
+                    cut -= 6
         return data[:cut] + data[end:] if closes else data[:cut]
 
     def _long_keys(self, parts: list[bytes], starts_inside: bool, start: int) -> None:

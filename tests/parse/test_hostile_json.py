@@ -8,7 +8,7 @@ import json
 import time
 
 import ijson
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from decp_monitor.core.model import Finding, Record
@@ -150,6 +150,7 @@ def test_structure_follows_any_json_across_any_chunking(value, size, ascii_only)
 @given(values=st.lists(st.text(alphabet=st.sampled_from(list('ab"\\\n/é€😀[')), min_size=0, max_size=400),
                        min_size=1, max_size=4),
        size=st.integers(32, 90), ascii_only=st.booleans())
+@example(values=['[[[[[[[["""""ééééééééééééé😀😀'], size=34, ascii_only=True)  # a cut between two surrogates
 def test_cut_values_stay_valid_json_and_are_prefixes(monkeypatch, values, size, ascii_only):
     monkeypatch.setattr(json_reader, "MAX_STRING_BYTES", 120)
     data = json.dumps({"marches": values, "after": [1, {"k": "v"}]}, ensure_ascii=ascii_only).encode()
