@@ -371,3 +371,56 @@ def test_the_byte_scan_does_not_keep_the_file_resident(tmp_path):
         assert plan(mm)[0] == "json-2024" and len(plan(mm)[1]) == 2
         assert scan(mm) == (0, "")
         assert resident_mb() - before < 25
+
+
+def records_of(n: int, **change) -> list[dict]:
+    """n records like BASE, each its own contract, two holders each (nested boundaries to avoid)."""
+    holders = [{"id": "38000000000014", "denominationSociale": "A"}, {"id": "38000000000014", "denominationSociale": "B"}]
+    return [dict(BASE, id=f"2024-{i:04d}", titulaires=holders, **change) for i in range(n)]
+
+
+@pytest.mark.parametrize("shape", ["2019", "2024", "bare", "one_line"])
+def test_an_array_read_in_pieces_gives_the_same_tables(tmp_path, monkeypatch, shape):
+    from decp_monitor.parse import json_sql
+
+    monkeypatch.setattr(json_sql, "MIN_CUT_BYTES", 2_000)  # pieces of a few records
+    records = records_of(40)
+    content = {"2019": {"marches": records}, "2024": {"marches": {"marche": records[:25], "contrat-concession": records[25:]}},
+               "bare": records, "one_line": {"marches": records}}[shape]
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(content, ensure_ascii=False, indent=None if shape == "one_line" else 1))
+    with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        balances: list[int] = []
+        scan(mm, balances)
+        arrays = plan(mm)[1]
+        pieces = [piece for array in arrays for piece in json_sql.cut(mm, array, 3, balances)]
+    assert len(pieces) == 3 * len(arrays)  # each array cut twice, between records
+    con = _database()
+    outcome = load_json_sql(con, path, "f.json", None, 0, today=TODAY, min_bytes=0, pieces=3)
+    assert outcome.reason is None and outcome.records == 40
+    assert tables(con) == streaming_tables(path, "f.json")
+    assert [r[0] for r in tables(con)["records"]] == list(range(40))
+
+
+def test_a_cut_misled_by_brackets_in_text_reads_the_file_uncut(tmp_path, monkeypatch):
+    from decp_monitor.parse import json_sql
+
+    monkeypatch.setattr(json_sql, "MIN_CUT_BYTES", 2_000)
+    # Two "}" in a text lower the bracket count by two: a cut between two holders then looks like
+    # a cut between records. The pieces are not valid JSON, and the file is read uncut.
+    records = records_of(40)
+    records[0]["objet"] = "Lot }}A"
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps({"marches": records}, indent=1))
+    with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        balances: list[int] = []
+        scan(mm, balances)
+        pieces = json_sql.cut(mm, plan(mm)[1][0], 3, balances)
+        texts = [b"[" * piece.opens + mm[piece.start:piece.end] + b"]" * piece.closes for piece in pieces]
+    assert len(pieces) == 3
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(texts[0])
+    con = _database()
+    outcome = load_json_sql(con, path, "f.json", None, 0, today=TODAY, min_bytes=0, pieces=3)
+    assert outcome.reason is None and outcome.records == 40
+    assert tables(con) == streaming_tables(path, "f.json")

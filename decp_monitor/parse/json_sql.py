@@ -31,6 +31,7 @@ import mmap
 import os
 import re
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -95,6 +96,11 @@ MAX_EXACT_SHARE = 0.5
 # halved: a file that comes near it is left to the reader that owns the rule.
 DEPTH_WATCH = 128
 SCAN_CHUNK = 1 << 16
+# An array is cut for concurrent reading (cut()) into pieces of at least this size; a cut is looked
+# for within this many bytes after its target offset.
+MIN_CUT_BYTES = 16 << 20
+CUT_WINDOW = 1 << 20
+_BOUNDARY = re.compile(rb'\}\s*,\s*\{\s*"[^"\\]{0,256}"\s*:')
 MOJIBAKE = "\ufffd".encode()
 _NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
 _SPACE = b" \t\r\n"
@@ -117,9 +123,11 @@ class Outcome:
 
 @dataclass
 class _Part:
-    start: int  # offset of the array's "["
-    end: int  # offset just after its "]"
+    start: int  # offset of the array's "[" (of its first record's "{" when cut from an array)
+    end: int  # offset just after its "]" (its last record's "}" when cut)
     hint: Optional[str]  # "marche" | "concession" from the 2024 key, None in the 2019 shape
+    opens: bool = False  # a piece cut from an array: "[" goes before its bytes
+    closes: bool = False  # and "]" after them
 
 
 def _skip_back(mm, pos: int) -> int:
@@ -214,13 +222,16 @@ def plan(mm) -> tuple[Optional[str], list[_Part], str]:
     return "json-2024", [first, _Part(joint[1], end, _KINDS[other])], ""
 
 
-def scan(mm) -> tuple[int, str]:
-    """(U+FFFD count, reason): one pass over the bytes for what DuckDB reads differently."""
+def scan(mm, balances: Optional[list[int]] = None) -> tuple[int, str]:
+    """(U+FFFD count, reason): one pass over the bytes for what DuckDB reads differently.
+    `balances`, when given, receives the bracket balance at the start of each chunk (for cut())."""
     replacement = 0
     balance = 0
     tail = b""
     size = len(mm)
     for offset in range(0, size, SCAN_CHUNK):
+        if balances is not None:
+            balances.append(balance)
         chunk = mm[offset:offset + SCAN_CHUNK]
         seam = tail + chunk[:8]  # what a chunk boundary cuts: "Infinity" is 8 bytes
         if b"NaN" in chunk or b"Infinity" in chunk or b"NaN" in seam or b"Infinity" in seam:
@@ -235,6 +246,49 @@ def scan(mm) -> tuple[int, str]:
         if offset % (SCAN_CHUNK * 256) == 0 and offset:
             _release(mm, offset - SCAN_CHUNK * 256, offset)
     return replacement, ""
+
+
+def _balance_at(mm, balances: list[int], pos: int) -> int:
+    """Brackets opened minus closed before `pos` (strings not told apart: see cut())."""
+    chunk = pos // SCAN_CHUNK
+    brackets = mm[chunk * SCAN_CHUNK:pos].translate(None, _NOT_BRACKET)
+    return balances[chunk] + brackets.count(b"[") + brackets.count(b"{") - brackets.count(b"]") - brackets.count(b"}")
+
+
+def cut(mm, part: _Part, pieces: int, balances: list[int]) -> list[_Part]:
+    """`part` cut at record boundaries into up to `pieces` arrays of about equal size.
+
+    DuckDB reads a JSON array on one thread (only newline-delimited JSON is split across threads):
+    read piece by piece on as many connections, a national file uses every core. A cut goes after
+    a `}`, `,` and `{` followed by a key: in valid JSON those are structure, not text (a `{` inside
+    a string cannot be followed by a quote that opens a key). The cut must also be between
+    records, not between two holders of one record: the bracket balance there (scan()) equals the
+    array's own. Brackets inside strings can mislead that count; a wrong cut leaves two pieces
+    that are not valid JSON, DuckDB rejects them, and the file is then read uncut.
+    """
+    if pieces < 2 or part.end - part.start < MIN_CUT_BYTES * 2:
+        return [part]
+    level = _balance_at(mm, balances, part.start + 1)
+    cuts: list[tuple[int, int]] = []  # (end of a piece: after its "}", start of the next: its "{")
+    for k in range(1, pieces):
+        target = part.start + (part.end - part.start) * k // pieces
+        if cuts and target <= cuts[-1][1]:
+            continue
+        window = mm[target:min(part.end, target + CUT_WINDOW)]
+        for match in _BOUNDARY.finditer(window):
+            close = target + match.start() + 1
+            if _balance_at(mm, balances, close) == level:
+                cuts.append((close, target + match.group(0).index(b"{") + match.start()))
+                break
+    if not cuts:
+        return [part]
+    pieces_out = []
+    start, opens = part.start, part.opens
+    for close, open_ in cuts:
+        pieces_out.append(_Part(start, close, part.hint, opens=opens, closes=True))
+        start, opens = open_, True
+    pieces_out.append(_Part(start, part.end, part.hint, opens=opens, closes=part.closes))
+    return pieces_out
 
 
 def install(con: duckdb.DuckDBPyConnection) -> None:
@@ -261,86 +315,134 @@ def install(con: duckdb.DuckDBPyConnection) -> None:
             findings STRUCT(code VARCHAR, field VARCHAR, message VARCHAR, value VARCHAR)[])""")
 
 
-def _copy_range(source: Path, start: int, end: int, folder: str, index: int) -> str:
-    """The bytes [start, end) of `source` in a file of their own, copied by the kernel."""
+def _copy_range(source: Path, part: _Part, folder: str, index: int) -> str:
+    """The bytes of `part` in a file of their own, copied by the kernel (with the brackets of a
+    piece cut from an array)."""
     target = os.path.join(folder, f"part-{index}.json")
     with open(source, "rb") as src, open(target, "wb") as dst:
-        offset, left = start, end - start
+        if part.opens:
+            dst.write(b"[")
+            dst.flush()
+        offset, left = part.start, part.end - part.start
         while left > 0:
             copied = os.copy_file_range(src.fileno(), dst.fileno(), left, offset)
             if copied == 0:
                 break
             offset += copied
             left -= copied
+        if part.closes:
+            dst.seek(0, os.SEEK_END)
+            dst.write(b"]")
     return target
 
 
 def load_json_sql(con: duckdb.DuckDBPyConnection, path: Path, name: str, resource_id: Optional[str],
                   first_record_id: int, today: Optional[dt.date] = None,
-                  min_bytes: Optional[int] = None, max_exact_share: Optional[float] = None) -> Outcome:
+                  min_bytes: Optional[int] = None, max_exact_share: Optional[float] = None,
+                  pieces: Optional[int] = None) -> Outcome:
     path = Path(path)
     size = path.stat().st_size
     if size < max(MIN_SQL_BYTES if min_bytes is None else min_bytes, 1):
         return Outcome(reason="petit fichier (lecteur en flux plus rapide)")
+    if pieces is None:
+        pieces = int(con.execute("SELECT current_setting('threads')").fetchall()[0][0])
     with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-        fmt, parts, reason = plan(mm)
+        fmt, arrays, reason = plan(mm)
         if reason:
             return Outcome(reason=reason)
         assert fmt is not None  # plan() names the format whenever it gives no reason
-        replacement, reason = scan(mm)
+        balances: list[int] = []
+        replacement, reason = scan(mm, balances)
         if reason:
             return Outcome(reason=reason)
-    install(con)
+        parts = [piece for array in arrays for piece in cut(mm, array, pieces, balances)]
+        _release(mm, 0, len(mm))
+    share = MAX_EXACT_SHARE if max_exact_share is None else max_exact_share
     today = today or dt.date.today()
-    stages: list[str] = []
-    try:
-        with tempfile.TemporaryDirectory(prefix="decp-json-") as folder:
-            offset = exact_count = 0
-            for index, part in enumerate(parts):
-                whole = part.start == 0 and part.end == size
-                source = str(path) if whole else _copy_range(path, part.start, part.end, folder, index)
-                params = {"path": source, "offset": offset, "hint": part.hint, "today": today}
-                fast, exact = f"decp_fast_{index}", f"decp_stage_{index}"
-                stages += [fast, exact]
-                count, routed = _read_part(con, params, fast, exact)
-                if routed:
-                    bad = con.execute(
-                        f"SELECT coalesce(bool_or(exotic OR list_bool_or(list_transform(findings, "
-                        f"lambda f: f.message IS NULL))), FALSE) FROM {exact}").fetchall()[0][0]
-                    if bad:
-                        return Outcome(reason="contenu que seul le lecteur en flux reproduit (valeurs atypiques)")
-                offset += count
-                exact_count += routed
-        share = MAX_EXACT_SHARE if max_exact_share is None else max_exact_share
-        if exact_count > share * offset:
-            return Outcome(reason=f"{exact_count} contrats sur {offset} hors de la voie rapide "
-                                  "(lecteur en flux plus rapide)")
-        for index in range(len(parts)):
-            _write(con, f"decp_fast_{index}", f"decp_stage_{index}", name, resource_id, first_record_id, fmt)
-    except _Declined as declined:
-        return Outcome(reason=str(declined))
-    except duckdb.Error as exc:
-        message = re.sub(r"\s+", " ", str(exc))[:200]
-        return Outcome(reason=f"refusé par DuckDB ({message})")
-    finally:
-        for stage in stages:
-            con.execute(f"DROP TABLE IF EXISTS {stage}")
-        con.execute("DROP TABLE IF EXISTS decp_routed")
-    outcome = Outcome(records=offset, exact=exact_count, format=fmt)
+    outcome = _load_parts(con, path, parts, name, resource_id, first_record_id, today, share, fmt)
+    if outcome.reason and len(parts) > len(arrays):  # a wrong cut (see cut()): read the arrays uncut
+        outcome = _load_parts(con, path, arrays, name, resource_id, first_record_id, today, share, fmt)
+    if outcome.reason:
+        return outcome
+    outcome.format = fmt
     if replacement:
         outcome.findings.append(finding(name, "mojibake",
                                         f"{replacement} caractère(s) de remplacement U+FFFD (texte corrompu)",
                                         value=str(replacement)))
-    if offset == 0:
+    if outcome.records == 0:
         outcome.findings.append(finding(name, "empty_file", "Fichier sans aucun contrat"))
     return outcome
+
+
+def _load_parts(con: duckdb.DuckDBPyConnection, path: Path, parts: list[_Part], name: str,
+                resource_id: Optional[str], first_record_id: int, today: dt.date, share: float,
+                fmt: str) -> Outcome:
+    """Both lanes over each part, the parts read at once on connections of their own (one per
+    part: DuckDB runs a statement over one JSON array on one thread), then written in file order."""
+    size = path.stat().st_size
+    cursors = [con.cursor() for _ in parts] if len(parts) > 1 else [con]
+    try:
+        with tempfile.TemporaryDirectory(prefix="decp-json-") as folder:
+            sources = [str(path) if part.start == 0 and part.end == size and not part.opens and not part.closes
+                       else _copy_range(path, part, folder, index) for index, part in enumerate(parts)]
+            jobs = [(cursor, {"path": source, "offset": 0, "hint": part.hint, "today": today})
+                    for cursor, source, part in zip(cursors, sources, parts)]
+            if len(jobs) == 1:
+                results = [_read_checked(*jobs[0])]
+            else:
+                with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+                    results = list(pool.map(lambda job: _read_checked(*job), jobs))
+        declined = next((r for r in results if isinstance(r, str)), None)
+        if declined:
+            return Outcome(reason=declined)
+        counts = [r for r in results if not isinstance(r, str)]
+        records = sum(count for count, _ in counts)
+        exact = sum(routed for _, routed in counts)
+        if exact > share * records:
+            return Outcome(reason=f"{exact} contrats sur {records} hors de la voie rapide "
+                                  "(lecteur en flux plus rapide)")
+        offset = 0
+        for cursor, (count, _) in zip(cursors, counts):
+            _write(cursor, name, resource_id, first_record_id, offset, fmt)
+            offset += count
+    except duckdb.Error as exc:
+        return Outcome(reason=_refused(exc))
+    finally:
+        for cursor in cursors:
+            for stage in ("decp_fast", "decp_stage", "decp_routed"):
+                cursor.execute(f"DROP TABLE IF EXISTS {stage}")
+            if cursor is not con:
+                cursor.close()
+    return Outcome(records=records, exact=exact)
+
+
+def _refused(exc: duckdb.Error) -> str:
+    message = re.sub(r"\s+", " ", str(exc))[:200]
+    return f"refusé par DuckDB ({message})"
+
+
+def _read_checked(cursor: duckdb.DuckDBPyConnection, params: dict) -> "tuple[int, int] | str":
+    """(records, records of the exact lane) of one part, or the French reason the streaming reader
+    must read the file."""
+    install(cursor)
+    try:
+        count, routed = _read_part(cursor, params)
+    except _Declined as declined:
+        return str(declined)
+    except duckdb.Error as exc:
+        return _refused(exc)
+    if routed and cursor.execute(
+            "SELECT coalesce(bool_or(exotic OR list_bool_or(list_transform(findings, "
+            "lambda f: f.message IS NULL))), FALSE) FROM decp_stage").fetchall()[0][0]:
+        return "contenu que seul le lecteur en flux reproduit (valeurs atypiques)"
+    return count, routed
 
 
 class _Declined(Exception):
     """A record that neither lane reads as the streaming reader does; the message says why (French)."""
 
 
-def _read_part(con, params: dict, fast: str, exact: str) -> tuple[int, int]:
+def _read_part(con, params: dict, fast: str = "decp_fast", exact: str = "decp_stage") -> tuple[int, int]:
     """Both lanes over one record array: (records, records read by the exact lane).
 
     The typed read (json_fast.sql) keeps the records it reads exactly; one pass over the records'
@@ -380,11 +482,13 @@ def _read_part(con, params: dict, fast: str, exact: str) -> tuple[int, int]:
     return count_fast + routed, routed
 
 
-def _write(con, fast: str, exact: str, name: str, resource_id: Optional[str], first_record_id: int,
-           fmt: str) -> None:
+def _write(con, name: str, resource_id: Optional[str], first_record_id: int, offset: int, fmt: str,
+           fast: str = "decp_fast", exact: str = "decp_stage") -> None:
     """Both lanes' records, modifications and findings, in file order."""
-    stage = (f"(SELECT {LANE_COLUMNS} FROM {fast} UNION ALL SELECT {LANE_COLUMNS} FROM {exact} ORDER BY position)")
-    params = {"name": name, "resource_id": resource_id, "first": first_record_id, "format": fmt}
+    # position: in this part; $offset: the records of the parts before it
+    stage = (f"(SELECT $offset + position AS position, * EXCLUDE (position) FROM "
+             f"(SELECT {LANE_COLUMNS} FROM {fast} UNION ALL SELECT {LANE_COLUMNS} FROM {exact}) ORDER BY position)")
+    params = {"name": name, "resource_id": resource_id, "first": first_record_id, "format": fmt, "offset": offset}
     con.execute(
         f"""
         INSERT INTO records
@@ -400,7 +504,7 @@ def _write(con, fast: str, exact: str, name: str, resource_id: Optional[str], fi
         SELECT $first + position, m.position, m.modification_id, m.notification_date, m.publication_date,
                m.amount, m.duration_months, m.objet
         FROM (SELECT position, unnest(modifications) AS m FROM {stage})
-        """, {"first": first_record_id})
+        """, {"first": first_record_id, "offset": offset})
     con.execute(
         f"""
         INSERT INTO findings
@@ -410,4 +514,4 @@ def _write(con, fast: str, exact: str, name: str, resource_id: Optional[str], fi
                      unnest(range(len(findings))) AS k FROM {stage}) r
         JOIN decp_severities s ON s.code = r.f.code
         ORDER BY position, k
-        """, {"name": name, "resource_id": resource_id})
+        """, {"name": name, "resource_id": resource_id, "offset": offset})
