@@ -401,10 +401,13 @@ def _load_parts(con: duckdb.DuckDBPyConnection, path: Path, parts: list[_Part], 
         if exact > share * records:
             return Outcome(reason=f"{exact} contrats sur {records} hors de la voie rapide "
                                   "(lecteur en flux plus rapide)")
-        offset = 0
-        for cursor, (count, _) in zip(cursors, counts):
-            _write(cursor, name, resource_id, first_record_id, offset, fmt)
-            offset += count
+        offsets = [sum(count for count, _ in counts[:index]) for index in range(len(counts))]
+        writes = [(cursor, offset) for cursor, offset in zip(cursors, offsets)]
+        if len(writes) == 1:
+            _write(con, name, resource_id, first_record_id, 0, fmt)
+        else:  # appends from several connections at once (DuckDB's appends do not conflict)
+            with ThreadPoolExecutor(max_workers=len(writes)) as pool:
+                list(pool.map(lambda job: _write(job[0], name, resource_id, first_record_id, job[1], fmt), writes))
     except duckdb.Error as exc:
         return Outcome(reason=_refused(exc))
     finally:
