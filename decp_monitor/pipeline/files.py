@@ -108,8 +108,7 @@ def json_reader() -> str:
 
 def record_reader(build, name: str, resource_id: Optional[str], reader: str, reason: Optional[str]) -> None:
     """Which reader read a DECP file, and why the streaming one when DuckDB was not used (French)."""
-    build.con.execute("INSERT INTO file_readers VALUES ($name, $resource_id, $reader, $reason)",
-                      {"name": name, "resource_id": resource_id, "reader": reader, "reason": reason})
+    build.writer.add_file_reader(name, resource_id, reader, reason)
 
 
 def _load_json_sql(build, path: Path, name: str, resource_id: Optional[str]) -> Optional[str]:
