@@ -68,7 +68,9 @@ def load_file(build, path: Path, name: Optional[str] = None, resource_id: Option
                 return kind
         from decp_monitor.parse import read_decp
 
-        for item in read_decp(path, name=name):
+        # A file shorter than the sniff read is whole in memory already (most per-publication
+        # files are a few KB): the reader takes the bytes instead of opening it again per pass.
+        for item in read_decp(head if len(head) < SNIFF_BYTES else path, name=name):
             build.add(item, resource_id)
         record_reader(build, name, resource_id, STREAM_READER, reason)
     elif kind == "declaration":
