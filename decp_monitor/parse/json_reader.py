@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import codecs
 import io
+import mmap
 import re
 import reprlib
 from collections.abc import Iterator
@@ -67,11 +68,28 @@ class _Source:
 
     def __init__(self, source: Union[str, Path, bytes]):
         self.source = source
+        self._lacks: dict[str, bool] = {}
 
     def open(self):
         if isinstance(self.source, (bytes, bytearray)):
             return io.BytesIO(self.source)
         return open(self.source, "rb")
+
+    def lacks_key(self, key: str) -> bool:
+        """True when no JSON key `key` can be in the content: its quoted spelling is nowhere in the
+        bytes and no \\u escape is either (the only way to spell an ASCII key otherwise). A byte
+        search, far cheaper than a parse; False whenever it cannot tell."""
+        if key not in self._lacks:
+            needle = b'"' + key.encode("ascii") + b'"'
+            if isinstance(self.source, (bytes, bytearray)):
+                self._lacks[key] = needle not in self.source and b"\\u" not in self.source
+            else:
+                try:
+                    with open(self.source, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+                        self._lacks[key] = mm.find(needle) < 0 and mm.find(b"\\u") < 0
+                except (OSError, ValueError):  # unreadable, or empty (mmap refuses 0 bytes)
+                    self._lacks[key] = False
+        return self._lacks[key]
 
 
 class _Structure:
@@ -352,6 +370,7 @@ def read_json(source, name: str, skip: int) -> Iterator[Union[Record, Finding]]:
     encoding = "utf-8"
     done_per_pass = [0] * len(passes)
     reader = None
+    whole = None  # the reader of the first pass's first attempt: it parsed the whole file
     truncated = 0
     while True:
         error = None
@@ -360,7 +379,13 @@ def read_json(source, name: str, skip: int) -> Iterator[Union[Record, Finding]]:
                 # 2024 files converted from XML may hold a single object where a list is due
                 # ("marche": {...}): read the value itself when its list form gave nothing.
                 attempts = (prefix, prefix[:-len(".item")]) if fmt == "json-2024" else (prefix,)
-                for attempt in attempts:
+                for attempt_index, attempt in enumerate(attempts):
+                    if (pass_index or attempt_index) and src.lacks_key(prefix.split(".")[1]):
+                        # Nothing can be read under a key the file does not hold, and the first
+                        # attempt already parsed the whole file without error: a parse saved
+                        # (most 2024 files hold no "contrat-concession"). Its counts are the same.
+                        reader = whole
+                        continue
                     seen = 0
                     with src.open() as handle:
                         reader = (_SanitisingReader(handle, skip, encoding) if sanitise else _RawReader(handle, skip))
@@ -381,6 +406,8 @@ def read_json(source, name: str, skip: int) -> Iterator[Union[Record, Finding]]:
                             yield from findings
                             position += 1
                     truncated = max(truncated, reader.structure.truncated)
+                    if not (pass_index or attempt_index):
+                        whole = reader
                     if seen:
                         break
         except TooDeep as exc:
