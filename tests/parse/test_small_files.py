@@ -1,9 +1,14 @@
 """Small per-publication files: the streaming reader does not parse a file more often than it must,
 and reading a file from its bytes gives what reading it from its path gives."""
 import dataclasses
+import io
 import json
+import re
+import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from decp_monitor.core.model import Record
 from decp_monitor.parse import json_reader, read_decp
@@ -122,3 +127,50 @@ def test_load_file_hands_a_small_file_over_as_the_bytes_it_sniffed(tmp_path, mon
     build.writer.flush()
     assert build.con.execute("SELECT source_file, contract_id FROM records ORDER BY ALL").fetchall() == [
         (str(large), "M1"), (str(small), "M1")]
+
+
+# -- the sanitiser (bare NaN / Infinity) ---------------------------------------------------------
+
+# The definition the filter keeps: tokens from left to right, strings skipped whole, a bare NaN or
+# [-]Infinity outside them becomes null, an unterminated string waits for the next chunk.
+REFERENCE_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|-?Infinity|NaN|"', re.S)
+
+
+def reference_filter(text, eof):
+    parts, last, cut, replaced = [], 0, len(text), 0
+    for match in REFERENCE_TOKENS.finditer(text):
+        token = match.group()
+        if token == '"':
+            if not eof:
+                cut = match.start()
+                break
+            continue
+        if token[0] != '"':
+            parts += [text[last:match.start()], "null"]
+            last = match.end()
+            replaced += 1
+    if not eof and cut == len(text):
+        cut = max(len(text.rstrip("-InfatyN")), last)
+    parts.append(text[last:cut])
+    return "".join(parts), text[cut:], replaced
+
+
+PIECES = ['"', "\\", "N", "a", "NaN", "Infinity", "-", "I", "n", "f", "x", " ", ":", ",", "{", "}", '\\"', "\\\\",
+          "é", "-Infinity", '"NaN"']  # no newline: the fast path before the filter (unchanged) takes those
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), max_size=40).map("".join), st.booleans())
+def test_sanitiser_filter_is_the_token_definition(text, eof):
+    reader = json_reader._SanitisingReader(io.BytesIO(b""), 0, "utf-8")
+    reader.eof = eof
+    assert reader._filter(text) + (reader.replaced,) == reference_filter(text, eof)
+
+
+def test_sanitiser_stays_linear_on_a_long_unterminated_string():
+    reader = json_reader._SanitisingReader(io.BytesIO(b""), 0, "utf-8")
+    text = '{"a": NaN, "b": "' + "x\\\"" * 200_000  # 600 000 characters, never closed
+    started = time.process_time()
+    out, carry = reader._filter(text)
+    assert (out, reader.replaced) == ('{"a": null, "b": ', 1) and carry.startswith('"x')
+    assert time.process_time() - started < 0.5
