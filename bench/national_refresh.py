@@ -319,7 +319,7 @@ def timed_process(args: list[str], env: Optional[dict] = None) -> dict:
     seconds = time.perf_counter() - started
     peak = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
     cpu = [float(m) for m in re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)", proc.stderr)]
-    return {"seconds": seconds, "cpu_seconds": sum(cpu) if len(cpu) == 2 else None,
+    return {"seconds": seconds, "cpu_seconds": round(sum(cpu), 2) if len(cpu) == 2 else None,
             "peak_mb": int(peak.group(1)) / 1024 if peak else None,
             "returncode": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr[-4000:]}
 
