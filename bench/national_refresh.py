@@ -312,12 +312,15 @@ def plain_script(api_base: str, threads: int) -> dict:
 
 
 def timed_process(args: list[str], env: Optional[dict] = None) -> dict:
-    """Run a command under /usr/bin/time -v: wall seconds, peak RSS (MB), its output."""
+    """Run a command under /usr/bin/time -v: wall seconds, CPU seconds (user + sys: the machine is
+    shared, wall time alone says little), peak RSS (MB), its output."""
     started = time.perf_counter()
     proc = subprocess.run(["/usr/bin/time", "-v", *args], capture_output=True, text=True, env=env, cwd=REPO)
     seconds = time.perf_counter() - started
     peak = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
-    return {"seconds": seconds, "peak_mb": int(peak.group(1)) / 1024 if peak else None,
+    cpu = [float(m) for m in re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)", proc.stderr)]
+    return {"seconds": seconds, "cpu_seconds": round(sum(cpu), 2) if len(cpu) == 2 else None,
+            "peak_mb": int(peak.group(1)) / 1024 if peak else None,
             "returncode": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr[-4000:]}
 
 
@@ -425,8 +428,9 @@ def main(argv=None) -> int:
         after = server_stats(base)
         report["plain"] = {k: v for k, v in plain.items() if k != "counts"} | {
             "peak_mb": plain_run["peak_mb"], "process_seconds": plain_run["seconds"],
+            "cpu_seconds": plain_run["cpu_seconds"],
             "server": {k: after[k] - before[k] for k in after}}
-        print(f"plain: {report['plain']['seconds']:.1f} s, {plain['records']} records, "
+        print(f"plain: {report['plain']['seconds']:.1f} s (CPU {plain_run['cpu_seconds']} s), {plain['records']} records, "
               f"peak {plain_run['peak_mb']:.0f} MB, server {report['plain']['server']}", flush=True)
 
         data_dir = args.out / "data"
@@ -437,12 +441,13 @@ def main(argv=None) -> int:
             before = server_stats(base)
             run = timed_process(command, env)
             after = server_stats(base)
-            report[name] = {"seconds": run["seconds"], "peak_mb": run["peak_mb"], "returncode": run["returncode"],
+            report[name] = {"seconds": run["seconds"], "cpu_seconds": run["cpu_seconds"], "peak_mb": run["peak_mb"],
+                            "returncode": run["returncode"],
                             "summary": run["stdout"].strip().splitlines()[-6:],
                             "server": {k: after[k] - before[k] for k in after}}
             if run["returncode"]:
                 report[name]["stderr"] = run["stderr"]
-            print(f"{name} refresh: {run['seconds']:.1f} s, peak {run['peak_mb']:.0f} MB, "
+            print(f"{name} refresh: {run['seconds']:.1f} s (CPU {run['cpu_seconds']} s), peak {run['peak_mb']:.0f} MB, "
                   f"server {report[name]['server']}\n  " + "\n  ".join(report[name]["summary"]), flush=True)
             if run["returncode"]:
                 print(run["stderr"], flush=True)

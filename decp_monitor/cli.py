@@ -391,7 +391,9 @@ def _phase_progress():
     bars: dict[str, Progress] = {}
 
     def report(phase: str, done: int, total: int, detail: object = "") -> None:
-        bar = bars.setdefault(phase, Progress(phase))
+        bar = bars.get(phase)
+        if bar is None:  # one bar per phase, not one per call (each asks the terminal: a system call per file)
+            bar = bars[phase] = Progress(phase)
         bar(done, total, detail)
 
     return report

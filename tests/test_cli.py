@@ -147,3 +147,25 @@ def test_french_words_do_not_leak_into_other_parsers(capsys):
         main(["status"])
     other = argparse.ArgumentParser(prog="autre")
     assert other.format_usage().startswith("usage: autre") and "show this help message" in other.format_help()
+
+
+def test_refresh_progress_makes_one_bar_per_phase(monkeypatch, capsys):
+    # The refresh reports twice per file: a bar built per call asked the terminal each time.
+    import decp_monitor.cli as cli
+    from decp_monitor.core.progress import Progress
+
+    built = []
+
+    class Counted(Progress):
+        def __init__(self, label, *args, **kwargs):
+            built.append(label)
+            super().__init__(label, *args, **kwargs)
+
+    monkeypatch.setattr(cli, "Progress", Counted)
+    report = cli._phase_progress()
+    for done in range(1, 101):
+        report("Téléchargements", done, 100, f"f{done}")
+        report("Lecture", done, 100, f"f{done}")
+    assert built == ["Téléchargements", "Lecture"]
+    err = capsys.readouterr().err
+    assert "Téléchargements : 100/100 (terminé en" in err and "Lecture : 100/100" in err

@@ -109,3 +109,36 @@ def test_sql_macro_agrees_with_stdnum(sql_verdicts, values):
     verdicts = sql_verdicts(values)
     assert all(verdicts[v] is is_valid_siret(v) for v in values), [
         (v, verdicts[v], is_valid_siret(v)) for v in values if verdicts[v] is not is_valid_siret(v)]
+
+
+# -- the memo of siret_problem -----------------------------------------------------------------
+
+
+@settings(max_examples=300)
+@given(st.one_of(sirets, st.text(max_size=80), st.integers(), st.none()))
+def test_remembered_verdicts_are_the_computed_ones(value):
+    from decp_monitor.core.siret import _problem
+
+    expected = _problem(value)
+    assert siret_problem(value) == expected
+    assert siret_problem(value) == expected  # the second call is answered from the memo
+
+
+def test_siret_memo_is_bounded_and_keeps_no_long_text():
+    from decp_monitor.core import siret
+
+    siret._cached_problem.cache_clear()
+    for n in range(siret.SIRET_CACHE_SIZE + 500):
+        siret_problem(f"{n:014d}")
+    info = siret._cached_problem.cache_info()
+    assert info.currsize == info.maxsize == siret.SIRET_CACHE_SIZE
+    # a recurring SIRET is answered from the memo
+    siret_problem("21440036800012")
+    hits = siret._cached_problem.cache_info().hits
+    assert siret_problem("21440036800012") is None
+    assert siret._cached_problem.cache_info().hits == hits + 1
+    # a hostile text longer than any SIRET is checked, never kept
+    siret._cached_problem.cache_clear()
+    assert siret_problem("2" * 100_000) == "doit comporter 14 chiffres (100000 fournis)"
+    assert siret_problem(" 214 400 368 00012 ") is None
+    assert siret._cached_problem.cache_info().currsize == 1

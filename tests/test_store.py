@@ -361,3 +361,34 @@ def test_a_build_fits_the_cap_once_its_files_are_read(tmp_path, monkeypatch):
     with build_version(Store(tmp_path), "test") as b:
         b.add(record(0))
     assert versions.MIN_BUILD_MEMORY_MB <= b.stats["memory_limit_mib"] < 667
+
+
+def test_file_readers_are_written_in_batches_one_row_per_decp_file(tmp_path):
+    # A refresh reads thousands of small files: one INSERT (a commit) per file cost ~3 ms each.
+    from decp_monitor.pipeline.files import STREAM_READER
+
+    store = Store(tmp_path / "store")
+    files = tmp_path / "files"
+    files.mkdir()
+    marche = ('{"id": "C%d", "acheteur": {"id": "21440036800012"}, "dateNotification": "2024-01-15", '
+              '"datePublicationDonnees": "2024-02-01"}')
+    (files / "a.json").write_text('{"marches": [%s]}' % (marche % 1), encoding="utf-8")
+    (files / "b.xml").write_text("<marches><marche><id>C2</id><acheteur><id>21440036800012</id></acheteur>"
+                                 "<dateNotification>2024-01-15</dateNotification>"
+                                 "<datePublicationDonnees>2024-02-01</datePublicationDonnees></marche></marches>",
+                                 encoding="utf-8")
+    (files / "c.json").write_text('[%s, %s]' % (marche % 3, marche % 4), encoding="utf-8")
+    with build_version(store, "test") as build:
+        for index, name in enumerate(("a.json", "b.xml", "c.json")):
+            assert build.load_file(files / name, name=f"https://h/{name}", resource_id=f"r{index}") == "decp"
+        # buffered with the records, not one statement per file
+        assert build.con.execute("SELECT count(*) FROM file_readers").fetchone()[0] == 0
+    con = store.connect()
+    try:
+        assert con.execute("SELECT source_file, resource_id, reader FROM file_readers ORDER BY ALL").fetchall() == [
+            ("https://h/a.json", "r0", STREAM_READER), ("https://h/b.xml", "r1", STREAM_READER),
+            ("https://h/c.json", "r2", STREAM_READER)]
+        assert con.execute("SELECT resource_id, count(*) FROM records GROUP BY ALL ORDER BY ALL").fetchall() == [
+            ("r0", 1), ("r1", 1), ("r2", 2)]
+    finally:
+        con.close()

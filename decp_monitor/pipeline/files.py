@@ -68,7 +68,9 @@ def load_file(build, path: Path, name: Optional[str] = None, resource_id: Option
                 return kind
         from decp_monitor.parse import read_decp
 
-        for item in read_decp(path, name=name):
+        # A file shorter than the sniff read is whole in memory already (most per-publication
+        # files are a few KB): the reader takes the bytes instead of opening it again per pass.
+        for item in read_decp(head if len(head) < SNIFF_BYTES else path, name=name):
             build.add(item, resource_id)
         record_reader(build, name, resource_id, STREAM_READER, reason)
     elif kind == "declaration":
@@ -108,8 +110,7 @@ def json_reader() -> str:
 
 def record_reader(build, name: str, resource_id: Optional[str], reader: str, reason: Optional[str]) -> None:
     """Which reader read a DECP file, and why the streaming one when DuckDB was not used (French)."""
-    build.con.execute("INSERT INTO file_readers VALUES ($name, $resource_id, $reader, $reason)",
-                      {"name": name, "resource_id": resource_id, "reader": reader, "reason": reason})
+    build.writer.add_file_reader(name, resource_id, reader, reason)
 
 
 def _load_json_sql(build, path: Path, name: str, resource_id: Optional[str]) -> Optional[str]:
