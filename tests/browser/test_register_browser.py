@@ -8,7 +8,6 @@ import pytest
 
 from bench.dashboard import serve
 from decp_monitor.dashboard.format import format_siret
-from decp_monitor.pipeline.demo import build_demo
 from decp_monitor.store.versions import Store
 from tests.browser.test_dashboard_browser import ARTIFACTS, browser, wait_for_text  # noqa: F401
 
@@ -16,9 +15,8 @@ pytestmark = [pytest.mark.browser]
 
 
 @pytest.fixture(scope="module")
-def demo_server(tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("browser-demo")
-    build_demo(Store(data_dir), contracts=1500, buyers=120)
+def demo_server(shared_demo, tmp_path_factory):
+    data_dir = shared_demo(contracts=1500, buyers=120)
     with serve(data_dir, tmp_path_factory.mktemp("logs") / "streamlit.log") as base:
         yield base, data_dir
 
