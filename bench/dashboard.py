@@ -428,6 +428,9 @@ class App:
         from selenium.webdriver.support.ui import WebDriverWait
 
         field = self.widget(testid, label).find_element(By.CSS_SELECTOR, 'input[role="combobox"]')
+        # A field at the bottom edge of the page (Qualité's "Anomalie") is scrolled into view by the
+        # first key typed, and the open list closes on that scroll: bring it to the middle first.
+        self.d.execute_script("arguments[0].scrollIntoView({block: 'center'})", field)
         field.click()
         field.send_keys(Keys.CONTROL, "a")
         # Type what precedes any figure (typed spaces would not match the no-break ones of "23 093").

@@ -74,13 +74,10 @@ def test_buyer_compliance_in_every_format(small_dir, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory):
+def demo_dir(shared_demo):
     if importlib.util.find_spec("decp_monitor.demo.corpus") is None:
         pytest.skip("demo generator (decp_monitor.demo.corpus) not in the tree yet")
-    from decp_monitor.pipeline.demo import build_demo
-    data_dir = tmp_path_factory.mktemp("demo")
-    build_demo(Store(data_dir), contracts=600, buyers=40)
-    return data_dir
+    return shared_demo(contracts=600, buyers=40)
 
 
 @pytest.mark.parametrize("table, columns", [("buyer_compliance", BUYER_COLUMNS),

@@ -8,7 +8,7 @@ import pytest
 from decp_monitor.core.siret import is_valid_siret
 from decp_monitor.demo import corpus as demo
 from decp_monitor.parse import read_decp
-from decp_monitor.pipeline.demo import build_demo, demo_corpus_dir
+from decp_monitor.pipeline.demo import demo_corpus_dir
 from decp_monitor.store.versions import Store
 
 
@@ -20,10 +20,8 @@ def corpus(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def demo_db(tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("demo-db")
-    store = Store(data_dir)
-    build_demo(store, contracts=1500, buyers=120)
+def demo_db(shared_demo):
+    store = Store(shared_demo(contracts=1500, buyers=120))
     con = store.connect()
     yield store, con
     con.close()

@@ -1,14 +1,13 @@
 """The register of buyers in a real browser, on the demo: search by name and by SIREN, the map."""
 from __future__ import annotations
 
-import time
+import contextlib
 from pathlib import Path
 
 import pytest
 
 from bench.dashboard import serve
 from decp_monitor.dashboard.format import format_siret
-from decp_monitor.pipeline.demo import build_demo
 from decp_monitor.store.versions import Store
 from tests.browser.test_dashboard_browser import ARTIFACTS, browser, wait_for_text  # noqa: F401
 
@@ -16,9 +15,8 @@ pytestmark = [pytest.mark.browser]
 
 
 @pytest.fixture(scope="module")
-def demo_server(tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("browser-demo")
-    build_demo(Store(data_dir), contracts=1500, buyers=120)
+def demo_server(shared_demo, tmp_path_factory):
+    data_dir = shared_demo(contracts=1500, buyers=120)
     with serve(data_dir, tmp_path_factory.mktemp("logs") / "streamlit.log") as base:
         yield base, data_dir
 
@@ -55,7 +53,9 @@ def test_search_a_declared_only_buyer_by_name_then_its_siren(demo_server, browse
 
 
 def test_overview_map_of_late_rates(demo_server, browser):  # noqa: F811
+    from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     base, _ = demo_server
     browser.get(base + "/")
@@ -67,11 +67,16 @@ def test_overview_map_of_late_rates(demo_server, browser):  # noqa: F811
     assert "vue=Territoires" in browser.current_url
     heading = next(e for e in browser.find_elements(By.CSS_SELECTOR, "h3") if "territoire" in e.text)
     browser.execute_script("arguments[0].scrollIntoView()", heading)
-    time.sleep(3)  # the map draws after the section appears
+
+    # one filled outline per metropolitan département, drawn without any network access: the map
+    # draws after the section appears, so wait (up to the 3 s this test once slept) until it has them
+    def filled(_=None) -> int:
+        return browser.execute_script(
+            "return Math.max(...Array.from(document.querySelectorAll('.js-plotly-plot'))"
+            ".map(p => p.querySelectorAll('.scatterlayer .trace path.js-fill').length))")
+
+    with contextlib.suppress(TimeoutException):
+        WebDriverWait(browser, 3, poll_frequency=0.1).until(lambda d: filled() >= 96)
     ARTIFACTS.mkdir(exist_ok=True)
     browser.save_screenshot(str(ARTIFACTS / "browser-overview-map.png"))
-    # one filled outline per metropolitan département, drawn without any network access
-    filled = browser.execute_script(
-        "return Math.max(...Array.from(document.querySelectorAll('.js-plotly-plot'))"
-        ".map(p => p.querySelectorAll('.scatterlayer .trace path.js-fill').length))")
-    assert filled >= 96
+    assert filled() >= 96

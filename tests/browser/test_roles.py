@@ -30,12 +30,8 @@ README_SIRET = "21440036800012"
 
 
 @pytest.fixture(scope="module")
-def demo_data(tmp_path_factory) -> Path:
-    from decp_monitor.pipeline.demo import build_demo
-
-    data_dir = tmp_path_factory.mktemp("roles-demo")
-    build_demo(Store(data_dir))
-    return data_dir
+def demo_data(shared_demo) -> Path:
+    return shared_demo()
 
 
 @pytest.fixture(scope="module")

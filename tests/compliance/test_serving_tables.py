@@ -7,7 +7,6 @@ import duckdb
 import pandas as pd
 import pytest
 
-from decp_monitor.pipeline.demo import build_demo
 from decp_monitor.read import queries
 from decp_monitor.store.versions import Store
 
@@ -15,10 +14,8 @@ PRECOMPUTED = ("overview_headline", "overview_recent_months", "overview_delay_bi
 
 
 @pytest.fixture(scope="module")
-def demo_version(tmp_path_factory):
-    store = Store(tmp_path_factory.mktemp("serving"))
-    build_demo(store, contracts=3000, buyers=150)
-    return store.current().path
+def demo_version(shared_demo):
+    return Store(shared_demo(contracts=3000, buyers=150)).current().path
 
 
 def test_contract_compliance_reads_a_stored_table_ordered_by_buyer(demo_version):

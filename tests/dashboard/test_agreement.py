@@ -9,7 +9,6 @@ from decp_monitor.core import vocabulary
 from decp_monitor.dashboard.buyer_view import chart_table_key
 from decp_monitor.dashboard.format import md_escape
 from decp_monitor.dashboard.navigation import page_path
-from decp_monitor.pipeline.demo import build_demo
 from decp_monitor.store.versions import Store
 
 from .conftest import REPO
@@ -17,10 +16,8 @@ from .test_pages import clean, open_page, texts
 
 
 @pytest.fixture(scope="session")
-def demo_dir(tmp_path_factory) -> Path:
-    data_dir = tmp_path_factory.mktemp("demo-data")
-    build_demo(Store(data_dir))
-    return data_dir
+def demo_dir(shared_demo) -> Path:
+    return shared_demo()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import pytest
 
 from decp_monitor.dashboard.format import format_siret
 from decp_monitor.dashboard.navigation import page_path
-from decp_monitor.pipeline.demo import build_demo
 from decp_monitor.store.versions import Store
 from tests.dashboard.test_pages import open_page, texts
 
@@ -15,10 +14,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory) -> Path:
-    data_dir = tmp_path_factory.mktemp("demo-register")
-    build_demo(Store(data_dir), contracts=1500, buyers=120)
-    return data_dir
+def demo_dir(shared_demo) -> Path:
+    return shared_demo(contracts=1500, buyers=120)
 
 
 def rows(data_dir, sql):

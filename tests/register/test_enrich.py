@@ -1,6 +1,7 @@
 """`enrich` and the refresh's register step against the loopback server replaying recorded answers."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -106,9 +107,19 @@ def test_429_storm_honours_retry_after_and_gets_everything(tmp_path, register_se
     assert time.monotonic() - started >= 1.9  # Retry-After: 1 s, twice, honoured
 
 
-def test_outage_stops_early_and_keeps_previous_facts(register_store, register_server, capsys):
+def test_outage_stops_early_and_keeps_previous_facts(register_store, register_server, capsys, monkeypatch):
     assert run_enrich(register_store, register_server) == 0
     register_server.outage()
+    # The command's own HTTP settings (its retries, error budget, timeouts) with a backoff of tens of
+    # milliseconds instead of seconds: the same requests and the same early stop, without ~15 s of waiting.
+    from_environment = EnrichSettings.from_environment.__func__
+
+    def short_backoff(cls, **overrides):
+        settings = from_environment(cls, **overrides)
+        http = dataclasses.replace(settings.http_settings(), backoff_base=0.01, backoff_max=0.05)
+        return dataclasses.replace(settings, http=http)
+
+    monkeypatch.setattr(EnrichSettings, "from_environment", classmethod(short_backoff))
     asked_before = len(register_server.log)
     env_settings = ["--age-max", "0"]
     assert run_enrich(register_store, register_server, *env_settings) == 0
