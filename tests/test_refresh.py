@@ -312,3 +312,13 @@ def test_progress_says_what_remains_and_how_long(small_udata_server, tmp_path):
     assert lines[2] == "Téléchargements : 2000/10000 (reste 8000 sur 10000, environ 1 min 20 s)"
     assert lines[3] == "Téléchargements : 10000/10000 (terminé en 1 min 40 s)"
     assert (fr_duration(45), fr_duration(3725)) == ("45 s", "1 h 02 min")
+
+
+def test_a_refresh_fits_the_memory_cap_to_what_the_crawl_holds(small_udata_server, tmp_path, monkeypatch):
+    from decp_monitor.store import versions
+
+    monkeypatch.setattr(versions, "PROCESS_SHARE_MB", 1)  # whatever this process holds is beyond it
+    refresh(Store(tmp_path), small_udata_server)
+    logged = json.loads((tmp_path / "refresh-log.jsonl").read_text(encoding="utf-8").splitlines()[-1])
+    assert logged["outcome"] == "published"
+    assert versions.MIN_BUILD_MEMORY_MB <= logged["memory_limit_mib"] < 667

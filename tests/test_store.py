@@ -354,13 +354,15 @@ def test_the_cap_gives_way_to_what_the_rest_of_the_process_holds(tmp_path, monke
     assert count(store, "records") == 1  # the build went on under the lower cap and published
 
 
-def test_a_build_fits_the_cap_once_its_files_are_read(tmp_path, monkeypatch):
+def test_a_load_keeps_its_cap_whatever_the_process_holds(tmp_path, monkeypatch):
+    # After a large file most of the resident memory is DuckDB's own, kept for reuse: lowering
+    # the cap there made the 1.5 M load spill (only the refresh fits its cap: test_refresh.py).
     from decp_monitor.store import versions
 
-    monkeypatch.setattr(versions, "PROCESS_SHARE_MB", 1)  # whatever this process holds is beyond it
+    monkeypatch.setattr(versions, "PROCESS_SHARE_MB", 1)
     with build_version(Store(tmp_path), "test") as b:
         b.add(record(0))
-    assert versions.MIN_BUILD_MEMORY_MB <= b.stats["memory_limit_mib"] < 667
+    assert "memory_limit_mib" not in b.stats
 
 
 def test_file_readers_are_written_in_batches_one_row_per_decp_file(tmp_path):

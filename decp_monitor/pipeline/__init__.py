@@ -19,7 +19,7 @@ from typing import Any, Optional
 import duckdb
 
 from decp_monitor import compliance
-from decp_monitor.store.versions import NewVersion, Store, StoreError, Version, fit_memory_limit
+from decp_monitor.store.versions import NewVersion, Store, StoreError, Version
 from decp_monitor.store.writer import BatchWriter
 
 _SQL_DIR = Path(__file__).resolve().parent
@@ -196,9 +196,6 @@ def build_version(
 def finish(build: Build, meta: dict, stage: StageListener) -> None:
     """The stages after reading: consolidate, compliance, record, validate."""
     con = build.con
-    fitted = fit_memory_limit(con)  # the reading is over: what it left in the heap narrows DuckDB's share
-    if fitted is not None:
-        build.stats["memory_limit_mib"] = round(fitted)
     stage("consolidate")
     with _timed(build, "consolidate"):
         consolidate(con, build.started)
