@@ -424,3 +424,19 @@ def test_a_cut_misled_by_brackets_in_text_reads_the_file_uncut(tmp_path, monkeyp
     outcome = load_json_sql(con, path, "f.json", None, 0, today=TODAY, min_bytes=0, pieces=3)
     assert outcome.reason is None and outcome.records == 40
     assert tables(con) == streaming_tables(path, "f.json")
+
+
+def test_a_failed_write_raises_instead_of_sending_the_file_to_the_streaming_reader(tmp_path, monkeypatch):
+    # Rows may already be written: reading the file again would count its records twice.
+    from decp_monitor.parse import json_sql
+
+    def failing_write(*args, **kwargs):
+        raise duckdb.IOException("disque plein")
+
+    monkeypatch.setattr(json_sql, "_write", failing_write)
+    path = tmp_path / "w.json"
+    path.write_text(json.dumps({"marches": records_of(3)}))
+    con = _database()
+    with pytest.raises(duckdb.IOException):
+        load_json_sql(con, path, "f.json", None, 0, today=TODAY, min_bytes=0)
+    assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name IN ('decp_fast', 'decp_stage', 'decp_routed')").fetchall() == [(0,)]

@@ -382,16 +382,19 @@ def _load_parts(con: duckdb.DuckDBPyConnection, path: Path, parts: list[_Part], 
     size = path.stat().st_size
     cursors = [con.cursor() for _ in parts] if len(parts) > 1 else [con]
     try:
-        with tempfile.TemporaryDirectory(prefix="decp-json-") as folder:
-            sources = [str(path) if part.start == 0 and part.end == size and not part.opens and not part.closes
-                       else _copy_range(path, part, folder, index) for index, part in enumerate(parts)]
-            jobs = [(cursor, {"path": source, "offset": 0, "hint": part.hint, "today": today})
-                    for cursor, source, part in zip(cursors, sources, parts)]
-            if len(jobs) == 1:
-                results = [_read_checked(*jobs[0])]
-            else:
-                with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
-                    results = list(pool.map(lambda job: _read_checked(*job), jobs))
+        try:
+            with tempfile.TemporaryDirectory(prefix="decp-json-") as folder:
+                sources = [str(path) if part.start == 0 and part.end == size and not part.opens and not part.closes
+                           else _copy_range(path, part, folder, index) for index, part in enumerate(parts)]
+                jobs = [(cursor, {"path": source, "offset": 0, "hint": part.hint, "today": today})
+                        for cursor, source, part in zip(cursors, sources, parts)]
+                if len(jobs) == 1:
+                    results = [_read_checked(*jobs[0])]
+                else:
+                    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+                        results = list(pool.map(lambda job: _read_checked(*job), jobs))
+        except duckdb.Error as exc:
+            return Outcome(reason=_refused(exc))
         declined = next((r for r in results if isinstance(r, str)), None)
         if declined:
             return Outcome(reason=declined)
@@ -401,22 +404,26 @@ def _load_parts(con: duckdb.DuckDBPyConnection, path: Path, parts: list[_Part], 
         if exact > share * records:
             return Outcome(reason=f"{exact} contrats sur {records} hors de la voie rapide "
                                   "(lecteur en flux plus rapide)")
+        # From here a failure is not the file's: it fails the build (the previous version keeps
+        # serving) instead of sending the file to the streaming reader on top of rows written.
         offsets = [sum(count for count, _ in counts[:index]) for index in range(len(counts))]
-        writes = [(cursor, offset) for cursor, offset in zip(cursors, offsets)]
-        if len(writes) == 1:
+        if len(cursors) == 1:
             _write(con, name, resource_id, first_record_id, 0, fmt)
         else:  # appends from several connections at once (DuckDB's appends do not conflict)
-            with ThreadPoolExecutor(max_workers=len(writes)) as pool:
-                list(pool.map(lambda job: _write(job[0], name, resource_id, first_record_id, job[1], fmt), writes))
-    except duckdb.Error as exc:
-        return Outcome(reason=_refused(exc))
+            with ThreadPoolExecutor(max_workers=len(cursors)) as pool:
+                list(pool.map(lambda job: _write(job[0], name, resource_id, first_record_id, job[1], fmt),
+                              zip(cursors, offsets)))
     finally:
-        for cursor in cursors:
-            for stage in ("decp_fast", "decp_stage", "decp_routed"):
-                cursor.execute(f"DROP TABLE IF EXISTS {stage}")
-            if cursor is not con:
-                cursor.close()
+        _drop_stages(con, cursors)
     return Outcome(records=records, exact=exact)
+
+
+def _drop_stages(con: duckdb.DuckDBPyConnection, cursors: list) -> None:
+    for cursor in cursors:
+        for stage in ("decp_fast", "decp_stage", "decp_routed"):
+            cursor.execute(f"DROP TABLE IF EXISTS {stage}")
+        if cursor is not con:
+            cursor.close()
 
 
 def _refused(exc: duckdb.Error) -> str:
