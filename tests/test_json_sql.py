@@ -159,6 +159,8 @@ LANES = [
     ("invalid siret", {"acheteur": {"id": "21440036800013"}}, False),
     ("absurd amount", {"montant": 2e11}, False),
     ("string value looking like a key", {"objet": ": x"}, False),
+    # (it failed the typed read of the whole array, which then all went to the exact lane)
+    ("modification amount not a number", {"modifications": [{"id": 1, "montant": "NC", "dureeMois": "douze"}]}, False),
 ]
 
 

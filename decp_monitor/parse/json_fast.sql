@@ -28,7 +28,7 @@ CREATE OR REPLACE TEMP MACRO decp_fast_date_ok(t, today) AS
     decp_date_problem(t) IS NULL AND NOT decp_missing_date(t) AND TRY_CAST(left(t, 10) AS DATE) <= today;
 -- An amount the normaliser reads without any finding: a plain decimal between 0 and 1e11.
 CREATE OR REPLACE TEMP MACRO decp_fast_amount_ok(v) AS v IS NULL
-    OR (regexp_full_match(v, '[0-9]{1,15}(\.[0-9]{1,20})?') AND CAST(v AS DOUBLE) <= 1e11);
+    OR (regexp_full_match(v, '[0-9]{1,15}(\.[0-9]{1,20})?') AND TRY_CAST(v AS DOUBLE) <= 1e11);
 -- A duration the normaliser reads as a whole number of months without any finding.
 CREATE OR REPLACE TEMP MACRO decp_fast_duration_ok(v) AS v IS NULL OR regexp_full_match(v, '[0-9]{1,9}(\.0)?');
 -- Holder fields are kept only when they need no stripping but of plain spaces, and hold no character
@@ -123,8 +123,10 @@ WITH src AS (
                'position': i - 1, 'modification_id': decp_fast_text(m.id),
                'notification_date': TRY_CAST(left(decp_fast_text(m.dateNotificationModification), 10) AS DATE),
                'publication_date': TRY_CAST(left(decp_fast_text(m.datePublicationDonneesModification), 10) AS DATE),
-               'amount': CAST(m.montant AS DOUBLE),
-               'duration_months': CAST(CAST(m.dureeMois AS DOUBLE) AS INTEGER),
+               -- TRY_: a lambda casts every modification of a fast record, `ok` or not: one "NC"
+               -- failed the typed read of the whole array (its records then all went to the exact lane)
+               'amount': TRY_CAST(m.montant AS DOUBLE),
+               'duration_months': TRY_CAST(TRY_CAST(m.dureeMois AS DOUBLE) AS INTEGER),
                'objet': CASE WHEN m.objetModification IS NOT NULL AND m.objetModification <> ''
                              THEN decp_fast_text(m.objetModification) ELSE decp_fast_text(m.objet) END,
                'ok': m.modification IS NULL AND m.dateSignatureModification IS NULL AND m.valeurGlobale IS NULL
