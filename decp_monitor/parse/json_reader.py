@@ -56,6 +56,30 @@ for _byte in b"]}":
     _DELTA[_byte] = -1
 
 
+def release_pages(mm, start: int, end: int) -> None:
+    """Drop the pages of [start, end) from this process's mapping (they stay in the page cache).
+
+    A byte pass over a mapped file otherwise leaves every page it touched resident in the process:
+    at 1.5 M records the 972 MB file alone put the load's peak RSS above 1 GB.
+    """
+    start -= start % mmap.PAGESIZE
+    if end > start:
+        mm.madvise(mmap.MADV_DONTNEED, start, end - start)
+
+
+def find_releasing(mm, needle: bytes, start: int = 0) -> int:
+    """mm.find(needle, start), releasing the pages it has read."""
+    chunk = 16 << 20
+    while start < len(mm):
+        stop = min(len(mm), start + chunk + len(needle))
+        pos = mm.find(needle, start, stop)
+        release_pages(mm, start, min(stop, len(mm)) - len(needle))
+        if pos != -1:
+            return pos
+        start += chunk
+    return -1
+
+
 class TooDeep(Exception):
     pass
 
@@ -93,7 +117,7 @@ class _Source:
             else:
                 try:
                     with open(self.source, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-                        self._lacks[key] = mm.find(needle) < 0 and mm.find(b"\\u") < 0
+                        self._lacks[key] = find_releasing(mm, needle) < 0 and find_releasing(mm, b"\\u") < 0
                 except (OSError, ValueError):  # unreadable, or empty (mmap refuses 0 bytes)
                     self._lacks[key] = False
         return self._lacks[key]

@@ -43,7 +43,7 @@ from decp_monitor.core import findings as finding_codes
 from decp_monitor.core.findings import finding
 from decp_monitor.core.model import Finding
 from decp_monitor.core.siret import install_sql as install_siret_sql
-from decp_monitor.parse.json_reader import MAX_KEY_BYTES, MAX_STRING_BYTES
+from decp_monitor.parse.json_reader import MAX_KEY_BYTES, MAX_STRING_BYTES, find_releasing, release_pages
 
 SQL_FILE = Path(__file__).resolve().with_name("json_sql.sql")
 MACROS, STAGE = SQL_FILE.read_text(encoding="utf-8").split("-- stage --", 1)
@@ -151,34 +151,10 @@ def _expect_tail(mm, closers: bytes) -> Optional[int]:
     return pos + 1
 
 
-def _release(mm, start: int, end: int) -> None:
-    """Drop the pages of [start, end) from this process's mapping (they stay in the page cache).
-
-    A byte pass over a mapped file otherwise leaves every page it touched resident in the process:
-    at 1.5 M records the 972 MB file alone put the load's peak RSS above 1 GB.
-    """
-    start -= start % mmap.PAGESIZE
-    if end > start:
-        mm.madvise(mmap.MADV_DONTNEED, start, end - start)
-
-
-def _find(mm, needle: bytes, start: int) -> int:
-    """mm.find(needle, start), releasing the pages it has read."""
-    chunk = SCAN_CHUNK * 256
-    while start < len(mm):
-        stop = min(len(mm), start + chunk + len(needle))
-        pos = mm.find(needle, start, stop)
-        _release(mm, start, min(stop, len(mm)) - len(needle))
-        if pos != -1:
-            return pos
-        start += chunk
-    return -1
-
-
 def _second_array(mm, first_start: int, key: bytes) -> Optional[tuple[int, int]]:
     """(end of the first array, start of the second) where `], "<key>": [` joins them."""
     needle = b'"' + key + b'"'
-    pos = _find(mm, needle, first_start)
+    pos = find_releasing(mm, needle, first_start)
     while pos != -1:
         before = _skip_back(mm, pos)
         if before >= 0 and mm[before:before + 1] == b",":
@@ -186,7 +162,7 @@ def _second_array(mm, first_start: int, key: bytes) -> Optional[tuple[int, int]]
             after = re.match(rb"\s*:\s*\[", mm[pos + len(needle):pos + len(needle) + 256])
             if close >= 0 and mm[close:close + 1] == b"]" and after:
                 return close + 1, pos + len(needle) + after.end() - 1
-        pos = _find(mm, needle, pos + 1)
+        pos = find_releasing(mm, needle, pos + 1)
     return None
 
 
@@ -244,7 +220,7 @@ def scan(mm, balances: Optional[list[int]] = None) -> tuple[int, str]:
             return 0, "imbrication très profonde"
         tail = chunk[-8:]
         if offset % (SCAN_CHUNK * 256) == 0 and offset:
-            _release(mm, offset - SCAN_CHUNK * 256, offset)
+            release_pages(mm, offset - SCAN_CHUNK * 256, offset)
     return replacement, ""
 
 
@@ -356,7 +332,7 @@ def load_json_sql(con: duckdb.DuckDBPyConnection, path: Path, name: str, resourc
         if reason:
             return Outcome(reason=reason)
         parts = [piece for array in arrays for piece in cut(mm, array, pieces, balances)]
-        _release(mm, 0, len(mm))
+        release_pages(mm, 0, len(mm))
     share = MAX_EXACT_SHARE if max_exact_share is None else max_exact_share
     today = today or dt.date.today()
     outcome = _load_parts(con, path, parts, name, resource_id, first_record_id, today, share, fmt)

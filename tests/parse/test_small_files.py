@@ -174,3 +174,25 @@ def test_sanitiser_stays_linear_on_a_long_unterminated_string():
     out, carry = reader._filter(text)
     assert (out, reader.replaced) == ('{"a": null, "b": ', 1) and carry.startswith('"x')
     assert time.process_time() - started < 0.5
+
+
+def test_the_key_search_does_not_keep_a_large_file_resident(tmp_path):
+    # The search runs over the whole file when the key is absent: the pages it read are let go,
+    # or a 1 GB national file would sit in the process's memory (its peak) for one byte search.
+    import subprocess
+    import sys
+
+    path = tmp_path / "big.json"
+    path.write_bytes(b'{"marches": {"marche": [' + b'{"id": "' + b"x" * (48 << 20) + b'"}]}}')
+    probe = (  # the peak since the search: VmHWM reset first (Linux: clear_refs 5)
+        "import sys\n"
+        "from decp_monitor.parse.json_reader import _Source\n"
+        "status = lambda key: int(open('/proc/self/status').read().split(key)[1].split()[0]) // 1024\n"
+        "open('/proc/self/clear_refs', 'w').write('5')\n"
+        "before = status('VmRSS:')\n"
+        "assert _Source(sys.argv[1]).lacks_key('contrat-concession')\n"
+        "print(status('VmHWM:') - before)\n"
+    )
+    grown_mb = int(subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True,
+                                  check=True).stdout)
+    assert grown_mb < 30  # pages of 16 MiB at a time at most; 48 MB without the release
