@@ -103,3 +103,12 @@ def test_facets_offer_the_stored_departements(con):
     facets = queries.contract_facets(con)
     assert set(facets["departement"]) == {"49", "2A", "29", "974", "01"}
     assert facets["procedure"] == ["Appel d'offres ouvert", "Procédure adaptée"]
+
+
+
+def test_the_search_columns_stay_out_of_the_view_that_exports_and_the_console_read(con):
+    view = [row[0] for row in con.execute("DESCRIBE contract_compliance").fetchall()]
+    table = [row[0] for row in con.execute("DESCRIBE contract_compliance_rows").fetchall()]
+    assert {"holders_search", "buyer_search"} <= set(table)
+    assert "holders_search" not in view and "buyer_search" not in view and "holder_names" in view
+    assert sorted(ids(con, ContractFilter(supplier="electricite"))) == ["A2", "A3"]  # the search reads the table

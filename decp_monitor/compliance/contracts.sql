@@ -149,7 +149,9 @@ LEFT JOIN compliance_vocabulary rl ON rl.vocabulary = 'rule' AND rl.code = j.rul
 LEFT JOIN compliance_vocabulary sl ON sl.vocabulary = 'status' AND sl.code = j.status
 ORDER BY c.buyer_siret;
 
-CREATE VIEW contract_compliance AS SELECT * FROM contract_compliance_rows;
+-- The view every reader uses leaves out the two search columns (lower case, no accents: of use
+-- to the Contrats search only, which reads the table); exports and the console show the names.
+CREATE VIEW contract_compliance AS SELECT * EXCLUDE (holders_search, buyer_search) FROM contract_compliance_rows;
 
 DROP TABLE contract_judgements;
 

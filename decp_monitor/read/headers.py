@@ -83,8 +83,6 @@ FRENCH_HEADERS: dict[str, str] = {
     "duration_months": "Durée (mois)",
     "holders": "Titulaires (JSON)",
     "holder_names": "Titulaires",
-    "holders_search": "Titulaires (recherche, sans accents)",
-    "buyer_search": "Acheteur (recherche, sans accents)",
     "first_record_id": "Premier enregistrement lu",
     "place_code": "Code du lieu d'exécution",
     "place_type": "Type de code du lieu d'exécution",

@@ -727,7 +727,7 @@ def _contracts_from(f: ContractFilter) -> tuple[str, dict[str, Any]]:
     if f.statuses:
         where.append("list_contains($statuses, c.status)")
         params["statuses"] = list(f.statuses)
-    sql = "FROM contract_compliance c"
+    sql = "FROM contract_compliance_rows c"  # the table: its search columns are not in the view
     if where:
         sql += " WHERE " + " AND ".join(where)
     return sql, params
