@@ -446,11 +446,12 @@ def _read_part(con, params: dict, fast: str = "decp_fast", exact: str = "decp_st
                              {**whole, **_BEYOND_PARAMS}).fetchall()[0][0]
     else:
         # The SIRET rule once per buyer (a few thousand), not once per record: a buyer whose SIRET
-        # the normaliser would report sends its records to the exact lane (routed below).
+        # the normaliser would report sends its records to the exact lane (routed below). The
+        # list() keeps DuckDB from pushing the test below the DISTINCT (once per record again).
         con.execute(f"""
-            DELETE FROM {fast} WHERE buyer_siret IS NULL OR buyer_siret IN (
-                SELECT siret FROM (SELECT DISTINCT buyer_siret AS siret FROM {fast})
-                WHERE NOT coalesce(siret_is_valid(siret), FALSE))""")
+            DELETE FROM {fast} WHERE coalesce(buyer_siret, '') IN (
+                SELECT siret FROM (SELECT unnest(list(DISTINCT coalesce(buyer_siret, ''))) AS siret FROM {fast})
+                WHERE NOT siret_is_valid(siret))""")
         con.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE decp_routed AS
