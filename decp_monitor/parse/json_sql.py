@@ -213,7 +213,10 @@ def scan(mm, balances: Optional[list[int]] = None) -> tuple[int, str]:
         if b"NaN" in chunk or b"Infinity" in chunk or b"NaN" in seam or b"Infinity" in seam:
             return 0, "valeurs NaN ou Infinity (JSON non standard)"
         # U+FFFD is 3 bytes: in 2 bytes either side of the boundary, only one cut by it fits.
-        replacement += chunk.count(MOJIBAKE) + (tail[-2:] + chunk[:2]).count(MOJIBAKE)
+        # U+FFFD starts with 0xEF, rare in French text: a one-byte search (memchr) first, ten
+        # times cheaper than counting the three-byte sequence in every chunk
+        if b"\xef" in chunk or b"\xef" in tail[-2:]:
+            replacement += chunk.count(MOJIBAKE) + (tail[-2:] + chunk[:2]).count(MOJIBAKE)
         brackets = chunk.translate(None, _NOT_BRACKET)  # one pass, then counts over a few bytes
         balance += brackets.count(b"[") + brackets.count(b"{") - brackets.count(b"]") - brackets.count(b"}")
         if balance >= DEPTH_WATCH:
@@ -477,10 +480,15 @@ def _read_part(con, params: dict, fast: str = "decp_fast", exact: str = "decp_st
 
 def _write(con, name: str, resource_id: Optional[str], first_record_id: int, offset: int, fmt: str,
            fast: str = "decp_fast", exact: str = "decp_stage") -> None:
-    """Both lanes' records, modifications and findings, in file order."""
+    """Both lanes' records, modifications and findings.
+
+    Records and modifications are not sorted back into file order: their ids say it (record_id =
+    first + position, and every reader orders by it), and sorting both lanes' wide rows, once per
+    table, was 10 s of the 1.5 M load. Findings, narrow, are written in file order.
+    """
     # position: in this part; $offset: the records of the parts before it
     stage = (f"(SELECT $offset + position AS position, * EXCLUDE (position) FROM "
-             f"(SELECT {LANE_COLUMNS} FROM {fast} UNION ALL SELECT {LANE_COLUMNS} FROM {exact}) ORDER BY position)")
+             f"(SELECT {LANE_COLUMNS} FROM {fast} UNION ALL SELECT {LANE_COLUMNS} FROM {exact}))")
     params = {"name": name, "resource_id": resource_id, "first": first_record_id, "format": fmt, "offset": offset}
     con.execute(
         f"""
