@@ -316,6 +316,14 @@ def _text_projection(columns: list[tuple[str, str]], fmt: str) -> str:
     return ", ".join(parts)
 
 
+def _parquet_projection(columns: list[tuple[str, str]]) -> str:
+    """The columns as they are, but INTERVAL as text ("1 year 2 days"): Arrow has no Parquet type
+    for DuckDB's intervals (month, day, nanosecond), and the console's age() or date arithmetic
+    gives them."""
+    return ", ".join(f"CAST({_quote(name)} AS VARCHAR) AS {_quote(name)}" if dtype.upper() == "INTERVAL"
+                     else _quote(name) for name, dtype in columns)
+
+
 def _text(expr: str, fmt: str) -> str:
     """A text cell: control characters XLSX cannot hold removed (xlsx only), then the formula guard."""
     if fmt == "xlsx":
@@ -424,6 +432,10 @@ def export_query(con, sql: str, params, fmt: str, out: BinaryIO, sheet_title: st
     if fmt != "parquet":
         projection = _text_projection(_describe(con, sql, params), fmt)
         sql = f"SELECT {projection} FROM ({sql})"
+    else:
+        columns = _describe(con, sql, params)
+        if any(dtype.upper() == "INTERVAL" for _, dtype in columns):
+            sql = f"SELECT {_parquet_projection(columns)} FROM ({sql})"
     reader = _batches(con, sql, params)
     if fmt == "parquet":
         return _write_parquet(reader, out)
