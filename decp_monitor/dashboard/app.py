@@ -21,11 +21,13 @@ log = logging.getLogger("decp_monitor.app")
 
 
 def build_demo_on_first_run() -> None:
-    """No database yet: build the demo one, showing progress, then show it."""
+    """No database yet (or an outdated demo): build the demo one, showing progress, then show it."""
     if os.environ.get(AUTO_DEMO_ENV, "1") == "0":
         return
     store = data.store()
-    with st.status("Premier lancement : construction de la base de démonstration…", expanded=True) as status:
+    label = ("Premier lancement : construction de la base de démonstration…" if store.current() is None
+             else "Base de démonstration d'une version antérieure de decp-monitor : reconstruction…")
+    with st.status(label, expanded=True) as status:
         bar = st.progress(0.0, text="Préparation du corpus de démonstration")
 
         def progress(done: int, total: int, detail: object = None) -> None:
@@ -63,7 +65,7 @@ def main() -> None:
     ])
     widgets.note_page(navigation.url_path)
     # After st.navigation: its French menu is drawn while the demo builds.
-    if data.store().current() is None:
+    if demo_db.needs_demo(data.store()):
         build_demo_on_first_run()
 
     loaded = None

@@ -16,7 +16,7 @@ import duckdb
 import streamlit as st
 
 from decp_monitor.read import queries
-from decp_monitor.store.versions import Store, Version
+from decp_monitor.store.versions import STORE_FORMAT, Store, Version, store_format
 
 log = logging.getLogger("decp_monitor.dashboard")
 
@@ -35,6 +35,11 @@ class Loaded:
     @property
     def is_demo(self) -> bool:
         return self.meta.get("is_demo", "").lower() == "true"
+
+    @property
+    def outdated(self) -> bool:
+        """Built by an older decp-monitor: some tables the pages read are missing or older."""
+        return store_format(self.meta) < STORE_FORMAT
 
 
 def store() -> Store:

@@ -47,6 +47,13 @@ def require_data() -> data.Loaded:
             icon=":material/inbox:",
         )
         st.stop()
+    if loaded.outdated:
+        st.warning(
+            "Cette base a été construite par une version antérieure de decp-monitor : certaines pages "
+            "peuvent afficher une erreur tant qu'elle n'est pas reconstruite avec cette version "
+            "(`python -m decp_monitor refresh`, ou `load` de vos fichiers).",
+            icon=":material/update:",
+        )
     return loaded
 
 

@@ -19,7 +19,7 @@ from typing import Any, Optional
 import duckdb
 
 from decp_monitor import compliance
-from decp_monitor.store.versions import NewVersion, Store, StoreError, Version
+from decp_monitor.store.versions import STORE_FORMAT, STORE_FORMAT_KEY, NewVersion, Store, StoreError, Version
 from decp_monitor.store.writer import BatchWriter
 
 _SQL_DIR = Path(__file__).resolve().parent
@@ -395,6 +395,7 @@ def record_meta(con: duckdb.DuckDBPyConnection, build: Build, meta: dict) -> Non
         "command": build.command,
         "source": build.source,
         "version": build.path.name,
+        STORE_FORMAT_KEY: str(STORE_FORMAT),
     }
     values.update({k: str(v) for k, v in meta.items() if v is not None})
     con.executemany("INSERT OR REPLACE INTO meta VALUES ($1, $2)", list(values.items()))

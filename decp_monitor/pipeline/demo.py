@@ -10,7 +10,7 @@ from typing import Optional
 
 from decp_monitor.pipeline import build_version
 from decp_monitor.pipeline.files import load_paths
-from decp_monitor.store.versions import Store
+from decp_monitor.store.versions import STORE_FORMAT, Store, store_format
 
 DEMO_SEED = 2026
 _first_run = threading.Lock()
@@ -20,10 +20,20 @@ def demo_corpus_dir(store: Store) -> Path:
     return store.root / "demo-corpus"
 
 
+def needs_demo(store: Store) -> bool:
+    """Nothing published, or the demo published by an older decp-monitor (its tables lack what the
+    pages read now): the demo is (re)built. Data a user loaded is never replaced."""
+    if store.current() is None:
+        return True
+    meta = store.meta()
+    return meta.get("is_demo", "").lower() == "true" and store_format(meta) < STORE_FORMAT
+
+
 def build_demo_if_missing(store: Store, progress=None) -> bool:
-    """First run of the dashboard: build the demo once, even if several sessions ask at once."""
+    """First run of the dashboard (or first after an upgrade, see needs_demo): build the demo
+    once, even if several sessions ask at once."""
     with _first_run:
-        if store.current() is not None:
+        if not needs_demo(store):
             return False
         build_demo(store, progress)
         return True

@@ -57,6 +57,18 @@ PROCESS_SHARE_MB = 250
 MIN_BUILD_MEMORY_MB = 256
 
 SCHEMA_SQL = Path(__file__).resolve().with_name("schema.sql")
+# The shape of a published database, in its meta table (`store_format`): raised whenever a build
+# writes tables the read side needs and older builds lack, so the dashboard can say so (and rebuild
+# the demo) instead of failing page by page. A database without the key is format 1.
+# 2: contract_compliance_rows keeps the Contrats search columns (2 Dec 2026).
+STORE_FORMAT = 2
+STORE_FORMAT_KEY = "store_format"
+
+
+def store_format(meta: dict) -> int:
+    """The format a version's meta table declares (1 when it says nothing or nonsense)."""
+    value = str(meta.get(STORE_FORMAT_KEY, "1"))
+    return int(value) if value.isdigit() else 1
 
 
 def resident_mb() -> Optional[float]:

@@ -483,6 +483,52 @@ def test_a_failed_demo_build_explains_instead_of_crashing(monkeypatch, tmp_path)
     assert "Aucune donnée chargée" in texts(at.markdown)
 
 
+def _as_if_built_by_an_older_version(store, is_demo: bool) -> None:
+    import duckdb
+
+    con = duckdb.connect(str(store.current().path))
+    try:
+        con.execute("DELETE FROM meta WHERE key IN ('store_format', 'is_demo')")
+        if is_demo:
+            con.execute("INSERT INTO meta VALUES ('is_demo', 'true')")
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("is_demo", [True, False], ids=["demo", "user_data"])
+def test_a_database_from_an_older_version_is_rebuilt_if_demo_else_flagged(monkeypatch, tmp_path, is_demo):
+    # Pages read tables an older build lacks (the Contrats search columns): the demo is rebuilt,
+    # data the user loaded is kept and the page says why it may fail.
+    from streamlit.testing.v1 import AppTest
+
+    from decp_monitor.pipeline import demo as demo_db
+
+    from .conftest import REPO
+
+    store = build_test_db(tmp_path / "old")
+    _as_if_built_by_an_older_version(store, is_demo)
+    calls = []
+
+    def fake_demo(store, progress=None):
+        calls.append(store.root)
+        build_test_db(store.root)
+
+    monkeypatch.setattr(demo_db, "build_demo", fake_demo)
+    monkeypatch.setenv("DECP_DATA_DIR", str(tmp_path / "old"))
+    monkeypatch.delenv("DECP_AUTO_DEMO", raising=False)
+    monkeypatch.chdir(REPO)
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=30)
+    clean(at.run())
+    outdated = "construite par une version antérieure de decp-monitor"
+    if is_demo:
+        assert calls == [tmp_path / "old"]
+        assert not any(outdated in w.value for w in at.warning)
+    else:
+        assert calls == []
+        assert any(outdated in w.value for w in at.warning)
+    assert {m.label: m.value for m in at.metric}["Contrats (toutes dates)"] == "10"
+
+
 # -- what a French reader sees in the tables and charts ----------------------------------------
 
 
