@@ -433,13 +433,23 @@ def test_names_from_the_data_never_become_links_or_markup(monkeypatch, tmp_path)
     assert any("\\[Cliquez ici\\]" in label for label in labels)
 
 
-def test_first_run_calls_the_demo_builder_with_progress(monkeypatch, tmp_path):
-    """The app's first-run path, whatever the demo corpus: builder called once, progress shown, data shown."""
+def app_on(monkeypatch, data_dir):
+    """The whole app (app.py, demo first run included) on `data_dir`, after its first run."""
     from streamlit.testing.v1 import AppTest
 
-    from decp_monitor.pipeline import demo as demo_db
-
     from .conftest import REPO
+
+    monkeypatch.setenv("DECP_DATA_DIR", str(data_dir))
+    monkeypatch.delenv("DECP_AUTO_DEMO", raising=False)
+    monkeypatch.chdir(REPO)
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=30)
+    clean(at.run())
+    return at
+
+
+def test_first_run_calls_the_demo_builder_with_progress(monkeypatch, tmp_path):
+    """The app's first-run path, whatever the demo corpus: builder called once, progress shown, data shown."""
+    from decp_monitor.pipeline import demo as demo_db
 
     calls = []
 
@@ -451,11 +461,7 @@ def test_first_run_calls_the_demo_builder_with_progress(monkeypatch, tmp_path):
         return True
 
     monkeypatch.setattr(demo_db, "build_demo_if_missing", fake_builder)
-    monkeypatch.setenv("DECP_DATA_DIR", str(tmp_path / "fresh"))
-    monkeypatch.delenv("DECP_AUTO_DEMO", raising=False)
-    monkeypatch.chdir(REPO)
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=30)
-    clean(at.run())
+    at = app_on(monkeypatch, tmp_path / "fresh")
     assert calls == [tmp_path / "fresh"]
     assert any(getattr(block, "label", None) == "Base de démonstration prête" for block in at.main.children.values())
     assert {m.label: m.value for m in at.metric}["Contrats (toutes dates)"] == "10"
@@ -464,21 +470,13 @@ def test_first_run_calls_the_demo_builder_with_progress(monkeypatch, tmp_path):
 
 
 def test_a_failed_demo_build_explains_instead_of_crashing(monkeypatch, tmp_path):
-    from streamlit.testing.v1 import AppTest
-
     from decp_monitor.pipeline import demo as demo_db
-
-    from .conftest import REPO
 
     def failing_builder(store, progress=None):
         raise OSError("disque plein")
 
     monkeypatch.setattr(demo_db, "build_demo_if_missing", failing_builder)
-    monkeypatch.setenv("DECP_DATA_DIR", str(tmp_path / "fresh"))
-    monkeypatch.delenv("DECP_AUTO_DEMO", raising=False)
-    monkeypatch.chdir(REPO)
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=30)
-    clean(at.run())
+    at = app_on(monkeypatch, tmp_path / "fresh")
     assert "La construction de la base de démonstration a échoué" in texts(at.error)
     assert "Aucune donnée chargée" in texts(at.markdown)
 
@@ -499,11 +497,7 @@ def _as_if_built_by_an_older_version(store, is_demo: bool) -> None:
 def test_a_database_from_an_older_version_is_rebuilt_if_demo_else_flagged(monkeypatch, tmp_path, is_demo):
     # Pages read tables an older build lacks (the Contrats search columns): the demo is rebuilt,
     # data the user loaded is kept and the page says why it may fail.
-    from streamlit.testing.v1 import AppTest
-
     from decp_monitor.pipeline import demo as demo_db
-
-    from .conftest import REPO
 
     store = build_test_db(tmp_path / "old")
     _as_if_built_by_an_older_version(store, is_demo)
@@ -514,11 +508,7 @@ def test_a_database_from_an_older_version_is_rebuilt_if_demo_else_flagged(monkey
         build_test_db(store.root)
 
     monkeypatch.setattr(demo_db, "build_demo", fake_demo)
-    monkeypatch.setenv("DECP_DATA_DIR", str(tmp_path / "old"))
-    monkeypatch.delenv("DECP_AUTO_DEMO", raising=False)
-    monkeypatch.chdir(REPO)
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=30)
-    clean(at.run())
+    at = app_on(monkeypatch, tmp_path / "old")
     outdated = "construite par une version antérieure de decp-monitor"
     if is_demo:
         assert calls == [tmp_path / "old"]
