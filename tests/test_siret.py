@@ -111,6 +111,21 @@ def test_sql_macro_agrees_with_stdnum(sql_verdicts, values):
         (v, verdicts[v], is_valid_siret(v)) for v in values if verdicts[v] is not is_valid_siret(v)]
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.one_of(sirets, st.text(alphabet="0123456789 .-\u00a0\u202fx", min_size=1, max_size=18)),
+                min_size=20, max_size=60))
+def test_sql_explains_a_siret_in_the_words_of_python(values):
+    """siret_digits + siret_problem_of (the SQL path's invalid_siret messages) say what
+    siret_problem says, for every SIRET given (blank ones are « absent », a finding of their own)."""
+    con = duckdb.connect()
+    install_sql(con)
+    rows = con.execute("SELECT s, siret_digits(s), siret_problem_of(siret_digits(s)) "
+                       "FROM unnest(CAST($values AS VARCHAR[])) t(s)", {"values": values}).fetchall()
+    for raw, digits, problem in rows:
+        if raw.strip():
+            assert (digits, problem) == (clean_siret(raw), siret_problem(raw)), raw
+
+
 # -- the memo of siret_problem -----------------------------------------------------------------
 
 

@@ -16,9 +16,18 @@ from stdnum import luhn
 from stdnum.fr import siren as stdnum_siren
 from stdnum.fr import siret as stdnum_siret
 
-_STRIP = str.maketrans("", "", " .\u00a0\u202f\t\n\r-")
+# What clean_siret() removes from a SIRET as typed ("214 400 368 00012", NBSP, dots, dashes).
+STRIPPED_CHARS = " .\u00a0\u202f\t\n\r-"
+_STRIP = str.maketrans("", "", STRIPPED_CHARS)
 LA_POSTE_SIREN = "356000000"
 LA_POSTE_HEAD_OFFICE = "35600000000048"
+# siret_problem()'s explanations, also put in siret.sql by install_sql() ({n}: how many digits).
+MISSING = "SIRET absent"
+NOT_DIGITS = "contient des caractères non numériques"
+WRONG_LENGTH = "doit comporter 14 chiffres ({n} fournis)"
+LA_POSTE_KEY = "clé de contrôle de La Poste invalide (la somme des chiffres doit être un multiple de 5)"
+LUHN_KEY = "clé de contrôle (Luhn) invalide : un chiffre a probablement été mal saisi"
+SIREN_KEY = "clé de contrôle du SIREN (9 premiers chiffres) invalide"
 SIRET_SQL = Path(__file__).resolve().with_name("siret.sql")
 # The same buyer SIRETs recur across thousands of per-publication files: siret_problem() remembers
 # the verdict of the last SIRET_CACHE_SIZE texts (python-stdnum's check was a quarter of the
@@ -62,21 +71,35 @@ def _cached_problem(text: str) -> Optional[str]:
 
 def _problem(raw: object) -> Optional[str]:
     if raw is None or str(raw).strip() == "":
-        return "SIRET absent"
+        return MISSING
     digits = clean_siret(raw)
     if digits is None:
-        return "contient des caractères non numériques"
+        return NOT_DIGITS
     if len(digits) != 14:
-        return f"doit comporter 14 chiffres ({len(digits)} fournis)"
+        return WRONG_LENGTH.format(n=len(digits))
     if is_valid_siret(digits):
         return None
     if digits.startswith(LA_POSTE_SIREN) and digits != LA_POSTE_HEAD_OFFICE:
-        return "clé de contrôle de La Poste invalide (la somme des chiffres doit être un multiple de 5)"
+        return LA_POSTE_KEY
     if not luhn.is_valid(digits):
-        return "clé de contrôle (Luhn) invalide : un chiffre a probablement été mal saisi"
-    return "clé de contrôle du SIREN (9 premiers chiffres) invalide"
+        return LUHN_KEY
+    return SIREN_KEY
+
+
+def _sql_text(value: str) -> str:
+    return value.replace("'", "''")
 
 
 def install_sql(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the SQL macro `siret_is_valid(s)` on a connection (temporary: per connection)."""
-    con.execute(SIRET_SQL.read_text(encoding="utf-8"))
+    """Create the SQL macros `siret_is_valid(s)`, `siret_digits(raw)` and `siret_problem_of(digits)`
+    on a connection (temporary: per connection), with this module's characters and messages."""
+    text = SIRET_SQL.read_text(encoding="utf-8")
+    values = {
+        "STRIPPED_CLASS": "".join(f"\\x{{{ord(c):x}}}" for c in STRIPPED_CHARS),
+        "LA_POSTE_SIREN": LA_POSTE_SIREN, "LA_POSTE_HEAD_OFFICE": LA_POSTE_HEAD_OFFICE,
+        "NOT_DIGITS": NOT_DIGITS, "WRONG_LENGTH": WRONG_LENGTH, "LA_POSTE_KEY": LA_POSTE_KEY,
+        "LUHN_KEY": LUHN_KEY, "SIREN_KEY": SIREN_KEY,
+    }
+    for name, value in values.items():
+        text = text.replace("{" + name + "}", _sql_text(value))
+    con.execute(text)

@@ -24,8 +24,23 @@ CREATE OR REPLACE TEMP MACRO decp_luhn9_ok(s) AS (
 -- the others by Luhn; the SIREN (first 9 digits) by Luhn in every case.
 CREATE OR REPLACE TEMP MACRO siret_is_valid(s) AS
     CASE WHEN NOT coalesce(regexp_full_match(s, '[0-9]{14}'), FALSE) THEN FALSE
-         WHEN starts_with(s, '356000000') AND s <> '35600000000048'
+         WHEN starts_with(s, '{LA_POSTE_SIREN}') AND s <> '{LA_POSTE_HEAD_OFFICE}'
               THEN list_sum(list_transform(range(14), lambda i: CAST(s[i + 1] AS INTEGER))) % 5 = 0
                    AND decp_luhn9_ok(s)
          ELSE decp_luhn14_ok(s) AND decp_luhn9_ok(s)
     END;
+
+-- clean_siret(): the digits of a SIRET as typed (spaces, dots, NBSP, dashes removed), NULL when
+-- anything else remains. ({…} are filled by siret.install_sql() from siret.py.)
+CREATE OR REPLACE TEMP MACRO siret_digits(raw) AS
+    CASE WHEN regexp_full_match(regexp_replace(raw, '[{STRIPPED_CLASS}]', '', 'g'), '[0-9]+')
+         THEN regexp_replace(raw, '[{STRIPPED_CLASS}]', '', 'g') END;
+
+-- siret_problem() for a SIRET given and cleaned by siret_digits(): NULL when valid.
+CREATE OR REPLACE TEMP MACRO siret_problem_of(digits) AS
+    CASE WHEN digits IS NULL THEN '{NOT_DIGITS}'
+         WHEN length(digits) <> 14 THEN replace('{WRONG_LENGTH}', '{n}', length(digits)::VARCHAR)
+         WHEN siret_is_valid(digits) THEN NULL
+         WHEN starts_with(digits, '{LA_POSTE_SIREN}') AND digits <> '{LA_POSTE_HEAD_OFFICE}' THEN '{LA_POSTE_KEY}'
+         WHEN NOT decp_luhn_ok(digits) THEN '{LUHN_KEY}'
+         ELSE '{SIREN_KEY}' END;

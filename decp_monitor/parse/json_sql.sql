@@ -218,7 +218,6 @@ WITH src AS (
 ), l4 AS (
     SELECT *,
            party.id AS siret_raw,
-           regexp_replace(party.id, '[ .\x{a0}\x{202f}\t\n\r-]', '', 'g') AS siret_stripped,
            decp_text(v[2]) AS contract_id,
            CASE WHEN concession AND list_contains(keys, 'dateSignature') THEN 'dateSignature'
                 WHEN concession AND NOT list_contains(keys, 'dateNotification') THEN 'dateSignature'
@@ -243,7 +242,7 @@ WITH src AS (
     FROM l3
 ), l5 AS (
     SELECT *,
-           CASE WHEN regexp_full_match(siret_stripped, '[0-9]+') THEN siret_stripped END AS siret_digits,
+           siret_digits(siret_raw) AS siret_digits,
            decp_text(CASE WHEN notif_field = 'dateSignature' THEN v[15] ELSE v[14] END) AS notification_date_raw,
            decp_text(v[16]) AS start_text,
            decp_text(v[17]) AS publication_date_raw,
@@ -261,15 +260,7 @@ WITH src AS (
 ), l6 AS (
     SELECT *,
            coalesce(siret_digits, siret_raw) AS buyer_siret,
-           CASE WHEN siret_raw IS NULL THEN NULL
-                WHEN siret_digits IS NULL THEN 'contient des caractères non numériques'
-                WHEN length(siret_digits) <> 14 THEN 'doit comporter 14 chiffres (' || length(siret_digits) || ' fournis)'
-                WHEN siret_is_valid(siret_digits) THEN NULL
-                WHEN starts_with(siret_digits, '356000000') AND siret_digits <> '35600000000048'
-                     THEN 'clé de contrôle de La Poste invalide (la somme des chiffres doit être un multiple de 5)'
-                WHEN NOT decp_luhn_ok(siret_digits)
-                     THEN 'clé de contrôle (Luhn) invalide : un chiffre a probablement été mal saisi'
-                ELSE 'clé de contrôle du SIREN (9 premiers chiffres) invalide' END AS siret_problem,
+           CASE WHEN siret_raw IS NOT NULL THEN siret_problem_of(siret_digits) END AS siret_problem,
            decp_date_problem(notification_date_raw) AS notif_problem,
            decp_date_problem(start_text) AS start_problem,
            decp_date_problem(publication_date_raw) AS publication_problem,
