@@ -126,8 +126,6 @@ def search_label(row) -> str:
 
 def register_facts(loaded: Loaded, row: dict) -> None:
     """What the register says: kind, place, closing, probable SIRET, the SIREN's other establishments."""
-    if "buyer_kind" not in row:
-        return  # a version built before the register
     siret = row["buyer_siret"]
     facts = []
     if row.get("buyer_kind") and row["buyer_kind"] != "inconnu":

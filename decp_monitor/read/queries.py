@@ -399,23 +399,6 @@ def buyer(con, siret: str) -> Optional[dict]:
     return row
 
 
-def search_buyers(con, text: str, limit: int = 25) -> pd.DataFrame:
-    """Buyers whose name contains the text (accents and case ignored) or whose SIRET starts with it."""
-    digits = "".join(ch for ch in text if ch.isdigit())
-    return _df(
-        con,
-        """
-        SELECT buyer_siret, buyer_name, verdict_label, contracts_total
-        FROM buyer_compliance
-        WHERE contains(strip_accents(lower(coalesce(buyer_name, ''))), strip_accents(lower($text)))
-           OR (length($digits) >= 3 AND starts_with(buyer_siret, $digits))
-        ORDER BY contracts_total DESC, buyer_name
-        LIMIT $limit
-        """,
-        {"text": text.strip(), "digits": digits, "limit": int(limit)},
-    )
-
-
 # Days late only when late (a negative "retard" reads as nonsense); an observed date only when it
 # can contradict the declared one (a first sighting on a source's first harvest proves nothing).
 _BUYER_CONTRACTS = """

@@ -21,17 +21,6 @@ def _df(con, sql: str, params: Optional[dict] = None) -> pd.DataFrame:
     return con.execute(sql, params or {}).df()
 
 
-def _has(con, table: str, column: str) -> bool:
-    return bool(con.execute(
-        "SELECT count(*) FROM duckdb_columns() WHERE table_name = $t AND column_name = $c "
-        "AND database_name = current_database()", {"t": table, "c": column}).fetchone()[0])
-
-
-def has_register(con) -> bool:
-    """Versions built before the register have none of its columns: pages then leave them out."""
-    return _has(con, "buyer_compliance", "buyer_kind")
-
-
 def find_buyers(con, text: str, limit: int = 25) -> pd.DataFrame:
     """Buyers matching a name (accents, case, apostrophes, abbreviations ignored), a SIREN
     (9 digits: the organisation's establishments in the data) or the start of a SIRET."""
@@ -40,10 +29,6 @@ def find_buyers(con, text: str, limit: int = 25) -> pd.DataFrame:
     if len(digits) == 9 and stripped == digits:
         return siren_establishments(con, digits, limit=limit)
     patterns = search.query_patterns(text)
-    if not has_register(con):
-        from decp_monitor.read.queries import search_buyers
-
-        return search_buyers(con, text, limit=limit)
     if not patterns and len(digits) < 3:
         return _df(con, f"SELECT {SEARCH_COLUMNS} FROM buyer_compliance WHERE FALSE")
     return _df(
@@ -62,10 +47,6 @@ def find_buyers(con, text: str, limit: int = 25) -> pd.DataFrame:
 
 def siren_establishments(con, siren: str, limit: int = 100) -> pd.DataFrame:
     """The establishments of one organisation (SIREN) present in the data, each with its verdict."""
-    if not has_register(con):
-        return _df(con, "SELECT buyer_siret, buyer_name, verdict, verdict_label, contracts_total FROM buyer_compliance "
-                        "WHERE starts_with(buyer_siret, $siren) ORDER BY contracts_total DESC LIMIT $limit",
-                   {"siren": siren, "limit": int(limit)})
     return _df(
         con,
         f"""
@@ -82,8 +63,6 @@ def siren_establishments(con, siren: str, limit: int = 100) -> pd.DataFrame:
 def register_siblings(con, siret: str, limit: int = 20) -> pd.DataFrame:
     """Other establishments of the same SIREN: those in the data (with their verdict) and those
     only the register knows (the one that took over from a closed establishment, often)."""
-    if not has_register(con):
-        return pd.DataFrame()
     return _df(
         con,
         """
@@ -101,19 +80,8 @@ def register_siblings(con, siret: str, limit: int = 20) -> pd.DataFrame:
     )
 
 
-def register_fact(con, siret: str) -> Optional[dict]:
-    """The register's row for one SIRET (None when the version has none)."""
-    if not _has(con, "register", "siret"):
-        return None
-    cur = con.execute("SELECT * FROM register WHERE siret = $siret LIMIT 1", {"siret": siret})
-    row = cur.fetchone()
-    return dict(zip([d[0] for d in cur.description], row)) if row else None
-
-
 def register_status(con) -> dict:
     """How complete and how old the register is (for the pages' captions)."""
-    if not _has(con, "register", "siret") or not has_register(con):
-        return {}
     row = con.execute(
         """
         SELECT count(*) AS sirets,
@@ -130,22 +98,16 @@ def register_status(con) -> dict:
 
 def buyer_kind_options(con) -> dict[str, str]:
     """Kinds present in the data, in the display order of register/kinds.py."""
-    if not has_register(con):
-        return {}
     present = {r[0] for r in con.execute("SELECT DISTINCT buyer_kind FROM buyer_compliance").fetchall()}
     return {k: label for k, label in buyer_kinds.KIND_LABELS.items() if k in present}
 
 
 def region_options(con) -> dict[str, str]:
-    if not has_register(con):
-        return {}
     present = {r[0] for r in con.execute("SELECT DISTINCT region FROM buyer_compliance WHERE region IS NOT NULL").fetchall()}
     return {code: name for code, name in reference.regions().items() if code in present}
 
 
 def departement_options(con, region: Optional[str] = None) -> dict[str, str]:
-    if not has_register(con):
-        return {}
     present = {r[0] for r in con.execute(
         "SELECT DISTINCT departement FROM buyer_compliance WHERE departement IS NOT NULL "
         "AND ($region IS NULL OR region = $region)", {"region": region}).fetchall()}
