@@ -332,6 +332,21 @@ def download_buttons(source, basename: str, **kwargs) -> None:
         downloads.download_buttons(source, basename, day=day or paris_now().date(), **kwargs)
 
 
+# -- charts ------------------------------------------------------------------------------------
+
+
+def chart(svg: str) -> None:
+    """A chart of dashboard.charts (an SVG string) in the page itself, not in an iframe.
+
+    st.markdown with unsafe_allow_html, because st.html cannot show it: st.html runs DOMPurify
+    with its HTML profile only, which removes every SVG element (tested in
+    tests/browser/test_dashboard_browser.py). Markdown passes raw HTML through as one block that
+    ends at the first blank line: charts.esc keeps data text on one line, and the SVG is one line.
+    The SVG's own <title> elements give the tooltips (the browser's, no script).
+    """
+    st.markdown(f'<div class="decp-chart-box">{svg}</div>', unsafe_allow_html=True)
+
+
 # -- shared chrome -----------------------------------------------------------------------------
 
 
