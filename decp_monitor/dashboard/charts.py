@@ -579,7 +579,7 @@ def _diamond(x: float, y: float, r: float = 6) -> str:
 def buyer_timeline(df: pd.DataFrame, width: float = FULL) -> str:
     """One line per contract, oldest on top: notification (dot) → deadline (tick), and the
     declared publication (diamond coloured by status); dates on top, where the reader starts."""
-    df = df.sort_values("notification_date").reset_index(drop=True)
+    df = df.sort_values("notification_date", kind="stable").reset_index(drop=True)
     # A contract id may be reused (lots, typos): the notification date keeps each line apart.
     labels = [f"{cid if isinstance(cid, str) and cid else '?'} · {pd.Timestamp(d):%d/%m/%Y}"
               for cid, d in zip(df["contract_id"], df["notification_date"])]
