@@ -1,7 +1,7 @@
 """The dashboard's charts, drawn on the server as inline SVG and labelled in French.
 
 Each function returns one `<svg>` string that widgets.chart() puts in the page: no JavaScript
-chart library runs in the browser. The two Plotly charts of the overview's first tab cost
+chart library runs in the browser. The JavaScript charts of the overview's first tab cost
 0.1–1.4 s of drawing in the browser at national scale, after the script was done; an SVG of a
 few hundred elements is laid out with the page.
 

@@ -89,6 +89,36 @@ def test_overview_then_follow_a_link_to_the_buyer_page(server, browser):
     browser.save_screenshot(str(ARTIFACTS / "browser-buyer-page.png"))
 
 
+def test_overview_charts_are_svg_in_the_page_with_their_tooltips(server, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(server + "/")
+    wait_for_text(browser, "Retards par mois de notification")
+    WebDriverWait(browser, 30).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "svg.decp-chart")) == 2)
+    # Through Streamlit's Markdown: still SVG elements (a <title> outside the SVG namespace would
+    # give no tooltip), no iframe, no script
+    charts = browser.execute_script("""
+        const SVG = 'http://www.w3.org/2000/svg';
+        return Array.from(document.querySelectorAll('svg.decp-chart')).map(s => ({
+            kind: s.dataset.chart, role: s.getAttribute('role'), label: s.getAttribute('aria-label'),
+            width: s.getBoundingClientRect().width, height: s.getBoundingClientRect().height,
+            bars: s.querySelectorAll('rect.bar').length,
+            tips: Array.from(s.querySelectorAll('g > title')).filter(t => t.namespaceURI === SVG).map(t => t.textContent),
+            color: getComputedStyle(s.querySelector('text')).fill,
+            scripts: s.querySelectorAll('script').length, framed: window.frameElement !== null}))""")
+    assert [c["kind"] for c in charts] == ["monthly", "delay_histogram"]
+    assert not browser.find_elements(By.CSS_SELECTOR, "iframe")
+    for chart in charts:
+        assert chart["role"] == "img" and chart["label"] and not chart["scripts"] and not chart["framed"]
+        assert chart["bars"] > 0 and len(chart["tips"]) >= chart["bars"], "a tooltip over every bar"
+        assert 300 < chart["width"] < 800 and chart["height"] > 200, "half the page, in proportion"
+        assert chart["color"] == "rgb(22, 22, 22)", "the theme's text colour (.streamlit/config.toml)"
+    monthly, histogram = (c["tips"] for c in charts)
+    assert any(" publiés en retard (" in t and "sur" in t for t in monthly)
+    assert any(t.endswith(" contrats") or t.endswith(" contrat") for t in histogram)
+
+
 def test_deep_link_opens_straight_on_the_buyer(server, browser):
     from selenium.webdriver.common.by import By
 

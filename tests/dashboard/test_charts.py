@@ -91,7 +91,7 @@ def test_every_chart_is_one_accessible_responsive_svg(name):
     assert root.get("aria-label") == root.find(f"{SVG}title").text
     assert len(root.find(f"{SVG}desc").text) > 20
     assert root.get("fill") == "currentColor", "text follows the theme's colour"
-    assert "<script" not in svg and "plotly" not in svg
+    assert "<script" not in svg and "<foreignObject" not in svg
 
 
 def test_monthly_bars_are_proportional_and_the_provisional_months_shaded():
