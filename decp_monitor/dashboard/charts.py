@@ -283,20 +283,21 @@ def monthly(df: pd.DataFrame, as_of=None, width: float = HALF) -> str:
                    f"({_count(row.late)} sur {_count(row.assessed)})")
             bar = _rect(x - band * 0.4, ys(share), band * 0.8, bottom - ys(share), LATE,
                         f' fill-opacity="0.8" class="bar" data-key="{month}" data-value="{_num(share)}"')
-        delay = None if row is None else row.median_delay_days
-        if not _missing(delay):
-            tip += f", délai médian {fr_number(float(delay), 0)} jours"
+        raw = None if row is None else row.median_delay_days
+        delay = None if raw is None or pd.isna(raw) else float(raw)
+        if delay is not None:
+            tip += f", délai médian {fr_number(delay, 0)} jours"
         body.append(f'<g class="month"><title>{esc(tip)}</title>'
                     + _rect(left + band * i, top, band, bottom - top, "transparent") + bar + "</g>")
-        if _missing(delay):
+        if delay is None:
             pen_down = False
             continue
-        y = yd(float(delay))
+        y = yd(delay)
         line.append(f"{'L' if pen_down else 'M'}{_f(x)} {_f(y)}")
         pen_down = True
         points.append(f'<circle class="point" cx="{_f(x)}" cy="{_f(y)}" r="3" data-key="{month}" '
                       f'data-value="{_num(delay)}"><title>{esc(fr_month(day))} : délai médian '
-                      f"{fr_number(float(delay), 0)} jours</title></circle>")
+                      f"{fr_number(delay, 0)} jours</title></circle>")
     if line:
         body.append(f'<path d="{"".join(line)}" fill="none" stroke="currentColor" stroke-width="2"/>')
     body += points
