@@ -108,12 +108,19 @@ def _clip(text: str, chars: int) -> str:
     return text if len(text) <= chars else text[: chars - 1] + "…"
 
 
+# The mark under the pointer stands out, so the reader sees which one the tooltip is about (an
+# inline SVG's <style> applies to the whole page: scoped to the charts' class).
+HOVER = ("<style>svg.decp-chart g:hover>.bar,svg.decp-chart .bar:hover{fill-opacity:1;filter:brightness(0.85)}"
+         "svg.decp-chart .dept:hover{stroke:currentColor;stroke-width:1.6}"
+         "svg.decp-chart g:hover>rect[fill=transparent]{fill:currentColor;fill-opacity:0.06}</style>")
+
+
 def _svg(width: float, height: float, title: str, desc: str, body: Iterable[str], kind: str,
          max_width: str = "100%") -> str:
     return (f'<svg xmlns="http://www.w3.org/2000/svg" class="decp-chart" data-chart="{kind}" '
             f'viewBox="0 0 {_f(width)} {_f(height)}" width="100%" role="img" aria-label="{esc(title)}" '
             f'font-size="{FONT}" fill="currentColor" style="display:block;height:auto;max-width:{max_width}">'
-            f"<title>{esc(title)}</title><desc>{esc(desc)}</desc>" + "".join(body) + "</svg>")
+            f"<title>{esc(title)}</title><desc>{esc(desc)}</desc>{HOVER}" + "".join(body) + "</svg>")
 
 
 def _text(x: float, y: float, text: str, anchor: str = "start", size: Optional[float] = None,
