@@ -437,6 +437,9 @@ def test_buyer_timeline_draws_notification_deadline_and_publication(app):
     assert [p.get("data-value") for p in chart_marks(chart, "publication")] == ["late"] * 4
 
 
+HOSTILE_ID = '</svg></div><script>alert(1)</script>\n\n<b>gras</b> & "A"'
+
+
 def test_names_from_the_data_never_become_links_or_markup(monkeypatch, tmp_path):
     from streamlit.testing.v1 import AppTest
 
@@ -446,13 +449,18 @@ def test_names_from_the_data_never_become_links_or_markup(monkeypatch, tmp_path)
     with build_version(store, "load", meta={"as_of": "2025-06-30"}) as build:
         build.add(Record(source_file="a.json", position=0, kind="marche", format="json-2019",
                          buyer_siret=LATE, buyer_name="[Cliquez ici](https://evil.example) **urgent**",
-                         contract_id="A", notification_date=dt.date(2025, 1, 1),
+                         contract_id=HOSTILE_ID, notification_date=dt.date(2025, 1, 1),
                          publication_date=dt.date(2025, 6, 1)))
     monkeypatch.setenv("DECP_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.chdir(REPO)
-    at = open_page(AppTest.from_file(str(REPO / "app.py"), default_timeout=30), page_path("buyer"), siret=LATE)
+    at = open_page(AppTest.from_file(str(REPO / "app.py"), default_timeout=30), page_path("buyer"), siret=LATE,
+                   onglet="Chronologie")
     header = at.header[0].value
     assert "\\[Cliquez ici\\]\\(https\\:" in header and "\\*\\*urgent\\*\\*" in header
+    # in a chart (SVG in the page through Markdown's raw HTML), a contract id stays text
+    [chart] = drawn_charts(at, "buyer_timeline")  # one SVG, well formed: the id closed nothing
+    assert not list(chart.iter(f"{SVG}script")) and not list(chart.iter(f"{SVG}b"))
+    assert [r.get("data-key") for r in chart_marks(chart, "contract")] == [HOSTILE_ID.replace("\n\n", " ") + " · 01/01/2025"]
     at = open_page(AppTest.from_file(str(REPO / "app.py"), default_timeout=30), page_path("overview"))
     labels = [link.proto.label for link in at.get("page_link")]
     assert any("\\[Cliquez ici\\]" in label for label in labels)
