@@ -22,6 +22,17 @@ def fr_amount(value: float) -> str:
     return f"{fr_number(value, 0 if whole else 2)}\u00a0€"
 
 
+MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
+          "novembre", "décembre")
+# The abbreviations of the Imprimerie nationale's rules (« juil. », not « jui. »).
+SHORT_MONTHS = ("janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc.")
+
+
+def fr_month(value: dt.date, short: bool = False) -> str:
+    """`mai 2026`, or with `short` `janv. 2026` (chart axes)."""
+    return f"{(SHORT_MONTHS if short else MONTHS)[value.month - 1]} {value.year}"
+
+
 def fr_day(value: dt.date) -> str:
     return value.strftime("%d/%m/%Y")
 

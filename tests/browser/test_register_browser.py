@@ -68,12 +68,11 @@ def test_overview_map_of_late_rates(demo_server, browser):  # noqa: F811
     heading = next(e for e in browser.find_elements(By.CSS_SELECTOR, "h3") if "territoire" in e.text)
     browser.execute_script("arguments[0].scrollIntoView()", heading)
 
-    # one filled outline per metropolitan département, drawn without any network access: the map
-    # draws after the section appears, so wait (up to the 3 s this test once slept) until it has them
+    # one filled outline per metropolitan département, drawn without any network access: an SVG
+    # in the page itself, there with the section
     def filled(_=None) -> int:
         return browser.execute_script(
-            "return Math.max(...Array.from(document.querySelectorAll('.js-plotly-plot'))"
-            ".map(p => p.querySelectorAll('.scatterlayer .trace path.js-fill').length))")
+            "return document.querySelectorAll('svg[data-chart=departement_map] path.dept').length")
 
     with contextlib.suppress(TimeoutException):
         WebDriverWait(browser, 3, poll_frequency=0.1).until(lambda d: filled() >= 96)

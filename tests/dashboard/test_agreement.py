@@ -12,7 +12,7 @@ from decp_monitor.dashboard.navigation import page_path
 from decp_monitor.store.versions import Store
 
 from .conftest import REPO
-from .test_pages import clean, open_page, texts
+from .test_pages import chart_marks, clean, drawn_charts, open_page, texts
 
 
 @pytest.fixture(scope="session")
@@ -61,9 +61,13 @@ def test_overview_platform_filter_applies_to_headline_chart_and_agrees_with_buye
                                             "FROM buyer_compliance WHERE platform = 'Dematis'")
     assert shown["Acheteurs"] == str(buyers)
     assert shown["Acheteurs en retard"] == str(late_buyers)
-    # the verdict chart holds the platform's bar only
-    charts = [c for c in demo_app.get("plotly_chart")]
-    assert any('"Dematis"' in c.proto.spec and '"PLACE"' not in c.proto.spec for c in charts)
+    # the verdict chart holds the platform's bar only, as many buyers as the headline
+    [chart] = drawn_charts(demo_app, "verdicts_by_platform")
+    bars = chart_marks(chart)
+    assert {b.get("data-key").split("|")[0] for b in bars} == {"Dematis"}
+    assert sum(int(b.get("data-value")) for b in bars) == buyers
+    late_bar = [b for b in bars if b.get("data-key") == "Dematis|late"]
+    assert [int(b.get("data-value")) for b in late_bar] == ([late_buyers] if late_buyers else [])
 
     # the Acheteurs page, same platform, verdict « late »: as many rows as the overview says
     open_page(demo_app, page_path("buyers"), plateforme="Dematis", verdict="late")
@@ -99,6 +103,11 @@ def test_per_platform_late_rate_table_matches_the_contracts(demo_app, demo_dir):
                                        "WHERE in_window AND platform = 'PLACE'")
     assert (row["late_contracts"], row["contracts_assessed"]) == (late, assessed)
     assert row["late_rate"] == pytest.approx(round(late / assessed, 3))
+    # the chart above the table draws the same rate, one bar per platform of the table
+    [chart] = drawn_charts(demo_app, "platform_rates")
+    drawn = {b.get("data-key"): float(b.get("data-value")) for b in chart_marks(chart)}
+    assert set(drawn) == set(table.loc[table["late_rate"].notna(), "platform"])
+    assert drawn["PLACE"] == pytest.approx(100 * row["late_rate"])
 
 
 def test_buyer_figures_and_status_filter_count_the_same_period(demo_app, demo_dir):
@@ -212,7 +221,7 @@ def test_every_overview_chart_has_its_figures_in_a_table(demo_app, demo_dir):
     drawn = {}
     for tab in ("Retards", "Plateformes", "Territoires"):
         open_page(demo_app, page_path("overview"), vue=tab)
-        drawn[tab] = (len(demo_app.get("plotly_chart")),
+        drawn[tab] = (len(drawn_charts(demo_app)),
                       len([e for e in demo_app.expander if e.label == "Données du graphique (tableau)"]))
         if tab == "Territoires":
             assert any({"departement", "late_share"} <= set(df.value.columns) for df in demo_app.dataframe)
@@ -233,6 +242,17 @@ def test_every_overview_chart_has_its_figures_in_a_table(demo_app, demo_dir):
         SELECT count(*) FILTER (WHERE {vocabulary.LATE_SQL}) FROM contract_compliance
         WHERE notification_date <= DATE '2026-09-30' AND notification_date > DATE '2026-09-30' - INTERVAL 36 MONTH""")
     assert monthly["late"].sum() == late
+    # the charts draw the tables' figures: a bar per month with assessed contracts, a bar per delay bin
+    [chart] = drawn_charts(demo_app, "monthly")
+    bars = {b.get("data-key"): float(b.get("data-value")) for b in chart_marks(chart)}
+    table = {f"{m:%Y-%m}": 100 * s for m, s in zip(monthly["month"], monthly["late_share"]) if s == s}
+    assert bars.keys() == table.keys() and all(bars[k] == pytest.approx(table[k]) for k in table)
+    points = {p.get("data-key"): float(p.get("data-value")) for p in chart_marks(chart, "point")}
+    assert points == {f"{m:%Y-%m}": d for m, d in zip(monthly["month"], monthly["median_delay_days"]) if d == d}
+    hist = next(df.value for df in demo_app.dataframe if "bin_start" in df.value.columns)
+    [chart] = drawn_charts(demo_app, "delay_histogram")
+    assert [(int(b.get("data-key")), int(b.get("data-value"))) for b in chart_marks(chart)] == list(
+        zip(hist["bin_start"], hist["contracts"]))
 
 
 def test_buyer_monthly_trend_with_its_table(demo_app, demo_dir):
@@ -245,3 +265,6 @@ def test_buyer_monthly_trend_with_its_table(demo_app, demo_dir):
                                    "AND notification_date <= DATE '2026-09-30' "
                                    "AND notification_date > DATE '2026-09-30' - INTERVAL 36 MONTH")
     assert trend["contracts"].sum() == contracts > 0
+    [chart] = drawn_charts(demo_app, "monthly")
+    drawn = {b.get("data-key"): float(b.get("data-value")) for b in chart_marks(chart)}
+    assert drawn == pytest.approx({f"{m:%Y-%m}": 100 * s for m, s in zip(trend["month"], trend["late_share"]) if s == s})

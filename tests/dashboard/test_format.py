@@ -78,6 +78,14 @@ def test_codes_shown_as_french_labels():
     assert file_name("https://www.data.gouv.fr/x.json") == "https://www.data.gouv.fr/x.json"
 
 
+def test_month_names_are_french():
+    from decp_monitor.core.french import fr_month
+
+    assert fr_month(dt.date(2026, 7, 15)) == "juillet 2026"
+    assert fr_month(dt.date(2026, 2, 1), short=True) == "févr. 2026"
+    assert fr_month(dt.date(2025, 8, 31), short=True) == "août 2025"
+
+
 def test_provisional_months_start_where_deadlines_pass_the_assessment_date():
     from decp_monitor.dashboard.charts import pending_from
 

@@ -40,6 +40,31 @@ def texts(elements) -> str:
     return "\n".join(str(e.value) for e in elements)
 
 
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def drawn_charts(at, kind: str | None = None) -> list:
+    """The charts on the page, parsed: widgets.chart puts each SVG in a Markdown element."""
+    import xml.etree.ElementTree as ET
+
+    found = []
+    for element in at.markdown:
+        if str(element.value).startswith('<div class="decp-chart-box">'):
+            value = str(element.value)
+            root = ET.fromstring(value[value.index("<svg"):value.rindex("</svg>") + len("</svg>")])
+            if kind is None or root.get("data-chart") == kind:
+                found.append(root)
+    return found
+
+
+def chart_marks(root, cls: str = "bar") -> list:
+    return [e for e in root.iter() if e.get("class") == cls]
+
+
+def chart_texts(root) -> list[str]:
+    return ["".join(e.itertext()) for e in root.iter(f"{SVG}text")]
+
+
 def verdict_label(data_dir, siret) -> str:
     con = Store(data_dir).connect()
     try:
@@ -383,18 +408,18 @@ def test_big_tables_are_paginated_and_filters_go_back_to_page_one(monkeypatch, t
 
 def test_buyer_page_builds_only_the_open_tab_and_the_url_names_it(app):
     open_page(app, page_path("buyer"), siret=LATE)
-    assert not app.get("plotly_chart"), "the timeline and the trend are not built behind their tabs"
+    assert not drawn_charts(app), "the timeline and the trend are not built behind their tabs"
     assert "onglet" not in app.query_params  # the default tab keeps the URL short
     app.query_params["onglet"] = "Chronologie"
     clean(app.run())
-    assert len(app.get("plotly_chart")) == 1
+    assert [c.get("data-chart") for c in drawn_charts(app)] == ["buyer_timeline"]
     assert app.query_params["onglet"] == "Chronologie"
 
 
 def test_an_unknown_tab_in_the_url_opens_the_default_one(app):
     open_page(app, page_path("buyer"), siret=LATE, onglet="<b>inconnu</b>")
     assert "onglet" not in app.query_params
-    assert not app.get("plotly_chart") and app.dataframe, "the contracts tab, as without the parameter"
+    assert not drawn_charts(app) and app.dataframe, "the contracts tab, as without the parameter"
     open_page(app, page_path("overview"), vue="n'importe quoi")
     assert "vue" not in app.query_params
     assert "Les acheteurs qui publient le plus en retard" in texts(app.subheader)
@@ -402,14 +427,17 @@ def test_an_unknown_tab_in_the_url_opens_the_default_one(app):
 
 def test_buyer_timeline_draws_notification_deadline_and_publication(app):
     open_page(app, page_path("buyer"), siret=LATE, onglet="Chronologie")
-    charts = app.get("plotly_chart")
-    assert charts, "the timeline is drawn"
-    import json
+    [chart] = drawn_charts(app, "buyer_timeline")
+    legend = chart_texts(chart)
+    assert "Notification" in legend and "Échéance (deux mois)" in legend
+    assert "Publication — Publié en retard" in legend
+    # the late buyer's four contracts: a dot, a deadline tick and a publication diamond each
+    assert len(chart_marks(chart, "contract")) == 4
+    assert len(chart_marks(chart, "notification")) == len(chart_marks(chart, "deadline")) == 4
+    assert [p.get("data-value") for p in chart_marks(chart, "publication")] == ["late"] * 4
 
-    figure = json.loads(charts[0].proto.spec)
-    names = [trace.get("name") for trace in figure["data"]]
-    assert "Notification" in names and "Échéance (deux mois)" in names
-    assert any(name and name.startswith("Publication") for name in names)
+
+HOSTILE_ID = '</svg></div><script>alert(1)</script>\n\n<b>gras</b> & "A"'
 
 
 def test_names_from_the_data_never_become_links_or_markup(monkeypatch, tmp_path):
@@ -421,13 +449,18 @@ def test_names_from_the_data_never_become_links_or_markup(monkeypatch, tmp_path)
     with build_version(store, "load", meta={"as_of": "2025-06-30"}) as build:
         build.add(Record(source_file="a.json", position=0, kind="marche", format="json-2019",
                          buyer_siret=LATE, buyer_name="[Cliquez ici](https://evil.example) **urgent**",
-                         contract_id="A", notification_date=dt.date(2025, 1, 1),
+                         contract_id=HOSTILE_ID, notification_date=dt.date(2025, 1, 1),
                          publication_date=dt.date(2025, 6, 1)))
     monkeypatch.setenv("DECP_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.chdir(REPO)
-    at = open_page(AppTest.from_file(str(REPO / "app.py"), default_timeout=30), page_path("buyer"), siret=LATE)
+    at = open_page(AppTest.from_file(str(REPO / "app.py"), default_timeout=30), page_path("buyer"), siret=LATE,
+                   onglet="Chronologie")
     header = at.header[0].value
     assert "\\[Cliquez ici\\]\\(https\\:" in header and "\\*\\*urgent\\*\\*" in header
+    # in a chart (SVG in the page through Markdown's raw HTML), a contract id stays text
+    [chart] = drawn_charts(at, "buyer_timeline")  # one SVG, well formed: the id closed nothing
+    assert not list(chart.iter(f"{SVG}script")) and not list(chart.iter(f"{SVG}b"))
+    assert [r.get("data-key") for r in chart_marks(chart, "contract")] == [HOSTILE_ID.replace("\n\n", " ") + " · 01/01/2025"]
     at = open_page(AppTest.from_file(str(REPO / "app.py"), default_timeout=30), page_path("overview"))
     labels = [link.proto.label for link in at.get("page_link")]
     assert any("\\[Cliquez ici\\]" in label for label in labels)
@@ -537,12 +570,17 @@ def test_buyer_contracts_read_in_french(app):
 
 
 def test_buyer_timeline_shows_contract_labels_and_dates_on_top(app):
-    import json
-
     open_page(app, page_path("buyer"), siret=LATE, onglet="Chronologie")
-    figure = json.loads(app.get("plotly_chart")[0].proto.spec)
-    assert figure["layout"]["xaxis"]["side"] == "top"
-    assert figure["layout"]["yaxis"]["showticklabels"] is True
+    [chart] = drawn_charts(app, "buyer_timeline")
+    rows = chart_marks(chart, "contract")
+    assert [r.get("data-key").split(" · ")[0] for r in rows] == ["RET-3", "RET-1", "RET-4", "RET-2"]
+    labels = {"".join(t.itertext()) for r in rows for t in r.iter(f"{SVG}text")}
+    assert "RET-3 · 05/10/2024" in labels, "each line is labelled with its contract and notification date"
+    # the dates are on top: the month labels sit above the first line's dot
+    first_dot = float(chart_marks(chart, "notification")[0].get("cy"))
+    month_labels = [t for t in chart.iter(f"{SVG}text") if "".join(t.itertext()).split(" ")[0] in
+                    ("janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc.")]
+    assert month_labels and all(float(t.get("y")) < first_dot for t in month_labels)
 
 
 def test_buyer_advice_lists_each_convention_message_once(app):
@@ -581,14 +619,11 @@ def test_convention_checks_tell_the_buyers_own_dataset_from_its_platforms(tmp_pa
 
 
 def test_overview_monthly_chart_marks_provisional_months(app):
-    import json
-
     open_page(app, page_path("overview"))
-    figure = json.loads(app.get("plotly_chart")[0].proto.spec)
-    shapes = figure["layout"].get("shapes", [])
-    assert shapes, "months whose deadline is after the assessment date are shaded"
+    [chart] = drawn_charts(app, "monthly")
+    assert chart_marks(chart, "provisional"), "months whose deadline is after the assessment date are shaded"
     assert any("provisoires" in c.value for c in app.caption)
-    assert figure["layout"]["yaxis2"]["tickmode"] == "auto"
+    assert chart_marks(chart, "point"), "the median delay, on its own axis"
 
 
 def test_overview_groups_single_buyer_platforms(app, test_db):

@@ -8,7 +8,7 @@ import pytest
 from decp_monitor.dashboard.format import format_siret
 from decp_monitor.dashboard.navigation import page_path
 from decp_monitor.store.versions import Store
-from tests.dashboard.test_pages import open_page, texts
+from tests.dashboard.test_pages import chart_marks, drawn_charts, open_page, texts
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -87,8 +87,14 @@ def test_closed_buyer_page_says_closed_and_links_its_successor(demo_app, demo_di
 def test_overview_map_and_buyers_filters(demo_app, demo_dir):
     open_page(demo_app, page_path("overview"), vue="Territoires")
     assert "Par nature d'acheteur et par territoire" in texts(demo_app.subheader)
-    maps = [c for c in demo_app.get("plotly_chart") if '"fill":"toself"' in c.proto.spec.replace(" ", "")]
-    assert maps and maps[0].proto.spec.count('"toself"') >= 96  # one outline per metropolitan département
+    [france] = drawn_charts(demo_app, "departement_map")
+    outlines = chart_marks(france, "dept")
+    assert len(outlines) == 96  # one outline per metropolitan département
+    # coloured where the table has assessed contracts, grey elsewhere
+    table = next(df.value for df in demo_app.dataframe if {"departement", "late_share"} <= set(df.value.columns))
+    assessed = set(table.loc[table["assessed"] > 0, "departement"])
+    assert {o.get("data-key") for o in outlines if o.get("data-value") is not None} == assessed & {
+        o.get("data-key") for o in outlines}
     open_page(demo_app, page_path("buyers"), nature="commune")
     table = demo_app.dataframe[0].value
     assert len(table) and set(table["buyer_kind_label"]) == {"Commune"}

@@ -66,7 +66,7 @@ def delays_and_ranking() -> None:
         if monthly.empty:
             st.info("Aucun contrat notifié sur les 36 derniers mois.", icon=":material/info:")
         else:
-            st.plotly_chart(charts.monthly(monthly, as_of=meta.get("as_of")), width="stretch", config=charts.CONFIG)
+            widgets.chart(charts.monthly(monthly, as_of=meta.get("as_of")))
             chart_data(monthly, "retards-par-mois")
             st.caption("36 derniers mois. Mois grisés : provisoires. Leur échéance de deux mois n'est pas encore passée "
                        "à la date d'évaluation, et un contrat publié en retard n'apparaît qu'une fois publié : leur "
@@ -77,7 +77,7 @@ def delays_and_ranking() -> None:
         if hist.empty:
             st.info("Aucun délai calculable dans la fenêtre d'évaluation.", icon=":material/info:")
         else:
-            st.plotly_chart(charts.delay_histogram(hist), width="stretch", config=charts.CONFIG)
+            widgets.chart(charts.delay_histogram(hist))
             chart_data(hist, "distribution-des-delais")
             st.caption("Contrats notifiés sur la période d'évaluation, par tranches de dix jours ; en orange, "
                        "au-delà de deux mois. Les délais de plus d'un an et les publications plus d'un mois avant "
@@ -125,8 +125,7 @@ def platforms() -> None:
         if verdicts.empty:
             st.info("Aucun acheteur.", icon=":material/info:")
         else:
-            st.plotly_chart(charts.verdicts_by_platform(verdicts, other=OTHER_PLATFORMS), width="stretch",
-                            config=charts.CONFIG)
+            widgets.chart(charts.verdicts_by_platform(verdicts, other=OTHER_PLATFORMS))
             chart_data(verdicts[["platform", "verdict_label", "buyers"]], "verdicts-par-plateforme")
             st.caption(f"Nombre d'acheteurs par verdict (période d'évaluation), selon la plateforme qui publie leurs "
                        f"données. « {OTHER_PLATFORMS} » regroupe les plateformes d'un seul acheteur (souvent "
@@ -140,7 +139,7 @@ def platforms() -> None:
         if rates.empty:
             st.info("Aucune plateforme n'a de contrat évalué sur la période.", icon=":material/info:")
         else:
-            st.plotly_chart(charts.platform_rates(rates), width="stretch", config=charts.CONFIG)
+            widgets.chart(charts.platform_rates(rates))
             widgets.table(rates, columns.config("platform", "buyers", "late_buyers", "contracts_assessed",
                                                 "late_contracts", "late_rate", "median_delay_days"),
                           download="retards-par-plateforme")
@@ -190,7 +189,7 @@ def territories() -> None:
             st.info("Aucun acheteur localisé pour ce choix : le répertoire des entreprises n'a pas encore été "
                     "interrogé (commande « enrich ») ou ne connaît pas leur commune.", icon=":material/map:")
         else:
-            st.plotly_chart(charts.departement_map(by_dept, reference.geojson()), width="stretch", config=charts.CONFIG)
+            widgets.chart(charts.departement_map(by_dept, reference.geojson()))
             outside = by_dept[~by_dept["departement"].isin([f["id"] for f in reference.geojson()["features"]])]
             st.caption("Part des contrats évalués (fenêtre d'évaluation) publiés plus de deux mois après leur "
                        "notification, par département de l'acheteur (commune de l'établissement selon le répertoire "
