@@ -2,7 +2,7 @@
 checkpoint), on a copy of a loaded database, every statement timed (wall and CPU).
 
     python -m bench.derived prepare BUILT.duckdb STORED.duckdb   # keep the stored tables only
-    python -m bench.derived run STORED.duckdb [--keep RESULT.duckdb] [--repeat 3]
+    python -m bench.derived run STORED.duckdb [--keep RESULT.duckdb] [--repeat 3] [--register-facts DIR]
     python -m bench.derived compare A.duckdb B.duckdb            # every table, EXCEPT ALL both ways
 
 `prepare` turns a published version (e.g. bench/run's db-clean) into what a fresh build holds
@@ -95,8 +95,9 @@ def label(sql) -> str:
     return match.group(0) if match else text[:60]
 
 
-def run_once(stored: Path, keep: Path | None) -> dict:
-    """One run of the derived stages on a fresh copy of `stored` (in this process)."""
+def run_once(stored: Path, keep: Path | None, register_facts: Path | None = None) -> dict:
+    """One run of the derived stages on a fresh copy of `stored` (in this process); register_facts:
+    a folder of register facts handed to the build (the demo corpus's `register/`)."""
     from decp_monitor import compliance, pipeline
     from decp_monitor.register.apply import apply
     from decp_monitor.store.versions import BUILD_MEMORY_LIMIT_ENV, DEFAULT_BUILD_MEMORY_LIMIT
@@ -122,7 +123,12 @@ def run_once(stored: Path, keep: Path | None) -> dict:
     started, cpu0 = time.perf_counter(), time.process_time()
     stage("consolidate", lambda: pipeline.consolidate(con, SEEN_AT))
     stage("record_meta", lambda: pipeline.record_meta(con, build, {}))
-    stage("register", lambda: apply(con, None, (), keep_demo=False))
+    facts = []
+    if register_facts is not None:
+        from decp_monitor.pipeline.demo import load_register_facts
+
+        facts = load_register_facts(register_facts)
+    stage("register", lambda: apply(con, None, facts, keep_demo=bool(facts)))
     stage("compliance", lambda: compliance.compute(con))
     stage("validate", lambda: pipeline.validate(con, pipeline.count_rows(con)))
     stage("checkpoint", lambda: con.execute("CHECKPOINT"))
@@ -183,6 +189,7 @@ def main(argv=None) -> int:
     r.add_argument("stored", type=Path)
     r.add_argument("--keep", type=Path)
     r.add_argument("--repeat", type=int, default=1)
+    r.add_argument("--register-facts", type=Path)
     r.add_argument("--once", action="store_true", help=argparse.SUPPRESS)
     c = sub.add_parser("compare")
     c.add_argument("a", type=Path)
@@ -191,12 +198,14 @@ def main(argv=None) -> int:
     if args.command == "prepare":
         prepare(args.built, args.stored)
     elif args.command == "run" and args.once:
-        print(json.dumps(run_once(args.stored, args.keep)))
+        print(json.dumps(run_once(args.stored, args.keep, args.register_facts)))
     elif args.command == "run":
         for i in range(args.repeat):
             cmd = [sys.executable, "-m", "bench.derived", "run", str(args.stored), "--once"]
             if args.keep is not None and i == 0:
                 cmd += ["--keep", str(args.keep)]
+            if args.register_facts is not None:
+                cmd += ["--register-facts", str(args.register_facts)]
             load = os.getloadavg()
             out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
             result = json.loads(out)
