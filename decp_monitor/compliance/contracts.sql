@@ -107,7 +107,7 @@ DROP TABLE contract_file_evidence;
 -- sort of 1.28 M wide rows held the holders' join (1.4 M JSON texts) beside it and carried the long
 -- French labels in every row: the holders now come with the judgements, and the labels are looked
 -- up after the sort (MAPs of compliance_vocabulary set by compute(); a projection keeps the sorted
--- order). Same rows as the form that joined everything before sorting, 16.5 -> 10.5 CPU s at 1.5 M
+-- order). Same rows as the form that joined everything before sorting; 15.3 -> 10.7 CPU s at 1.5 M
 -- (tests/compliance/test_rewrite_parity.py; BENCHMARKS.md, issue 13).
 CREATE OR REPLACE TABLE contract_compliance_rows AS
 SELECT
