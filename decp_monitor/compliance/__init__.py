@@ -126,9 +126,9 @@ def _create_labels(con) -> None:
     con.executemany("INSERT INTO compliance_vocabulary VALUES (?, ?, ?, ?, ?)", _label_rows())
     # The same labels as maps, for contracts.sql to look up after its sort (a join there would
     # carry the long labels through the sort of every contract).
-    for name, vocabulary in (("decp_rule_labels", "rule"), ("decp_status_labels", "status")):
+    for name, kind in (("decp_rule_labels", "rule"), ("decp_status_labels", "status")):
         con.execute(f"SET VARIABLE {name} = (SELECT coalesce(map(list(code), list(label)), MAP {{}}) "
-                    "FROM compliance_vocabulary WHERE vocabulary = ?)", [vocabulary])
+                    "FROM compliance_vocabulary WHERE vocabulary = ?)", [kind])
 
 
 def _drop_view_or_table(con, name: str) -> None:
