@@ -124,6 +124,11 @@ def _create_labels(con) -> None:
         "(vocabulary VARCHAR, code VARCHAR, label VARCHAR, reference VARCHAR, rank INTEGER)"
     )
     con.executemany("INSERT INTO compliance_vocabulary VALUES (?, ?, ?, ?, ?)", _label_rows())
+    # The same labels as maps, for contracts.sql to look up after its sort (a join there would
+    # carry the long labels through the sort of every contract).
+    for name, kind in (("decp_rule_labels", "rule"), ("decp_status_labels", "status")):
+        con.execute(f"SET VARIABLE {name} = (SELECT coalesce(map(list(code), list(label)), MAP {{}}) "
+                    "FROM compliance_vocabulary WHERE vocabulary = ?)", [kind])
 
 
 def _drop_view_or_table(con, name: str) -> None:

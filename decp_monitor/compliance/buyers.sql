@@ -38,7 +38,9 @@ buyer_sources AS (
     SELECT
         buyer_siret,
         list(DISTINCT dataset_id) FILTER (WHERE dataset_id IS NOT NULL) AS dataset_ids,
-        arg_max(platform, n) FILTER (WHERE platform IS NOT NULL) AS platform
+        -- the platform of most of its contracts; on a tie the first by name (arg_max alone kept
+        -- whichever the parallel aggregate met first: two builds of the same data disagreed)
+        arg_min(platform, (-n, platform)) FILTER (WHERE platform IS NOT NULL) AS platform
     FROM (
         SELECT buyer_siret, platform, dataset_id,
                sum(n) OVER (PARTITION BY buyer_siret, platform) AS n

@@ -15,6 +15,8 @@ WITH ruled AS (
     SELECT
         c.first_record_id,
         c.contract_key,
+        c.buyer_siret,
+        c.contract_id,
         c.source_file,
         c.resource_id,
         c.notification_date,
@@ -43,7 +45,11 @@ dated AS (
         fs.previous_build
     FROM ruled r
     LEFT JOIN contract_file_evidence fe USING (contract_key)
-    LEFT JOIN contract_first_seen fs USING (first_record_id)
+    -- a contract's sighting: unique per (buyer, id, notification date), the contracts' own key
+    LEFT JOIN contract_first_seen fs
+      ON fs.buyer_siret IS NOT DISTINCT FROM r.buyer_siret
+     AND fs.contract_id = r.contract_id
+     AND fs.notification_date IS NOT DISTINCT FROM r.notification_date
 ),
 observed AS (
     SELECT
@@ -84,70 +90,64 @@ SELECT
         cd.title,
         nullif(regexp_extract(o.source_file, '^https?://([^/]+)', 1), ''),
         nullif(regexp_extract(o.source_file, '([^/\\]+)[/\\][^/\\]+$', 1), '')
-    ) AS platform
+    ) AS platform,
+    -- « Name (SIRET) ; … » of each holder, from the holders' JSON list of the contract's first record.
+    array_to_string(list_transform(try_cast(r.holders AS JSON[]),
+        lambda x: concat_ws(' ', x->>'name', '(' || (x->>'id') || ')')), ' ; ') AS holder_names
 FROM observed o
 LEFT JOIN catalog_resources cr ON cr.resource_id = o.resource_id
-LEFT JOIN catalog_datasets cd ON cd.dataset_id = cr.dataset_id;
+LEFT JOIN catalog_datasets cd ON cd.dataset_id = cr.dataset_id
+LEFT JOIN records r ON r.record_id = o.first_record_id;
 
+-- Read once, above: their memory goes back to the sort below (temporary tables count against
+-- the build's memory cap).
+DROP TABLE contract_file_evidence;
+
+-- Written in buyer order with one join and one sort. Under the build's memory cap (700 MB) the
+-- sort of 1.28 M wide rows held the holders' join (1.4 M JSON texts) beside it and carried the long
+-- French labels in every row: the holders now come with the judgements, and the labels are looked
+-- up after the sort (MAPs of compliance_vocabulary set by compute(); a projection keeps the sorted
+-- order). Same rows as the form that joined everything before sorting; 15.3 -> 10.7 CPU s at 1.5 M
+-- (tests/compliance/test_rewrite_parity.py; BENCHMARKS.md, issue 13).
 CREATE OR REPLACE TABLE contract_compliance_rows AS
 SELECT
-    c.contract_key,
-    c.buyer_siret,
-    c.buyer_name,
-    c.contract_id,
-    c.kind,
-    c.objet,
-    c.amount,
-    c.notification_date,
-    c.start_date,
-    c.publication_date,
-    j.observed_date,
-    j.observed_source,
-    j.rule,
-    rl.label AS rule_label,
-    j.deadline,
-    CAST(c.publication_date - c.notification_date AS INTEGER) AS delay_days,
-    CAST(c.publication_date - j.deadline AS INTEGER) AS days_late,
-    j.status,
-    sl.label AS status_label,
-    j.in_window,
-    c.source_file,
-    c.resource_id,
-    j.dataset_id,
-    c.record_count,
-    j.platform,
+    contract_key, buyer_siret, buyer_name, contract_id, kind, objet, amount, notification_date, start_date,
+    publication_date, observed_date, observed_source, rule,
+    getvariable('decp_rule_labels')[rule] AS rule_label,
+    deadline, delay_days, days_late, status,
+    getvariable('decp_status_labels')[status] AS status_label,
+    in_window, source_file, resource_id, dataset_id, record_count, platform,
     -- added columns
-    c.last_publication_date,
-    CAST(j.observed_date - j.deadline AS INTEGER) AS observed_days_late,
-    j.observed_conclusive,
-    c.file_count,
-    c.modification_count,
+    last_publication_date, observed_days_late, observed_conclusive, file_count, modification_count,
     -- What the Contrats page shows and searches, stored here so that its combined search reads this
     -- one table: joining contracts and records (and searching the holders' JSON text) at every
     -- query cost most of a second at 1.5 M contracts.
-    c.nature,
-    c.procedure,
-    c.cpv,
-    c.place_code,
-    -- Département of the place of execution: the first two characters of a postcode, a commune
-    -- (INSEE) or a département code, three for the overseas ones (97x), Corsica's 2A/2B kept.
-    CASE WHEN c.place_code IS NULL OR trim(c.place_code) = '' THEN NULL
-         WHEN regexp_matches(trim(c.place_code), '^97[0-9]') THEN left(trim(c.place_code), 3)
-         WHEN length(trim(c.place_code)) = 1 THEN lpad(trim(c.place_code), 2, '0')
-         ELSE upper(left(trim(c.place_code), 2)) END AS departement,
-    h.holder_names,
-    -- Searched with contains(): lower case, accents removed (« electricite » finds « Électricité »).
-    strip_accents(lower(h.holder_names)) AS holders_search,
-    strip_accents(lower(c.buyer_name)) AS buyer_search
-FROM contracts c
-JOIN contract_judgements j USING (first_record_id)
-LEFT JOIN records r ON r.record_id = c.first_record_id
--- « Name (SIRET) ; … » of each holder, from the holders' JSON list.
-CROSS JOIN LATERAL (SELECT array_to_string(list_transform(try_cast(r.holders AS JSON[]),
-    lambda x: concat_ws(' ', x->>'name', '(' || (x->>'id') || ')')), ' ; ') AS holder_names) h
-LEFT JOIN compliance_vocabulary rl ON rl.vocabulary = 'rule' AND rl.code = j.rule
-LEFT JOIN compliance_vocabulary sl ON sl.vocabulary = 'status' AND sl.code = j.status
-ORDER BY c.buyer_siret;
+    nature, procedure, cpv, place_code, departement, holder_names, holders_search, buyer_search
+FROM (
+    SELECT
+        c.contract_key, c.buyer_siret, c.buyer_name, c.contract_id, c.kind, c.objet, c.amount,
+        c.notification_date, c.start_date, c.publication_date, j.observed_date, j.observed_source, j.rule,
+        j.deadline,
+        CAST(c.publication_date - c.notification_date AS INTEGER) AS delay_days,
+        CAST(c.publication_date - j.deadline AS INTEGER) AS days_late,
+        j.status, j.in_window, c.source_file, c.resource_id, j.dataset_id, c.record_count, j.platform,
+        c.last_publication_date,
+        CAST(j.observed_date - j.deadline AS INTEGER) AS observed_days_late,
+        j.observed_conclusive, c.file_count, c.modification_count, c.nature, c.procedure, c.cpv, c.place_code,
+        -- Département of the place of execution: the first two characters of a postcode, a commune
+        -- (INSEE) or a département code, three for the overseas ones (97x), Corsica's 2A/2B kept.
+        CASE WHEN c.place_code IS NULL OR trim(c.place_code) = '' THEN NULL
+             WHEN regexp_matches(trim(c.place_code), '^97[0-9]') THEN left(trim(c.place_code), 3)
+             WHEN length(trim(c.place_code)) = 1 THEN lpad(trim(c.place_code), 2, '0')
+             ELSE upper(left(trim(c.place_code), 2)) END AS departement,
+        j.holder_names,
+        -- Searched with contains(): lower case, accents removed (« electricite » finds « Électricité »).
+        strip_accents(lower(j.holder_names)) AS holders_search,
+        strip_accents(lower(c.buyer_name)) AS buyer_search
+    FROM contracts c
+    JOIN contract_judgements j USING (first_record_id)
+    ORDER BY c.buyer_siret
+);
 
 -- The view every reader uses leaves out the two search columns (lower case, no accents: of use
 -- to the Contrats search only, which reads the table); exports and the console show the names.

@@ -187,6 +187,17 @@ def test_buyer_platform_is_where_most_of_its_contracts_come_from(build):
     assert db.buyer()["platform"] == "plateforme-b"
 
 
+def test_a_tie_between_platforms_goes_to_the_first_by_name_in_every_build(build):
+    # Two contracts on each platform; the parallel aggregate meets them in any order, and two
+    # builds of the same data used to name either platform.
+    records = [
+        marche(cid, "2025-01-10", "2025-01-20", source=f"/srv/{folder}/{cid}.json", position=i)
+        for i, (cid, folder) in enumerate([("A", "zeta"), ("B", "alpha"), ("C", "zeta"), ("D", "alpha")])
+    ]
+    assert build(records).buyer()["platform"] == "alpha"
+    assert build(list(reversed(records))).buyer()["platform"] == "alpha"
+
+
 def test_compute_is_repeatable_on_the_same_database(build):
     db = build([marche("A", "2025-01-10", "2025-04-20"), marche("B", "2025-01-10", "2025-01-20")],
                declarations=[declaration(BUYER)])
