@@ -108,7 +108,7 @@ DROP TABLE contract_file_evidence;
 -- French labels in every row: the holders now come with the judgements, and the labels are looked
 -- up after the sort (MAPs of compliance_vocabulary set by compute(); a projection keeps the sorted
 -- order). Same rows as the form that joined everything before sorting; 15.3 -> 10.7 CPU s at 1.5 M
--- (tests/compliance/test_rewrite_parity.py; BENCHMARKS.md, issue 13).
+-- (BENCHMARKS.md, issue 13; tests/compliance/test_contract_rows.py).
 CREATE OR REPLACE TABLE contract_compliance_rows AS
 SELECT
     contract_key, buyer_siret, buyer_name, contract_id, kind, objet, amount, notification_date, start_date,
