@@ -64,8 +64,11 @@ def main() -> None:
         for index, page in enumerate(PAGES)
     ])
     widgets.note_page(navigation.url_path)
-    # After st.navigation: its French menu is drawn while the demo builds.
-    if demo_db.needs_demo(data.store()):
+    # After st.navigation: its French menu is drawn while the demo builds. The meta table comes
+    # from the cached query of the version shown (not a connection opened at every rerun).
+    store = data.store()
+    shown = data.current() if store.current() is not None else None
+    if demo_db.needs_demo(store, shown.meta if shown is not None else None):
         build_demo_on_first_run()
 
     loaded = None

@@ -20,12 +20,13 @@ def demo_corpus_dir(store: Store) -> Path:
     return store.root / "demo-corpus"
 
 
-def needs_demo(store: Store) -> bool:
+def needs_demo(store: Store, meta: Optional[dict] = None) -> bool:
     """Nothing published, or the demo published by an older decp-monitor (its tables lack what the
-    pages read now): the demo is (re)built. Data a user loaded is never replaced."""
+    pages read now): the demo is (re)built. Data a user loaded is never replaced. `meta`: the
+    current version's meta table when the caller has it (the dashboard caches it), else read."""
     if store.current() is None:
         return True
-    meta = store.meta()
+    meta = store.meta() if meta is None else meta
     return meta.get("is_demo", "").lower() == "true" and store_format(meta) < STORE_FORMAT
 
 
