@@ -115,11 +115,17 @@ HOVER = ("<style>svg.decp-chart g:hover>.bar,svg.decp-chart .bar:hover{fill-opac
          "svg.decp-chart g:hover>rect[fill=transparent]{fill:currentColor;fill-opacity:0.06}</style>")
 
 
+# Narrower than this share of its viewBox, a chart's text would fall below ~9 px (on a phone): the
+# chart keeps this width and its box scrolls sideways instead (widgets.chart).
+MIN_SCALE = 0.75
+
+
 def _svg(width: float, height: float, title: str, desc: str, body: Iterable[str], kind: str,
          max_width: str = "100%") -> str:
     return (f'<svg xmlns="http://www.w3.org/2000/svg" class="decp-chart" data-chart="{kind}" '
             f'viewBox="0 0 {_f(width)} {_f(height)}" width="100%" role="img" aria-label="{esc(title)}" '
-            f'font-size="{FONT}" fill="currentColor" style="display:block;height:auto;max-width:{max_width}">'
+            f'font-size="{FONT}" fill="currentColor" '
+            f'style="display:block;height:auto;max-width:{max_width};min-width:{_f(width * MIN_SCALE)}px">'
             f"<title>{esc(title)}</title><desc>{esc(desc)}</desc>{HOVER}" + "".join(body) + "</svg>")
 
 

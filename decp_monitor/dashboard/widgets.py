@@ -352,7 +352,8 @@ def chart(svg: str) -> None:
     own <title> elements give the tooltips (the browser's, no script);
     tests/browser/test_dashboard_browser.py checks they stay SVG elements in the page.
     """
-    st.markdown(f'<div class="decp-chart-box">{svg}</div>', unsafe_allow_html=True)
+    # Sideways scroll on a narrow screen: the chart keeps a legible width (charts.MIN_SCALE).
+    st.markdown(f'<div class="decp-chart-box" style="overflow-x:auto">{svg}</div>', unsafe_allow_html=True)
 
 
 # -- shared chrome -----------------------------------------------------------------------------

@@ -128,6 +128,20 @@ def check_overview_charts(browser) -> None:
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", month)
     ActionChains(browser).move_to_element(bar).perform()
     WebDriverWait(browser, 5).until(lambda d: d.execute_script("return getComputedStyle(arguments[0]).filter", bar) != "none")
+    # On a phone-wide page a chart keeps a legible width (text not below ~9 px) and its box scrolls
+    # sideways; without it the text fell to ~8.5 px (half charts) and ~5 px (full-width ones).
+    set_viewport(browser, 400, 800)
+    try:
+        sizes = browser.execute_script("""
+            return Array.from(document.querySelectorAll('svg.decp-chart')).map(s => ({
+                width: s.getBoundingClientRect().width, viewbox: s.viewBox.baseVal.width,
+                box: s.parentElement.clientWidth, content: s.parentElement.scrollWidth}))""")
+        assert sizes and all(c["box"] < 400 for c in sizes), sizes
+        for chart in sizes:
+            assert chart["width"] >= 0.75 * chart["viewbox"] - 1, chart
+            assert chart["content"] > chart["box"], "the box scrolls sideways"
+    finally:
+        set_viewport(browser)
 
 
 def test_deep_link_opens_straight_on_the_buyer(server, browser):
