@@ -49,7 +49,7 @@ def drawn_charts(at, kind: str | None = None) -> list:
 
     found = []
     for element in at.markdown:
-        if str(element.value).startswith('<div class="decp-chart-box">'):
+        if str(element.value).startswith('<div class="decp-chart-box"'):
             value = str(element.value)
             root = ET.fromstring(value[value.index("<svg"):value.rindex("</svg>") + len("</svg>")])
             if kind is None or root.get("data-chart") == kind:
