@@ -404,6 +404,23 @@ def test_an_array_read_in_pieces_gives_the_same_tables(tmp_path, monkeypatch, sh
     assert [r[0] for r in tables(con)["records"]] == list(range(40))
 
 
+def test_a_file_declined_in_pieces_is_not_read_again_uncut(tmp_path, monkeypatch):
+    # Only DuckDB refusing a piece's JSON says the cut was wrong; a file declined for what it holds
+    # (here most records for the exact lane) would be declined uncut too: one reading, not two.
+    from decp_monitor.parse import json_sql
+
+    monkeypatch.setattr(json_sql, "MIN_CUT_BYTES", 2_000)
+    readings = []
+    load_parts = json_sql._load_parts
+    monkeypatch.setattr(json_sql, "_load_parts", lambda con, path, parts, *a: readings.append(len(parts))
+                        or load_parts(con, path, parts, *a))
+    path = tmp_path / "d.json"
+    path.write_text(json.dumps({"marches": [dict(r, montant="NC") for r in records_of(40)]}, indent=1))
+    outcome = load_json_sql(_database(), path, "f.json", None, 0, today=TODAY, min_bytes=0, pieces=3)
+    assert outcome.reason is not None and "hors de la voie rapide" in outcome.reason
+    assert readings == [3]
+
+
 def test_a_cut_misled_by_brackets_in_text_reads_the_file_uncut(tmp_path, monkeypatch):
     from decp_monitor.parse import json_sql
 

@@ -49,7 +49,7 @@ CREATE OR REPLACE TEMP MACRO decp_fast_holder_ok(h) AS
 -- stage --
 CREATE OR REPLACE TEMP TABLE decp_fast AS
 WITH src AS (
-    SELECT ord - 1 + $offset AS position, *
+    SELECT ord - 1 AS position, *
     FROM read_json($path, format = 'array', records = 'true', columns = {
         '_type': 'VARCHAR', 'id': 'VARCHAR', 'uid': 'VARCHAR', 'nature': 'VARCHAR', 'objet': 'VARCHAR',
         'procedure': 'VARCHAR', 'codeCPV': 'VARCHAR',

@@ -81,7 +81,7 @@ WRAPPED_SIBLING = (r',\s*"titulaire"\s*:'
                    r'|"titulaire"\s*:\s*\{(?:[^{}"]|' + _STRING + r')*\{'
                    r'|"titulaire"\s*:\s*[^\s{]')
 # The exact lane reads either the records the fast lane routed to it, or a whole array.
-_WHOLE_ARRAY = "(SELECT ord - 1 + $offset AS position, j FROM read_json_objects($path, format = 'array') " \
+_WHOLE_ARRAY = "(SELECT ord - 1 AS position, j FROM read_json_objects($path, format = 'array') " \
                "WITH ORDINALITY AS t(j, ord))"
 # Below this size the streaming reader is quicker than setting up the queries (per-publication
 # files hold a handful of records): the SQL path costs ~0.24 s per file plus ~0.03 s of CPU per MB,
@@ -338,9 +338,9 @@ def load_json_sql(con: duckdb.DuckDBPyConnection, path: Path, name: str, resourc
         release_pages(mm, 0, len(mm))
     share = MAX_EXACT_SHARE if max_exact_share is None else max_exact_share
     today = today or dt.date.today()
-    outcome = _load_parts(con, path, parts, name, resource_id, first_record_id, today, share, fmt)
-    if outcome.reason and len(parts) > len(arrays):  # a wrong cut (see cut()): read the arrays uncut
-        outcome = _load_parts(con, path, arrays, name, resource_id, first_record_id, today, share, fmt)
+    outcome, refused = _load_parts(con, path, parts, name, resource_id, first_record_id, today, share, fmt)
+    if refused and len(parts) > len(arrays):  # a wrong cut (see cut()): read the arrays uncut
+        outcome, refused = _load_parts(con, path, arrays, name, resource_id, first_record_id, today, share, fmt)
     if outcome.reason:
         return outcome
     outcome.format = fmt
@@ -355,9 +355,11 @@ def load_json_sql(con: duckdb.DuckDBPyConnection, path: Path, name: str, resourc
 
 def _load_parts(con: duckdb.DuckDBPyConnection, path: Path, parts: list[_Part], name: str,
                 resource_id: Optional[str], first_record_id: int, today: dt.date, share: float,
-                fmt: str) -> Outcome:
+                fmt: str) -> tuple[Outcome, bool]:
     """Both lanes over each part, the parts read at once on connections of their own (one per
-    part: DuckDB runs a statement over one JSON array on one thread), then written in file order."""
+    part: DuckDB runs a statement over one JSON array on one thread), then written at once.
+    Also says whether DuckDB refused a part's JSON (what a wrong cut gives; another reason, such
+    as too many records for the exact lane, would be the same uncut)."""
     size = path.stat().st_size
     cursors = [con.cursor() for _ in parts] if len(parts) > 1 else [con]
     try:
@@ -365,7 +367,7 @@ def _load_parts(con: duckdb.DuckDBPyConnection, path: Path, parts: list[_Part], 
             with tempfile.TemporaryDirectory(prefix="decp-json-") as folder:
                 sources = [str(path) if part.start == 0 and part.end == size and not part.opens and not part.closes
                            else _copy_range(path, part, folder, index) for index, part in enumerate(parts)]
-                jobs = [(cursor, {"path": source, "offset": 0, "hint": part.hint, "today": today})
+                jobs = [(cursor, {"path": source, "hint": part.hint, "today": today})
                         for cursor, source, part in zip(cursors, sources, parts)]
                 if len(jobs) == 1:
                     results = [_read_checked(*jobs[0])]
@@ -373,16 +375,16 @@ def _load_parts(con: duckdb.DuckDBPyConnection, path: Path, parts: list[_Part], 
                     with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
                         results = list(pool.map(lambda job: _read_checked(*job), jobs))
         except duckdb.Error as exc:
-            return Outcome(reason=_refused(exc))
+            return Outcome(reason=_refused(exc)), True
         declined = next((r for r in results if isinstance(r, str)), None)
         if declined:
-            return Outcome(reason=declined)
+            return Outcome(reason=declined), isinstance(declined, _Refusal)
         counts = [r for r in results if not isinstance(r, str)]
         records = sum(count for count, _ in counts)
         exact = sum(routed for _, routed in counts)
         if exact > share * records:
             return Outcome(reason=f"{exact} contrats sur {records} hors de la voie rapide "
-                                  "(lecteur en flux plus rapide)")
+                                  "(lecteur en flux plus rapide)"), False
         # From here a failure is not the file's: it fails the build (the previous version keeps
         # serving) instead of sending the file to the streaming reader on top of rows written.
         offsets = [sum(count for count, _ in counts[:index]) for index in range(len(counts))]
@@ -394,7 +396,7 @@ def _load_parts(con: duckdb.DuckDBPyConnection, path: Path, parts: list[_Part], 
                               zip(cursors, offsets)))
     finally:
         _drop_stages(con, cursors)
-    return Outcome(records=records, exact=exact)
+    return Outcome(records=records, exact=exact), False
 
 
 def _drop_stages(con: duckdb.DuckDBPyConnection, cursors: list) -> None:
@@ -405,9 +407,13 @@ def _drop_stages(con: duckdb.DuckDBPyConnection, cursors: list) -> None:
             cursor.close()
 
 
-def _refused(exc: duckdb.Error) -> str:
+class _Refusal(str):
+    """The French reason when DuckDB rejects a part's JSON."""
+
+
+def _refused(exc: duckdb.Error) -> _Refusal:
     message = re.sub(r"\s+", " ", str(exc))[:200]
-    return f"refusé par DuckDB ({message})"
+    return _Refusal(f"refusé par DuckDB ({message})")
 
 
 def _read_checked(cursor: duckdb.DuckDBPyConnection, params: dict) -> "tuple[int, int] | str":
@@ -431,7 +437,7 @@ class _Declined(Exception):
     """A record that neither lane reads as the streaming reader does; the message says why (French)."""
 
 
-def _read_part(con, params: dict, fast: str = "decp_fast", exact: str = "decp_stage") -> tuple[int, int]:
+def _read_part(con, params: dict) -> tuple[int, int]:
     """Both lanes over one record array: (records, records read by the exact lane).
 
     The typed read (json_fast.sql) keeps the records it reads exactly; one pass over the records'
@@ -439,11 +445,11 @@ def _read_part(con, params: dict, fast: str = "decp_fast", exact: str = "decp_st
     (json_sql.sql). When DuckDB's typed reader rejects the array (a repeated key, a value of an
     unexpected JSON type…), the exact lane reads all of it, as it did before the fast lane existed.
     """
-    whole = {"path": params["path"], "offset": params["offset"]}
+    whole = {"path": params["path"]}
     try:
-        con.execute(FAST_STAGE.replace("TABLE decp_fast AS", f"TABLE {fast} AS"), params)
+        con.execute(FAST_STAGE, params)
     except duckdb.Error:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {fast} AS SELECT * FROM decp_fast_empty")
+        con.execute("CREATE OR REPLACE TEMP TABLE decp_fast AS SELECT * FROM decp_fast_empty")
         source = _WHOLE_ARRAY
         beyond = con.execute(f"SELECT coalesce(bool_or({_BEYOND}), FALSE) FROM {_WHOLE_ARRAY} o",
                              {**whole, **_BEYOND_PARAMS}).fetchall()[0][0]
@@ -451,35 +457,34 @@ def _read_part(con, params: dict, fast: str = "decp_fast", exact: str = "decp_st
         # The SIRET rule once per buyer (a few thousand), not once per record: a buyer whose SIRET
         # the normaliser would report sends its records to the exact lane (routed below). The
         # list() keeps DuckDB from pushing the test below the DISTINCT (once per record again).
-        con.execute(f"""
-            DELETE FROM {fast} WHERE coalesce(buyer_siret, '') IN (
-                SELECT siret FROM (SELECT unnest(list(DISTINCT coalesce(buyer_siret, ''))) AS siret FROM {fast})
+        con.execute("""
+            DELETE FROM decp_fast WHERE coalesce(buyer_siret, '') IN (
+                SELECT siret FROM (SELECT unnest(list(DISTINCT coalesce(buyer_siret, ''))) AS siret FROM decp_fast)
                 WHERE NOT siret_is_valid(siret))""")
         con.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE decp_routed AS
             SELECT o.position, o.j, {_BEYOND} AS beyond
-            FROM {_WHOLE_ARRAY} o LEFT JOIN {fast} f USING (position)
+            FROM {_WHOLE_ARRAY} o LEFT JOIN decp_fast f USING (position)
             WHERE f.position IS NULL OR regexp_matches(o.j, $spaced) OR {_BEYOND}
                OR CASE WHEN contains(o.j, '"titulaire"') THEN regexp_matches(o.j, $wrapped) ELSE FALSE END
             """, {**whole, "spaced": SPACED_KEY, "wrapped": WRAPPED_SIBLING, **_BEYOND_PARAMS})
         beyond = con.execute("SELECT coalesce(bool_or(beyond), FALSE) FROM decp_routed").fetchall()[0][0]
-        con.execute(f"DELETE FROM {fast} WHERE position IN (SELECT position FROM decp_routed)")
+        con.execute("DELETE FROM decp_fast WHERE position IN (SELECT position FROM decp_routed)")
         source = "decp_routed"
     if beyond:
         raise _Declined(_BEYOND_REASON)
-    count_fast = con.execute(f"SELECT count(*) FROM {fast}").fetchall()[0][0]
+    count_fast = con.execute("SELECT count(*) FROM decp_fast").fetchall()[0][0]
     if source == "decp_routed" and not con.execute("SELECT count(*) FROM decp_routed").fetchall()[0][0]:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {exact} AS SELECT * FROM decp_fast_empty")
+        con.execute("CREATE OR REPLACE TEMP TABLE decp_stage AS SELECT * FROM decp_fast_empty")
         return count_fast, 0
-    con.execute(STAGE.replace("TABLE decp_stage AS", f"TABLE {exact} AS").replace("FROM decp_source", f"FROM {source}"),
+    con.execute(STAGE.replace("FROM decp_source", f"FROM {source}"),
                 params if source == _WHOLE_ARRAY else {"hint": params["hint"], "today": params["today"]})
-    routed = con.execute(f"SELECT count(*) FROM {exact}").fetchall()[0][0]
+    routed = con.execute("SELECT count(*) FROM decp_stage").fetchall()[0][0]
     return count_fast + routed, routed
 
 
-def _write(con, name: str, resource_id: Optional[str], first_record_id: int, offset: int, fmt: str,
-           fast: str = "decp_fast", exact: str = "decp_stage") -> None:
+def _write(con, name: str, resource_id: Optional[str], first_record_id: int, offset: int, fmt: str) -> None:
     """Both lanes' records, modifications and findings.
 
     Records and modifications are not sorted back into file order: their ids say it (record_id =
@@ -488,7 +493,7 @@ def _write(con, name: str, resource_id: Optional[str], first_record_id: int, off
     """
     # position: in this part; $offset: the records of the parts before it
     stage = (f"(SELECT $offset + position AS position, * EXCLUDE (position) FROM "
-             f"(SELECT {LANE_COLUMNS} FROM {fast} UNION ALL SELECT {LANE_COLUMNS} FROM {exact}))")
+             f"(SELECT {LANE_COLUMNS} FROM decp_fast UNION ALL SELECT {LANE_COLUMNS} FROM decp_stage))")
     params = {"name": name, "resource_id": resource_id, "first": first_record_id, "format": fmt, "offset": offset}
     con.execute(
         f"""
