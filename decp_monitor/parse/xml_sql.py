@@ -31,6 +31,7 @@ import datetime as dt
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -131,7 +132,9 @@ def convert(path: Path, out, batch: int = BATCH) -> tuple[int, Optional[str]]:
 
 def load_xml_sql(con: duckdb.DuckDBPyConnection, path: Path, name: str, resource_id: Optional[str],
                  first_record_id: int, today: Optional[dt.date] = None,
-                 min_bytes: Optional[int] = None) -> Outcome:
+                 min_bytes: Optional[int] = None, timings: Optional[dict] = None) -> Outcome:
+    """timings, when given, receives the seconds of each step (convert, json_sql, xml_parts)."""
+    timings = {} if timings is None else timings
     path = Path(path)
     if path.stat().st_size < max(MIN_XML_BYTES if min_bytes is None else min_bytes, 1):
         return Outcome(reason="petit fichier (lecteur en flux plus rapide)")
@@ -140,16 +143,22 @@ def load_xml_sql(con: duckdb.DuckDBPyConnection, path: Path, name: str, resource
         return Outcome(reason=reason)
     with tempfile.TemporaryDirectory(prefix="decp-xml-") as folder:
         target = os.path.join(folder, "records.json")
+        started = time.perf_counter()
         with open(target, "wb") as out:
             count, reason = convert(path, out)
+        timings["convert"] = time.perf_counter() - started
         if reason:
             return Outcome(reason=reason)
         if count == 0:
             return Outcome(reason="aucun contrat")
+        started = time.perf_counter()
         outcome = load_json_sql(con, Path(target), name, resource_id, first_record_id, today=today, min_bytes=0)
+        timings["json_sql"] = time.perf_counter() - started
         if outcome.reason is not None:
             return outcome
+        started = time.perf_counter()
         _xml_parts(con, target, name, resource_id, first_record_id, count)
+        timings["xml_parts"] = time.perf_counter() - started
     outcome.format = "xml"
     return outcome
 
