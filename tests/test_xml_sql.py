@@ -235,3 +235,22 @@ def test_demo_database_findings_and_verdicts_do_not_change_with_the_xml_sql_path
         assert by_sql.execute(query).fetchall() == by_stream.execute(query).fetchall(), label
     readers = dict(by_sql.execute("SELECT reader, count(*) FROM file_readers GROUP BY ALL").fetchall())
     assert readers.get("lxml → JSON → DuckDB (SQL)", 0) > 0
+
+
+def test_records_are_written_in_batches_bounded_by_the_bytes_read(tmp_path, monkeypatch):
+    import io
+    import json
+
+    from decp_monitor.parse import xml_sql
+
+    big = "x" * (1 << 20)
+    path = tmp_path / "big.xml"
+    path.write_bytes(_file(*(f"<marche><id>{i}</id><objet>{big}</objet></marche>" for i in range(24))))
+    batches: list[int] = []
+    write = xml_sql._write
+    monkeypatch.setattr(xml_sql, "_write", lambda out, objects, first: (batches.append(len(objects)),
+                                                                         write(out, objects, first)))
+    out = io.BytesIO()
+    assert xml_sql.convert(path, out, batch=2000, batch_bytes=4 << 20) == (24, None)
+    assert sum(batches) == 24 and max(batches) <= 6  # ~4 MB of records held at once, not the file
+    assert [r["id"] for r in json.loads(out.getvalue())] == [str(i) for i in range(24)]

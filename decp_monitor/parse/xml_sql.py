@@ -42,8 +42,10 @@ from decp_monitor.core import findings as finding_codes
 from decp_monitor.parse import xml_reader
 from decp_monitor.parse.json_sql import Outcome, load_json_sql
 
-# Records per json.dumps call and write.
+# Records per json.dumps call and write, and bytes of XML read at most between two writes: the
+# raw dicts held at once stay a few MB whatever the records' size (a text node may be 10 MB).
 BATCH = 2000
+BATCH_BYTES = 8 << 20
 # Below this size the streaming reader is as quick (per-publication files hold a few records).
 MIN_XML_BYTES = 1 << 20
 # Keys this module adds to a record's object: a record holding one of them is left to the reader.
@@ -87,45 +89,62 @@ def _record_object(elem) -> Optional[dict]:
     return raw
 
 
-def convert(path: Path, out, batch: int = BATCH) -> tuple[int, Optional[str]]:
+class _Counted:
+    """A binary file that counts the bytes libxml2 has read from it."""
+
+    def __init__(self, handle):
+        self.handle = handle
+        self.bytes = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.handle.read(size)
+        self.bytes += len(data)
+        return data
+
+
+def _write(out, objects: list[dict], first: bool) -> None:
+    """One batch of record objects, appended to the JSON array being written."""
+    text = json.dumps(objects, ensure_ascii=True, check_circular=False).encode("ascii")[1:-1]
+    for plain, escaped in _ESCAPES:
+        if plain in text:
+            text = text.replace(plain, escaped)
+    out.write(text if first else b",\n" + text)
+    objects.clear()
+
+
+def convert(path: Path, out, batch: int = BATCH, batch_bytes: int = BATCH_BYTES) -> tuple[int, Optional[str]]:
     """Write the records of the XML file `path` to `out` (binary) as a JSON array.
 
     Returns (records, reason): reason (French) is None when every record was written exactly."""
-    count = 0
+    count = written = flushed_at = 0
     objects: list[dict] = []
     out.write(b"[")
-
-    def flush() -> None:
-        text = json.dumps(objects, ensure_ascii=True, check_circular=False).encode("ascii")[1:-1]
-        for plain, escaped in _ESCAPES:
-            if plain in text:
-                text = text.replace(plain, escaped)
-        out.write((b",\n" if count > len(objects) else b"") + text)
-        objects.clear()
-
-    # The streaming reader's loop (xml_reader.read_xml), without its latin-1 second reading: a file
-    # that needs it is left to that reader.
-    events = etree.iterparse(str(path), events=("end",), tag=("{*}marche", "{*}contrat-concession"),
-                             resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
-                             remove_comments=True, remove_pis=True)
-    try:
-        for _, elem in events:
-            raw = _record_object(elem)
-            if raw is None:
-                return count, "champ « _type » dans un contrat XML"
-            objects.append(raw)
-            count += 1
-            elem.clear()
-            parent = elem.getparent()
-            if parent is not None:
-                while elem.getprevious() is not None:
-                    del parent[0]
-            if len(objects) >= batch:
-                flush()
-    except etree.XMLSyntaxError as exc:
-        return count, f"XML illisible ligne {exc.lineno}"
+    with open(path, "rb") as handle:
+        source = _Counted(handle)
+        # The streaming reader's loop (xml_reader.read_xml), without its latin-1 second reading:
+        # a file that needs it is left to that reader.
+        events = etree.iterparse(source, events=("end",), tag=("{*}marche", "{*}contrat-concession"),
+                                 resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
+                                 remove_comments=True, remove_pis=True)
+        try:
+            for _, elem in events:
+                raw = _record_object(elem)
+                if raw is None:
+                    return count, "champ « _type » dans un contrat XML"
+                objects.append(raw)
+                count += 1
+                elem.clear()
+                parent = elem.getparent()
+                if parent is not None:
+                    while elem.getprevious() is not None:
+                        del parent[0]
+                if len(objects) >= batch or source.bytes - flushed_at >= batch_bytes:
+                    _write(out, objects, written == 0)
+                    written, flushed_at = count, source.bytes
+        except etree.XMLSyntaxError as exc:
+            return count, f"XML illisible ligne {exc.lineno}"
     if objects:
-        flush()
+        _write(out, objects, written == 0)
     out.write(b"]")
     return count, None
 
