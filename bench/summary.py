@@ -95,16 +95,16 @@ def markdown(report: dict) -> str:
                 f"| {_n(r['records_per_second'])} | {r.get('cpu_seconds', '–')} | {steps or '–'} | {_mb(r['peak_rss_mb'])} "
                 f"| {r['load_average_before'][0]:.1f} → {r['load_average_after'][0]:.1f} |")
         add("")
-        add("| full load of corpus.xml | reader recorded | records | findings | total | records/s | read+store "
+        add("| full load of corpus.xml | reader recorded | records | findings | total | records/s | CPU s | read+store "
             "| consolidate | compliance | peak RSS | load average |")
-        add("|---|---|---|---|---|---|---|---|---|---|---|")
+        add("|---|---|---|---|---|---|---|---|---|---|---|---|")
         for reader, r in xml_loads:
             if not r or r.get("error"):
                 continue
             readers = "; ".join(f"{name}" + (f" ({why})" if why else "") for name, why in r.get("readers", []))
             add(f"| DECP_XML_READER={reader} | {readers} | {_n(r['records'])} | {_n(r['findings'])} | {r['seconds']} s "
-                f"| {_n(r['records_per_second'])} | {r['read_store_seconds']} s | {r['consolidate_seconds']} s "
-                f"| {r['compliance_seconds']} s | {_mb(r['peak_rss_mb'])} "
+                f"| {_n(r['records_per_second'])} | {r.get('cpu_seconds', '–')} | {r['read_store_seconds']} s "
+                f"| {r['consolidate_seconds']} s | {r['compliance_seconds']} s | {_mb(r['peak_rss_mb'])} "
                 f"| {r['load_average_before'][0]:.1f} → {r['load_average_after'][0]:.1f} |")
         add("")
     cmp_ = report.get("compare")
