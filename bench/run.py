@@ -274,7 +274,9 @@ def task_xml_read(path: str, reader: str) -> dict:
         return result
     elapsed = time.perf_counter() - started
     cpu = time.process_time() - cpu
-    records, findings = con.execute("SELECT (SELECT count(*) FROM records), (SELECT count(*) FROM findings)").fetchone()
+    row = con.execute("SELECT (SELECT count(*) FROM records), (SELECT count(*) FROM findings)").fetchone()
+    assert row is not None  # an aggregate always gives one row
+    records, findings = row
     con.close()
     return {"file": Path(path).name, "reader": reader, "reason": reason, "seconds": round(elapsed, 2),
             "cpu_seconds": round(cpu, 2), "records": records, "findings": findings,

@@ -131,11 +131,10 @@ def record_reader(build, name: str, resource_id: Optional[str], reader: str, rea
 def _load_json_sql(build, path: Path, name: str, resource_id: Optional[str], xml: bool = False) -> Optional[str]:
     """Read a DECP JSON file (or XML file, through JSON) with DuckDB; None when done, else the
     French reason it was not."""
-    if xml:
-        from decp_monitor.parse.xml_sql import load_xml_sql as load
-    else:
-        from decp_monitor.parse.json_sql import load_json_sql as load
+    from decp_monitor.parse.json_sql import load_json_sql
+    from decp_monitor.parse.xml_sql import load_xml_sql
 
+    load = load_xml_sql if xml else load_json_sql
     outcome = load(build.con, path, name, resource_id, build.writer.next_record_id)
     if outcome.reason is not None:
         return outcome.reason
