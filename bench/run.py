@@ -33,7 +33,7 @@ from decp_monitor.pipeline import build_version  # noqa: E402
 
 DEFAULT_OUT = HERE / "out"
 DEFAULT_SEED = 2026
-STEPS = ("load", "compare", "compliance", "serve", "export")
+STEPS = ("load", "compare", "compliance", "serve", "export", "xml")
 
 
 # -- measuring ---------------------------------------------------------------------------------
@@ -191,6 +191,7 @@ def task_load(path: str, data_dir: str, as_of: str, duckdb_settings: dict | None
         marks[name] = time.perf_counter()
 
     started = time.perf_counter()
+    cpu = time.process_time()  # the whole process: Python and DuckDB's threads
     with build_version(store, "bench", source=path, meta={"as_of": as_of}, on_stage=on_stage) as build:
         for name, value in (duckdb_settings or {}).items():
             build.con.execute(f"SET {name} = ?", [value])
@@ -199,6 +200,7 @@ def task_load(path: str, data_dir: str, as_of: str, duckdb_settings: dict | None
             "SELECT current_setting('memory_limit'), current_setting('threads')").fetchone()
         kind = build.load_file(path)
     published = time.perf_counter()
+    cpu = time.process_time() - cpu
     phase_peaks = memory.stop()
     counts = dict(build.stats)
     con = store.connect()
@@ -212,7 +214,7 @@ def task_load(path: str, data_dir: str, as_of: str, duckdb_settings: dict | None
     total = published - started
     return {
         "file": Path(path).name, "kind": kind, "bytes": Path(path).stat().st_size,
-        "seconds": round(total, 2),
+        "seconds": round(total, 2), "cpu_seconds": round(cpu, 2),
         "read_store_seconds": round(marks["consolidate"] - started, 2),
         "consolidate_seconds": round(build.timings["consolidate"], 2),
         "compliance_seconds": round(build.timings["compliance"], 2),
@@ -246,6 +248,52 @@ def task_parse_only(path: str) -> dict:
     return {"file": Path(path).name, "seconds": round(elapsed, 2), "records": records,
             "findings": findings, "records_per_second": round(records / elapsed) if elapsed else None,
             "peak_rss_mb": round(peak_rss_mb(), 1)}
+
+
+def task_xml_read(path: str, reader: str) -> dict:
+    """Issue 13's XML figure: read the XML file into the store's tables of an in-memory database
+    (no consolidation, no compliance), with the streaming reader (`flux`: read_decp + Arrow
+    batches) or the SQL path (`sql`: parse/xml_sql.py, its steps timed); also the streaming
+    reader alone (`flux-parse`: Record and Finding objects, nothing stored)."""
+    import duckdb
+
+    from decp_monitor.parse import read_decp
+    from decp_monitor.parse.xml_sql import load_xml_sql
+    from decp_monitor.store.writer import BatchWriter
+
+    con = duckdb.connect()
+    con.execute((REPO / "decp_monitor" / "store" / "schema.sql").read_text(encoding="utf-8"))
+    load_before = os.getloadavg()
+    steps: dict = {}
+    reason = None
+    started = time.perf_counter()
+    cpu = time.process_time()
+    if reader == "sql":
+        outcome = load_xml_sql(con, Path(path), path, None, 0, min_bytes=0, timings=steps)
+        reason = outcome.reason
+    elif reader == "flux":
+        writer = BatchWriter(con)
+        for item in read_decp(Path(path), name=path):
+            writer.add(item)
+        writer.flush()
+    else:
+        result = task_parse_only(path)
+        result.update({"reader": reader, "cpu_seconds": round(time.process_time() - cpu, 2),
+                       "load_average_before": load_before, "load_average_after": os.getloadavg()})
+        return result
+    elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu
+    row = con.execute("SELECT (SELECT count(*) FROM records), (SELECT count(*) FROM findings)").fetchone()
+    assert row is not None  # an aggregate always gives one row
+    records, findings = row
+    con.close()
+    return {"file": Path(path).name, "reader": reader, "reason": reason, "seconds": round(elapsed, 2),
+            "cpu_seconds": round(cpu, 2), "records": records, "findings": findings,
+            "records_per_second": round(records / elapsed) if elapsed else None,
+            "steps_seconds": {k: round(v, 2) for k, v in steps.items()},
+            "convert_records_per_second": round(records / steps["convert"]) if steps.get("convert") else None,
+            "peak_rss_mb": round(peak_rss_mb(), 1),
+            "load_average_before": load_before, "load_average_after": os.getloadavg()}
 
 
 def task_method(method: str, path: str, counts_out: str, data_dir: str = "", as_of: str = "") -> dict:
@@ -369,6 +417,7 @@ def task_export(**kwargs) -> dict:
 CHILD_TASKS = {
     "load": task_load,
     "parse_only": task_parse_only,
+    "xml_read": task_xml_read,
     "method": task_method,
     "compliance": task_compliance,
     "serve": task_serve,
@@ -535,6 +584,29 @@ def main(argv=None) -> int:
             if args.parse_only:
                 step(f"parse_only_{fmt}", lambda fmt=fmt: run_child("parse_only", path=str(work / f"corpus.{fmt}")))
         shutil.rmtree(work / "db-xml", ignore_errors=True)
+    if "xml" in steps:
+        # Issue 13: the XML readers side by side on corpus.xml, each in its own process: the
+        # streaming reader alone, then each reader into the store's tables, then each full load.
+        for reader in ("flux-parse", "flux", "sql"):
+            step(f"xml_read_{reader}", lambda reader=reader: run_child(
+                "xml_read", path=str(work / "corpus.xml"), reader=reader))
+        for reader in ("flux", "sql"):
+            def full_load(reader=reader):
+                previous = os.environ.get("DECP_XML_READER")
+                os.environ["DECP_XML_READER"] = reader  # inherited by the child process
+                before = os.getloadavg()
+                try:
+                    result = run_child("load", path=str(work / "corpus.xml"), data_dir=str(work / f"db-xml-{reader}"),
+                                       as_of=as_of)
+                finally:
+                    if previous is None:
+                        os.environ.pop("DECP_XML_READER", None)
+                    else:
+                        os.environ["DECP_XML_READER"] = previous
+                result.update({"load_average_before": before, "load_average_after": os.getloadavg()})
+                return result
+            step(f"xml_load_{reader}", full_load)
+            shutil.rmtree(work / f"db-xml-{reader}", ignore_errors=True)
     if "compare" in steps:
         step("compare", lambda: compare_methods(work, as_of))
     if "compliance" in steps and loaded():

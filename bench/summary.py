@@ -73,6 +73,41 @@ def markdown(report: dict) -> str:
             if p:
                 add(f"\nReader alone ({p['file']}): {p['seconds']} s, {_n(p['records_per_second'])} records/s, peak {_mb(p['peak_rss_mb'])}.")
         add("")
+    xml_reads = [(r, report.get(f"xml_read_{r}")) for r in ("flux-parse", "flux", "sql")]
+    xml_loads = [(r, report.get(f"xml_load_{r}")) for r in ("flux", "sql")]
+    if any(v and not v.get("error") for _, v in xml_reads + xml_loads):
+        labels = {"flux-parse": "streaming reader alone (Record/Finding objects, nothing stored)",
+                  "flux": "streaming reader + Arrow batches into the tables",
+                  "sql": "SQL path: XML → JSON (lxml) → json_sql into the tables"}
+        add("**XML readers side by side** (corpus.xml, each in its own process; load average = 1-min "
+            "average before → after the step, the machine is shared)")
+        add("")
+        add("| reader | records | findings | seconds | records/s | CPU s | steps | peak RSS | load average |")
+        add("|---|---|---|---|---|---|---|---|---|")
+        for reader, r in xml_reads:
+            if not r or r.get("error"):
+                continue
+            steps = ", ".join(f"{k} {v} s" for k, v in (r.get("steps_seconds") or {}).items())
+            if r.get("convert_records_per_second"):
+                steps += f" (convert {_n(r['convert_records_per_second'])} records/s)"
+            if r.get("reason"):
+                steps += f" — declined: {r['reason']}"
+            add(f"| {labels[reader]} | {_n(r.get('records'))} | {_n(r.get('findings'))} | {r['seconds']} "
+                f"| {_n(r['records_per_second'])} | {r.get('cpu_seconds', '–')} | {steps or '–'} | {_mb(r['peak_rss_mb'])} "
+                f"| {r['load_average_before'][0]:.1f} → {r['load_average_after'][0]:.1f} |")
+        add("")
+        add("| full load of corpus.xml | reader recorded | records | findings | total | records/s | CPU s | read+store "
+            "| consolidate | compliance | peak RSS | load average |")
+        add("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        for reader, r in xml_loads:
+            if not r or r.get("error"):
+                continue
+            readers = "; ".join(f"{name}" + (f" ({why})" if why else "") for name, why in r.get("readers", []))
+            add(f"| DECP_XML_READER={reader} | {readers} | {_n(r['records'])} | {_n(r['findings'])} | {r['seconds']} s "
+                f"| {_n(r['records_per_second'])} | {r.get('cpu_seconds', '–')} | {r['read_store_seconds']} s "
+                f"| {r['consolidate_seconds']} s | {r['compliance_seconds']} s | {_mb(r['peak_rss_mb'])} "
+                f"| {r['load_average_before'][0]:.1f} → {r['load_average_after'][0]:.1f} |")
+        add("")
     cmp_ = report.get("compare")
     if cmp_ and not cmp_.get("error"):
         add("**Side by side** on the clean records (per-buyer late / on-time counts; each method in its own process)")

@@ -62,8 +62,13 @@ def load_file(build, path: Path, name: Optional[str] = None, resource_id: Option
     kind = sniff(head)
     if kind == "decp":
         reason = None
-        if json_reader() == "sql" and head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith((b"{", b"[")):
+        text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+        if json_reader() == "sql" and text.startswith((b"{", b"[")):
             reason = _load_json_sql(build, path, name, resource_id)
+            if reason is None:
+                return kind
+        elif xml_reader() == "sql" and not text.startswith((b"{", b"[")):
+            reason = _load_json_sql(build, path, name, resource_id, xml=True)
             if reason is None:
                 return kind
         from decp_monitor.parse import read_decp
@@ -90,6 +95,7 @@ def load_file(build, path: Path, name: Optional[str] = None, resource_id: Option
 
 
 SQL_READER = "DuckDB (SQL)"
+XML_SQL_READER = "expat → JSON → DuckDB (SQL)"
 STREAM_READER = "lecteur en flux"
 
 
@@ -108,23 +114,36 @@ def json_reader() -> str:
     return value
 
 
+def xml_reader() -> str:
+    """'sql' or 'flux' (DECP XML files of at least xml_sql.MIN_XML_BYTES become JSON, written by
+    compiled code, that the SQL path normalises: parse/xml_sql.py), from DECP_XML_READER; unset,
+    XML follows DECP_JSON_READER (default 'sql'), so that one switch moves both formats."""
+    value = os.environ.get("DECP_XML_READER", "").strip().lower() or json_reader()
+    if value not in ("sql", "flux"):
+        raise ValueError(f"DECP_XML_READER : valeur inconnue « {value} » (attendu : sql ou flux)")
+    return value
+
+
 def record_reader(build, name: str, resource_id: Optional[str], reader: str, reason: Optional[str]) -> None:
     """Which reader read a DECP file, and why the streaming one when DuckDB was not used (French)."""
     build.writer.add_file_reader(name, resource_id, reader, reason)
 
 
-def _load_json_sql(build, path: Path, name: str, resource_id: Optional[str]) -> Optional[str]:
-    """Read a DECP JSON file with DuckDB; None when done, else the French reason it was not."""
+def _load_json_sql(build, path: Path, name: str, resource_id: Optional[str], xml: bool = False) -> Optional[str]:
+    """Read a DECP JSON file (or XML file, through JSON) with DuckDB; None when done, else the
+    French reason it was not."""
     from decp_monitor.parse.json_sql import load_json_sql
+    from decp_monitor.parse.xml_sql import load_xml_sql
 
-    outcome = load_json_sql(build.con, path, name, resource_id, build.writer.next_record_id)
+    load = load_xml_sql if xml else load_json_sql
+    outcome = load(build.con, path, name, resource_id, build.writer.next_record_id)
     if outcome.reason is not None:
         return outcome.reason
     build.writer.next_record_id += outcome.records
     build.writer.counts["records"] += outcome.records
     for item in outcome.findings:
         build.add(item, resource_id)
-    record_reader(build, name, resource_id, SQL_READER, None)
+    record_reader(build, name, resource_id, XML_SQL_READER if xml else SQL_READER, None)
     return None
 
 

@@ -118,8 +118,9 @@ CREATE TABLE IF NOT EXISTS findings (
     contract_id VARCHAR
 );
 
--- Which reader read each DECP file: "DuckDB (SQL)" or "lecteur en flux", with the French reason
--- DuckDB was not used for it (NULL when the streaming reader was asked for, or for XML).
+-- Which reader read each DECP file: "DuckDB (SQL)", "expat → JSON → DuckDB (SQL)" (XML) or
+-- "lecteur en flux", with the French reason DuckDB was not used for it (NULL when the streaming
+-- reader was asked for).
 CREATE TABLE IF NOT EXISTS file_readers (
     source_file VARCHAR,
     resource_id VARCHAR,

@@ -127,3 +127,45 @@ def test_hostile_file_is_a_finding_with_bounded_memory_and_time(name, tmp_path):
     assert hostile == expected_records
     assert good > 0  # the other file of the same load is read whole
     assert leaked == 0  # nothing of /etc/passwd
+
+
+def _large_records(path: Path, records: int = 12, size: int = 5 * MB) -> None:
+    with open(path, "w", encoding="ascii") as out:
+        out.write("<marches>")
+        for i in range(records):
+            out.write(f"<marche><id>{i}</id><acheteur><id>21440036800012</id></acheteur><objet>{'a' * size}</objet>"
+                      "</marche>")
+        out.write("</marches>")
+
+
+# The XML files above, and records of 5 MB each, through the XML SQL path (parse/xml_sql.py): the
+# same findings and records, bounded, and the streaming reader named with its reason when it took over.
+XML_SQL_CORPUS = {name: CORPUS[name] for name in CORPUS if name.endswith(".xml")}
+XML_SQL_CORPUS["large_records_60mb.xml"] = (_large_records, set(), 12, 60)
+
+
+@pytest.mark.parametrize("name", sorted(XML_SQL_CORPUS))
+def test_hostile_xml_on_the_sql_path_is_bounded_and_falls_back_with_a_reason(name, tmp_path):
+    writer, codes, expected_records, seconds = XML_SQL_CORPUS[name]
+    path = tmp_path / name
+    writer(path)
+    large = path.stat().st_size >= 1 << 20  # smaller files go to the streaming reader without trying
+    data_dir = tmp_path / "data"
+    run = run_measured(f"file-sql-{name}", ["--data-dir", str(data_dir), "load", str(path)],
+                       timeout=seconds + 30, env={"DECP_XML_READER": "sql"})
+    path.unlink()
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.peak_mb < RSS_LIMIT_MB, run.peak_mb
+    assert run.seconds < seconds, run.seconds
+    con = Store(data_dir).connect()
+    try:
+        found = {c for (c,) in con.execute("SELECT DISTINCT code FROM findings").fetchall()}
+        records = con.execute("SELECT count(*) FROM records").fetchone()[0]
+        readers = con.execute("SELECT reader, reason FROM file_readers").fetchall()
+    finally:
+        con.close()
+    assert codes <= found and ("file_unreadable" in found) == ("file_unreadable" in codes), found
+    assert records == expected_records
+    assert len(readers) == 1 and (readers[0][1] is not None or readers[0][0] != "lecteur en flux"), readers
+    if large and codes:
+        assert readers[0][0] == "lecteur en flux" and readers[0][1], readers

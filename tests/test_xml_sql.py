@@ -1,0 +1,293 @@
+"""The SQL path for DECP XML (parse/xml_sql.py: records as JSON, normalised by json_sql) against the
+streaming reader (parse/xml_reader.py): same records, modifications and findings.
+
+Every real XML file and a set of small literal files holding what XML does that JSON does not
+(empty elements, repeated elements, text to escape or strip, namespaces, nesting…) are read both
+ways into real DuckDB databases and compared row by row; the demo corpus, through the whole
+pipeline, behind `slow`.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from decp_monitor.parse.xml_sql import load_xml_sql
+from decp_monitor.store.writer import BatchWriter
+from tests.test_json_sql import FINDING_COLUMNS, RECORD_COLUMNS, _database, streaming_tables, tables
+
+TODAY = dt.date.today()
+REAL_XML = sorted((Path("/work/shared/real") / "decp-xml").rglob("*.xml"))
+# Real files the SQL path must decline, and why (the streaming reader then reads them alone).
+DECLINED = {
+    "test-xml.xml": "atypiques",  # <datePublicationDonnees> twice, apart: a list json_sql leaves to Python
+}
+
+
+def sql_tables(path: Path, name: str):
+    con = _database()
+    outcome = load_xml_sql(con, path, name, None, 0, today=TODAY, min_bytes=0, max_exact_share=1.0)
+    writer = BatchWriter(con)
+    for item in outcome.findings:
+        writer.add(item)
+    writer.flush()
+    return outcome, tables(con)
+
+
+def assert_same(path: Path, name: str = "f.xml"):
+    """Both paths agree; returns the SQL outcome (its reason says when the file was declined)."""
+    outcome, by_sql = sql_tables(path, name)
+    if outcome.reason is not None:
+        assert by_sql == {"records": [], "modifications": [], "findings": []}  # nothing half-written
+        return outcome
+    by_stream = streaming_tables(path, name)
+    for table in ("records", "modifications", "findings"):
+        assert by_sql[table] == by_stream[table], f"{path.name}: {table} differ"
+    return outcome
+
+
+@pytest.mark.parametrize("path", REAL_XML, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_real_xml_files_give_the_same_tables_both_ways(path):
+    outcome = assert_same(path, name=path.name)
+    if path.name in DECLINED:
+        assert outcome.reason is not None and DECLINED[path.name] in outcome.reason
+    else:
+        assert outcome.reason is None, outcome.reason
+        assert outcome.records > 0
+
+
+BUYER = "<acheteur><id>21440036800012</id><nom>Ville</nom></acheteur>"
+DATES = "<dateNotification>2024-01-15</dateNotification><datePublicationDonnees>2024-02-01</datePublicationDonnees>"
+
+
+def _file(*records: str, root: str = "marches", prolog: str = '<?xml version="1.0" encoding="UTF-8"?>\n') -> bytes:
+    return (prolog + f"<{root}>\n" + "\n".join(records) + f"\n</{root}>\n").encode("utf-8")
+
+
+LITERAL = {
+    # text JSON must escape, and text json_sql's byte scan must not see raw (NaN, U+FFFD, brackets)
+    "escapes": _file(f'<marche><id>A"1\\</id>{BUYER}{DATES}<objet>Lot [1] {{x}} \t tab\nligne\r'
+                     f'Infinity</objet><montant>NaN</montant><dureeMois>nc</dureeMois></marche>',
+                     f"<marche><id>B</id>{BUYER}{DATES}<objet>caf\ufffd NaN</objet><montant>12,5</montant></marche>"),
+    # Python's str.strip(): spaces, no-break spaces, line breaks around a text; blank leaves
+    "strip_and_empties": _file(
+        f"<marche><id>\u00a0 A \u202f</id>{BUYER}{DATES}<objet>\n  Lot 1\n</objet><nature>  </nature>"
+        "<procedure/><lieuExecution><code/><nom>Nantes</nom></lieuExecution><modifications/>"
+        "<donneesExecution></donneesExecution><uid>\u3000</uid></marche>",
+        "<marche/>", "<marche>   </marche>", "<marche>texte seul</marche>"),
+    # runs of same-named siblings are lists; the 2024 fields mark the format; concessions by tag
+    "lists_and_2024": _file(
+        f"<marche><id>A</id>{BUYER}{DATES}<codeCPV>1</codeCPV><codeCPV>2</codeCPV>"
+        "<titulaires><titulaire><id>1</id><typeIdentifiant>SIRET</typeIdentifiant></titulaire>"
+        "<titulaire><id>2</id><denominationSociale>B &amp; C</denominationSociale></titulaire></titulaires>"
+        "<modifications><modification><id>1</id><dateNotificationModification>2023-12-01"
+        "</dateNotificationModification><montant>-3</montant></modification><modification><id>2</id>"
+        "<objetModification>x</objetModification></modification></modifications>"
+        "<considerationsSociales><considerationSociale>Clause</considerationSociale></considerationsSociales>"
+        "</marche>",
+        "<contrat-concession><id>C</id><autoriteConcedante><id>21440036800013</id></autoriteConcedante>"
+        "<dateSignature>2024-13-01</dateSignature><valeurGlobale>2e11</valeurGlobale><concessionnaires>"
+        "<concessionnaire><id>9</id></concessionnaire></concessionnaires></contrat-concession>"),
+    # what the XML reader ignores: attributes, comments, processing instructions, CDATA, namespaces
+    "markup": _file(
+        f'<d:marche xmlns:d="urn:decp" version="1"><!-- c --><d:id a="1">A</d:id>{BUYER}{DATES}'
+        '<?pi x?><objet><![CDATA[Lot <1> & 2]]></objet><montant>1<!-- c -->00</montant>'
+        "<nature>Marché<x/>mixte</nature></d:marche>",
+        prolog='<?xml version="1.0"?>\n<!DOCTYPE marches>\n'),
+    # a record's lists: one item, several, items beside another element, blank items, text, wrapped
+    # twice (2024); the walk writes the plain ones as arrays
+    "list_shapes": _file(
+        f"<marche><id>A</id>{BUYER}{DATES}<titulaires><titulaire><id>1</id></titulaire></titulaires>"
+        "<modifications><modification><id>1</id><montant>5</montant></modification></modifications></marche>",
+        f"<marche><id>B</id>{BUYER}{DATES}<titulaires><titulaire><id>1</id></titulaire><autre>x</autre>"
+        "</titulaires><modifications><modification/><modification><id>2</id></modification></modifications></marche>",
+        f"<marche><id>C</id>{BUYER}{DATES}<titulaires><titulaire/></titulaires><modifications>texte</modifications>"
+        "</marche>",
+        f"<marche><id>D</id>{BUYER}{DATES}<titulaires><titulaire><titulaire><id>4</id></titulaire></titulaire>"
+        "</titulaires></marche>"),
+    # records where the streaming reader finds them: below the root, or the root itself
+    "nested": _file(f"<lot><marche><id>A</id>{BUYER}</marche></lot>", f"<marche><id>B</id>{BUYER}</marche>"),
+    "root_record": f"<marche><id>A</id>{BUYER}{DATES}</marche>".encode(),
+    "latin1_declared": _file(f"<marche><id>\u00e9t\u00e9</id>{BUYER}</marche>",
+                             prolog='<?xml version="1.0" encoding="ISO-8859-1"?>\n').replace(
+        "\u00e9".encode(), b"\xe9"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LITERAL))
+def test_what_xml_does_gives_the_same_tables_both_ways(tmp_path, name):
+    path = tmp_path / f"{name}.xml"
+    path.write_bytes(LITERAL[name])
+    outcome = assert_same(path)
+    assert outcome.reason is None, outcome.reason
+
+
+def test_plain_records_take_the_typed_lane(tmp_path):
+    holder = "<titulaire><id>{}</id><typeIdentifiant>SIRET</typeIdentifiant></titulaire>"
+    path = tmp_path / "f.xml"
+    path.write_bytes(_file(*(f"<marche><id>{i}</id>{BUYER}{DATES}<montant>100</montant><titulaires>"
+                             + holder.format(i) * (1 + i % 2) + "</titulaires><modifications><modification>"
+                             "<id>1</id><montant>120</montant></modification></modifications></marche>"
+                             for i in range(4))))
+    outcome = assert_same(path)
+    assert outcome.reason is None and outcome.records == 4 and outcome.exact == 0
+
+
+def test_formats_kinds_and_empty_elements_come_from_the_xml(tmp_path):
+    path = tmp_path / "f.xml"
+    path.write_bytes(LITERAL["lists_and_2024"] + b"")
+    _, by_sql = sql_tables(path, "f.xml")
+    assert [(r[0], r[1], r[2]) for r in by_sql["records"]] == [(0, "xml-2024", "marche"), (1, "xml-2019", "concession")]
+    path.write_bytes(LITERAL["strip_and_empties"])
+    _, by_sql = sql_tables(path, "f.xml")
+    empties = sorted((f[0], f[1]) for f in by_sql["findings"] if f[2] == "empty_element")
+    # <modifications/> and <donneesExecution/> are allowed empty (minOccurs="0"), the rest is reported
+    assert empties == [(0, "code"), (0, "nature"), (0, "procedure"), (0, "uid"), (1, "marche"), (2, "marche")]
+
+
+@pytest.mark.parametrize("content, reason", [
+    (_file(f"<marche><id>A</id>{BUYER}</marche>", "<marche><id>B</id>")[:-20], "XML illisible"),
+    (_file("<marche><id>caf\u00e9</id></marche>").replace("\u00e9".encode(), b"\xe9"), "XML illisible"),
+    (b'<?xml version="1.0"?><!DOCTYPE marches [<!ENTITY x "y">]><marches><marche><id>&x;</id></marche></marches>',
+     "entités"),
+    (b"<marches><marche>" + b"<a>" * 300 + b"</a>" * 300 + b"</marche></marches>", "imbrication"),
+    (_file(f"<marche><id>A</id>{BUYER}<marche><id>B</id></marche></marche>"), "contrat imbriqué"),
+    # an entity expat leaves unexpanded (the DTD is outside the file): lxml would keep a node for it
+    (_file(f"<marche><id>A&ext;</id>{BUYER}</marche>",
+           prolog='<?xml version="1.0"?>\n<!DOCTYPE marches SYSTEM "decp.dtd">\n'), "entité non développée"),
+    (_file("<marche><_type>Marché</_type><id>A</id></marche>"), "_type"),
+    (_file("<marche><id>A</id></marche>", root="contrats"), "racine"),
+    (_file(), "aucun contrat"),
+    (_file(f"<marche><id>A</id>{BUYER}<montant>1</montant><montant>2</montant></marche>"), "atypiques"),
+], ids=["truncated", "latin1_undeclared", "entities", "deep", "nested_record", "skipped_entity", "type_field", "other_root", "no_record",
+        "repeated_amount"])
+def test_what_the_sql_path_cannot_read_exactly_is_declined_with_a_french_reason(tmp_path, content, reason):
+    path = tmp_path / "f.xml"
+    path.write_bytes(content)
+    outcome = assert_same(path)
+    assert outcome.reason is not None and reason in outcome.reason
+
+
+def test_small_files_stay_with_the_streaming_reader(tmp_path):
+    path = tmp_path / "f.xml"
+    path.write_bytes(LITERAL["nested"])
+    outcome = load_xml_sql(_database(), path, "f.xml", None, 0)
+    assert outcome.reason == "petit fichier (lecteur en flux plus rapide)"
+
+
+def _load(tmp_path: Path, paths: list[Path], reader: str, monkeypatch) -> duckdb.DuckDBPyConnection:
+    from decp_monitor.parse import xml_sql
+    from decp_monitor.pipeline import build_version
+    from decp_monitor.pipeline.files import load_paths
+    from decp_monitor.store.versions import Store
+
+    monkeypatch.setenv("DECP_XML_READER", reader)
+    monkeypatch.setenv("DECP_JSON_READER", "flux")
+    monkeypatch.setattr(xml_sql, "MIN_XML_BYTES", 0)
+    store = Store(tmp_path / reader)
+    with build_version(store, "test", meta={"as_of": "2026-09-30"}) as build:
+        load_paths(build, paths)
+    return store.connect()
+
+
+def test_the_pipeline_records_which_reader_read_each_xml_file(tmp_path, monkeypatch):
+    good, bad = tmp_path / "good.xml", tmp_path / "bad.xml"
+    good.write_bytes(_file(f"<marche><id>A</id>{BUYER}{DATES}<considerationsSociales><considerationSociale>"
+                           "Clause</considerationSociale></considerationsSociales></marche>",
+                           f"<marche><id>B</id>{BUYER}{DATES}</marche>"))
+    bad.write_bytes(_file(f"<marche><id>A</id>{BUYER}</marche>", "<marche><id>B</id>")[:-20])
+    by_sql = _load(tmp_path, [good, bad], "sql", monkeypatch)
+    readers = by_sql.execute("SELECT regexp_extract(source_file, '[^/]+$'), reader, reason FROM file_readers "
+                             "ORDER BY 1").fetchall()
+    assert readers[0][:2] == ("bad.xml", "lecteur en flux") and "XML illisible" in readers[0][2]
+    assert readers[1] == ("good.xml", "expat → JSON → DuckDB (SQL)", None)
+    # each file's records once, with their record ids in load order: the SQL load advanced the writer
+    rows = by_sql.execute("SELECT regexp_extract(source_file, '[^/]+$'), record_id, position, format FROM records "
+                          "ORDER BY record_id").fetchall()
+    assert rows == [("good.xml", 0, 0, "xml-2024"), ("good.xml", 1, 1, "xml-2019"), ("bad.xml", 2, 0, "xml-2019")]
+    # the truncated file's record before the cut and its located finding, as the streaming reader gives them
+    unreadable = by_sql.execute("SELECT regexp_extract(source_file, '[^/]+$'), message FROM findings "
+                                "WHERE code = 'file_unreadable'").fetchall()
+    assert len(unreadable) == 1 and unreadable[0][0] == "bad.xml" and "après 1 contrat(s)" in unreadable[0][1]
+
+
+def test_xml_reader_choice_follows_the_json_one_unless_set(monkeypatch):
+    from decp_monitor.pipeline.files import xml_reader
+
+    monkeypatch.delenv("DECP_XML_READER", raising=False)
+    monkeypatch.delenv("DECP_JSON_READER", raising=False)
+    assert xml_reader() == "sql"
+    monkeypatch.setenv("DECP_JSON_READER", "flux")
+    assert xml_reader() == "flux"
+    monkeypatch.setenv("DECP_XML_READER", "sql")
+    assert xml_reader() == "sql"
+    monkeypatch.setenv("DECP_XML_READER", "flux")
+    assert xml_reader() == "flux"
+    monkeypatch.setenv("DECP_XML_READER", "xslt")
+    with pytest.raises(ValueError, match="DECP_XML_READER"):
+        xml_reader()
+
+
+@pytest.mark.slow  # a few thousand generated records read both ways: ~10 s
+def test_generated_records_xml_twin_gives_the_same_tables(tmp_path):
+    from decp_monitor.demo import corpus as demo
+
+    records = demo.generate_records(seed=11, contracts=3000, buyers=200, as_of=demo.DEMO_AS_OF)
+    path = tmp_path / "corpus.xml"
+    with open(path, "w", encoding="utf-8") as out:
+        out.write('<?xml version="1.0" encoding="UTF-8"?>\n<marches>\n')
+        for record in records:
+            out.write(demo.record_to_xml(record))
+        out.write("</marches>\n")
+    outcome = assert_same(path, "corpus.xml")
+    assert outcome.reason is None and outcome.records == 3000
+
+
+@pytest.mark.slow  # the whole demo corpus built twice
+def test_demo_database_findings_and_verdicts_do_not_change_with_the_xml_sql_path(tmp_path, monkeypatch):
+    from decp_monitor.demo import corpus as demo
+
+    corpus = tmp_path / "demo-corpus"
+    demo.generate_corpus(corpus, seed=7, buyers=60, contracts=500)
+    xml_files = sorted(corpus.rglob("*.xml"))
+    assert xml_files
+    by_sql = _load(tmp_path, [corpus], "sql", monkeypatch)
+    by_stream = _load(tmp_path, [corpus], "flux", monkeypatch)
+    queries = {
+        "records": f"SELECT regexp_extract(source_file, '[^/]+$'), record_id, {RECORD_COLUMNS} FROM records "
+                   "ORDER BY ALL",
+        "modifications": "SELECT * FROM record_modifications ORDER BY ALL",
+        "findings": f"SELECT regexp_extract(source_file, '[^/]+$'), {FINDING_COLUMNS} FROM findings ORDER BY ALL",
+        "buyer verdicts": "SELECT * FROM buyer_compliance ORDER BY ALL",
+        "contracts": "SELECT * FROM contracts ORDER BY ALL",
+    }
+    for label, query in queries.items():
+        assert by_sql.execute(query).fetchall() == by_stream.execute(query).fetchall(), label
+    readers = dict(by_sql.execute("SELECT reader, count(*) FROM file_readers GROUP BY ALL").fetchall())
+    assert readers.get("expat → JSON → DuckDB (SQL)", 0) > 0
+
+
+def test_the_walk_holds_one_record_at_a_time_and_bounds_it(tmp_path, monkeypatch):
+    import json
+
+    from decp_monitor.parse import xml_sql
+
+    big = "x" * (512 << 10)
+    path = tmp_path / "big.xml"
+    path.write_bytes(_file(*(f"<marche><id>{i}</id><objet>{big}</objet></marche>" for i in range(24))))
+    target = tmp_path / "out.json"
+    assert xml_sql.convert(path, target) == (24, None)
+    assert [r["id"] for r in json.loads(target.read_bytes())] == [str(i) for i in range(24)]
+    # a record beyond the bound (names and texts) is left to the streaming reader, with the reason
+    monkeypatch.setattr(xml_sql, "MAX_RECORD_BYTES", 1 << 20)
+    count, reason = xml_sql.convert(path, target)
+    assert count == 24 and reason is None  # 512 KB records fit
+    path.write_bytes(_file(f"<marche><id>0</id><objet>{big}</objet><lot>{big}</lot><x>{big}</x></marche>"))
+    count, reason = xml_sql.convert(path, target)
+    assert count == 0 and reason is not None and reason.startswith("contrat de plus de 1 Mo")
+    # a text beyond the streaming reader's bound on strings
+    path.write_bytes(_file(f"<marche><id>0</id><objet>{'x' * ((1 << 20) + 1)}</objet></marche>"))
+    count, reason = xml_sql.convert(path, target)
+    assert count == 0 and reason is not None and reason.startswith("texte au-delà")
