@@ -275,19 +275,53 @@ def test_the_walk_holds_one_record_at_a_time_and_bounds_it(tmp_path, monkeypatch
     from decp_monitor.parse import xml_sql
 
     big = "x" * (512 << 10)
-    path = tmp_path / "big.xml"
+    path, target, side = tmp_path / "big.xml", tmp_path / "out.json", tmp_path / "side.tsv"
     path.write_bytes(_file(*(f"<marche><id>{i}</id><objet>{big}</objet></marche>" for i in range(24))))
-    target = tmp_path / "out.json"
-    assert xml_sql.convert(path, target) == (24, None)
+    assert xml_sql.convert(path, target, side)[:2] == (24, None)
     assert [r["id"] for r in json.loads(target.read_bytes())] == [str(i) for i in range(24)]
     # a record beyond the bound (names and texts) is left to the streaming reader, with the reason
     monkeypatch.setattr(xml_sql, "MAX_RECORD_BYTES", 1 << 20)
-    count, reason = xml_sql.convert(path, target)
-    assert count == 24 and reason is None  # 512 KB records fit
+    assert xml_sql.convert(path, target, side)[:2] == (24, None)  # 512 KB records fit
     path.write_bytes(_file(f"<marche><id>0</id><objet>{big}</objet><lot>{big}</lot><x>{big}</x></marche>"))
-    count, reason = xml_sql.convert(path, target)
+    count, reason, _ = xml_sql.convert(path, target, side)
     assert count == 0 and reason is not None and reason.startswith("contrat de plus de 1 Mo")
     # a text beyond the streaming reader's bound on strings
     path.write_bytes(_file(f"<marche><id>0</id><objet>{'x' * ((1 << 20) + 1)}</objet></marche>"))
-    count, reason = xml_sql.convert(path, target)
+    count, reason, _ = xml_sql.convert(path, target, side)
     assert count == 0 and reason is not None and reason.startswith("texte au-delà")
+
+
+CUT_RECORDS = [f"<d:marche><id>{i}</id>{BUYER}{DATES}<objet>Lot {i}</objet><nature/>"
+               + ("<considerationsSociales><c>x</c></considerationsSociales>" if i % 7 == 0 else "")
+               + "</d:marche>" for i in range(300)]
+CUT_FILES = {
+    # the root's namespace, declared encoding and DOCTYPE must reach every piece through its head
+    "namespaced_latin1": _file(*CUT_RECORDS, root='d:marches xmlns:d="urn:decp" a="x>y"',
+                               prolog='<?xml version="1.0" encoding="ISO-8859-1"?>\n<!DOCTYPE d:marches>\n'
+                               ).replace(b"</d:marches xmlns:d=\"urn:decp\" a=\"x>y\">", b"</d:marches>"),
+    # records inside wrappers: a cut there gives pieces that are not well-formed, walked again uncut
+    "wrapped": _file(*(f"<lot>{r}</lot>" for r in CUT_RECORDS),
+                     root='marches xmlns:d="urn:decp"').replace(b'</marches xmlns:d="urn:decp">', b"</marches>"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CUT_FILES))
+def test_a_file_walked_in_pieces_gives_the_same_tables(tmp_path, monkeypatch, name):
+    from decp_monitor.parse import xml_sql
+
+    path = tmp_path / f"{name}.xml"
+    path.write_bytes(CUT_FILES[name])
+    monkeypatch.setattr(xml_sql, "MIN_CUT_BYTES", 1000)
+    plan = xml_sql.cut(path, 3)
+    assert plan is not None and len(plan[2]) == 3
+    outcome = assert_same(path)
+    assert outcome.reason is None and outcome.records == 300
+    _, by_sql = sql_tables(path, "f.xml")
+    assert sum(1 for r in by_sql["records"] if r[1] == "xml-2024") == 43
+    assert sum(1 for f in by_sql["findings"] if f[2] == "empty_element") == 300
+    walks: list[dict] = []
+    walk = xml_sql._walk
+    monkeypatch.setattr(xml_sql, "_walk", lambda *args, **piece: (walks.append(piece), walk(*args, **piece))[1])
+    xml_sql.convert(path, tmp_path / "out.json", tmp_path / "side.tsv", pieces=3)
+    # three pieces at once; a wrong cut costs one more walk, uncut
+    assert len(walks) == (4 if name == "wrapped" else 3) and walks[0]["bare"]

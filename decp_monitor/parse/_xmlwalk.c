@@ -26,6 +26,7 @@
  * the first letter of NaN and Infinity, control characters and U+FFFD are written as \u escapes.
  */
 #define PY_SSIZE_T_CLEAN
+#define _FILE_OFFSET_BITS 64
 #include <Python.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,7 +117,9 @@ typedef struct {
     int *empties;  /* node index of each blank leaf, document order */
     int n_empties, cap_empties;
     Buf out;
-    FILE *dst;
+    Buf side;  /* one line per record of schema 2.0 or with blank elements: position, format, names */
+    FILE *dst, *side_dst;
+    int bare;  /* the records without the array's brackets (a piece of a file) */
     long long records;
     /* the first problem met; the walk stops there */
     const char *problem;
@@ -528,6 +531,7 @@ static void put_record(Walk *w) {
     Node *root = &w->nodes[0];
     if (w->records > 0 && append(w, &w->out, ",\n", 2))
         return;
+    size_t side_before = w->side.len;
     int is_object = root->first_child >= 0;
     int is_2024 = 0;
     if (is_object) {
@@ -549,7 +553,10 @@ static void put_record(Walk *w) {
     if ((is_object && append(w, &w->out, ",", 1)) || append(w, &w->out, "\"_type\":", 8)
         || put_string(w, w->record_kinds[w->record_kind].text, (size_t)w->record_kinds[w->record_kind].len))
         return;
-    if (is_2024 && append(w, &w->out, ",\"_xml_format\":\"xml-2024\"", 25))
+    /* the record's position in this walk, then its format (empty: 2019), then its blank elements */
+    char head[48];
+    int head_len = snprintf(head, sizeof head, "%lld\t%s\t", w->records, is_2024 ? "xml-2024" : "");
+    if (append(w, &w->side, head, (size_t)head_len))
         return;
     /* blank leaves in document order (nodes are numbered so), each name once, the allowed ones out */
     size_t cap = 16;
@@ -586,12 +593,13 @@ static void put_record(Walk *w) {
         if (seen)
             continue;
         w->table[slot] = i;
-        if (append(w, &w->out, written ? "|" : ",\"_xml_vides\":\"", written ? 1 : 15)
-            || put_chars(w, name, (size_t)n->name_len))
+        if ((written && append(w, &w->side, "|", 1)) || append(w, &w->side, name, (size_t)n->name_len))
             return;
         written = 1;
     }
-    if (written && append(w, &w->out, "\"", 1))
+    if (!written && !is_2024)
+        w->side.len = side_before;  /* nothing to say of this record */
+    else if (append(w, &w->side, "\n", 1))
         return;
     if (append(w, &w->out, "}", 1))
         return;
@@ -599,11 +607,12 @@ static void put_record(Walk *w) {
 }
 
 static void flush(Walk *w) {
-    if (w->out.len && !w->io_error) {
-        if (fwrite(w->out.data, 1, w->out.len, w->dst) != w->out.len)
-            w->io_error = 1;
-    }
+    if (w->out.len && !w->io_error && fwrite(w->out.data, 1, w->out.len, w->dst) != w->out.len)
+        w->io_error = 1;
+    if (w->side.len && !w->io_error && fwrite(w->side.data, 1, w->side.len, w->side_dst) != w->side.len)
+        w->io_error = 1;
     w->out.len = 0;
+    w->side.len = 0;
 }
 
 static void on_end(void *data, const XML_Char *name) {
@@ -620,7 +629,7 @@ static void on_end(void *data, const XML_Char *name) {
         return;
     put_record(w);
     w->record_kind = -1;
-    if (w->out.len >= FLUSH_BYTES)
+    if (w->out.len >= FLUSH_BYTES || w->side.len >= FLUSH_BYTES)
         flush(w);
 }
 
@@ -650,21 +659,88 @@ static int names_from(PyObject *seq, Name **out, int *count) {
     return 0;
 }
 
+/* Feeds expat `n` bytes; 0 when the walk may go on. */
+static int feed(Walk *w, const char *data, size_t n, int final) {
+    while (n > 0 || final) {
+        int part = n > READ_CHUNK ? READ_CHUNK : (int)n;
+        int last = final && (size_t)part == n;
+        if (expat->Parse(w->parser, data, part, last) == XML_STATUS_ERROR) {
+            if (!w->problem) {
+                w->problem = "syntax";
+                snprintf(w->detail, sizeof w->detail, "%s", expat->ErrorString(expat->GetErrorCode(w->parser)));
+                w->line = expat->GetErrorLineNumber(w->parser);
+                w->column = expat->GetErrorColumnNumber(w->parser);
+            }
+            return -1;
+        }
+        if (w->problem)
+            return -1;
+        data += part;
+        n -= (size_t)part;
+        if (last)
+            break;
+    }
+    return 0;
+}
+
+/* The walk over prefix + source[start:end] + suffix (a piece of a file: the file's own head up to
+ * its root's start tag, records, the root's end tag), or the whole file. */
+static void walk(Walk *w, FILE *src, long long start, long long end, const char *prefix, size_t prefix_len,
+                 const char *suffix, size_t suffix_len, char *chunk) {
+    if (!w->bare)
+        append(w, &w->out, "[", 1);
+    if (prefix_len && feed(w, prefix, prefix_len, 0))
+        return;
+    if (start > 0 && fseeko(src, (off_t)start, SEEK_SET)) {
+        w->io_error = 1;
+        return;
+    }
+    long long left = end < 0 ? -1 : end - start;
+    for (;;) {
+        size_t want = left < 0 || left > READ_CHUNK ? READ_CHUNK : (size_t)left;
+        size_t got = want ? fread(chunk, 1, want, src) : 0;
+        if (ferror(src)) {
+            w->io_error = 1;
+            return;
+        }
+        if (left > 0)
+            left -= (long long)got;
+        int done = got < want || left == 0;
+        if (feed(w, chunk, got, done && !suffix_len))
+            return;
+        if (done)
+            break;
+    }
+    if (suffix_len && feed(w, suffix, suffix_len, 1))
+        return;
+    if (w->record_kind >= 0 && !w->problem)
+        w->problem = "syntax";
+    if (!w->problem) {
+        if (!w->bare)
+            append(w, &w->out, "]", 1);
+        flush(w);
+    }
+}
+
 static PyObject *convert(PyObject *self, PyObject *args, PyObject *kwargs) {
-    static char *keywords[] = {"source", "target", "record_tags", "record_kinds", "fields_2024", "empty_allowed",
-                               "own_keys", "list_names", "item_names", "max_text", "max_name", "max_record",
-                               "max_depth", NULL};
-    PyObject *source, *target, *tags, *kinds, *fields, *allowed, *own, *lists, *items;
+    static char *keywords[] = {"source", "target", "side", "record_tags", "record_kinds", "fields_2024",
+                               "empty_allowed", "own_keys", "list_names", "item_names", "max_text", "max_name",
+                               "max_record", "max_depth", "start", "end", "prefix", "suffix", "bare", NULL};
+    PyObject *source, *target, *side, *tags, *kinds, *fields, *allowed, *own, *lists, *items;
     Py_ssize_t max_text, max_name, max_record;
-    int max_depth;
+    int max_depth, bare = 0;
+    long long start = 0, end = -1;
+    Py_buffer prefix = {0}, suffix = {0};
     (void)self;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O&O&OOOOOOOnnni", keywords, PyUnicode_FSConverter, &source,
-                                     PyUnicode_FSConverter, &target, &tags, &kinds, &fields, &allowed, &own,
-                                     &lists, &items, &max_text, &max_name, &max_record, &max_depth))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O&O&O&OOOOOOOnnni|LLy*y*p", keywords, PyUnicode_FSConverter,
+                                     &source, PyUnicode_FSConverter, &target, PyUnicode_FSConverter, &side, &tags,
+                                     &kinds, &fields, &allowed, &own, &lists, &items, &max_text, &max_name,
+                                     &max_record, &max_depth, &start, &end, &prefix, &suffix, &bare))
         return NULL;
     Walk w;
     memset(&w, 0, sizeof w);
     w.record_kind = -1;
+    w.bare = bare;
     w.max_text = (size_t)max_text;
     w.max_name = (size_t)max_name;
     w.max_record = (size_t)max_record;
@@ -693,51 +769,28 @@ static PyObject *convert(PyObject *self, PyObject *args, PyObject *kwargs) {
         goto done;
     }
     w.dst = fopen(PyBytes_AS_STRING(target), "wb");
-    chunk = malloc(READ_CHUNK);
-    if (!w.dst || !chunk) {
-        if (!chunk)
-            PyErr_NoMemory();
-        else
-            PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, target);
+    if (!w.dst) {
+        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, target);
         goto done;
     }
-    const char *separator = "}";
-    int parse_failed = 0;
+    w.side_dst = fopen(PyBytes_AS_STRING(side), "wb");
+    if (!w.side_dst) {
+        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, side);
+        goto done;
+    }
+    chunk = malloc(READ_CHUNK);
+    if (!chunk) {
+        PyErr_NoMemory();
+        goto done;
+    }
     Py_BEGIN_ALLOW_THREADS
-    w.parser = expat->ParserCreate_MM(NULL, NULL, separator);
+    w.parser = expat->ParserCreate_MM(NULL, NULL, "}");
     if (w.parser) {
         expat->SetUserData(w.parser, &w);
         expat->SetElementHandler(w.parser, on_start, on_end);
         expat->SetCharacterDataHandler(w.parser, on_text);
         expat->SetDefaultHandlerExpand(w.parser, on_default);
-        append(&w, &w.out, "[", 1);
-        for (;;) {
-            size_t got = fread(chunk, 1, READ_CHUNK, src);
-            int final = got < READ_CHUNK;
-            if (ferror(src)) {
-                w.io_error = 1;
-                break;
-            }
-            if (expat->Parse(w.parser, chunk, (int)got, final) == XML_STATUS_ERROR) {
-                parse_failed = 1;
-                break;
-            }
-            if (w.problem || final)
-                break;
-        }
-        if (parse_failed && !w.problem) {
-            enum XML_Error code = expat->GetErrorCode(w.parser);
-            w.problem = "syntax";
-            snprintf(w.detail, sizeof w.detail, "%s", expat->ErrorString(code));
-            w.line = expat->GetErrorLineNumber(w.parser);
-            w.column = expat->GetErrorColumnNumber(w.parser);
-        }
-        if (!w.problem && w.record_kind >= 0)
-            w.problem = "syntax";
-        if (!w.problem) {
-            append(&w, &w.out, "]", 1);
-            flush(&w);
-        }
+        walk(&w, src, start, end, prefix.buf, (size_t)prefix.len, suffix.buf, (size_t)suffix.len, chunk);
         expat->ParserFree(w.parser);
     }
     Py_END_ALLOW_THREADS
@@ -745,12 +798,12 @@ static PyObject *convert(PyObject *self, PyObject *args, PyObject *kwargs) {
         PyErr_NoMemory();
         goto done;
     }
-    if (w.io_error || fclose(w.dst)) {
-        w.dst = NULL;
+    int closed = fclose(w.dst) | fclose(w.side_dst);
+    w.dst = w.side_dst = NULL;
+    if (w.io_error || closed) {
         PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, target);
         goto done;
     }
-    w.dst = NULL;
     if (w.problem)
         result = Py_BuildValue("L(skks)", w.records, w.problem, w.line, w.column, w.detail);
     else
@@ -760,11 +813,14 @@ done:
         fclose(src);
     if (w.dst)
         fclose(w.dst);
+    if (w.side_dst)
+        fclose(w.side_dst);
     free(chunk);
     free(w.arena.data);
     free(w.nodes);
     free(w.table);
     free(w.out.data);
+    free(w.side.data);
     PyMem_Free(tag_names);
     PyMem_Free(kind_names);
     PyMem_Free(w.fields_2024);
@@ -772,16 +828,21 @@ done:
     PyMem_Free(w.own_keys);
     PyMem_Free(w.list_names);
     PyMem_Free(w.item_names);
+    if (prefix.obj)
+        PyBuffer_Release(&prefix);
+    if (suffix.obj)
+        PyBuffer_Release(&suffix);
     Py_DECREF(source);
     Py_DECREF(target);
+    Py_DECREF(side);
     return result;
 }
 
 static PyMethodDef methods[] = {
     {"convert", (PyCFunction)(void (*)(void))convert, METH_VARARGS | METH_KEYWORDS,
-     "convert(source, target, record_tags, record_kinds, fields_2024, empty_allowed, own_keys, list_names, "
-     "item_names, max_text, "
-     "max_name, max_record, max_depth) -> (records, None | (problem, line, column, detail))"},
+     "convert(source, target, side, record_tags, record_kinds, fields_2024, empty_allowed, own_keys, list_names, "
+     "item_names, max_text, max_name, max_record, max_depth, start=0, end=-1, prefix=b'', suffix=b'', bare=False)"
+     " -> (records, None | (problem, line, column, detail))"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -1,6 +1,7 @@
 from typing import Optional, Sequence
 
-def convert(source: str, target: str, record_tags: Sequence[str], record_kinds: Sequence[str],
+def convert(source: str, target: str, side: str, record_tags: Sequence[str], record_kinds: Sequence[str],
             fields_2024: Sequence[str], empty_allowed: Sequence[str], own_keys: Sequence[str],
             list_names: Sequence[str], item_names: Sequence[str], max_text: int, max_name: int,
-            max_record: int, max_depth: int) -> tuple[int, Optional[tuple[str, int, int, str]]]: ...
+            max_record: int, max_depth: int, start: int = 0, end: int = -1, prefix: bytes = b"",
+            suffix: bytes = b"", bare: bool = False) -> tuple[int, Optional[tuple[str, int, int, str]]]: ...

@@ -318,7 +318,9 @@ def _copy_range(source: Path, part: _Part, folder: str, index: int) -> str:
 def load_json_sql(con: duckdb.DuckDBPyConnection, path: Path, name: str, resource_id: Optional[str],
                   first_record_id: int, today: Optional[dt.date] = None,
                   min_bytes: Optional[int] = None, max_exact_share: Optional[float] = None,
-                  pieces: Optional[int] = None) -> Outcome:
+                  pieces: Optional[int] = None, record_format: Optional[str] = None) -> Outcome:
+    """record_format, when given, is written as each record's format instead of the JSON one read
+    (xml_sql: the JSON it writes from an XML file)."""
     path = Path(path)
     size = path.stat().st_size
     if size < max(MIN_SQL_BYTES if min_bytes is None else min_bytes, 1):
@@ -330,6 +332,7 @@ def load_json_sql(con: duckdb.DuckDBPyConnection, path: Path, name: str, resourc
         if reason:
             return Outcome(reason=reason)
         assert fmt is not None  # plan() names the format whenever it gives no reason
+        fmt = record_format or fmt
         balances: list[int] = []
         replacement, reason = scan(mm, balances)
         if reason:

@@ -29,8 +29,10 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Optional
 
@@ -44,14 +46,23 @@ from decp_monitor.parse.json_sql import DEPTH_WATCH, Outcome, load_json_sql
 
 # Below this size the streaming reader is as quick (per-publication files hold a few records).
 MIN_XML_BYTES = 1 << 20
-# Keys this module adds to a record's object: a record holding one of them is left to the reader.
-_OWN_KEYS = ("_type", "_xml_format", "_xml_vides")
+# The key this module adds to a record's object: a record holding it is left to the reader.
+_OWN_KEYS = ("_type",)
 # A record's lists written as JSON arrays of their items, {"titulaire": [a, b]} as [a, b]: the
 # shape json_fast.sql's typed read takes (an object where it expects a list sends the whole file to
 # the exact lane), and the same holders and modifications for the normaliser (_flatten unwraps it).
 _LISTS = {"titulaires": "titulaire", "modifications": "modification"}
 # The walk holds one record at a time; a record beyond this (names and texts) goes to the reader.
 MAX_RECORD_BYTES = 64 << 20
+# A file is walked in pieces at once (one per DuckDB thread) from twice this size; a cut is looked
+# for within CUT_WINDOW bytes after its target offset.
+MIN_CUT_BYTES = 16 << 20
+CUT_WINDOW = 1 << 20
+# The prologue (XML declaration, comments, processing instructions, DOCTYPE) and the root's start tag.
+_PROLOG = re.compile(rb'(?:\xef\xbb\xbf)?(?:\s+|<\?.*?\?>|<!--.*?-->|<!DOCTYPE(?:[^\[>]|\[.*?\])*>)*', re.S)
+_START_TAG = re.compile(rb'<([^\s/>!?]+)(?:\s+[^\s=/>]+\s*=\s*(?:"[^"]*"|\'[^\']*\'))*\s*(/?)>')
+# A record's end tag, followed by the next tag: where a piece may end.
+_RECORD_END = re.compile(rb'</(?:[^\s:>]+:)?(?:marche|contrat-concession)\s*>\s*(?=<)')
 # Why the walk stopped (its problem codes), in French; the line and column follow.
 _PROBLEMS = {
     "syntax": "XML illisible",
@@ -61,7 +72,7 @@ _PROBLEMS = {
     "text": "texte au-delà des limites du lecteur en flux",
     "name": "nom d'élément au-delà des limites du lecteur en flux",
     "record": "contrat de plus de {mb} Mo",
-    "own_key": "champ « _type », « _xml_format » ou « _xml_vides » dans un contrat XML",
+    "own_key": "champ « _type » dans un contrat XML",
     "memory": "mémoire insuffisante pour un contrat",
 }
 
@@ -83,28 +94,115 @@ def _prologue_reason(path: Path) -> Optional[str]:
     return None
 
 
-def convert(path: Path, target: Path) -> tuple[int, Optional[str]]:
-    """Write the records of the XML file `path` to `target` as a JSON array.
-
-    Returns (records, reason): reason (French) is None when every record was written exactly."""
-    count, problem = _xmlwalk.convert(
-        str(path), str(target), record_tags=tuple(xml_reader.RECORD_TAGS),
+def _walk(path: Path, target: Path, side: Path, **piece) -> tuple[int, Optional[tuple[str, int, int, str]]]:
+    return _xmlwalk.convert(
+        str(path), str(target), str(side), record_tags=tuple(xml_reader.RECORD_TAGS),
         record_kinds=tuple(xml_reader.RECORD_TAGS.values()), fields_2024=tuple(xml_reader.FIELDS_2024),
         empty_allowed=tuple(xml_reader.EMPTY_LISTS_ALLOWED), own_keys=_OWN_KEYS,
         list_names=tuple(_LISTS), item_names=tuple(_LISTS.values()), max_text=MAX_STRING_BYTES,
-        max_name=MAX_KEY_BYTES, max_record=MAX_RECORD_BYTES, max_depth=DEPTH_WATCH)
-    if problem is None:
-        return count, None
+        max_name=MAX_KEY_BYTES, max_record=MAX_RECORD_BYTES, max_depth=DEPTH_WATCH, **piece)
+
+
+def _reason(problem: tuple[str, int, int, str]) -> str:
     code, line, column, _ = problem
-    return count, f"{_PROBLEMS[code].format(mb=MAX_RECORD_BYTES >> 20)} (ligne {line}, colonne {column})"
+    return f"{_PROBLEMS[code].format(mb=MAX_RECORD_BYTES >> 20)} (ligne {line}, colonne {column})"
+
+
+def cut(path: Path, pieces: int) -> Optional[tuple[bytes, bytes, list[tuple[int, int]]]]:
+    """(head, root end tag, byte ranges) cutting the file between records into up to `pieces`, or
+    None when it is not worth it or the head is not understood.
+
+    A piece is walked as head + its bytes + the root's end tag, the head being the file's own bytes
+    up to its root's start tag (XML declaration and namespaces included). A cut goes after a
+    record's end tag followed by a tag: between two records directly under the root this gives
+    well-formed pieces; anywhere else (a record inside a wrapper, markup inside a comment or CDATA)
+    a piece is not well-formed, the walk reports a syntax error, and the file is walked uncut."""
+    size = path.stat().st_size
+    if pieces < 2 or size < MIN_CUT_BYTES * 2:
+        return None
+    with open(path, "rb") as handle:
+        head = handle.read(xml_reader.PROLOG_SCAN)
+        prolog = _PROLOG.match(head)
+        root = _START_TAG.match(head, prolog.end()) if prolog else None
+        if root is None or root.group(2) == b"/" or _local(root.group(1)) in xml_reader.RECORD_TAGS:
+            return None
+        ranges, start = [], 0
+        for k in range(1, pieces):
+            target = size * k // pieces
+            if target <= start:
+                continue
+            handle.seek(target)
+            window = handle.read(CUT_WINDOW)
+            found = _RECORD_END.search(window)
+            if found is None:
+                continue
+            ranges.append((start, target + found.end()))
+            start = target + found.end()
+    if not ranges:
+        return None
+    ranges.append((start, -1))
+    return head[:root.end()], b"</" + root.group(1) + b">", ranges
+
+
+def convert(path: Path, target: Path, side: Path, pieces: int = 1) -> tuple[int, Optional[str], list[tuple[Path, int]]]:
+    """Write the records of the XML file `path` to `target` as a JSON array, walked in up to
+    `pieces` pieces at once (cut()), and what is XML's own to side files (TSV: position in the
+    piece, format, blank elements).
+
+    Returns (records, reason, [(side file, records before it)]): reason (French) is None when every
+    record was written exactly."""
+    plan = cut(path, pieces)
+    if plan is None:
+        count, problem = _walk(path, target, side)
+        return count, _reason(problem) if problem else None, [(side, 0)]
+    head, end_tag, ranges = plan
+    jobs = []
+    for index, (start, end) in enumerate(ranges):
+        piece = {"start": start, "end": end, "bare": True,
+                 "prefix": head if start else b"", "suffix": end_tag if end >= 0 else b""}
+        jobs.append((target.with_name(f"{target.stem}-{index}.json"), side.with_name(f"{side.stem}-{index}.tsv"),
+                     piece))
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:  # the walk releases the GIL
+        results = list(pool.map(lambda job: _walk(path, job[0], job[1], **job[2]), jobs))
+    if any(problem and problem[0] == "syntax" for _, problem in results):
+        count, problem = _walk(path, target, side)  # a cut that was not between two records
+        return count, _reason(problem) if problem else None, [(side, 0)]
+    problem = next((problem for _, problem in results if problem), None)
+    if problem:
+        return 0, _reason(problem), []
+    sides, count = [], 0
+    with open(target, "wb") as out:
+        out.write(b"[")
+        for (records, _), (piece_target, piece_side, _) in zip(results, jobs):
+            if records and count:
+                out.write(b",\n")
+            out.flush()
+            with open(piece_target, "rb") as piece_file:
+                left = os.fstat(piece_file.fileno()).st_size
+                while left > 0:
+                    copied = os.copy_file_range(piece_file.fileno(), out.fileno(), left)
+                    if copied == 0:
+                        break
+                    left -= copied
+            out.seek(0, os.SEEK_END)
+            os.unlink(piece_target)
+            sides.append((piece_side, count))
+            count += records
+        out.write(b"]")
+    return count, None, sides
+
+
+def _local(qname: bytes) -> str:
+    return qname.rsplit(b":", 1)[-1].decode("utf-8", "replace")
 
 
 def load_xml_sql(con: duckdb.DuckDBPyConnection, path: Path, name: str, resource_id: Optional[str],
                  first_record_id: int, today: Optional[dt.date] = None,
                  min_bytes: Optional[int] = None, max_exact_share: Optional[float] = None,
-                 timings: Optional[dict] = None) -> Outcome:
+                 timings: Optional[dict] = None, pieces: Optional[int] = None) -> Outcome:
     """timings, when given, receives the seconds of each step (convert, json_sql, xml_parts);
-    max_exact_share is json_sql's (the share of records its exact lane may read)."""
+    max_exact_share is json_sql's (the share of records its exact lane may read); pieces, how many
+    pieces are walked at once (default: DuckDB's threads)."""
     timings = {} if timings is None else timings
     path = Path(path)
     if path.stat().st_size < max(MIN_XML_BYTES if min_bytes is None else min_bytes, 1):
@@ -112,52 +210,55 @@ def load_xml_sql(con: duckdb.DuckDBPyConnection, path: Path, name: str, resource
     reason = _prologue_reason(path)
     if reason:
         return Outcome(reason=reason)
+    if pieces is None:
+        pieces = int(con.execute("SELECT current_setting('threads')").fetchall()[0][0])
     with tempfile.TemporaryDirectory(prefix="decp-xml-") as folder:
-        target = os.path.join(folder, "records.json")
+        target = Path(folder) / "records.json"
         started = time.perf_counter()
-        count, reason = convert(path, Path(target))
+        count, reason, sides = convert(path, target, Path(folder) / "xml.tsv", pieces)
         timings["convert"] = time.perf_counter() - started
         if reason:
             return Outcome(reason=reason)
         if count == 0:
             return Outcome(reason="aucun contrat")
         started = time.perf_counter()
-        outcome = load_json_sql(con, Path(target), name, resource_id, first_record_id, today=today, min_bytes=0,
-                                max_exact_share=max_exact_share)
+        outcome = load_json_sql(con, target, name, resource_id, first_record_id, today=today, min_bytes=0,
+                                max_exact_share=max_exact_share, record_format="xml-2019")
         timings["json_sql"] = time.perf_counter() - started
         if outcome.reason is not None:
             return outcome
         started = time.perf_counter()
-        _xml_parts(con, target, name, resource_id, first_record_id, count)
+        _xml_parts(con, sides, name, resource_id, first_record_id)
         timings["xml_parts"] = time.perf_counter() - started
     outcome.format = "xml"
     return outcome
 
 
-def _xml_parts(con, target: str, name: str, resource_id: Optional[str], first: int, count: int) -> None:
-    """What the JSON load cannot know: the XML formats, the empty elements."""
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE decp_xml_parts AS
-        SELECT $first + ord - 1 AS record_id, ord - 1 AS position, fmt, string_split(vides, '|') AS vides
-        FROM (SELECT ord, j->>'_xml_format' AS fmt, j->>'_xml_vides' AS vides
-              FROM read_json_objects($path, format = 'array') WITH ORDINALITY AS t(j, ord))
-        WHERE fmt IS NOT NULL OR vides IS NOT NULL
-        """, {"path": target, "first": first})
-    con.execute("UPDATE records SET format = 'xml-2019' WHERE record_id >= $first AND record_id < $first + $count",
-                {"first": first, "count": count})
-    con.execute("UPDATE records SET format = 'xml-2024' FROM decp_xml_parts p "
-                "WHERE records.record_id = p.record_id AND p.fmt IS NOT NULL")
-    con.execute(
-        """
-        INSERT INTO findings
-        SELECT $name, $resource_id, e.position, e.field, 'empty_element', $severity,
-               'Élément vide <' || e.field || '>', NULL, r.buyer_siret, r.contract_id
-        FROM (SELECT record_id, position, unnest(vides) AS field FROM decp_xml_parts) e
-        JOIN records r USING (record_id)
-        ORDER BY e.position
-        """, {"name": name, "resource_id": resource_id, "severity": finding_codes.severity("empty_element")})
-    con.execute("DROP TABLE decp_xml_parts")
+def _xml_parts(con, sides: list[tuple[Path, int]], name: str, resource_id: Optional[str], first: int) -> None:
+    """What the JSON load cannot know: the records of schema 2.0, the empty elements."""
+    for side, before in sides:
+        if not side.stat().st_size:
+            continue
+        con.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE decp_xml_parts AS
+            SELECT $first + $before + position AS record_id, $before + position AS position, fmt,
+                   string_split(vides, '|') AS vides
+            FROM read_csv($path, delim = '\t', header = false, quote = '', escape = '', auto_detect = false,
+                          columns = {'position': 'BIGINT', 'fmt': 'VARCHAR', 'vides': 'VARCHAR'})
+            """, {"path": str(side), "first": first, "before": before})
+        con.execute("UPDATE records SET format = 'xml-2024' FROM decp_xml_parts p "
+                    "WHERE records.record_id = p.record_id AND p.fmt = 'xml-2024'")
+        con.execute(
+            """
+            INSERT INTO findings
+            SELECT $name, $resource_id, e.position, e.field, 'empty_element', $severity,
+                   'Élément vide <' || e.field || '>', NULL, r.buyer_siret, r.contract_id
+            FROM (SELECT record_id, position, unnest(vides) AS field FROM decp_xml_parts WHERE vides IS NOT NULL) e
+            JOIN records r USING (record_id)
+            ORDER BY e.position
+            """, {"name": name, "resource_id": resource_id, "severity": finding_codes.severity("empty_element")})
+        con.execute("DROP TABLE decp_xml_parts")
 
 
-__all__ = ["load_xml_sql", "convert"]
+__all__ = ["load_xml_sql", "convert", "cut"]
