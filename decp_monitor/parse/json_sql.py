@@ -318,9 +318,11 @@ def _copy_range(source: Path, part: _Part, folder: str, index: int) -> str:
 def load_json_sql(con: duckdb.DuckDBPyConnection, path: Path, name: str, resource_id: Optional[str],
                   first_record_id: int, today: Optional[dt.date] = None,
                   min_bytes: Optional[int] = None, max_exact_share: Optional[float] = None,
-                  pieces: Optional[int] = None, record_format: Optional[str] = None) -> Outcome:
-    """record_format, when given, is written as each record's format instead of the JSON one read
-    (xml_sql: the JSON it writes from an XML file)."""
+                  pieces: Optional[int] = None, record_format: Optional[str] = None,
+                  keys_plain: bool = False) -> Outcome:
+    """record_format, when given, is written as each record's format instead of the JSON one read;
+    keys_plain says no key has a space or an escape that str.strip() would see, so the search for
+    them (SPACED_KEY) is skipped (xml_sql: the JSON it writes from XML names)."""
     path = Path(path)
     size = path.stat().st_size
     if size < max(MIN_SQL_BYTES if min_bytes is None else min_bytes, 1):
@@ -341,9 +343,11 @@ def load_json_sql(con: duckdb.DuckDBPyConnection, path: Path, name: str, resourc
         release_pages(mm, 0, len(mm))
     share = MAX_EXACT_SHARE if max_exact_share is None else max_exact_share
     today = today or dt.date.today()
-    outcome, refused = _load_parts(con, path, parts, name, resource_id, first_record_id, today, share, fmt)
+    outcome, refused = _load_parts(con, path, parts, name, resource_id, first_record_id, today, share, fmt,
+                                   keys_plain)
     if refused and len(parts) > len(arrays):  # a wrong cut (see cut()): read the arrays uncut
-        outcome, refused = _load_parts(con, path, arrays, name, resource_id, first_record_id, today, share, fmt)
+        outcome, refused = _load_parts(con, path, arrays, name, resource_id, first_record_id, today, share, fmt,
+                                       keys_plain)
     if outcome.reason:
         return outcome
     outcome.format = fmt
@@ -358,7 +362,7 @@ def load_json_sql(con: duckdb.DuckDBPyConnection, path: Path, name: str, resourc
 
 def _load_parts(con: duckdb.DuckDBPyConnection, path: Path, parts: list[_Part], name: str,
                 resource_id: Optional[str], first_record_id: int, today: dt.date, share: float,
-                fmt: str) -> tuple[Outcome, bool]:
+                fmt: str, keys_plain: bool) -> tuple[Outcome, bool]:
     """Both lanes over each part, the parts read at once on connections of their own (one per
     part: DuckDB runs a statement over one JSON array on one thread), then written at once.
     Also says whether DuckDB refused a part's JSON (what a wrong cut gives; another reason, such
@@ -370,7 +374,7 @@ def _load_parts(con: duckdb.DuckDBPyConnection, path: Path, parts: list[_Part], 
             with tempfile.TemporaryDirectory(prefix="decp-json-") as folder:
                 sources = [str(path) if part.start == 0 and part.end == size and not part.opens and not part.closes
                            else _copy_range(path, part, folder, index) for index, part in enumerate(parts)]
-                jobs = [(cursor, {"path": source, "hint": part.hint, "today": today})
+                jobs = [(cursor, {"path": source, "hint": part.hint, "today": today}, keys_plain)
                         for cursor, source, part in zip(cursors, sources, parts)]
                 if len(jobs) == 1:
                     results = [_read_checked(*jobs[0])]
@@ -419,12 +423,12 @@ def _refused(exc: duckdb.Error) -> _Refusal:
     return _Refusal(f"refusé par DuckDB ({message})")
 
 
-def _read_checked(cursor: duckdb.DuckDBPyConnection, params: dict) -> "tuple[int, int] | str":
+def _read_checked(cursor: duckdb.DuckDBPyConnection, params: dict, keys_plain: bool) -> "tuple[int, int] | str":
     """(records, records of the exact lane) of one part, or the French reason the streaming reader
     must read the file."""
     install(cursor)
     try:
-        count, routed = _read_part(cursor, params)
+        count, routed = _read_part(cursor, params, keys_plain)
     except _Declined as declined:
         return str(declined)
     except duckdb.Error as exc:
@@ -440,7 +444,7 @@ class _Declined(Exception):
     """A record that neither lane reads as the streaming reader does; the message says why (French)."""
 
 
-def _read_part(con, params: dict) -> tuple[int, int]:
+def _read_part(con, params: dict, keys_plain: bool = False) -> tuple[int, int]:
     """Both lanes over one record array: (records, records read by the exact lane).
 
     The typed read (json_fast.sql) keeps the records it reads exactly; one pass over the records'
@@ -469,9 +473,10 @@ def _read_part(con, params: dict) -> tuple[int, int]:
             CREATE OR REPLACE TEMP TABLE decp_routed AS
             SELECT o.position, o.j, {_BEYOND} AS beyond
             FROM {_WHOLE_ARRAY} o LEFT JOIN decp_fast f USING (position)
-            WHERE f.position IS NULL OR regexp_matches(o.j, $spaced) OR {_BEYOND}
+            WHERE f.position IS NULL OR {"FALSE" if keys_plain else "regexp_matches(o.j, $spaced)"} OR {_BEYOND}
                OR CASE WHEN contains(o.j, '"titulaire"') THEN regexp_matches(o.j, $wrapped) ELSE FALSE END
-            """, {**whole, "spaced": SPACED_KEY, "wrapped": WRAPPED_SIBLING, **_BEYOND_PARAMS})
+            """, {**whole, **({} if keys_plain else {"spaced": SPACED_KEY}), "wrapped": WRAPPED_SIBLING,
+                  **_BEYOND_PARAMS})
         beyond = con.execute("SELECT coalesce(bool_or(beyond), FALSE) FROM decp_routed").fetchall()[0][0]
         con.execute("DELETE FROM decp_fast WHERE position IN (SELECT position FROM decp_routed)")
         source = "decp_routed"
