@@ -78,7 +78,7 @@ def markdown(report: dict) -> str:
     if any(v and not v.get("error") for _, v in xml_reads + xml_loads):
         labels = {"flux-parse": "streaming reader alone (Record/Finding objects, nothing stored)",
                   "flux": "streaming reader + Arrow batches into the tables",
-                  "sql": "SQL path: XML → JSON (lxml) → json_sql into the tables"}
+                  "sql": "SQL path: XML → JSON (C walk, expat) → json_sql into the tables"}
         add("**XML readers side by side** (corpus.xml, each in its own process; load average = 1-min "
             "average before → after the step, the machine is shared)")
         add("")
