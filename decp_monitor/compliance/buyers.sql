@@ -21,7 +21,10 @@ WITH contract_stats AS (
         max(last_publication_date) FILTER (WHERE last_publication_date <= getvariable('decp_as_of')) AS last_declared_publication,
         max(observed_date) FILTER (WHERE observed_source IN ('file_name', 'resource_created_at')
                                      AND observed_date <= getvariable('decp_as_of')) AS last_observed_file,
-        arg_max(buyer_name, coalesce(notification_date, DATE '1900-01-01')) FILTER (WHERE buyer_name IS NOT NULL AND buyer_name <> '') AS buyer_name,
+        -- the name of its latest contract; on a tie the last by name (every pick below breaks its
+        -- ties by value: arg_max/mode/any_value alone keep whichever row the parallel aggregate
+        -- meets first, and two builds of the same data named the same buyer differently)
+        arg_max(buyer_name, (coalesce(notification_date, DATE '1900-01-01'), buyer_name)) FILTER (WHERE buyer_name IS NOT NULL AND buyer_name <> '') AS buyer_name,
     FROM contract_compliance
     WHERE buyer_siret IS NOT NULL
     GROUP BY buyer_siret
@@ -58,26 +61,43 @@ modification_stats AS (
     WHERE buyer_siret IS NOT NULL
     GROUP BY buyer_siret
 ),
-declaration_stats AS (
+declaration_rows AS (
     SELECT
         coalesce(d.siret, nullif(trim(d.siret_raw), '')) AS buyer_siret,
-        list(DISTINCT d.url_profil_acheteur ORDER BY d.url_profil_acheteur)
-            FILTER (WHERE d.url_profil_acheteur IS NOT NULL AND d.url_profil_acheteur <> '') AS profile_urls,
-        mode(coalesce(cd.organization_name, cd.title)) AS declaring_platform
+        d.url_profil_acheteur,
+        coalesce(cd.organization_name, cd.title) AS declaring_platform
     FROM declarations d
     LEFT JOIN catalog_resources cr ON cr.resource_id = d.resource_id
     LEFT JOIN catalog_datasets cd ON cd.dataset_id = cr.dataset_id
+),
+declaration_stats AS (
+    SELECT
+        buyer_siret,
+        list(DISTINCT url_profil_acheteur ORDER BY url_profil_acheteur)
+            FILTER (WHERE url_profil_acheteur IS NOT NULL AND url_profil_acheteur <> '') AS profile_urls,
+        -- the platform that declared it most often; on a tie the first by name
+        arg_min(declaring_platform, (-n, declaring_platform)) FILTER (WHERE declaring_platform IS NOT NULL)
+            AS declaring_platform
+    FROM (SELECT *, count(*) OVER (PARTITION BY buyer_siret, declaring_platform) AS n FROM declaration_rows)
     GROUP BY 1
 ),
 dataset_stats AS (
     SELECT
-        nullif(trim(extras_siret), '') AS buyer_siret,
+        buyer_siret,
         list(DISTINCT dataset_id) AS dataset_ids,
-        -- the dataset's title names the buyer: "Données essentielles des marchés publics - {nom}"
-        any_value(nullif(trim(regexp_extract(title, '[-–—]\s*([^-–—]+)$', 1)), '')) AS title_name,
-        mode(organization_name) AS organization_name
-    FROM catalog_datasets
-    WHERE nullif(trim(extras_siret), '') IS NOT NULL
+        -- the dataset's title names the buyer: "Données essentielles des marchés publics - {nom}";
+        -- with several datasets, the first by id that names it
+        arg_min(title_name, dataset_id) FILTER (WHERE title_name IS NOT NULL) AS title_name,
+        -- the organisation of most of its datasets; on a tie the first by name
+        arg_min(organization_name, (-n, organization_name)) FILTER (WHERE organization_name IS NOT NULL)
+            AS organization_name
+    FROM (
+        SELECT nullif(trim(extras_siret), '') AS buyer_siret, dataset_id, organization_name,
+               nullif(trim(regexp_extract(title, '[-–—]\s*([^-–—]+)$', 1)), '') AS title_name,
+               count(*) OVER (PARTITION BY nullif(trim(extras_siret), ''), organization_name) AS n
+        FROM catalog_datasets
+        WHERE nullif(trim(extras_siret), '') IS NOT NULL
+    )
     GROUP BY 1
 ),
 assembled AS (

@@ -92,7 +92,7 @@ SELECT
     arg_max(m.amount, r.record_id) AS amount,
     arg_max(m.duration_months, r.record_id) AS duration_months,
     arg_min(m.objet, r.record_id) AS objet,
-    arg_min(r.source_file, coalesce(m.publication_date, DATE '9999-12-31')) AS source_file,
+    arg_min(r.source_file, (coalesce(m.publication_date, DATE '9999-12-31'), r.record_id)) AS source_file,
     count(*) AS record_count
 FROM record_modifications m
 JOIN records r USING (record_id)

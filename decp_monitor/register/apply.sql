@@ -15,7 +15,8 @@ WHERE siret IS NOT NULL AND siret <> '';
 -- The latest name the buyer itself published (by notification date).
 CREATE OR REPLACE TEMP TABLE register_published AS
 SELECT buyer_siret AS siret,
-       arg_max(trim(buyer_name), coalesce(notification_date, DATE '1900-01-01')) AS name
+       -- on a tie the last by name, as buyers.sql picks it (the first row met differs between builds)
+       arg_max(trim(buyer_name), (coalesce(notification_date, DATE '1900-01-01'), trim(buyer_name))) AS name
 FROM contracts
 WHERE buyer_siret IS NOT NULL AND nullif(trim(buyer_name), '') IS NOT NULL
 GROUP BY 1;

@@ -226,3 +226,42 @@ def test_vocabulary_sql_fragments_count_what_the_engine_calls_late(build):
     labels = {r["code"]: r["label"] for r in db.rows(
         "SELECT code, label FROM compliance_vocabulary WHERE vocabulary = 'verdict'")}
     assert labels == vocabulary.VERDICT_LABELS
+
+
+def test_a_tie_between_buyer_names_goes_to_the_last_by_name_in_every_build(build):
+    records = [marche(cid, "2025-01-10", "2025-01-20", position=i, buyer_name=name)
+               for i, (cid, name) in enumerate([("A", "Ville de Lyon"), ("B", "Mairie de Lyon"),
+                                                ("C", "Ville de Lyon"), ("D", "Mairie de Lyon")])]
+    assert build(records).buyer()["buyer_name"] == "Ville de Lyon"
+    assert build(list(reversed(records))).buyer()["buyer_name"] == "Ville de Lyon"
+
+
+def test_a_buyer_known_from_datasets_only_is_named_the_same_in_every_build(build):
+    # two datasets name the buyer differently and belong to two organisations, one each
+    datasets = [{"dataset_id": dataset_id, "title": f"Données essentielles des marchés publics - {name}",
+                 "extras_siret": OTHER, "organization_name": organization}
+                for dataset_id, name, organization in [("ds-b", "Commune B", "Plateforme Z"),
+                                                       ("ds-a", "Commune A", "Plateforme Y")]]
+    for order in (datasets, list(reversed(datasets))):
+        row = build(datasets=order).buyer(OTHER)
+        assert (row["buyer_name"], row["platform"]) == ("Commune A", "Plateforme Y")
+
+
+def test_a_tie_between_declaring_platforms_goes_to_the_first_by_name_in_every_build(build):
+    from decp_monitor.pipeline import build_version
+
+    datasets = [{"dataset_id": f"ds-{name}", "title": "Profils d'acheteurs", "organization_name": name}
+                for name in ("Zeta", "Alpha")]
+    resources = [{"resource_id": f"r-{name}", "dataset_id": f"ds-{name}"} for name in ("Zeta", "Alpha")]
+    for order in (["Zeta", "Alpha"], ["Alpha", "Zeta"]):
+        with build_version(build.store, "test", meta={"as_of": "2025-06-30"}) as b:
+            b.add_datasets(datasets)
+            b.add_resources(resources)
+            for line, name in enumerate(order, start=2):
+                b.add(declaration(BUYER, line=line), resource_id=f"r-{name}")
+        con = build.store.connect()
+        try:
+            platform = con.execute("SELECT platform FROM buyer_compliance WHERE buyer_siret = ?", [BUYER]).fetchone()
+        finally:
+            con.close()
+        assert platform == ("Alpha",)
