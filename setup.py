@@ -1,5 +1,7 @@
-"""The one compiled part: the XML walk (decp_monitor/parse/_xmlwalk.c). Everything else is in pyproject.toml."""
+"""The compiled parts: the XML walk and the JSON byte scan (decp_monitor/parse/_xmlwalk.c,
+_jsonscan.c). Everything else is in pyproject.toml."""
 from setuptools import Extension, setup
 
-setup(ext_modules=[Extension("decp_monitor.parse._xmlwalk", ["decp_monitor/parse/_xmlwalk.c"],
-                             extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"])])
+FLAGS = ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+setup(ext_modules=[Extension(f"decp_monitor.parse.{name}", [f"decp_monitor/parse/{name}.c"], extra_compile_args=FLAGS)
+                   for name in ("_xmlwalk", "_jsonscan")])

@@ -14,7 +14,7 @@ import duckdb
 import pytest
 
 from decp_monitor.parse import read_decp
-from decp_monitor.parse.json_sql import SCAN_CHUNK, load_json_sql, plan, scan
+from decp_monitor.parse.json_sql import load_json_sql, plan, scan
 from decp_monitor.store.writer import BatchWriter
 
 SCHEMA = Path(__file__).resolve().parents[1] / "decp_monitor" / "store" / "schema.sql"
@@ -158,7 +158,8 @@ LANES = [
     ("modification before the contract", {"modifications": [{"dateNotificationModification": "2023-01-01"}]}, False),
     ("invalid siret", {"acheteur": {"id": "21440036800013"}}, False),
     ("absurd amount", {"montant": 2e11}, False),
-    ("string value looking like a key", {"objet": ": x"}, False),
+    # the byte scan tells a key from a value: no key is spaced, so no record's text is searched
+    ("string value looking like a key", {"objet": ": x"}, True),
     # (it failed the typed read of the whole array, which then all went to the exact lane)
     ("modification amount not a number", {"modifications": [{"id": 1, "montant": "NC", "dureeMois": "douze"}]}, False),
 ]
@@ -346,17 +347,36 @@ def test_reader_choice_is_explicit(monkeypatch):
         json_reader()
 
 
-@pytest.mark.parametrize("cut", range(-8, 9))
-def test_the_byte_scan_sees_what_a_chunk_boundary_cuts(cut):
-    def scanned(word: bytes) -> tuple[int, str]:
-        body = b'[{"id": "' + b"x" * (SCAN_CHUNK + cut - 9) + word + b'"}]'
-        with mmap.mmap(-1, len(body)) as mm:
-            mm.write(body)
-            return scan(mm)
+def test_the_byte_scan_tells_strings_from_structure(tmp_path):
+    def scanned(word: bytes):
+        body = b'[{"id": "x' + word + b'"}, {"id": "B"}]'
+        path = tmp_path / "s.json"
+        path.write_bytes(body)
+        return scan(path, plan(body)[1])
 
-    assert scanned("\ufffd".encode()) == (1, "")
-    assert "NaN" in scanned(b'", "m": NaN, "x": "')[1]
-    assert "NaN" in scanned(b'", "m": -Infinity, "x": "')[1]
+    assert scanned("\ufffd \ufffd".encode()).replacement == 2
+    assert "NaN" in scanned(b'", "m": NaN, "x": "').reason
+    assert "NaN" in scanned(b'", "m": -Infinity, "x": "').reason
+    assert not scanned(b'", "m": "NaN", "x": "').reason  # a text, which DuckDB reads as the reader does
+    assert scanned(b'", "m ": 1, "x": "').spaced_keys
+    assert scanned(rb'", "\u00a0m": 1, "x": "').spaced_keys  # an escape in a key
+    assert scanned('", "\u00a0m": 1, "x": "'.encode()).spaced_keys  # a no-break space, raw
+    assert scanned(" \u3000\", \"m\u3000\": 1, \"x\": \"".encode()).spaced_keys
+    assert not scanned(b'", "m": " 1 ", "x": "').spaced_keys  # spaces in a value are the normaliser's
+    # an escaped quote does not end the string, brackets in text are not structure
+    plain = scanned(rb'\\\"}, {[\"x')
+    assert plain.reason == "" and [len(starts) for starts in plain.starts] == [2]
+
+
+def test_the_byte_scan_sees_nesting_anywhere_and_only_outside_strings(tmp_path):
+    path = tmp_path / "d.json"
+    deep = b"[" * 200 + b"]" * 200  # balanced within a few bytes: no read boundary sees it
+    path.write_bytes(b'{"marches": [{"id": "A", "x": ' + deep + b'}]}')
+    assert "imbrication" in scan(path, plan(path.read_bytes())[1]).reason
+    path.write_bytes(b'{"marches": [{"id": "A", "x": "' + deep + b'"}]}')
+    assert scan(path, plan(path.read_bytes())[1]).reason == ""
+    outcome = load_json_sql(_database(), path, "f.json", None, 0, today=TODAY, min_bytes=0, max_exact_share=1.0)
+    assert outcome.reason is None and outcome.records == 1
 
 
 def test_the_byte_scan_does_not_keep_the_file_resident(tmp_path):
@@ -371,7 +391,8 @@ def test_the_byte_scan_does_not_keep_the_file_resident(tmp_path):
     with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mm:
         before = resident_mb()
         assert plan(mm)[0] == "json-2024" and len(plan(mm)[1]) == 2
-        assert scan(mm) == (0, "")
+        scanned = scan(path, plan(mm)[1])
+        assert scanned.reason == "" and [len(starts) for starts in scanned.starts] == [60_001, 1]
         assert resident_mb() - before < 25
 
 
@@ -392,10 +413,9 @@ def test_an_array_read_in_pieces_gives_the_same_tables(tmp_path, monkeypatch, sh
     path = tmp_path / "p.json"
     path.write_text(json.dumps(content, ensure_ascii=False, indent=None if shape == "one_line" else 1))
     with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-        balances: list[int] = []
-        scan(mm, balances)
         arrays = plan(mm)[1]
-        pieces = [piece for array in arrays for piece in json_sql.cut(mm, array, 3, balances)]
+        pieces = [piece for array, starts in zip(arrays, scan(path, arrays).starts)
+                  for piece in json_sql.cut(mm, array, 3, starts)]
     assert len(pieces) == 3 * len(arrays)  # each array cut twice, between records
     con = _database()
     outcome = load_json_sql(con, path, "f.json", None, 0, today=TODAY, min_bytes=0, pieces=3)
@@ -421,24 +441,23 @@ def test_a_file_declined_in_pieces_is_not_read_again_uncut(tmp_path, monkeypatch
     assert readings == [3]
 
 
-def test_a_cut_misled_by_brackets_in_text_reads_the_file_uncut(tmp_path, monkeypatch):
+def test_brackets_and_quotes_in_text_do_not_mislead_a_cut(tmp_path, monkeypatch):
     from decp_monitor.parse import json_sql
 
     monkeypatch.setattr(json_sql, "MIN_CUT_BYTES", 2_000)
-    # Two "}" in a text lower the bracket count by two: a cut between two holders then looks like
-    # a cut between records. The pieces are not valid JSON, and the file is read uncut.
+    # Brackets and escaped quotes in texts look like structure to a byte count (the cut before
+    # the C scan could fall between two holders); the scan tells strings apart.
     records = records_of(40)
-    records[0]["objet"] = "Lot }}A"
+    for i in range(40):
+        records[i]["objet"] = 'Lot }}], {"id": "x\\"}'
     path = tmp_path / "m.json"
     path.write_text(json.dumps({"marches": records}, indent=1))
     with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-        balances: list[int] = []
-        scan(mm, balances)
-        pieces = json_sql.cut(mm, plan(mm)[1][0], 3, balances)
+        arrays = plan(mm)[1]
+        pieces = json_sql.cut(mm, arrays[0], 3, scan(path, arrays).starts[0])
         texts = [b"[" * piece.opens + mm[piece.start:piece.end] + b"]" * piece.closes for piece in pieces]
     assert len(pieces) == 3
-    with pytest.raises(json.JSONDecodeError):
-        json.loads(texts[0])
+    assert sum(len(json.loads(text)) for text in texts) == 40  # each piece whole records, valid JSON
     con = _database()
     outcome = load_json_sql(con, path, "f.json", None, 0, today=TODAY, min_bytes=0, pieces=3)
     assert outcome.reason is None and outcome.records == 40

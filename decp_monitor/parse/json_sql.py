@@ -26,11 +26,13 @@ does not reproduce exactly (`exotic` in json_sql.sql). The two paths give the sa
 """
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import mmap
 import os
 import re
 import tempfile
+from array import array
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +45,7 @@ from decp_monitor.core import findings as finding_codes
 from decp_monitor.core.findings import finding
 from decp_monitor.core.model import Finding
 from decp_monitor.core.siret import install_sql as install_siret_sql
+from decp_monitor.parse import _jsonscan
 from decp_monitor.parse.json_reader import MAX_KEY_BYTES, MAX_STRING_BYTES, find_releasing, release_pages
 
 SQL_FILE = Path(__file__).resolve().with_name("json_sql.sql")
@@ -95,14 +98,8 @@ MAX_EXACT_SHARE = 0.5
 # Same bound as the streaming reader's refusal of absurd nesting (json_reader.MAX_DEPTH_RUN = 256),
 # halved: a file that comes near it is left to the reader that owns the rule.
 DEPTH_WATCH = 128
-SCAN_CHUNK = 1 << 16
-# An array is cut for concurrent reading (cut()) into pieces of at least this size; a cut is looked
-# for within this many bytes after its target offset.
+# An array is cut for concurrent reading (cut()) into pieces of at least this size.
 MIN_CUT_BYTES = 16 << 20
-CUT_WINDOW = 1 << 20
-_BOUNDARY = re.compile(rb'\}\s*,\s*\{\s*"[^"\\]{0,256}"\s*:')
-MOJIBAKE = "\ufffd".encode()
-_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
 _SPACE = b" \t\r\n"
 _ROOT = re.compile(rb'\s*\{(?:\s*"[^"\\]{0,80}"\s*:\s*"[^"\\]{0,500}"\s*,)*\s*"marches"\s*:\s*([\[{])')
 _INNER = re.compile(rb'\s*"(marche|contrat-concession)"\s*:\s*\[')
@@ -198,67 +195,50 @@ def plan(mm) -> tuple[Optional[str], list[_Part], str]:
     return "json-2024", [first, _Part(joint[1], end, _KINDS[other])], ""
 
 
-def scan(mm, balances: Optional[list[int]] = None) -> tuple[int, str]:
-    """(U+FFFD count, reason): one pass over the bytes for what DuckDB reads differently.
-    `balances`, when given, receives the bracket balance at the start of each chunk (for cut())."""
-    replacement = 0
-    balance = 0
-    tail = b""
-    size = len(mm)
-    for offset in range(0, size, SCAN_CHUNK):
-        if balances is not None:
-            balances.append(balance)
-        chunk = mm[offset:offset + SCAN_CHUNK]
-        seam = tail + chunk[:8]  # what a chunk boundary cuts: "Infinity" is 8 bytes
-        if b"NaN" in chunk or b"Infinity" in chunk or b"NaN" in seam or b"Infinity" in seam:
-            return 0, "valeurs NaN ou Infinity (JSON non standard)"
-        # U+FFFD is 3 bytes: in 2 bytes either side of the boundary, only one cut by it fits.
-        # U+FFFD starts with 0xEF, rare in French text: a one-byte search (memchr) first, ten
-        # times cheaper than counting the three-byte sequence in every chunk
-        if b"\xef" in chunk or b"\xef" in tail[-2:]:
-            replacement += chunk.count(MOJIBAKE) + (tail[-2:] + chunk[:2]).count(MOJIBAKE)
-        brackets = chunk.translate(None, _NOT_BRACKET)  # one pass, then counts over a few bytes
-        balance += brackets.count(b"[") + brackets.count(b"{") - brackets.count(b"]") - brackets.count(b"}")
-        if balance >= DEPTH_WATCH:
-            return 0, "imbrication très profonde"
-        tail = chunk[-8:]
-        if offset % (SCAN_CHUNK * 256) == 0 and offset:
-            release_pages(mm, offset - SCAN_CHUNK * 256, offset)
-    return replacement, ""
+@dataclass
+class Scanned:
+    """What the byte scan (_jsonscan.c) saw of a file."""
+
+    reason: str = ""  # French: why DuckDB must not read it ("" when it may)
+    replacement: int = 0  # U+FFFD characters (the mojibake finding)
+    spaced_keys: bool = True  # a key str.strip() would change may be in it (SPACED_KEY is searched)
+    starts: list[array] = field(default_factory=list)  # per records array: the offset of each record
 
 
-def _balance_at(mm, balances: list[int], pos: int) -> int:
-    """Brackets opened minus closed before `pos` (strings not told apart: see cut())."""
-    chunk = pos // SCAN_CHUNK
-    brackets = mm[chunk * SCAN_CHUNK:pos].translate(None, _NOT_BRACKET)
-    return balances[chunk] + brackets.count(b"[") + brackets.count(b"{") - brackets.count(b"]") - brackets.count(b"}")
+_SCAN_REASONS = {"nan": "valeurs NaN ou Infinity (JSON non standard)", "depth": "imbrication très profonde"}
 
 
-def cut(mm, part: _Part, pieces: int, balances: list[int]) -> list[_Part]:
-    """`part` cut at record boundaries into up to `pieces` arrays of about equal size.
+def scan(path: Path, arrays: list[_Part]) -> Scanned:
+    """One pass over the file's bytes, in C: bare NaN/Infinity, nesting, U+FFFD, spaced keys, and
+    where each record of `arrays` starts (for cut())."""
+    problem, replacement, spaced_keys, packed = _jsonscan.scan(str(path), [part.start for part in arrays],
+                                                               DEPTH_WATCH)
+    if problem:
+        return Scanned(reason=_SCAN_REASONS[problem[0]])
+    starts = []
+    for offsets in packed:
+        starts.append(array("q"))
+        starts[-1].frombytes(offsets)
+    return Scanned(replacement=replacement, spaced_keys=spaced_keys, starts=starts)
+
+
+def cut(mm, part: _Part, pieces: int, starts: array) -> list[_Part]:
+    """`part` cut between records into up to `pieces` arrays of about equal size.
 
     DuckDB reads a JSON array on one thread (only newline-delimited JSON is split across threads):
-    read piece by piece on as many connections, a national file uses every core. A cut goes after
-    a `}`, `,` and `{` followed by a key: in valid JSON those are structure, not text (a `{` inside
-    a string cannot be followed by a quote that opens a key). The cut must also be between
-    records, not between two holders of one record: the bracket balance there (scan()) equals the
-    array's own. Brackets inside strings can mislead that count; a wrong cut leaves two pieces
-    that are not valid JSON, DuckDB rejects them, and the file is then read uncut.
-    """
-    if pieces < 2 or part.end - part.start < MIN_CUT_BYTES * 2:
+    read piece by piece on as many connections, a national file uses every core. `starts` (from
+    scan(), which tells strings from structure) are the offsets of the array's records: a piece
+    ends just after the record before a start, and the next one begins at it."""
+    if pieces < 2 or part.end - part.start < MIN_CUT_BYTES * 2 or len(starts) < 2:
         return [part]
-    level = _balance_at(mm, balances, part.start + 1)
-    cuts: list[tuple[int, int]] = []  # (end of a piece: after its "}", start of the next: its "{")
+    cuts: list[tuple[int, int]] = []  # (end of a piece: after its last record, start of the next)
     for k in range(1, pieces):
-        target = part.start + (part.end - part.start) * k // pieces
-        if cuts and target <= cuts[-1][1]:
+        index = bisect.bisect_left(starts, part.start + (part.end - part.start) * k // pieces)
+        if index <= 0 or index >= len(starts) or (cuts and starts[index] <= cuts[-1][1]):
             continue
-        window = mm[target:min(part.end, target + CUT_WINDOW)]
-        for match in _BOUNDARY.finditer(window):
-            close = target + match.start() + 1
-            if _balance_at(mm, balances, close) == level:
-                cuts.append((close, target + match.group(0).index(b"{") + match.start()))
-                break
+        comma = _skip_back(mm, starts[index])
+        if mm[comma:comma + 1] == b",":
+            cuts.append((_skip_back(mm, comma) + 1, starts[index]))
     if not cuts:
         return [part]
     pieces_out = []
@@ -335,26 +315,22 @@ def load_json_sql(con: duckdb.DuckDBPyConnection, path: Path, name: str, resourc
             return Outcome(reason=reason)
         assert fmt is not None  # plan() names the format whenever it gives no reason
         fmt = record_format or fmt
-        balances: list[int] = []
-        replacement, reason = scan(mm, balances)
-        if reason:
-            return Outcome(reason=reason)
-        parts = [piece for array in arrays for piece in cut(mm, array, pieces, balances)]
+        scanned = scan(path, arrays)
+        if scanned.reason:
+            return Outcome(reason=scanned.reason)
+        parts = [piece for array, starts in zip(arrays, scanned.starts) for piece in cut(mm, array, pieces, starts)]
         release_pages(mm, 0, len(mm))
+    keys_plain = keys_plain or not scanned.spaced_keys
     share = MAX_EXACT_SHARE if max_exact_share is None else max_exact_share
     today = today or dt.date.today()
-    outcome, refused = _load_parts(con, path, parts, name, resource_id, first_record_id, today, share, fmt,
-                                   keys_plain)
-    if refused and len(parts) > len(arrays):  # a wrong cut (see cut()): read the arrays uncut
-        outcome, refused = _load_parts(con, path, arrays, name, resource_id, first_record_id, today, share, fmt,
-                                       keys_plain)
+    outcome = _load_parts(con, path, parts, name, resource_id, first_record_id, today, share, fmt, keys_plain)
     if outcome.reason:
         return outcome
     outcome.format = fmt
-    if replacement:
+    if scanned.replacement:
         outcome.findings.append(finding(name, "mojibake",
-                                        f"{replacement} caractère(s) de remplacement U+FFFD (texte corrompu)",
-                                        value=str(replacement)))
+                                        f"{scanned.replacement} caractère(s) de remplacement U+FFFD (texte corrompu)",
+                                        value=str(scanned.replacement)))
     if outcome.records == 0:
         outcome.findings.append(finding(name, "empty_file", "Fichier sans aucun contrat"))
     return outcome
@@ -362,11 +338,9 @@ def load_json_sql(con: duckdb.DuckDBPyConnection, path: Path, name: str, resourc
 
 def _load_parts(con: duckdb.DuckDBPyConnection, path: Path, parts: list[_Part], name: str,
                 resource_id: Optional[str], first_record_id: int, today: dt.date, share: float,
-                fmt: str, keys_plain: bool) -> tuple[Outcome, bool]:
+                fmt: str, keys_plain: bool) -> Outcome:
     """Both lanes over each part, the parts read at once on connections of their own (one per
-    part: DuckDB runs a statement over one JSON array on one thread), then written at once.
-    Also says whether DuckDB refused a part's JSON (what a wrong cut gives; another reason, such
-    as too many records for the exact lane, would be the same uncut)."""
+    part: DuckDB runs a statement over one JSON array on one thread), then written at once."""
     size = path.stat().st_size
     cursors = [con.cursor() for _ in parts] if len(parts) > 1 else [con]
     try:
@@ -382,16 +356,16 @@ def _load_parts(con: duckdb.DuckDBPyConnection, path: Path, parts: list[_Part], 
                     with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
                         results = list(pool.map(lambda job: _read_checked(*job), jobs))
         except duckdb.Error as exc:
-            return Outcome(reason=_refused(exc)), True
+            return Outcome(reason=_refused(exc))
         declined = next((r for r in results if isinstance(r, str)), None)
         if declined:
-            return Outcome(reason=declined), isinstance(declined, _Refusal)
+            return Outcome(reason=declined)
         counts = [r for r in results if not isinstance(r, str)]
         records = sum(count for count, _ in counts)
         exact = sum(routed for _, routed in counts)
         if exact > share * records:
             return Outcome(reason=f"{exact} contrats sur {records} hors de la voie rapide "
-                                  "(lecteur en flux plus rapide)"), False
+                                  "(lecteur en flux plus rapide)")
         # From here a failure is not the file's: it fails the build (the previous version keeps
         # serving) instead of sending the file to the streaming reader on top of rows written.
         offsets = [sum(count for count, _ in counts[:index]) for index in range(len(counts))]
@@ -403,7 +377,7 @@ def _load_parts(con: duckdb.DuckDBPyConnection, path: Path, parts: list[_Part], 
                               zip(cursors, offsets)))
     finally:
         _drop_stages(con, cursors)
-    return Outcome(records=records, exact=exact), False
+    return Outcome(records=records, exact=exact)
 
 
 def _drop_stages(con: duckdb.DuckDBPyConnection, cursors: list) -> None:
@@ -414,13 +388,9 @@ def _drop_stages(con: duckdb.DuckDBPyConnection, cursors: list) -> None:
             cursor.close()
 
 
-class _Refusal(str):
-    """The French reason when DuckDB rejects a part's JSON."""
-
-
-def _refused(exc: duckdb.Error) -> _Refusal:
+def _refused(exc: duckdb.Error) -> str:
     message = re.sub(r"\s+", " ", str(exc))[:200]
-    return _Refusal(f"refusé par DuckDB ({message})")
+    return f"refusé par DuckDB ({message})"
 
 
 def _read_checked(cursor: duckdb.DuckDBPyConnection, params: dict, keys_plain: bool) -> "tuple[int, int] | str":
