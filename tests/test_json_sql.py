@@ -478,3 +478,68 @@ def test_a_failed_write_raises_instead_of_sending_the_file_to_the_streaming_read
     with pytest.raises(duckdb.IOException):
         load_json_sql(con, path, "f.json", None, 0, today=TODAY, min_bytes=0)
     assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name IN ('decp_fast', 'decp_stage', 'decp_routed')").fetchall() == [(0,)]
+
+
+def _routings(monkeypatch) -> list[int]:
+    """Records the routing read by offset, per part (a call that declined records nothing)."""
+    from decp_monitor.parse import json_sql
+
+    calls: list[int] = []
+    route = json_sql._route_by_offset
+
+    def counted(con, texts):
+        done = route(con, texts)
+        if done:
+            calls.append(con.execute("SELECT count(*) FROM decp_routed").fetchall()[0][0])
+        return done
+
+    monkeypatch.setattr(json_sql, "_route_by_offset", counted)
+    return calls
+
+
+@pytest.mark.parametrize("pieces", [1, 3])
+def test_records_for_the_exact_lane_are_read_at_their_offsets(tmp_path, monkeypatch, pieces):
+    from decp_monitor.parse import json_sql
+
+    monkeypatch.setattr(json_sql, "MIN_CUT_BYTES", 2_000)
+    calls = _routings(monkeypatch)
+    records = records_of(40)
+    for i in (0, 7, 21, 39):  # the first, the last, inside pieces: an invalid SIRET, a stray type
+        records[i] = dict(records[i], acheteur={"id": "21440036800013"}) if i % 2 else dict(records[i], montant="NC")
+    path = tmp_path / "o.json"
+    path.write_text(json.dumps({"marches": records}, indent=1 if pieces == 1 else None))
+    con = _database()
+    outcome = load_json_sql(con, path, "f.json", None, 0, today=TODAY, min_bytes=0, pieces=pieces)
+    assert outcome.reason is None and outcome.records == 40 and outcome.exact == 4
+    assert sum(calls) == 4 and len(calls) == pieces
+    assert tables(con) == streaming_tables(path, "f.json")
+
+
+@pytest.mark.parametrize("content, by_offset", [
+    ({"marches": [dict(BASE)]}, True),
+    ({"marches": [dict(BASE, **{"objet ": "x"})]}, False),  # a key with a stray space: every text searched
+    ({"marches": [dict(BASE, titulaires=[{"titulaire": {"id": "1"}}])]}, False),  # 2024 wrappers
+    ({"marches": [dict(BASE), None]}, False),  # something else than an object: offsets are not positions
+    ({"marches": [dict(BASE, **{"k" * 300: 1})]}, False),  # a key past the streaming reader's bound
+    ({"marches": [dict(BASE, objet="x" * (1 << 20))]}, False),  # a record past its bound on texts
+])
+def test_the_routing_reads_by_offset_only_what_the_scan_vouches_for(tmp_path, monkeypatch, content, by_offset):
+    calls = _routings(monkeypatch)
+    path = tmp_path / "v.json"
+    path.write_text(json.dumps(content))
+    assert scan(path, plan(path.read_bytes())[1]).by_offset is by_offset
+    assert_same(path)  # either way, the same tables as the streaming reader
+    assert bool(calls) is by_offset
+
+
+def test_too_many_bytes_for_the_exact_lane_are_read_again_by_duckdb(tmp_path, monkeypatch):
+    from decp_monitor.parse import json_sql
+
+    calls = _routings(monkeypatch)
+    monkeypatch.setattr(json_sql, "ROUTED_BYTES", 100)
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps({"marches": [dict(r, montant="NC") for r in records_of(3)] + records_of(3)}))
+    con = _database()
+    outcome = load_json_sql(con, path, "f.json", None, 0, today=TODAY, min_bytes=0)
+    assert outcome.reason is None and outcome.exact == 3 and calls == []
+    assert tables(con) == streaming_tables(path, "f.json")

@@ -8,9 +8,10 @@
  * - a letter N or I outside strings is a bare NaN or Infinity (the only letters valid JSON has
  *   outside strings are those of true, false and null): DuckDB reads them differently;
  * - U+FFFD inside strings is counted (the mojibake finding);
- * - a key (a string followed by ':') that starts or ends with a character str.isspace() accepts,
- *   or holds an escape, is reported: without one, the search for such keys over every record's
- *   text is skipped (json_sql's SPACED_KEY);
+ * - keys (strings followed by ':'): whether one starts or ends with a character str.isspace()
+ *   accepts or holds an escape (json_sql's SPACED_KEY), whether one is longer than `max_key`
+ *   bytes, whether one is "titulaire" (the 2024 wrapper, json_sql's WRAPPED_SIBLING): without
+ *   them, json_sql need not search every record's text;
  * - for each records array (given by the offset of its '['), the offset of each of its objects:
  *   json_sql cuts the array between two of them for concurrent reading, always between records.
  */
@@ -39,10 +40,12 @@ typedef struct {
     long long array_at[MAX_ARRAYS];
     int n_arrays;
     int max_depth;
+    size_t max_key;
     /* results */
     Offsets starts[MAX_ARRAYS];
     long long replacement;
-    int spaced_keys;
+    int spaced_keys, long_keys, wrapped_keys;
+    int scalars;  /* a records array holds something else than objects: offsets are not positions */
     const char *problem;
     long long problem_at;
     int memory_error;
@@ -124,11 +127,14 @@ static size_t skip_text(const unsigned char *p, size_t i, size_t n) {
 static void scan_bytes(Scan *s, const unsigned char *p, size_t n) {
     int depth = 0, array = -1, array_level = 0;
     int pending = -1;  /* a string just closed: 1 when a key there would be spaced, 0 when not */
+    size_t key_start = 0, key_len = 0;  /* that string's bytes */
     size_t released = 0;
     size_t i = 0;
     while (i < n) {
         unsigned char c = p[i];
         if (c == '"') {
+            if (array >= 0 && depth == array_level)
+                s->scalars = 1;
             size_t start = ++i;
             int has_escape = 0;
             for (;;) {
@@ -147,6 +153,8 @@ static void scan_bytes(Scan *s, const unsigned char *p, size_t n) {
                 i++;
             }
             pending = spaced(p + start, i - start, has_escape);
+            key_start = start;
+            key_len = i - start;
             i++;
             continue;
         }
@@ -154,12 +162,20 @@ static void scan_bytes(Scan *s, const unsigned char *p, size_t n) {
         case ' ': case '\t': case '\n': case '\r':
             i++;
             continue;
+        case ',':
+            break;
         case ':':
             if (pending == 1)
                 s->spaced_keys = 1;
+            if (pending >= 0 && key_len > s->max_key)
+                s->long_keys = 1;
+            if (pending >= 0 && key_len == 9 && memcmp(p + key_start, "titulaire", 9) == 0)
+                s->wrapped_keys = 1;
             break;
         case '{':
         case '[':
+            if (c == '[' && array >= 0 && depth == array_level)
+                s->scalars = 1;
             if (c == '{' && array >= 0 && depth == array_level && push(s, &s->starts[array], (long long)i))
                 return;
             if (c == '[' && array < 0)
@@ -185,7 +201,9 @@ static void scan_bytes(Scan *s, const unsigned char *p, size_t n) {
             s->problem = "nan";
             s->problem_at = (long long)i;
             return;
-        default:
+        default:  /* a number, true, false or null */
+            if (array >= 0 && depth == array_level)
+                s->scalars = 1;
             break;
         }
         pending = -1;
@@ -200,16 +218,18 @@ static void scan_bytes(Scan *s, const unsigned char *p, size_t n) {
 }
 
 static PyObject *scan(PyObject *self, PyObject *args, PyObject *kwargs) {
-    static char *keywords[] = {"path", "array_starts", "max_depth", NULL};
+    static char *keywords[] = {"path", "array_starts", "max_depth", "max_key", NULL};
     PyObject *path, *arrays;
     int max_depth;
+    Py_ssize_t max_key;
     (void)self;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O&Oi", keywords, PyUnicode_FSConverter, &path, &arrays,
-                                     &max_depth))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O&Oin", keywords, PyUnicode_FSConverter, &path, &arrays,
+                                     &max_depth, &max_key))
         return NULL;
     Scan s;
     memset(&s, 0, sizeof s);
     s.max_depth = max_depth;
+    s.max_key = (size_t)max_key;
     PyObject *result = NULL, *fast = PySequence_Fast(arrays, "array_starts must be a sequence of offsets");
     int fd = -1;
     if (!fast)
@@ -258,11 +278,17 @@ static PyObject *scan(PyObject *self, PyObject *args, PyObject *kwargs) {
         }
         PyList_SET_ITEM(starts, a, packed);
     }
+    PyObject *flags = Py_BuildValue("{sOsOsOsO}", "spaced_keys", s.spaced_keys ? Py_True : Py_False, "long_keys",
+                                    s.long_keys ? Py_True : Py_False, "wrapped_keys",
+                                    s.wrapped_keys ? Py_True : Py_False, "scalars", s.scalars ? Py_True : Py_False);
+    if (!flags) {
+        Py_DECREF(starts);
+        goto done;
+    }
     if (s.problem)
-        result = Py_BuildValue("(sL)LON", s.problem, s.problem_at, s.replacement,
-                               s.spaced_keys ? Py_True : Py_False, starts);
+        result = Py_BuildValue("(sL)LNN", s.problem, s.problem_at, s.replacement, flags, starts);
     else
-        result = Py_BuildValue("OLON", Py_None, s.replacement, s.spaced_keys ? Py_True : Py_False, starts);
+        result = Py_BuildValue("OLNN", Py_None, s.replacement, flags, starts);
 done:
     Py_XDECREF(fast);
     if (fd >= 0)
@@ -275,7 +301,8 @@ done:
 
 static PyMethodDef methods[] = {
     {"scan", (PyCFunction)(void (*)(void))scan, METH_VARARGS | METH_KEYWORDS,
-     "scan(path, array_starts, max_depth) -> (None | (problem, offset), U+FFFD count, spaced keys, "
+     "scan(path, array_starts, max_depth, max_key) -> (None | (problem, offset), U+FFFD count, "
+     "{spaced_keys, long_keys, wrapped_keys, scalars}, "
      "[offsets of each array's objects, packed int64])"},
     {NULL, NULL, 0, NULL},
 };

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Optional
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from decp_monitor.core import findings as finding_codes
@@ -202,6 +203,11 @@ class Scanned:
     reason: str = ""  # French: why DuckDB must not read it ("" when it may)
     replacement: int = 0  # U+FFFD characters (the mojibake finding)
     spaced_keys: bool = True  # a key str.strip() would change may be in it (SPACED_KEY is searched)
+    # Whether the routing may take the records the typed lane left by their offsets, instead of
+    # reading every record's text again: no key to search for (spaced, too long, a "titulaire"
+    # wrapper), nothing but objects in the arrays (offsets are then positions), no record longer
+    # than the streaming reader's bound on texts.
+    by_offset: bool = False
     starts: list[array] = field(default_factory=list)  # per records array: the offset of each record
 
 
@@ -211,15 +217,20 @@ _SCAN_REASONS = {"nan": "valeurs NaN ou Infinity (JSON non standard)", "depth": 
 def scan(path: Path, arrays: list[_Part]) -> Scanned:
     """One pass over the file's bytes, in C: bare NaN/Infinity, nesting, U+FFFD, spaced keys, and
     where each record of `arrays` starts (for cut())."""
-    problem, replacement, spaced_keys, packed = _jsonscan.scan(str(path), [part.start for part in arrays],
-                                                               DEPTH_WATCH)
+    problem, replacement, flags, packed = _jsonscan.scan(str(path), [part.start for part in arrays], DEPTH_WATCH,
+                                                         MAX_KEY_BYTES // 4)
     if problem:
         return Scanned(reason=_SCAN_REASONS[problem[0]])
     starts = []
     for offsets in packed:
         starts.append(array("q"))
         starts[-1].frombytes(offsets)
-    return Scanned(replacement=replacement, spaced_keys=spaced_keys, starts=starts)
+    by_offset = not (flags["spaced_keys"] or flags["long_keys"] or flags["wrapped_keys"] or flags["scalars"])
+    for part, record_starts in zip(arrays, starts):
+        lengths = np.diff(np.frombuffer(record_starts, dtype=np.int64), append=part.end)
+        if len(lengths) and lengths.max() > MAX_STRING_BYTES:
+            by_offset = False
+    return Scanned(replacement=replacement, spaced_keys=flags["spaced_keys"], by_offset=by_offset, starts=starts)
 
 
 def cut(mm, part: _Part, pieces: int, starts: array) -> list[_Part]:
@@ -318,12 +329,19 @@ def load_json_sql(con: duckdb.DuckDBPyConnection, path: Path, name: str, resourc
         scanned = scan(path, arrays)
         if scanned.reason:
             return Outcome(reason=scanned.reason)
-        parts = [piece for array, starts in zip(arrays, scanned.starts) for piece in cut(mm, array, pieces, starts)]
+        parts: list[_Part] = []
+        texts: list[Optional[_Texts]] = []  # where the routing finds each part's records, if it may
+        for array, starts in zip(arrays, scanned.starts):
+            for piece in cut(mm, array, pieces, starts):
+                parts.append(piece)
+                texts.append(_Texts(path, starts[bisect.bisect_left(starts, piece.start):
+                                                 bisect.bisect_left(starts, piece.end)], piece.end)
+                             if scanned.by_offset else None)
         release_pages(mm, 0, len(mm))
     keys_plain = keys_plain or not scanned.spaced_keys
     share = MAX_EXACT_SHARE if max_exact_share is None else max_exact_share
     today = today or dt.date.today()
-    outcome = _load_parts(con, path, parts, name, resource_id, first_record_id, today, share, fmt, keys_plain)
+    outcome = _load_parts(con, path, parts, texts, name, resource_id, first_record_id, today, share, fmt, keys_plain)
     if outcome.reason:
         return outcome
     outcome.format = fmt
@@ -336,7 +354,8 @@ def load_json_sql(con: duckdb.DuckDBPyConnection, path: Path, name: str, resourc
     return outcome
 
 
-def _load_parts(con: duckdb.DuckDBPyConnection, path: Path, parts: list[_Part], name: str,
+def _load_parts(con: duckdb.DuckDBPyConnection, path: Path, parts: list[_Part], texts: list[Optional[_Texts]],
+                name: str,
                 resource_id: Optional[str], first_record_id: int, today: dt.date, share: float,
                 fmt: str, keys_plain: bool) -> Outcome:
     """Both lanes over each part, the parts read at once on connections of their own (one per
@@ -348,8 +367,8 @@ def _load_parts(con: duckdb.DuckDBPyConnection, path: Path, parts: list[_Part], 
             with tempfile.TemporaryDirectory(prefix="decp-json-") as folder:
                 sources = [str(path) if part.start == 0 and part.end == size and not part.opens and not part.closes
                            else _copy_range(path, part, folder, index) for index, part in enumerate(parts)]
-                jobs = [(cursor, {"path": source, "hint": part.hint, "today": today}, keys_plain)
-                        for cursor, source, part in zip(cursors, sources, parts)]
+                jobs = [(cursor, {"path": source, "hint": part.hint, "today": today}, keys_plain, part_texts)
+                        for cursor, source, part, part_texts in zip(cursors, sources, parts, texts)]
                 if len(jobs) == 1:
                     results = [_read_checked(*jobs[0])]
                 else:
@@ -393,12 +412,13 @@ def _refused(exc: duckdb.Error) -> str:
     return f"refusé par DuckDB ({message})"
 
 
-def _read_checked(cursor: duckdb.DuckDBPyConnection, params: dict, keys_plain: bool) -> "tuple[int, int] | str":
+def _read_checked(cursor: duckdb.DuckDBPyConnection, params: dict, keys_plain: bool,
+                  texts: "Optional[_Texts]") -> "tuple[int, int] | str":
     """(records, records of the exact lane) of one part, or the French reason the streaming reader
     must read the file."""
     install(cursor)
     try:
-        count, routed = _read_part(cursor, params, keys_plain)
+        count, routed = _read_part(cursor, params, keys_plain, texts)
     except _Declined as declined:
         return str(declined)
     except duckdb.Error as exc:
@@ -414,13 +434,53 @@ class _Declined(Exception):
     """A record that neither lane reads as the streaming reader does; the message says why (French)."""
 
 
-def _read_part(con, params: dict, keys_plain: bool = False) -> tuple[int, int]:
+@dataclass
+class _Texts:
+    """Where a part's records are in the file: the offset of each, and the part's end."""
+
+    path: Path
+    offsets: array
+    end: int
+
+
+# The routing takes the records the typed lane left by their offsets when they hold at most this
+# many bytes (read into memory at once); more, and it reads every record's text again in DuckDB.
+ROUTED_BYTES = 32 << 20
+
+
+def _route_by_offset(con, texts: _Texts) -> bool:
+    """decp_routed from the records the typed lane left, read at their offsets in the file (no
+    second reading of every record); False when there are too many bytes of them."""
+    missing = con.execute("SELECT coalesce(list(r ORDER BY r), []) FROM range($n) t(r) "
+                          "WHERE r NOT IN (SELECT position FROM decp_fast)", {"n": len(texts.offsets)}).fetchall()[0][0]
+    bounds = [(texts.offsets[k], texts.offsets[k + 1] if k + 1 < len(texts.offsets) else texts.end) for k in missing]
+    if sum(stop - start for start, stop in bounds) > ROUTED_BYTES:
+        return False
+    records = []
+    with open(texts.path, "rb") as handle:
+        for start, stop in bounds:
+            text = os.pread(handle.fileno(), stop - start, start).rstrip(b" \t\r\n")
+            if text.endswith((b",", b"]")):  # the comma before the next record, or the array's end
+                text = text[:-1].rstrip(b" \t\r\n")
+            records.append(text.decode("utf-8"))
+    routed = pa.table({"position": pa.array(missing, pa.int64()), "j": pa.array(records, pa.string())})
+    con.register("decp_routed_texts", routed)
+    try:
+        con.execute("CREATE OR REPLACE TEMP TABLE decp_routed AS "
+                    "SELECT position, j::JSON AS j, FALSE AS beyond FROM decp_routed_texts")
+    finally:
+        con.unregister("decp_routed_texts")
+    return True
+
+
+def _read_part(con, params: dict, keys_plain: bool = False, texts: Optional[_Texts] = None) -> tuple[int, int]:
     """Both lanes over one record array: (records, records read by the exact lane).
 
-    The typed read (json_fast.sql) keeps the records it reads exactly; one pass over the records'
-    JSON text then picks the others, and those whose keys have stray spaces, for the exact lane
-    (json_sql.sql). When DuckDB's typed reader rejects the array (a repeated key, a value of an
-    unexpected JSON type…), the exact lane reads all of it, as it did before the fast lane existed.
+    The typed read (json_fast.sql) keeps the records it reads exactly; the others go to the exact
+    lane (json_sql.sql), read at their offsets (`texts`, when the byte scan allows it), or picked
+    by one pass over every record's JSON text, with those whose keys have stray spaces. When
+    DuckDB's typed reader rejects the array (a repeated key, a value of an unexpected JSON type…),
+    the exact lane reads all of it, as it did before the fast lane existed.
     """
     whole = {"path": params["path"]}
     try:
@@ -438,15 +498,16 @@ def _read_part(con, params: dict, keys_plain: bool = False) -> tuple[int, int]:
             DELETE FROM decp_fast WHERE coalesce(buyer_siret, '') IN (
                 SELECT siret FROM (SELECT unnest(list(DISTINCT coalesce(buyer_siret, ''))) AS siret FROM decp_fast)
                 WHERE NOT siret_is_valid(siret))""")
-        con.execute(
-            f"""
-            CREATE OR REPLACE TEMP TABLE decp_routed AS
-            SELECT o.position, o.j, {_BEYOND} AS beyond
-            FROM {_WHOLE_ARRAY} o LEFT JOIN decp_fast f USING (position)
-            WHERE f.position IS NULL OR {"FALSE" if keys_plain else "regexp_matches(o.j, $spaced)"} OR {_BEYOND}
-               OR CASE WHEN contains(o.j, '"titulaire"') THEN regexp_matches(o.j, $wrapped) ELSE FALSE END
-            """, {**whole, **({} if keys_plain else {"spaced": SPACED_KEY}), "wrapped": WRAPPED_SIBLING,
-                  **_BEYOND_PARAMS})
+        if texts is None or not _route_by_offset(con, texts):
+            con.execute(
+                f"""
+                CREATE OR REPLACE TEMP TABLE decp_routed AS
+                SELECT o.position, o.j, {_BEYOND} AS beyond
+                FROM {_WHOLE_ARRAY} o LEFT JOIN decp_fast f USING (position)
+                WHERE f.position IS NULL OR {"FALSE" if keys_plain else "regexp_matches(o.j, $spaced)"} OR {_BEYOND}
+                   OR CASE WHEN contains(o.j, '"titulaire"') THEN regexp_matches(o.j, $wrapped) ELSE FALSE END
+                """, {**whole, **({} if keys_plain else {"spaced": SPACED_KEY}), "wrapped": WRAPPED_SIBLING,
+                      **_BEYOND_PARAMS})
         beyond = con.execute("SELECT coalesce(bool_or(beyond), FALSE) FROM decp_routed").fetchall()[0][0]
         con.execute("DELETE FROM decp_fast WHERE position IN (SELECT position FROM decp_routed)")
         source = "decp_routed"
