@@ -8,13 +8,16 @@
 
 No Python object is made per record: the records array (2019 `{"marches": [...]}`, 2024
 `{"marches": {"marche": [...], "contrat-concession": [...]}}`, or a bare `[...]`) is located by
-looking at the first and last bytes of the file, copied by the kernel into a file of its own when
-it is not the whole file (copy_file_range), and read twice by DuckDB:
+looking at the first and last bytes of the file; one pass in C over the bytes (_jsonscan.c: scan())
+checks what DuckDB must not see and finds where each record starts; the array is cut between
+records into pieces read at once, each copied by the kernel into a file of its own
+(copy_file_range), and read by DuckDB in two lanes:
 - the typed lane (json_fast.sql): `read_json` with explicit column types, normalised over typed
   columns, for the records whose typed read is provably what the Python normaliser reads;
 - the exact lane (json_sql.sql): `read_json_objects`, normalised over JSON values (some forty JSON
-  functions per record), for the other records and those whose keys carry stray spaces (SPACED_KEY),
-  or for the whole array when the typed reader rejects it (repeated key, unexpected JSON type).
+  functions per record), for the other records (read at their offsets, or picked by a pass over
+  every record's text when keys may carry stray spaces: SPACED_KEY), or for the whole array when
+  the typed reader rejects it (repeated key, unexpected JSON type).
 `outcome.exact` counts the records of the exact lane; above MAX_EXACT_SHARE of a file, the file
 is declined (the streaming reader is then quicker).
 
