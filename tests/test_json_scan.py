@@ -1,0 +1,87 @@
+"""The byte scan in C (parse/_jsonscan.c, json_sql.scan) against what json.loads sees, on random
+documents and on random damage to them: record offsets, spaced keys, U+FFFD, nesting, no crash."""
+from __future__ import annotations
+
+import json
+import random
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from decp_monitor.parse import _jsonscan
+from decp_monitor.parse.json_sql import DEPTH_WATCH, plan, scan
+
+TEXT = st.text(alphabet=st.sampled_from(list('ab "\\{}[]:,\n\t') + ["\u00a0", "\u3000", "\ufffd", "é", "\u2028"]),
+               max_size=8)
+VALUE = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | TEXT,
+                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TEXT, inner, max_size=3),
+                     max_leaves=8)
+RECORD = st.dictionaries(TEXT, VALUE, max_size=4)
+
+
+def keys_of(value) -> list[str]:
+    if isinstance(value, dict):
+        return list(value) + [k for v in value.values() for k in keys_of(v)]
+    if isinstance(value, list):
+        return [k for v in value for k in keys_of(v)]
+    return []
+
+
+def texts_of(value) -> list[str]:
+    if isinstance(value, dict):
+        return list(value) + [t for v in value.values() for t in texts_of(v)]
+    if isinstance(value, list):
+        return [t for v in value for t in texts_of(v)]
+    return [value] if isinstance(value, str) else []
+
+
+@settings(max_examples=50, deadline=None)
+@given(records=st.lists(RECORD, max_size=6), indent=st.sampled_from([None, 1]), ascii_only=st.booleans())
+def test_the_scan_agrees_with_json_loads(tmp_path_factory, records, indent, ascii_only):
+    body = json.dumps({"marches": records}, indent=indent, ensure_ascii=ascii_only).encode()
+    path = tmp_path_factory.mktemp("scan") / "r.json"
+    path.write_bytes(body)
+    arrays = plan(body)[1]
+    scanned = scan(path, arrays)
+    assert scanned.reason == ""
+    starts = list(scanned.starts[0])
+    # each offset is a record's "{": the text from it to the next one is that record
+    ends = starts[1:] + [arrays[0].end]
+    for record, start, end in zip(records, starts, ends):
+        text = body[start:end].rstrip().rstrip(b",]").rstrip()
+        assert json.loads(text) == record
+    assert len(starts) == len(records)
+    keys = keys_of(records)
+    spaced = any(k != k.strip() for k in keys) or (any(json.dumps(k, ensure_ascii=ascii_only)[1:-1] != k
+                                                       for k in keys))
+    assert scanned.spaced_keys is spaced  # a key with an escape counts as spaced (conservative)
+    if not ascii_only:
+        assert scanned.replacement == sum(t.count("\ufffd") for t in texts_of(records))
+
+
+@settings(max_examples=80, deadline=None)
+@given(records=st.lists(RECORD, min_size=1, max_size=4), seed=st.integers(0, 2**32))
+def test_damaged_bytes_never_crash_the_scan(tmp_path_factory, records, seed):
+    body = bytearray(json.dumps({"marches": records}, ensure_ascii=False).encode())
+    rng = random.Random(seed)
+    for _ in range(rng.randint(1, 6)):
+        if not body:
+            return
+        at = rng.randrange(len(body))
+        action = rng.randrange(4)
+        if action == 0:
+            body[at] = rng.randrange(256)
+        elif action == 1:
+            body[at:at] = rng.choice([b"[" * 200, b'"', b"\\", b"\xef\xbf", b"NaN", b"{"])
+        elif action == 2:
+            del body[at:at + rng.randint(1, 8)]
+        else:
+            body = body[:at]
+    if not body:
+        return
+    path = tmp_path_factory.mktemp("damaged") / "d.json"
+    path.write_bytes(bytes(body))
+    problem, replacement, flags, packed = _jsonscan.scan(str(path), [0, len(body) // 2], DEPTH_WATCH, 256)
+    assert problem is None or problem[0] in ("nan", "depth")
+    assert replacement >= 0 and set(flags) == {"spaced_keys", "long_keys", "wrapped_keys", "scalars"}
+    assert all(len(offsets) % 8 == 0 for offsets in packed)
