@@ -81,7 +81,18 @@ def test_damaged_bytes_never_crash_the_scan(tmp_path_factory, records, seed):
         return
     path = tmp_path_factory.mktemp("damaged") / "d.json"
     path.write_bytes(bytes(body))
-    problem, replacement, flags, packed = _jsonscan.scan(str(path), [0, len(body) // 2], DEPTH_WATCH, 256)
+    problem, replacement, flags, packed = _jsonscan.scan(str(path), [0, len(body) // 2], DEPTH_WATCH, 256, 4)
     assert problem is None or problem[0] in ("nan", "depth")
-    assert replacement >= 0 and set(flags) == {"spaced_keys", "long_keys", "wrapped_keys", "scalars"}
-    assert all(len(offsets) % 8 == 0 for offsets in packed)
+    assert replacement >= 0 and set(flags) == {"spaced_keys", "long_keys", "wrapped_keys", "scalars", "too_many"}
+    assert all(len(offsets) % 8 == 0 and len(offsets) <= 4 * 8 for offsets in packed)
+
+
+def test_record_offsets_are_bounded(tmp_path, monkeypatch):
+    from decp_monitor.parse import json_sql
+
+    path = tmp_path / "many.json"
+    path.write_bytes(b"[" + b",".join([b'{"id": "1"}'] * 50) + b"]")
+    assert len(scan(path, plan(path.read_bytes())[1]).starts[0]) == 50
+    monkeypatch.setattr(json_sql, "MAX_OFFSETS", 10)
+    scanned = scan(path, plan(path.read_bytes())[1])
+    assert len(scanned.starts[0]) == 0 and not scanned.by_offset and scanned.reason == ""

@@ -41,17 +41,29 @@ typedef struct {
     int n_arrays;
     int max_depth;
     size_t max_key;
+    size_t max_offsets;
     /* results */
     Offsets starts[MAX_ARRAYS];
     long long replacement;
     int spaced_keys, long_keys, wrapped_keys;
     int scalars;  /* a records array holds something else than objects: offsets are not positions */
+    int too_many;  /* more records than max_offsets: their offsets are not kept (memory stays bounded) */
     const char *problem;
     long long problem_at;
     int memory_error;
 } Scan;
 
 static int push(Scan *s, Offsets *o, long long value) {
+    if (s->too_many)
+        return 0;
+    if (o->len >= s->max_offsets) {
+        s->too_many = 1;
+        for (int a = 0; a < MAX_ARRAYS; a++) {
+            free(s->starts[a].data);
+            memset(&s->starts[a], 0, sizeof(Offsets));
+        }
+        return 0;
+    }
     if (o->len == o->cap) {
         size_t cap = o->cap ? o->cap * 2 : 4096;
         long long *p = realloc(o->data, cap * sizeof(long long));
@@ -218,18 +230,19 @@ static void scan_bytes(Scan *s, const unsigned char *p, size_t n) {
 }
 
 static PyObject *scan(PyObject *self, PyObject *args, PyObject *kwargs) {
-    static char *keywords[] = {"path", "array_starts", "max_depth", "max_key", NULL};
+    static char *keywords[] = {"path", "array_starts", "max_depth", "max_key", "max_offsets", NULL};
     PyObject *path, *arrays;
     int max_depth;
-    Py_ssize_t max_key;
+    Py_ssize_t max_key, max_offsets;
     (void)self;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O&Oin", keywords, PyUnicode_FSConverter, &path, &arrays,
-                                     &max_depth, &max_key))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O&Oinn", keywords, PyUnicode_FSConverter, &path, &arrays,
+                                     &max_depth, &max_key, &max_offsets))
         return NULL;
     Scan s;
     memset(&s, 0, sizeof s);
     s.max_depth = max_depth;
     s.max_key = (size_t)max_key;
+    s.max_offsets = (size_t)max_offsets;
     PyObject *result = NULL, *fast = PySequence_Fast(arrays, "array_starts must be a sequence of offsets");
     int fd = -1;
     if (!fast)
@@ -278,9 +291,10 @@ static PyObject *scan(PyObject *self, PyObject *args, PyObject *kwargs) {
         }
         PyList_SET_ITEM(starts, a, packed);
     }
-    PyObject *flags = Py_BuildValue("{sOsOsOsO}", "spaced_keys", s.spaced_keys ? Py_True : Py_False, "long_keys",
+    PyObject *flags = Py_BuildValue("{sOsOsOsOsO}", "spaced_keys", s.spaced_keys ? Py_True : Py_False, "long_keys",
                                     s.long_keys ? Py_True : Py_False, "wrapped_keys",
-                                    s.wrapped_keys ? Py_True : Py_False, "scalars", s.scalars ? Py_True : Py_False);
+                                    s.wrapped_keys ? Py_True : Py_False, "scalars", s.scalars ? Py_True : Py_False,
+                                    "too_many", s.too_many ? Py_True : Py_False);
     if (!flags) {
         Py_DECREF(starts);
         goto done;
@@ -301,8 +315,8 @@ done:
 
 static PyMethodDef methods[] = {
     {"scan", (PyCFunction)(void (*)(void))scan, METH_VARARGS | METH_KEYWORDS,
-     "scan(path, array_starts, max_depth, max_key) -> (None | (problem, offset), U+FFFD count, "
-     "{spaced_keys, long_keys, wrapped_keys, scalars}, "
+     "scan(path, array_starts, max_depth, max_key, max_offsets) -> (None | (problem, offset), U+FFFD count, "
+     "{spaced_keys, long_keys, wrapped_keys, scalars, too_many}, "
      "[offsets of each array's objects, packed int64])"},
     {NULL, NULL, 0, NULL},
 };

@@ -181,6 +181,11 @@ static int among(const char *a, size_t alen, const Name *names, int n) {
 }
 
 static int new_node(Walk *w, const char *name, int len) {
+    /* a node costs more than its name in the arena: a record of many tiny elements is bounded too */
+    if ((size_t)w->n_nodes * sizeof(Node) > w->max_record) {
+        fail(w, "record", "");
+        return -1;
+    }
     if (w->n_nodes == w->cap_nodes) {
         int cap = w->cap_nodes ? w->cap_nodes * 2 : 256;
         Node *p = realloc(w->nodes, (size_t)cap * sizeof(Node));

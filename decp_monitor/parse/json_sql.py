@@ -214,6 +214,10 @@ class Scanned:
     starts: list[array] = field(default_factory=list)  # per records array: the offset of each record
 
 
+# Record offsets the scan keeps at most (8 bytes each): beyond, none are kept, and the file is read
+# uncut, every text read again for the routing (a hostile file of 300 million "{}" would otherwise
+# hold 2.4 GB of offsets). The national consolidated file holds about 1.4 million records.
+MAX_OFFSETS = 8 << 20
 _SCAN_REASONS = {"nan": "valeurs NaN ou Infinity (JSON non standard)", "depth": "imbrication très profonde"}
 
 
@@ -221,14 +225,15 @@ def scan(path: Path, arrays: list[_Part]) -> Scanned:
     """One pass over the file's bytes, in C: bare NaN/Infinity, nesting, U+FFFD, spaced keys, and
     where each record of `arrays` starts (for cut())."""
     problem, replacement, flags, packed = _jsonscan.scan(str(path), [part.start for part in arrays], DEPTH_WATCH,
-                                                         MAX_KEY_BYTES // 4)
+                                                         MAX_KEY_BYTES // 4, MAX_OFFSETS)
     if problem:
         return Scanned(reason=_SCAN_REASONS[problem[0]])
     starts = []
     for offsets in packed:
         starts.append(array("q"))
         starts[-1].frombytes(offsets)
-    by_offset = not (flags["spaced_keys"] or flags["long_keys"] or flags["wrapped_keys"] or flags["scalars"])
+    by_offset = not (flags["spaced_keys"] or flags["long_keys"] or flags["wrapped_keys"] or flags["scalars"]
+                     or flags["too_many"])
     for part, record_starts in zip(arrays, starts):
         lengths = np.diff(np.frombuffer(record_starts, dtype=np.int64), append=part.end)
         if len(lengths) and lengths.max() > MAX_STRING_BYTES:
