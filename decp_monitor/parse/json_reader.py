@@ -1,8 +1,9 @@
 """Streaming JSON reader (ijson, yajl2_c): memory bounded by the largest record.
 
 Fast path: raw bytes straight into yajl. If yajl rejects the file, it is read again through a
-sanitising wrapper (latin-1 fallback, bare NaN/Infinity -> null) and the records already yielded
-are skipped, so well-formed files never pay for the filter.
+sanitising wrapper (bare NaN/Infinity -> null) and the records already yielded are skipped, so
+well-formed files never pay for the filter. The wrapper decodes UTF-8 until a byte is not; only
+then is the file read again in latin-1 (no pass reads the whole file first to decide).
 
 Hostile structure never reaches yajl: every pass reads through `_Structure`, which refuses nesting
 beyond MAX_DEPTH and keys beyond MAX_KEY_BYTES (a file_unreadable finding, after the records
@@ -303,6 +304,7 @@ class _SanitisingReader(_RawReader):
         self.carry = ""
         self.replaced = 0
         self.eof = False
+        self.undecodable = False  # the decoder met a byte the encoding does not allow
 
     def read(self, size=-1):
         if size == 0:
@@ -311,7 +313,12 @@ class _SanitisingReader(_RawReader):
             raw = super().read(CHUNK)
             if not raw:
                 self.eof = True
-            text = self.carry + self.decoder.decode(raw, final=self.eof)
+            try:
+                decoded = self.decoder.decode(raw, final=self.eof)
+            except UnicodeDecodeError:
+                self.undecodable = True
+                raise
+            text = self.carry + decoded
             out, self.carry = self._filter(text)
             if out or self.eof:
                 return out.encode("utf-8")
@@ -470,10 +477,15 @@ def read_json(source, name: str, skip: int) -> Iterator[Union[Record, Finding]]:
         if error is None:
             break
         if not sanitise:
+            # Read again in UTF-8 from the start (the records yielded are skipped), instead of
+            # first reading the whole file to learn its encoding: a file with bare NaN (the
+            # national consolidated file) is then read whole once. Text before the first byte
+            # that is not UTF-8 reads the same as when yajl stops there on the strict pass.
             sanitise = True
-            if not _utf8_valid(src, skip):
-                encoding = "latin-1"
-                yield finding(name, "encoding_fallback", "Fichier non UTF-8 : relu en latin-1")
+            continue
+        if encoding == "utf-8" and isinstance(reader, _SanitisingReader) and reader.undecodable:
+            encoding = "latin-1"
+            yield finding(name, "encoding_fallback", "Fichier non UTF-8 : relu en latin-1")
             continue
         message = re.sub(r"\s+", " ", str(error).strip())[:300]
         yield finding(name, "file_unreadable",

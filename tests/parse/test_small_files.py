@@ -58,6 +58,63 @@ def test_a_key_spelt_with_escapes_is_still_read(opens):
     assert len(opens) == 3
 
 
+def test_a_file_with_bare_nan_is_read_whole_once(tmp_path, monkeypatch):
+    # The national consolidated file holds bare NaN early on: the strict pass stops at the first one
+    # and the sanitising pass reads the file; no pass before it reads the whole file to learn
+    # whether it is UTF-8 (its decoder finds that out as it goes).
+    read = []
+    original = json_reader._Source.open
+
+    def counting(self):
+        handle = original(self)
+        raw_read = handle.read
+
+        def counted(size=-1):
+            data = raw_read(size)
+            read.append(len(data))
+            return data
+
+        handle.read = counted
+        return handle
+
+    monkeypatch.setattr(json_reader._Source, "open", counting)
+    record = dict(MARCHE, objet="Réfection de la toiture de l'école " * 10)
+    path = tmp_path / "decp.json"
+    path.write_text(json.dumps({"marches": [dict(record, montant=float("nan"))] + [record] * 3000},
+                               ensure_ascii=False), encoding="utf-8")
+    size = path.stat().st_size
+    found = list(read_decp(path, name="decp.json"))
+    assert sum(isinstance(item, Record) for item in found) == 3001
+    assert [item.code for item in found if not isinstance(item, Record)].count("non_standard_json") == 1
+    assert size > 8 * json_reader.CHUNK
+    assert sum(read) < size + 4 * json_reader.CHUNK  # the root sniff and the strict pass: a chunk each
+
+
+@pytest.mark.parametrize("latin1_at", [0, 1, 2])
+def test_bare_nan_and_latin1_read_every_record_once(tmp_path, latin1_at):
+    # NaN before, at or after the first byte that is not UTF-8: the latin-1 fallback is still
+    # found and said once, and no record is lost or repeated across the three passes.
+    rows = [dict(MARCHE, id=f"M{index}", montant=float("nan") if index == 1 else 1000,
+                 objet="Éclairage" if index == latin1_at else "plain " * 12_000) for index in range(3)]
+    path = tmp_path / "decp.json"
+    path.write_bytes(json.dumps({"marches": rows}, ensure_ascii=False).encode("latin-1"))
+    found = list(read_decp(path, name="decp.json"))
+    records = [item for item in found if isinstance(item, Record)]
+    assert [r.contract_id for r in records] == ["M0", "M1", "M2"]
+    assert records[latin1_at].objet == "Éclairage"
+    codes = [item.code for item in found if not isinstance(item, Record)]
+    assert codes.count("encoding_fallback") == 1 and codes.count("non_standard_json") == 1
+    assert "file_unreadable" not in codes
+
+
+def test_a_lone_surrogate_with_bare_nan_is_no_encoding_fallback():
+    # ijson reads an escaped lone surrogate as "?": the file is UTF-8, whatever else fails in it
+    data = ('{"marches": [%s, %s' % (json.dumps(dict(MARCHE, montant=float("nan"))),
+                                     json.dumps(dict(MARCHE, objet="\ud83d x")))).encode()  # truncated
+    codes = [item.code for item in read_decp(data, name="f.json") if not isinstance(item, Record)]
+    assert "encoding_fallback" not in codes and "file_unreadable" in codes
+
+
 def test_concessions_only_and_single_objects_read_as_before():
     only = json.dumps({"marches": {"contrat-concession": [CONCESSION]}}).encode()
     assert contracts(only) == [("concession", "C1")]
