@@ -12,9 +12,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from decp_monitor.core.model import Finding
 from decp_monitor.parse import read_decp
-from decp_monitor.parse.json_sql import SCAN_CHUNK, load_json_sql, plan, scan
+from decp_monitor.parse.json_sql import SCAN_CHUNK, WALK_CHUNKS, load_json_sql, plan, scan
 from decp_monitor.store.writer import BatchWriter
 
 SCHEMA = Path(__file__).resolve().parents[1] / "decp_monitor" / "store" / "schema.sql"
@@ -244,6 +247,60 @@ def test_what_duckdb_cannot_read_exactly_is_declined_with_a_french_reason(tmp_pa
     path.write_bytes(content)
     outcome = assert_same(path)
     assert outcome.reason is not None and reason in outcome.reason
+
+
+RECORD_HEAD = b'{"marches": [{"id": "A", "acheteur": {"id": "21440036800012"}, "extra": '
+
+
+@pytest.mark.parametrize("depth", [10_000, 100])
+def test_nesting_opened_and_closed_within_one_chunk_is_declined(tmp_path, depth):
+    # 10 000 levels in 20 KB balance out before the 64 KB chunk ends; 100 levels, under the old
+    # watch of 128, are beyond the streaming reader's own rule (json_reader.MAX_DEPTH = 64), which
+    # refuses the file: the SQL path must not read it instead
+    path = tmp_path / "deep.json"
+    path.write_bytes(RECORD_HEAD + b"[" * depth + b"]" * depth + b"}]}")
+    assert path.stat().st_size < SCAN_CHUNK
+    outcome = assert_same(path)
+    assert outcome.reason is not None and "imbrication" in outcome.reason
+    assert [item.code for item in read_decp(path) if isinstance(item, Finding)] == ["file_unreadable"]
+
+
+def test_nesting_the_streaming_reader_accepts_is_read(tmp_path):
+    path = tmp_path / "nested.json"
+    path.write_bytes(RECORD_HEAD + b"[" * 20 + b"]" * 20 + b"}]}")
+    outcome = assert_same(path)
+    assert outcome.reason is None and outcome.records == 1
+
+
+@pytest.mark.parametrize("chunks", [1, WALK_CHUNKS])
+def test_nesting_across_a_chunk_or_walk_boundary_is_declined(tmp_path, chunks):
+    # the levels open before the boundary and close after it
+    path = tmp_path / "deep.json"
+    pad = SCAN_CHUNK * chunks - len(RECORD_HEAD) - 40 - len(b', "objet": "')
+    path.write_bytes(RECORD_HEAD.replace(b'"extra": ', b'"objet": "' + b"x" * pad + b'", "extra": ')
+                     + b"[" * 80 + b"]" * 80 + b"}]}")
+    outcome = assert_same(path)
+    assert outcome.reason is not None and "imbrication" in outcome.reason
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([b"[", b"]", b"{", b"}", b"x", b"[[[[", b"]]]]"]), max_size=120).map(b"".join))
+def test_the_scan_declines_exactly_what_climbs_to_the_watch(text):
+    # scan() with chunks of 8 bytes walked 3 at a time against a bracket-by-bracket walk
+    from decp_monitor.parse import json_sql
+
+    level, peak = 0, 0
+    for byte in text:
+        level += {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}.get(byte, 0)
+        peak = max(peak, level)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(json_sql, "SCAN_CHUNK", 8)
+        patch.setattr(json_sql, "WALK_CHUNKS", 3)
+        patch.setattr(json_sql, "DEPTH_WATCH", 6)
+        with mmap.mmap(-1, max(len(text), 1)) as mm:
+            mm.write(text or b"x")
+            reason = scan(mm)[1]
+    assert (reason == "imbrication très profonde") == (peak >= 6)
 
 
 @pytest.mark.parametrize("value", [
