@@ -207,7 +207,7 @@ def reference_filter(text, eof):
             last = match.end()
             replaced += 1
     if not eof and cut == len(text):
-        cut = max(len(text.rstrip("-InfatyN")), last)
+        cut = max(len(text.rstrip(json_reader._PARTIAL)), last)
     parts.append(text[last:cut])
     return "".join(parts), text[cut:], replaced
 
@@ -222,6 +222,27 @@ def test_sanitiser_filter_is_the_token_definition(text, eof):
     reader = json_reader._SanitisingReader(io.BytesIO(b""), 0, "utf-8")
     reader.eof = eof
     assert reader._filter(text) + (reader.replaced,) == reference_filter(text, eof)
+
+
+# Whole JSON tokens (strings with escapes, brackets or NaN in them; bare values), so that every text
+# starts and ends outside a string, as a real file does, with no newline (a one-line file).
+TOKENS = ['"a\\"b"', '"\\\\"', '"NaN"', '"x NaN -Infinity"', '"[{"', '"é\\\\\\""', '""', "NaN", "-Infinity",
+          "Infinity", "--Infinity", "NaNaN", "Na", "N", "-", "I", "1", "null", ", ", ":", "[", "]", "{", "}", " "]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(TOKENS), max_size=60).map("".join), st.integers(1, 12))
+def test_sanitiser_chunk_by_chunk_is_the_token_definition(text, chunk):
+    # The reader cut in small chunks anywhere (inside strings, escapes and tokens) gives what the
+    # token definition gives over the whole text at once
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(json_reader, "CHUNK", chunk)
+        reader = json_reader._SanitisingReader(io.BytesIO(text.encode()), 0, "utf-8")
+        out = b""
+        while data := reader.read(chunk):
+            out += data
+    expected, rest, replaced = reference_filter(text, True)
+    assert (out.decode(), reader.replaced) == (expected + rest, replaced)
 
 
 def test_sanitiser_stays_linear_on_a_long_unterminated_string():
