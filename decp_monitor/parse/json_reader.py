@@ -322,17 +322,21 @@ class _SanitisingReader(_RawReader):
                 self.undecodable = True
                 raise
             text = self.carry + decoded
-            out, self.carry = self._filter(text)
+            out, self.carry = self._filter(text, by_quotes=True)
             if out or self.eof:
                 return out.encode("utf-8")
 
-    def _filter(self, text: str) -> tuple[str, str]:
+    def _filter(self, text: str, by_quotes: bool = False) -> tuple[str, str]:
+        """(text to give, text kept for the next chunk); `text` starts outside any string.
+        `by_quotes`: before the end of the file, _by_quotes() instead of the token regex."""
         # Fast path: a raw newline never occurs inside a JSON string, so text up to the last one
         # ends outside any string; without NaN/Infinity in it, it passes through untouched.
         if not self.eof:
             cut = text.rfind("\n") + 1
             if cut and "NaN" not in text[:cut] and "Infinity" not in text[:cut]:
                 return text[:cut], text[cut:]
+            if by_quotes:
+                return self._by_quotes(text)
         parts = []
         last = pos = 0
         cut = end = len(text)
@@ -359,6 +363,37 @@ class _SanitisingReader(_RawReader):
             stripped = text.rstrip(_PARTIAL)
             cut = max(len(stripped), last)
         parts.append(text[last:cut])
+        return "".join(parts), text[cut:]
+
+    def _by_quotes(self, text: str) -> tuple[str, str]:
+        """_filter without the token regex over every character (a one-line file, such as the
+        national consolidated file, has no newline for the fast path): escaped quotes and
+        backslashes masked as in _Structure, an odd number of quotes before a NaN/Infinity puts it
+        in a string, and an odd number in the whole text means that it ends inside one, which is
+        kept, from its opening quote, for the next chunk. The same as the token regex on JSON text
+        (tests/parse/test_small_files.py); a backslash outside any string, which yajl refuses
+        anyway, may count a NaN after it differently."""
+        masked = text.replace("\\\\", "__").replace('\\"', "__") if "\\" in text else text
+        if masked.count('"') % 2:
+            cut = masked.rfind('"')
+        else:
+            cut = len(text.rstrip(_PARTIAL))  # a possible partial token (e.g. "Na"): next chunk
+        head = text[:cut]
+        if "NaN" not in head and "Infinity" not in head:
+            return head, text[cut:]
+        parts = []
+        last = counted = 0
+        inside = False
+        for token in _BARE.finditer(head):
+            start = token.start()
+            inside ^= masked.count('"', counted, start) % 2 == 1
+            counted = start
+            if not inside:
+                parts.append(head[last:start])
+                parts.append("null")
+                last = token.end()
+                self.replaced += 1
+        parts.append(head[last:])
         return "".join(parts), text[cut:]
 
 

@@ -245,6 +245,33 @@ def test_sanitiser_chunk_by_chunk_is_the_token_definition(text, chunk):
     assert (out.decode(), reader.replaced) == (expected + rest, replaced)
 
 
+def test_a_one_line_file_with_bare_nan_skips_the_token_regex(monkeypatch):
+    # The national consolidated file is one line: without a newline to cut at, every chunk went
+    # through the token regex; a chunk that ends between two strings no longer does.
+    matched = []
+
+    class Counting:
+        def __init__(self, pattern):
+            self.pattern = pattern
+
+        def match(self, *args):
+            matched.append(1)
+            return self.pattern.match(*args)
+
+    monkeypatch.setattr(json_reader, "_PLAIN", Counting(json_reader._PLAIN))
+    rows = [dict(MARCHE, id=f"M{index}", objet="Lot [A] \"NaN\" " * 20,
+                 montant=float("nan") if index % 7 == 0 else 1000) for index in range(3000)]
+    data = json.dumps({"marches": rows}, ensure_ascii=False).encode()
+    assert b"\n" not in data and len(data) > 20 * json_reader.CHUNK
+    found = list(read_decp(data, name="decp.json"))
+    records = [item for item in found if isinstance(item, Record)]
+    assert [r.amount for r in records[:8]] == [None] + [1000.0] * 6 + [None]
+    assert records[1].objet.startswith('Lot [A] "NaN" ')
+    assert [item.message for item in found if getattr(item, "code", "") == "non_standard_json"] == [
+        "JSON non standard : 429 valeur(s) NaN/Infinity lue(s) comme absentes"]
+    assert len(matched) < 10  # only the last chunk (end of file) goes through the regex
+
+
 def test_sanitiser_stays_linear_on_a_long_unterminated_string():
     reader = json_reader._SanitisingReader(io.BytesIO(b""), 0, "utf-8")
     text = '{"a": NaN, "b": "' + "x\\\"" * 200_000  # 600 000 characters, never closed
