@@ -283,8 +283,8 @@ def test_nesting_across_a_chunk_or_walk_boundary_is_declined(tmp_path, chunks):
     assert outcome.reason is not None and "imbrication" in outcome.reason
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.lists(st.sampled_from([b"[", b"]", b"{", b"}", b"x", b"[[[[", b"]]]]"]), max_size=120).map(b"".join))
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from([b"[", b"]", b"{", b"}", b"x", b"[[[[", b"]]]]"]), max_size=80).map(b"".join))
 def test_the_scan_declines_exactly_what_climbs_to_the_watch(text):
     # scan() with chunks of 8 bytes walked 3 at a time against a bracket-by-bracket walk
     from decp_monitor.parse import json_sql
