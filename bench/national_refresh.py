@@ -48,6 +48,8 @@ from pathlib import Path
 from typing import Optional
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from tests.loopback import QuietHandler  # standard library only, no test fixture
+
 REPO = Path(__file__).resolve().parents[1]
 TAGS = ("decp", "donnees-essentielles", "donnees-essentielles-de-la-commande-publique", "commande-publique",
         "marches-publics")
@@ -169,13 +171,7 @@ def _serve(catalogue_path: str, port_file: str, rate: float, export_csv: Optiona
                 "next_page": link(page + 1) if start + size < len(items) else None,
                 "previous_page": link(page - 1) if page > 1 else None}
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True
-
-        def log_message(self, *args):
-            pass
-
+    class Handler(QuietHandler):
         def do_GET(self):
             parts = urlsplit(self.path)
             query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
@@ -216,13 +212,7 @@ def _serve(catalogue_path: str, port_file: str, rate: float, export_csv: Optiona
 
         def _send(self, status: int, body: bytes, kind: str, headers: Optional[dict] = None) -> None:
             try:
-                self.send_response(status)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(body)))
-                for key, value in (headers or {}).items():
-                    self.send_header(key, value)
-                self.end_headers()
-                self.wfile.write(body)
+                super()._send(status, body, kind, headers)
             except (BrokenPipeError, ConnectionResetError):
                 self.close_connection = True
 

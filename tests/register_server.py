@@ -21,11 +21,13 @@ import textwrap
 import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+
+from tests.loopback import QuietHandler, running, serve_in_thread
 
 ANNUAIRE = Path(__file__).resolve().parents[1].parent / "shared" / "real" / "annuaire"
 RECHERCHE = ANNUAIRE / "recherche-entreprises"
@@ -130,15 +132,7 @@ class RegisterServer:
 
 
 def _handler(server: RegisterServer):
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        # Headers and body go out in two writes: with Nagle's algorithm and the client's delayed
-        # ACK, each answer of a kept-alive connection would wait 40 ms.
-        disable_nagle_algorithm = True
-
-        def log_message(self, *args):
-            pass
-
+    class Handler(QuietHandler):
         def do_GET(self):
             parts = urlsplit(self.path)
             query = parse_qs(parts.query)
@@ -162,14 +156,7 @@ def _handler(server: RegisterServer):
                 else:
                     status, body = 404, {"erreur": "introuvable"}
             server.log.append(Logged(parts.path, query, status, time.monotonic()))
-            data = json.dumps(body, ensure_ascii=False).encode("utf-8")
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            for key, value in headers.items():
-                self.send_header(key, value)
-            self.end_headers()
-            self.wfile.write(data)
+            self._send(status, json.dumps(body, ensure_ascii=False).encode("utf-8"), "application/json", headers)
 
     return Handler
 
@@ -179,21 +166,13 @@ def start_register_server():
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(server))
     httpd.daemon_threads = True
     server.port = httpd.server_address[1]
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-
-    def stop():
-        httpd.shutdown()
-        httpd.server_close()
-
-    return server, stop
+    return server, serve_in_thread(httpd)
 
 
 @pytest.fixture
 def register_server():
     if not ANNUAIRE.is_dir():
         pytest.skip(f"recorded register responses not found at {ANNUAIRE}")
-    server, stop = start_register_server()
-    yield server
-    stop()
+    with running(start_register_server) as server:
+        yield server
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from decp_monitor.core.model import Finding
 from decp_monitor.parse import read_decp
 from decp_monitor.parse.json_sql import load_json_sql, plan, scan
 from decp_monitor.store.writer import BatchWriter
@@ -543,3 +544,24 @@ def test_too_many_bytes_for_the_exact_lane_are_read_again_by_duckdb(tmp_path, mo
     outcome = load_json_sql(con, path, "f.json", None, 0, today=TODAY, min_bytes=0)
     assert outcome.reason is None and outcome.exact == 3 and calls == []
     assert tables(con) == streaming_tables(path, "f.json")
+
+
+RECORD_HEAD = b'{"marches": [{"id": "A", "acheteur": {"id": "21440036800012"}, "extra": '
+
+
+@pytest.mark.parametrize("depth", [10_000, 100])
+def test_nesting_opened_and_closed_within_a_few_bytes_is_declined(tmp_path, depth):
+    # 100 levels, under the old watch of 128, are beyond the streaming reader's own rule
+    # (json_reader.MAX_DEPTH = 64), which refuses the file: the SQL path must not read it instead
+    path = tmp_path / "deep.json"
+    path.write_bytes(RECORD_HEAD + b"[" * depth + b"]" * depth + b"}]}")
+    outcome = assert_same(path)
+    assert outcome.reason is not None and "imbrication" in outcome.reason
+    assert [item.code for item in read_decp(path) if isinstance(item, Finding)] == ["file_unreadable"]
+
+
+def test_nesting_the_streaming_reader_accepts_is_read(tmp_path):
+    path = tmp_path / "nested.json"
+    path.write_bytes(RECORD_HEAD + b"[" * 20 + b"]" * 20 + b"}]}")
+    outcome = assert_same(path)
+    assert outcome.reason is None and outcome.records == 1

@@ -42,6 +42,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
+from tests.loopback import QuietHandler, running, serve_in_thread
+
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "real"
 API_DIR = REAL / "datagouv-api"
 
@@ -234,13 +236,7 @@ def _declaration_dataset() -> dict:
 
 
 def _make_handler(server: UdataServer):
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True  # headers and body are two writes: avoid 40 ms delayed-ACK stalls
-
-        def log_message(self, *args):  # the request log is `server.log`
-            pass
-
+    class Handler(QuietHandler):  # the request log is `server.log`
         def do_GET(self):
             parts = urlsplit(self.path)
             query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
@@ -385,15 +381,6 @@ def _make_handler(server: UdataServer):
         def _json(self, obj) -> None:
             self._send(200, json.dumps(obj).encode(), "application/json")
 
-        def _send(self, status: int, body: bytes, content_type: str, headers: Optional[dict] = None) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            for key, value in (headers or {}).items():
-                self.send_header(key, value)
-            self.end_headers()
-            self.wfile.write(body)
-
     return Handler
 
 
@@ -423,14 +410,7 @@ def start_server(dataset_files=DATASET_FILES, with_declarations: bool = True, **
     datasets, files = build_catalogue(base_url, dataset_files, with_declarations)
     server = UdataServer(datasets=datasets, files=files, base_url=base_url, **options)
     httpd.RequestHandlerClass = _make_handler(server)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-
-    def stop():
-        httpd.shutdown()
-        httpd.server_close()
-
-    return server, stop
+    return server, serve_in_thread(httpd, poll_interval=0.05)
 
 
 @dataclass
@@ -445,30 +425,13 @@ def start_plain_server(host: str = "127.0.0.2"):
     httpd = _Server((host, 0), BaseHTTPRequestHandler)
     server = PlainServer(base_url=f"http://{host}:{httpd.server_address[1]}")
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args):
-            pass
-
+    class Handler(QuietHandler):
         def do_GET(self):
             server.paths.append(self.path)
-            body = b'{"marches": [{"id": "' + server.secret + b'"}]}'
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            self._send(200, b'{"marches": [{"id": "' + server.secret + b'"}]}', "application/json")
 
     httpd.RequestHandlerClass = Handler
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-
-    def stop():
-        httpd.shutdown()
-        httpd.server_close()
-
-    return server, stop
+    return server, serve_in_thread(httpd, poll_interval=0.05)
 
 
 @pytest.fixture
@@ -476,9 +439,8 @@ def udata_server():
     """The whole real catalogue (≈1 600 resources)."""
     if not API_DIR.is_dir():
         pytest.skip(f"real sample files not found at {REAL}")
-    server, stop = start_server()
-    yield server
-    stop()
+    with running(start_server) as server:
+        yield server
 
 
 @pytest.fixture
@@ -486,6 +448,5 @@ def small_udata_server():
     """Mégalis (11 XML files), PES (by id only) and the declaration CSVs: for fault tests."""
     if not API_DIR.is_dir():
         pytest.skip(f"real sample files not found at {REAL}")
-    server, stop = start_server(SMALL_CATALOGUE)
-    yield server
-    stop()
+    with running(start_server, SMALL_CATALOGUE) as server:
+        yield server

@@ -1,8 +1,9 @@
 """Streaming JSON reader (ijson, yajl2_c): memory bounded by the largest record.
 
 Fast path: raw bytes straight into yajl. If yajl rejects the file, it is read again through a
-sanitising wrapper (latin-1 fallback, bare NaN/Infinity -> null) and the records already yielded
-are skipped, so well-formed files never pay for the filter.
+sanitising wrapper (bare NaN/Infinity -> null) and the records already yielded are skipped, so
+well-formed files never pay for the filter. The wrapper decodes UTF-8 until a byte is not; only
+then is the file read again in latin-1 (no pass reads the whole file first to decide).
 
 Hostile structure never reaches yajl: every pass reads through `_Structure`, which refuses nesting
 beyond MAX_DEPTH and keys beyond MAX_KEY_BYTES (a file_unreadable finding, after the records
@@ -44,6 +45,9 @@ MAX_STRING_BYTES = 1 << 20
 # the filter 3.5x faster on a one-line 14 MB file with bare NaN.
 _PLAIN = re.compile(r'(?:[^"NI\-]++|"(?:[^"\\]++|\\.)*+"|-(?!Infinity)|N(?!aN)|I(?!nfinity))++', re.S)
 _BARE = re.compile(r"-?Infinity|NaN")
+# The letters of a bare token a chunk may end in the middle of ("Na", "-Infini"): kept for the next
+# chunk. The lowercase i was missing: "-Infini" + "ty" across two chunks went through unreplaced.
+_PARTIAL = "-INafinty"
 MOJIBAKE = "\ufffd".encode()
 _HIGH_SURROGATE = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}")
 _SHORT = reprlib.Repr()  # bounded, whatever the item's size or depth
@@ -303,6 +307,7 @@ class _SanitisingReader(_RawReader):
         self.carry = ""
         self.replaced = 0
         self.eof = False
+        self.undecodable = False  # the decoder met a byte the encoding does not allow
 
     def read(self, size=-1):
         if size == 0:
@@ -311,18 +316,27 @@ class _SanitisingReader(_RawReader):
             raw = super().read(CHUNK)
             if not raw:
                 self.eof = True
-            text = self.carry + self.decoder.decode(raw, final=self.eof)
-            out, self.carry = self._filter(text)
+            try:
+                decoded = self.decoder.decode(raw, final=self.eof)
+            except UnicodeDecodeError:
+                self.undecodable = True
+                raise
+            text = self.carry + decoded
+            out, self.carry = self._filter(text, by_quotes=True)
             if out or self.eof:
                 return out.encode("utf-8")
 
-    def _filter(self, text: str) -> tuple[str, str]:
+    def _filter(self, text: str, by_quotes: bool = False) -> tuple[str, str]:
+        """(text to give, text kept for the next chunk); `text` starts outside any string.
+        `by_quotes`: before the end of the file, _by_quotes() instead of the token regex."""
         # Fast path: a raw newline never occurs inside a JSON string, so text up to the last one
         # ends outside any string; without NaN/Infinity in it, it passes through untouched.
         if not self.eof:
             cut = text.rfind("\n") + 1
             if cut and "NaN" not in text[:cut] and "Infinity" not in text[:cut]:
                 return text[:cut], text[cut:]
+            if by_quotes:
+                return self._by_quotes(text)
         parts = []
         last = pos = 0
         cut = end = len(text)
@@ -346,9 +360,40 @@ class _SanitisingReader(_RawReader):
             self.replaced += 1
         if not self.eof and cut == len(text):
             # keep a possible partial token (e.g. "Na") for the next chunk
-            stripped = text.rstrip("-InfatyN")
+            stripped = text.rstrip(_PARTIAL)
             cut = max(len(stripped), last)
         parts.append(text[last:cut])
+        return "".join(parts), text[cut:]
+
+    def _by_quotes(self, text: str) -> tuple[str, str]:
+        """_filter without the token regex over every character (a one-line file, such as the
+        national consolidated file, has no newline for the fast path): escaped quotes and
+        backslashes masked as in _Structure, an odd number of quotes before a NaN/Infinity puts it
+        in a string, and an odd number in the whole text means that it ends inside one, which is
+        kept, from its opening quote, for the next chunk. The same as the token regex on JSON text
+        (tests/parse/test_small_files.py); a backslash outside any string, which yajl refuses
+        anyway, may count a NaN after it differently."""
+        masked = text.replace("\\\\", "__").replace('\\"', "__") if "\\" in text else text
+        if masked.count('"') % 2:
+            cut = masked.rfind('"')
+        else:
+            cut = len(text.rstrip(_PARTIAL))  # a possible partial token (e.g. "Na"): next chunk
+        head = text[:cut]
+        if "NaN" not in head and "Infinity" not in head:
+            return head, text[cut:]
+        parts = []
+        last = counted = 0
+        inside = False
+        for token in _BARE.finditer(head):
+            start = token.start()
+            inside ^= masked.count('"', counted, start) % 2 == 1
+            counted = start
+            if not inside:
+                parts.append(head[last:start])
+                parts.append("null")
+                last = token.end()
+                self.replaced += 1
+        parts.append(head[last:])
         return "".join(parts), text[cut:]
 
 
@@ -470,10 +515,15 @@ def read_json(source, name: str, skip: int) -> Iterator[Union[Record, Finding]]:
         if error is None:
             break
         if not sanitise:
+            # Read again in UTF-8 from the start (the records yielded are skipped), instead of
+            # first reading the whole file to learn its encoding: a file with bare NaN (the
+            # national consolidated file) is then read whole once. Text before the first byte
+            # that is not UTF-8 reads the same as when yajl stops there on the strict pass.
             sanitise = True
-            if not _utf8_valid(src, skip):
-                encoding = "latin-1"
-                yield finding(name, "encoding_fallback", "Fichier non UTF-8 : relu en latin-1")
+            continue
+        if encoding == "utf-8" and isinstance(reader, _SanitisingReader) and reader.undecodable:
+            encoding = "latin-1"
+            yield finding(name, "encoding_fallback", "Fichier non UTF-8 : relu en latin-1")
             continue
         message = re.sub(r"\s+", " ", str(error).strip())[:300]
         yield finding(name, "file_unreadable",

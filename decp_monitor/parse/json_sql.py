@@ -50,7 +50,7 @@ from decp_monitor.core.findings import finding
 from decp_monitor.core.model import Finding
 from decp_monitor.core.siret import install_sql as install_siret_sql
 from decp_monitor.parse import _jsonscan
-from decp_monitor.parse.json_reader import MAX_KEY_BYTES, MAX_STRING_BYTES, find_releasing, release_pages
+from decp_monitor.parse.json_reader import MAX_DEPTH, MAX_KEY_BYTES, MAX_STRING_BYTES, find_releasing, release_pages
 
 SQL_FILE = Path(__file__).resolve().with_name("json_sql.sql")
 MACROS, STAGE = SQL_FILE.read_text(encoding="utf-8").split("-- stage --", 1)
@@ -99,9 +99,11 @@ MIN_SQL_BYTES = 8 << 20
 # typed lane and ~60 µs for the streaming reader plus its inserts), the streaming reader is quicker:
 # the file is declined, after the typed lane's read, before anything is written.
 MAX_EXACT_SHARE = 0.5
-# Same bound as the streaming reader's refusal of absurd nesting (json_reader.MAX_DEPTH_RUN = 256),
-# halved: a file that comes near it is left to the reader that owns the rule.
-DEPTH_WATCH = 128
+# Half the streaming reader's refusal of absurd nesting (json_reader.MAX_DEPTH = 64): a file that
+# comes near it is left to the reader that owns the rule (at 128, above that rule, DuckDB read
+# files nesting 65-127 levels that the streaming reader refuses). Real files nest at most 11 (every
+# file of ../shared/real) and the generated 1.5 M-record file 4.
+DEPTH_WATCH = MAX_DEPTH // 2
 # An array is cut for concurrent reading (cut()) into pieces of at least this size.
 MIN_CUT_BYTES = 16 << 20
 _SPACE = b" \t\r\n"

@@ -58,6 +58,63 @@ def test_a_key_spelt_with_escapes_is_still_read(opens):
     assert len(opens) == 3
 
 
+def test_a_file_with_bare_nan_is_read_whole_once(tmp_path, monkeypatch):
+    # The national consolidated file holds bare NaN early on: the strict pass stops at the first one
+    # and the sanitising pass reads the file; no pass before it reads the whole file to learn
+    # whether it is UTF-8 (its decoder finds that out as it goes).
+    read = []
+    original = json_reader._Source.open
+
+    def counting(self):
+        handle = original(self)
+        raw_read = handle.read
+
+        def counted(size=-1):
+            data = raw_read(size)
+            read.append(len(data))
+            return data
+
+        handle.read = counted
+        return handle
+
+    monkeypatch.setattr(json_reader._Source, "open", counting)
+    record = dict(MARCHE, objet="Réfection de la toiture de l'école " * 10)
+    path = tmp_path / "decp.json"
+    path.write_text(json.dumps({"marches": [dict(record, montant=float("nan"))] + [record] * 3000},
+                               ensure_ascii=False), encoding="utf-8")
+    size = path.stat().st_size
+    found = list(read_decp(path, name="decp.json"))
+    assert sum(isinstance(item, Record) for item in found) == 3001
+    assert [item.code for item in found if not isinstance(item, Record)].count("non_standard_json") == 1
+    assert size > 8 * json_reader.CHUNK
+    assert sum(read) < size + 4 * json_reader.CHUNK  # the root sniff and the strict pass: a chunk each
+
+
+@pytest.mark.parametrize("latin1_at", [0, 1, 2])
+def test_bare_nan_and_latin1_read_every_record_once(tmp_path, latin1_at):
+    # NaN before, at or after the first byte that is not UTF-8: the latin-1 fallback is still
+    # found and said once, and no record is lost or repeated across the three passes.
+    rows = [dict(MARCHE, id=f"M{index}", montant=float("nan") if index == 1 else 1000,
+                 objet="Éclairage" if index == latin1_at else "plain " * 12_000) for index in range(3)]
+    path = tmp_path / "decp.json"
+    path.write_bytes(json.dumps({"marches": rows}, ensure_ascii=False).encode("latin-1"))
+    found = list(read_decp(path, name="decp.json"))
+    records = [item for item in found if isinstance(item, Record)]
+    assert [r.contract_id for r in records] == ["M0", "M1", "M2"]
+    assert records[latin1_at].objet == "Éclairage"
+    codes = [item.code for item in found if not isinstance(item, Record)]
+    assert codes.count("encoding_fallback") == 1 and codes.count("non_standard_json") == 1
+    assert "file_unreadable" not in codes
+
+
+def test_a_lone_surrogate_with_bare_nan_is_no_encoding_fallback():
+    # ijson reads an escaped lone surrogate as "?": the file is UTF-8, whatever else fails in it
+    data = ('{"marches": [%s, %s' % (json.dumps(dict(MARCHE, montant=float("nan"))),
+                                     json.dumps(dict(MARCHE, objet="\ud83d x")))).encode()  # truncated
+    codes = [item.code for item in read_decp(data, name="f.json") if not isinstance(item, Record)]
+    assert "encoding_fallback" not in codes and "file_unreadable" in codes
+
+
 def test_concessions_only_and_single_objects_read_as_before():
     only = json.dumps({"marches": {"contrat-concession": [CONCESSION]}}).encode()
     assert contracts(only) == [("concession", "C1")]
@@ -150,7 +207,7 @@ def reference_filter(text, eof):
             last = match.end()
             replaced += 1
     if not eof and cut == len(text):
-        cut = max(len(text.rstrip("-InfatyN")), last)
+        cut = max(len(text.rstrip(json_reader._PARTIAL)), last)
     parts.append(text[last:cut])
     return "".join(parts), text[cut:], replaced
 
@@ -165,6 +222,54 @@ def test_sanitiser_filter_is_the_token_definition(text, eof):
     reader = json_reader._SanitisingReader(io.BytesIO(b""), 0, "utf-8")
     reader.eof = eof
     assert reader._filter(text) + (reader.replaced,) == reference_filter(text, eof)
+
+
+# Whole JSON tokens (strings with escapes, brackets or NaN in them; bare values), so that every text
+# starts and ends outside a string, as a real file does, with no newline (a one-line file).
+TOKENS = ['"a\\"b"', '"\\\\"', '"NaN"', '"x NaN -Infinity"', '"[{"', '"é\\\\\\""', '""', "NaN", "-Infinity",
+          "Infinity", "--Infinity", "NaNaN", "Na", "N", "-", "I", "1", "null", ", ", ":", "[", "]", "{", "}", " "]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(TOKENS), max_size=40).map("".join), st.integers(1, 12))
+def test_sanitiser_chunk_by_chunk_is_the_token_definition(text, chunk):
+    # The reader cut in small chunks anywhere (inside strings, escapes and tokens) gives what the
+    # token definition gives over the whole text at once
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(json_reader, "CHUNK", chunk)
+        reader = json_reader._SanitisingReader(io.BytesIO(text.encode()), 0, "utf-8")
+        out = b""
+        while data := reader.read(chunk):
+            out += data
+    expected, rest, replaced = reference_filter(text, True)
+    assert (out.decode(), reader.replaced) == (expected + rest, replaced)
+
+
+def test_a_one_line_file_with_bare_nan_skips_the_token_regex(monkeypatch):
+    # The national consolidated file is one line: without a newline to cut at, every chunk went
+    # through the token regex; a chunk that ends between two strings no longer does.
+    matched = []
+
+    class Counting:
+        def __init__(self, pattern):
+            self.pattern = pattern
+
+        def match(self, *args):
+            matched.append(1)
+            return self.pattern.match(*args)
+
+    monkeypatch.setattr(json_reader, "_PLAIN", Counting(json_reader._PLAIN))
+    rows = [dict(MARCHE, id=f"M{index}", objet="Lot [A] \"NaN\" " * 20,
+                 montant=float("nan") if index % 7 == 0 else 1000) for index in range(3000)]
+    data = json.dumps({"marches": rows}, ensure_ascii=False).encode()
+    assert b"\n" not in data and len(data) > 20 * json_reader.CHUNK
+    found = list(read_decp(data, name="decp.json"))
+    records = [item for item in found if isinstance(item, Record)]
+    assert [r.amount for r in records[:8]] == [None] + [1000.0] * 6 + [None]
+    assert records[1].objet.startswith('Lot [A] "NaN" ')
+    assert [item.message for item in found if getattr(item, "code", "") == "non_standard_json"] == [
+        "JSON non standard : 429 valeur(s) NaN/Infinity lue(s) comme absentes"]
+    assert len(matched) < 10  # only the last chunk (end of file) goes through the regex
 
 
 def test_sanitiser_stays_linear_on_a_long_unterminated_string():
