@@ -55,10 +55,11 @@ def streaming_tables(path: Path, name: str) -> dict[str, list[tuple]]:
     return tables(con)
 
 
-def sql_tables(path: Path, name: str):
+def sql_tables(path: Path, name: str, load=load_json_sql):
+    """The SQL path's tables (`load`: load_json_sql, or xml_sql's load_xml_sql)."""
     con = _database()
     # every record the typed lane does not read goes to the exact lane, however many they are
-    outcome = load_json_sql(con, path, name, None, 0, today=TODAY, min_bytes=0, max_exact_share=1.0)
+    outcome = load(con, path, name, None, 0, today=TODAY, min_bytes=0, max_exact_share=1.0)
     writer = BatchWriter(con)
     for item in outcome.findings:
         writer.add(item)
@@ -66,9 +67,9 @@ def sql_tables(path: Path, name: str):
     return outcome, tables(con)
 
 
-def assert_same(path: Path, name: str = "f.json"):
+def assert_same(path: Path, name: str = "f.json", load=load_json_sql):
     """Both paths agree; returns the SQL outcome (its reason says when SQL declined the file)."""
-    outcome, by_sql = sql_tables(path, name)
+    outcome, by_sql = sql_tables(path, name, load)
     if outcome.reason is not None:
         assert by_sql == {"records": [], "modifications": [], "findings": []}  # nothing half-written
         return outcome

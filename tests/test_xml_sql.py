@@ -15,8 +15,8 @@ import duckdb
 import pytest
 
 from decp_monitor.parse.xml_sql import load_xml_sql
-from decp_monitor.store.writer import BatchWriter
-from tests.test_json_sql import FINDING_COLUMNS, RECORD_COLUMNS, _database, streaming_tables, tables
+from tests import test_json_sql as json_tests
+from tests.test_json_sql import FINDING_COLUMNS, RECORD_COLUMNS, _database
 
 TODAY = dt.date.today()
 REAL_XML = sorted((Path("/work/shared/real") / "decp-xml").rglob("*.xml"))
@@ -27,25 +27,12 @@ DECLINED = {
 
 
 def sql_tables(path: Path, name: str):
-    con = _database()
-    outcome = load_xml_sql(con, path, name, None, 0, today=TODAY, min_bytes=0, max_exact_share=1.0)
-    writer = BatchWriter(con)
-    for item in outcome.findings:
-        writer.add(item)
-    writer.flush()
-    return outcome, tables(con)
+    return json_tests.sql_tables(path, name, load=load_xml_sql)
 
 
 def assert_same(path: Path, name: str = "f.xml"):
     """Both paths agree; returns the SQL outcome (its reason says when the file was declined)."""
-    outcome, by_sql = sql_tables(path, name)
-    if outcome.reason is not None:
-        assert by_sql == {"records": [], "modifications": [], "findings": []}  # nothing half-written
-        return outcome
-    by_stream = streaming_tables(path, name)
-    for table in ("records", "modifications", "findings"):
-        assert by_sql[table] == by_stream[table], f"{path.name}: {table} differ"
-    return outcome
+    return json_tests.assert_same(path, name, load=load_xml_sql)
 
 
 @pytest.mark.parametrize("path", REAL_XML, ids=lambda p: f"{p.parent.name}/{p.name}")
