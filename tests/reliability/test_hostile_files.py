@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from decp_monitor.parse.json_reader import MAX_DEPTH
+from decp_monitor.parse.xml_sql import MIN_XML_BYTES
 from decp_monitor.store.versions import Store
 from tests.reliability.measured import RSS_LIMIT_MB, run_measured
 
@@ -149,7 +150,7 @@ def test_hostile_xml_on_the_sql_path_is_bounded_and_falls_back_with_a_reason(nam
     writer, codes, expected_records, seconds = XML_SQL_CORPUS[name]
     path = tmp_path / name
     writer(path)
-    large = path.stat().st_size >= 1 << 20  # smaller files go to the streaming reader without trying
+    large = path.stat().st_size >= MIN_XML_BYTES  # smaller files go to the streaming reader without trying
     data_dir = tmp_path / "data"
     run = run_measured(f"file-sql-{name}", ["--data-dir", str(data_dir), "load", str(path)],
                        timeout=seconds + 30, env={"DECP_XML_READER": "sql"})
