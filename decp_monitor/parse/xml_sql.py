@@ -38,7 +38,8 @@ import duckdb
 from lxml import etree
 
 from decp_monitor.core import findings as finding_codes
-from decp_monitor.parse import _xmlwalk, xml_reader
+from decp_monitor.core.findings import finding
+from decp_monitor.parse import BOM, _xmlwalk, xml_reader
 from decp_monitor.parse.json_reader import MAX_KEY_BYTES, MAX_STRING_BYTES
 from decp_monitor.parse.json_sql import DEPTH_WATCH, Outcome, load_json_sql
 
@@ -130,6 +131,9 @@ def load_xml_sql(con: duckdb.DuckDBPyConnection, path: Path, name: str, resource
         started = time.perf_counter()
         _xml_parts(con, target, name, resource_id, first_record_id, count)
         timings["xml_parts"] = time.perf_counter() - started
+    with open(path, "rb") as handle:
+        if handle.read(len(BOM)) == BOM:  # read_decp reports it before the streaming reader reads the XML
+            outcome.findings.append(finding(name, "utf8_bom"))
     outcome.format = "xml"
     return outcome
 
