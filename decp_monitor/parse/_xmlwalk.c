@@ -702,9 +702,14 @@ static PyObject *convert(PyObject *self, PyObject *args, PyObject *kwargs) {
         goto done;
     }
     const char *separator = "}";
+    /* A UTF-8 byte order mark decides the encoding, whatever the declaration says: libxml2 (the
+     * streaming reader) reads such a file as UTF-8, expat alone would follow the declaration. */
+    unsigned char head[3];
+    const char *encoding = fread(head, 1, 3, src) == 3 && memcmp(head, "\xEF\xBB\xBF", 3) == 0 ? "UTF-8" : NULL;
+    rewind(src);
     int parse_failed = 0;
     Py_BEGIN_ALLOW_THREADS
-    w.parser = expat->ParserCreate_MM(NULL, NULL, separator);
+    w.parser = expat->ParserCreate_MM(encoding, NULL, separator);
     if (w.parser) {
         expat->SetUserData(w.parser, &w);
         expat->SetElementHandler(w.parser, on_start, on_end);
