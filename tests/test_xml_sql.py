@@ -166,8 +166,18 @@ def test_formats_kinds_and_empty_elements_come_from_the_xml(tmp_path):
     (_file("<marche><id>A</id></marche>", root="contrats"), "racine"),
     (_file(), "aucun contrat"),
     (_file(f"<marche><id>A</id>{BUYER}<montant>1</montant><montant>2</montant></marche>"), "atypiques"),
+    # what the walk ignores but libxml2 (huge_tree=False) refuses: names over 50 000 bytes, values,
+    # comments and processing instructions over 10 MB; the streaming reader stops there
+    (_file(f'<marche><id a{"n" * 50_000}="1">A</id>{BUYER}</marche>'), "limites du lecteur en flux"),
+    (_file(f'<marche><id a="{"v" * 10_000_001}">A</id>{BUYER}</marche>'), "limites du lecteur en flux"),
+    (_file(f'<marche><id>A</id><!--{"c" * 10_000_001}-->{BUYER}</marche>'), "limites du lecteur en flux"),
+    (_file(f'<marche><id>A</id><?p{"t" * 50_000} x?>{BUYER}</marche>'), "limites du lecteur en flux"),
+    (_file(f'<marche><id>A</id><?pi {"d" * 10_000_001}?>{BUYER}</marche>'), "limites du lecteur en flux"),
+    (_file(f'<marche><id xmlns:p{"n" * 50_000}="urn:x">A</id>{BUYER}</marche>'), "limites du lecteur en flux"),
+    (_file(f'<marche><id xmlns:p="{"u" * 10_000_001}">A</id>{BUYER}</marche>'), "limites du lecteur en flux"),
 ], ids=["truncated", "latin1_undeclared", "entities", "deep", "nested_record", "skipped_entity", "type_field", "other_root", "no_record",
-        "repeated_amount"])
+        "repeated_amount", "attribute_name", "attribute_value", "comment", "pi_target", "pi_data", "namespace_prefix",
+        "namespace_uri"])
 def test_what_the_sql_path_cannot_read_exactly_is_declined_with_a_french_reason(tmp_path, content, reason):
     path = tmp_path / "f.xml"
     path.write_bytes(content)

@@ -19,8 +19,9 @@
  *   ignored; CDATA is text.
  * Everything it does not reproduce stops the walk with a problem (kind, line, column, detail), and
  * the caller leaves the file to the streaming reader: an entity reference expat skips, a record
- * inside a record, nesting, names or texts beyond the given bounds, a record's own key, any error
- * of the parse (encoding, well-formedness).
+ * inside a record, nesting, names or texts beyond the given bounds (those of attributes, namespace
+ * declarations, comments and processing instructions too, which libxml2 bounds), a record's own
+ * key, any error of the parse (encoding, well-formedness).
  *
  * The JSON is what json_sql's byte scan and cut() must read safely: inside strings, brackets,
  * the first letter of NaN and Infinity, control characters and U+FFFD are written as \u escapes.
@@ -202,7 +203,6 @@ static int new_node(Walk *w, const char *name, int len) {
 
 static void on_start(void *data, const XML_Char *name, const XML_Char **attributes) {
     Walk *w = data;
-    (void)attributes;
     if (w->problem)
         return;
     w->depth++;
@@ -216,6 +216,20 @@ static void on_start(void *data, const XML_Char *name, const XML_Char **attribut
     if ((size_t)len > w->max_name) {
         fail(w, "name", "");
         return;
+    }
+    /* Ignored, but libxml2 refuses names over 50 000 bytes and values over 10 MB (huge_tree=False):
+     * the streaming reader would stop where the walk went on. */
+    for (int i = 0; attributes[i]; i += 2) {
+        int attribute_len;
+        local_name(attributes[i], &attribute_len);
+        if ((size_t)attribute_len > w->max_name) {
+            fail(w, "name", "");
+            return;
+        }
+        if (strlen(attributes[i + 1]) > w->max_text) {
+            fail(w, "text", "");
+            return;
+        }
     }
     int kind = -1;
     for (int i = 0; i < 2; i++)
@@ -275,8 +289,37 @@ static void on_default(void *data, const XML_Char *s, int len) {
      * prologue (ignored, as lxml's parser with remove_comments and remove_pis does), and an
      * entity reference expat leaves unexpanded (lxml would keep it as a node of its own). */
     Walk *w = data;
-    if (!w->problem && len > 0 && s[0] == '&')
+    if (w->problem || len <= 0)
+        return;
+    if (s[0] == '&') {
         fail(w, "entity", "");
+        return;
+    }
+    /* Each comment or processing instruction comes whole: libxml2 refuses one over 10 MB, and a
+     * target name over 50 000 bytes (huge_tree=False), where the walk would have gone on. */
+    if ((size_t)len > w->max_text) {
+        fail(w, "text", "");
+        return;
+    }
+    if (len > 2 && s[0] == '<' && s[1] == '?') {
+        size_t target = 0;
+        while (2 + target < (size_t)len && s[2 + target] != '?' && s[2 + target] != ' ' && s[2 + target] != '\t'
+               && s[2 + target] != '\n' && s[2 + target] != '\r')
+            target++;
+        if (target > w->max_name)
+            fail(w, "name", "");
+    }
+}
+
+static void on_namespace(void *data, const XML_Char *prefix, const XML_Char *uri) {
+    /* Declarations are not attributes for expat: the same bounds as libxml2's (see on_start). */
+    Walk *w = data;
+    if (w->problem)
+        return;
+    if (prefix && strlen(prefix) > w->max_name)
+        fail(w, "name", "");
+    else if (uri && strlen(uri) > w->max_text)
+        fail(w, "text", "");
 }
 
 /* ---- JSON ---- */
@@ -715,6 +758,7 @@ static PyObject *convert(PyObject *self, PyObject *args, PyObject *kwargs) {
         expat->SetElementHandler(w.parser, on_start, on_end);
         expat->SetCharacterDataHandler(w.parser, on_text);
         expat->SetDefaultHandlerExpand(w.parser, on_default);
+        expat->SetNamespaceDeclHandler(w.parser, (AnyHandler)on_namespace, NULL);
         append(&w, &w.out, "[", 1);
         for (;;) {
             size_t got = fread(chunk, 1, READ_CHUNK, src);
