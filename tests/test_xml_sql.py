@@ -306,3 +306,19 @@ def test_the_walk_holds_one_record_at_a_time_and_bounds_it(tmp_path, monkeypatch
     path.write_bytes(_file(f"<marche><id>0</id><objet>{'x' * ((1 << 20) + 1)}</objet></marche>"))
     count, reason = xml_sql.convert(path, target)
     assert count == 0 and reason is not None and reason.startswith("texte au-delà")
+
+
+def test_a_failed_write_closes_the_target_and_says_which_file(tmp_path):
+    """The walk's output flushed to a full disk: an OSError naming the target, no descriptor left open."""
+    import os
+
+    from decp_monitor.parse import xml_sql
+
+    path = tmp_path / "f.xml"
+    path.write_bytes(_file(*(f"<marche><id>{i}</id>{BUYER}<objet>{'x' * 2000}</objet></marche>" for i in range(8))))
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(3):
+        with pytest.raises(OSError) as raised:
+            xml_sql.convert(path, Path("/dev/full"))
+        assert os.fsdecode(raised.value.filename) == "/dev/full"
+    assert len(os.listdir("/proc/self/fd")) == before

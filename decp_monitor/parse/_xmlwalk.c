@@ -28,6 +28,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -764,7 +765,7 @@ static PyObject *convert(PyObject *self, PyObject *args, PyObject *kwargs) {
             size_t got = fread(chunk, 1, READ_CHUNK, src);
             int final = got < READ_CHUNK;
             if (ferror(src)) {
-                w.io_error = 1;
+                w.io_error = 2;  /* of the source; 1: of the target */
                 break;
             }
             if (expat->Parse(w.parser, chunk, (int)got, final) == XML_STATUS_ERROR) {
@@ -794,12 +795,15 @@ static PyObject *convert(PyObject *self, PyObject *args, PyObject *kwargs) {
         PyErr_NoMemory();
         goto done;
     }
-    if (w.io_error || fclose(w.dst)) {
-        w.dst = NULL;
-        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, target);
+    /* closed on every path: a failed write must not leave the descriptor open */
+    int errno_kept = errno, close_failed = fclose(w.dst) != 0;
+    w.dst = NULL;
+    if (w.io_error || close_failed) {
+        if (w.io_error)
+            errno = errno_kept;
+        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, w.io_error == 2 ? source : target);
         goto done;
     }
-    w.dst = NULL;
     if (w.problem)
         result = Py_BuildValue("L(skks)", w.records, w.problem, w.line, w.column, w.detail);
     else
