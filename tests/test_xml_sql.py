@@ -175,9 +175,13 @@ def test_formats_kinds_and_empty_elements_come_from_the_xml(tmp_path):
     (_file(f'<marche><id>A</id><?pi {"d" * 10_000_001}?>{BUYER}</marche>'), "limites du lecteur en flux"),
     (_file(f'<marche><id xmlns:p{"n" * 50_000}="urn:x">A</id>{BUYER}</marche>'), "limites du lecteur en flux"),
     (_file(f'<marche><id xmlns:p="{"u" * 10_000_001}">A</id>{BUYER}</marche>'), "limites du lecteur en flux"),
+    # a namespace URI libxml2 cannot parse: the streaming reader stops after the records
+    (_file(f'<marche xmlns:xsi="http://www.w3.org/2001/XMLSchema-ins|ance"><id>A</id>{BUYER}</marche>'),
+     "XML illisible"),
+    (_file(f'<marche><id xmlns="http://x:8a/">A</id>{BUYER}</marche>'), "XML illisible"),
 ], ids=["truncated", "latin1_undeclared", "entities", "deep", "nested_record", "skipped_entity", "type_field", "other_root", "no_record",
         "repeated_amount", "attribute_name", "attribute_value", "comment", "pi_target", "pi_data", "namespace_prefix",
-        "namespace_uri"])
+        "namespace_uri", "namespace_uri_invalid", "namespace_port_invalid"])
 def test_what_the_sql_path_cannot_read_exactly_is_declined_with_a_french_reason(tmp_path, content, reason):
     path = tmp_path / "f.xml"
     path.write_bytes(content)

@@ -21,7 +21,7 @@
  * the caller leaves the file to the streaming reader: an entity reference expat skips, a record
  * inside a record, nesting, names or texts beyond the given bounds (those of attributes, namespace
  * declarations, comments and processing instructions too, which libxml2 bounds), a record's own
- * key, any error of the parse (encoding, well-formedness).
+ * key, a namespace URI libxml2 might not parse, any error of the parse (encoding, well-formedness).
  *
  * The JSON is what json_sql's byte scan and cut() must read safely: inside strings, brackets,
  * the first letter of NaN and Infinity, control characters and U+FFFD are written as \u escapes.
@@ -312,6 +312,67 @@ static void on_default(void *data, const XML_Char *s, int len) {
     }
 }
 
+static int ascii_alnum(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+static int hex_digit(char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* Whether libxml2 surely parses `uri` as a URI (RFC 3986): it refuses a namespace whose URI it
+ * cannot parse ("xmlns:p: '…' is not a valid URI"), and the streaming reader then stops after the
+ * records before it. A strict subset, absolute only: scheme ":" ["//" [user "@"] host [":" port]]
+ * then path, query and fragment characters, %-escapes whole. What is outside is left to the reader. */
+static int plain_uri(const char *uri) {
+    const char *p = uri;
+    if (!ascii_alnum(*p) || (*p >= '0' && *p <= '9'))
+        return 0;
+    while (ascii_alnum(*p) || *p == '+' || *p == '-' || *p == '.')
+        p++;
+    if (*p++ != ':')
+        return 0;
+    if (p[0] == '/' && p[1] == '/') {
+        p += 2;
+        const char *end = p + strcspn(p, "/?#"), *at = NULL;
+        for (const char *q = p; q < end; q++)
+            if (*q == '@') {
+                if (at)
+                    return 0;
+                at = q;
+            }
+        for (const char *q = p; at && q < at; q++)  /* user */
+            if (!ascii_alnum(*q) && !strchr("-._~:", *q))
+                return 0;
+        const char *q = at ? at + 1 : p;
+        while (q < end && (ascii_alnum(*q) || *q == '-' || *q == '.' || *q == '_' || *q == '~'))
+            q++;
+        if (q < end && *q == ':') {  /* a port: 1 to 5 digits */
+            const char *digits = ++q;
+            while (q < end && *q >= '0' && *q <= '9')
+                q++;
+            if (q - digits < 1 || q - digits > 5)
+                return 0;
+        }
+        if (q != end)
+            return 0;
+        p = end;
+    }
+    int fragment = 0;
+    for (; *p; p++) {
+        if (*p == '%') {
+            if (!hex_digit(p[1]) || !hex_digit(p[2]))
+                return 0;
+            p += 2;
+        } else if (*p == '#') {
+            if (fragment++)
+                return 0;
+        } else if (!ascii_alnum(*p) && !strchr("-._~!$&'()*+,;=:@/?", *p))
+            return 0;
+    }
+    return 1;
+}
+
 static void on_namespace(void *data, const XML_Char *prefix, const XML_Char *uri) {
     /* Declarations are not attributes for expat: the same bounds as libxml2's (see on_start). */
     Walk *w = data;
@@ -321,6 +382,8 @@ static void on_namespace(void *data, const XML_Char *prefix, const XML_Char *uri
         fail(w, "name", "");
     else if (uri && strlen(uri) > w->max_text)
         fail(w, "text", "");
+    else if (uri && *uri && !plain_uri(uri))
+        fail(w, "syntax", "namespace URI");
 }
 
 /* ---- JSON ---- */
