@@ -9,6 +9,7 @@ pipeline, behind `slow`.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import duckdb
@@ -326,3 +327,23 @@ def test_a_failed_write_closes_the_target_and_says_which_file(tmp_path):
             xml_sql.convert(path, Path("/dev/full"))
         assert os.fsdecode(raised.value.filename) == "/dev/full"
     assert len(os.listdir("/proc/self/fd")) == before
+
+
+def test_the_walk_keeps_its_names_alive_whatever_sequences_it_is_given(tmp_path):
+    """Names given as generators of new strings, held by nothing else: the walk keeps them for the
+    whole walk (it read freed memory: the record tags became the kinds drawn after them)."""
+    from decp_monitor.parse import _xmlwalk, xml_reader, xml_sql
+
+    def fresh(*names):
+        return ("".join(list(name)) for name in names)
+
+    path, target = tmp_path / "f.xml", tmp_path / "out.json"
+    path.write_bytes(_file("<marche><id>A</id></marche>", "<contrat-concession><id>B</id></contrat-concession>"))
+    count, problem = _xmlwalk.convert(
+        str(path), str(target), record_tags=fresh("marche", "contrat-concession"),
+        record_kinds=fresh("xxxxxx", "yyyyyyyyyyyyyyyyyy"), fields_2024=fresh(*xml_reader.FIELDS_2024),
+        empty_allowed=fresh(*xml_reader.EMPTY_LISTS_ALLOWED), own_keys=fresh(*xml_sql._OWN_KEYS),
+        list_names=fresh(*xml_sql._LISTS), item_names=fresh(*xml_sql._LISTS.values()), max_text=1 << 20,
+        max_name=1024, max_record=1 << 20, max_depth=128)
+    assert (count, problem) == (2, None)
+    assert [(r["id"], r["_type"]) for r in json.loads(target.read_bytes())] == [("A", "xxxxxx"), ("B", "yyyyyyyyyyyyyyyyyy")]

@@ -733,27 +733,26 @@ static void on_end(void *data, const XML_Char *name) {
 
 /* ---- Python ---- */
 
-static int names_from(PyObject *seq, Name **out, int *count) {
-    PyObject *fast = PySequence_Fast(seq, "a sequence of str is expected");
-    if (!fast)
+/* The names of `seq` as UTF-8 buffers owned by its str objects; *kept (a tuple, released by the
+ * caller once the walk is over) keeps them alive: the caller's own sequence may be a generator
+ * whose strings nothing else holds, or a list another thread changes while the GIL is released. */
+static int names_from(PyObject *seq, Name **out, int *count, PyObject **kept) {
+    PyObject *tuple = PySequence_Tuple(seq);
+    if (!tuple)
         return -1;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    *kept = tuple;
+    Py_ssize_t n = PyTuple_GET_SIZE(tuple);
     *out = PyMem_Calloc((size_t)n + 1, sizeof(Name));
     if (!*out) {
-        Py_DECREF(fast);
         PyErr_NoMemory();
         return -1;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
-        /* UTF-8 buffers owned by the str objects, which the caller's sequences keep alive */
-        (*out)[i].text = PyUnicode_AsUTF8AndSize(PySequence_Fast_GET_ITEM(fast, i), &(*out)[i].len);
-        if (!(*out)[i].text) {
-            Py_DECREF(fast);
+        (*out)[i].text = PyUnicode_AsUTF8AndSize(PyTuple_GET_ITEM(tuple, i), &(*out)[i].len);
+        if (!(*out)[i].text)
             return -1;
-        }
     }
     *count = (int)n;
-    Py_DECREF(fast);
     return 0;
 }
 
@@ -781,10 +780,12 @@ static PyObject *convert(PyObject *self, PyObject *args, PyObject *kwargs) {
     PyObject *result = NULL;
     FILE *src = NULL;
     char *chunk = NULL;
-    if (names_from(tags, &tag_names, &n_tags) || names_from(kinds, &kind_names, &n_kinds)
-        || names_from(fields, &w.fields_2024, &w.n_fields_2024)
-        || names_from(allowed, &w.empty_allowed, &w.n_empty_allowed) || names_from(own, &w.own_keys, &w.n_own_keys)
-        || names_from(lists, &w.list_names, &w.n_lists) || names_from(items, &w.item_names, &n_items))
+    PyObject *kept[7] = {NULL};
+    if (names_from(tags, &tag_names, &n_tags, &kept[0]) || names_from(kinds, &kind_names, &n_kinds, &kept[1])
+        || names_from(fields, &w.fields_2024, &w.n_fields_2024, &kept[2])
+        || names_from(allowed, &w.empty_allowed, &w.n_empty_allowed, &kept[3])
+        || names_from(own, &w.own_keys, &w.n_own_keys, &kept[4])
+        || names_from(lists, &w.list_names, &w.n_lists, &kept[5]) || names_from(items, &w.item_names, &n_items, &kept[6]))
         goto done;
     if (n_tags != 2 || n_kinds != 2 || n_items != w.n_lists) {
         PyErr_SetString(PyExc_ValueError, "two record tags and their kinds, and one item name per list, are expected");
@@ -888,6 +889,8 @@ done:
     PyMem_Free(w.own_keys);
     PyMem_Free(w.list_names);
     PyMem_Free(w.item_names);
+    for (int i = 0; i < 7; i++)
+        Py_XDECREF(kept[i]);
     Py_DECREF(source);
     Py_DECREF(target);
     return result;
