@@ -59,6 +59,7 @@ def test_real_xml_files_give_the_same_tables_both_ways(path):
         assert outcome.records > 0
 
 
+LATIN1 = '<?xml version="1.0" encoding="ISO-8859-1"?>\n'
 BUYER = "<acheteur><id>21440036800012</id><nom>Ville</nom></acheteur>"
 DATES = "<dateNotification>2024-01-15</dateNotification><datePublicationDonnees>2024-02-01</datePublicationDonnees>"
 
@@ -176,13 +177,18 @@ def test_formats_kinds_and_empty_elements_come_from_the_xml(tmp_path):
     (_file(f'<marche><id>A</id><?pi {"d" * 10_000_001}?>{BUYER}</marche>'), "limites du lecteur en flux"),
     (_file(f'<marche><id xmlns:p{"n" * 50_000}="urn:x">A</id>{BUYER}</marche>'), "limites du lecteur en flux"),
     (_file(f'<marche><id xmlns:p="{"u" * 10_000_001}">A</id>{BUYER}</marche>'), "limites du lecteur en flux"),
+    # the same in a file expat converts (Latin-1), which gives comments and instructions in pieces
+    (_file(f'<marche><id>A</id><!--{"c" * 10_000_001}-->{BUYER}</marche>', prolog=LATIN1), "limites du lecteur"),
+    (_file(f'<marche><id>A</id><?p{"t" * 50_000} x?>{BUYER}</marche>', prolog=LATIN1), "limites du lecteur"),
+    (_file(f'<marche><id>A</id><?pi {"d" * 10_000_001}?>{BUYER}</marche>', prolog=LATIN1), "limites du lecteur"),
     # a namespace URI libxml2 cannot parse: the streaming reader stops after the records
     (_file(f'<marche xmlns:xsi="http://www.w3.org/2001/XMLSchema-ins|ance"><id>A</id>{BUYER}</marche>'),
      "XML illisible"),
     (_file(f'<marche><id xmlns="http://x:8a/">A</id>{BUYER}</marche>'), "XML illisible"),
 ], ids=["truncated", "latin1_undeclared", "entities", "deep", "nested_record", "skipped_entity", "type_field", "other_root", "no_record",
         "repeated_amount", "attribute_name", "attribute_value", "comment", "pi_target", "pi_data", "namespace_prefix",
-        "namespace_uri", "namespace_uri_invalid", "namespace_port_invalid"])
+        "namespace_uri", "comment_latin1", "pi_target_latin1", "pi_data_latin1", "namespace_uri_invalid",
+        "namespace_port_invalid"])
 def test_what_the_sql_path_cannot_read_exactly_is_declined_with_a_french_reason(tmp_path, content, reason):
     path = tmp_path / "f.xml"
     path.write_bytes(content)

@@ -286,30 +286,33 @@ static void on_text(void *data, const XML_Char *s, int len) {
 }
 
 static void on_default(void *data, const XML_Char *s, int len) {
-    /* Called for what has no handler of its own: comments, processing instructions and the
-     * prologue (ignored, as lxml's parser with remove_comments and remove_pis does), and an
-     * entity reference expat leaves unexpanded (lxml would keep it as a node of its own). */
+    /* Called for what has no handler of its own: the prologue (ignored), and an entity reference
+     * expat leaves unexpanded (lxml would keep it as a node of its own). */
     Walk *w = data;
     if (w->problem || len <= 0)
         return;
-    if (s[0] == '&') {
+    if (s[0] == '&')
         fail(w, "entity", "");
-        return;
-    }
-    /* Each comment or processing instruction comes whole: libxml2 refuses one over 10 MB, and a
-     * target name over 50 000 bytes (huge_tree=False), where the walk would have gone on. */
-    if ((size_t)len > w->max_text) {
+}
+
+/* Comments and processing instructions have handlers of their own, which get them whole (the
+ * default handler gets them in pieces of 1024 characters from a file expat must convert, Latin-1):
+ * libxml2 refuses one over 10 MB, and a target name over 50 000 bytes (huge_tree=False), where the
+ * walk would have gone on. */
+static void on_comment(void *data, const XML_Char *text) {
+    Walk *w = data;
+    if (!w->problem && strlen(text) > w->max_text)
         fail(w, "text", "");
+}
+
+static void on_instruction(void *data, const XML_Char *target, const XML_Char *text) {
+    Walk *w = data;
+    if (w->problem)
         return;
-    }
-    if (len > 2 && s[0] == '<' && s[1] == '?') {
-        size_t target = 0;
-        while (2 + target < (size_t)len && s[2 + target] != '?' && s[2 + target] != ' ' && s[2 + target] != '\t'
-               && s[2 + target] != '\n' && s[2 + target] != '\r')
-            target++;
-        if (target > w->max_name)
-            fail(w, "name", "");
-    }
+    if (strlen(target) > w->max_name)
+        fail(w, "name", "");
+    else if (strlen(text) > w->max_text)
+        fail(w, "text", "");
 }
 
 static int ascii_alnum(char c) {
@@ -824,6 +827,8 @@ static PyObject *convert(PyObject *self, PyObject *args, PyObject *kwargs) {
         expat->SetCharacterDataHandler(w.parser, on_text);
         expat->SetDefaultHandlerExpand(w.parser, on_default);
         expat->SetNamespaceDeclHandler(w.parser, (AnyHandler)on_namespace, NULL);
+        expat->SetCommentHandler(w.parser, (AnyHandler)on_comment);
+        expat->SetProcessingInstructionHandler(w.parser, (AnyHandler)on_instruction);
         append(&w, &w.out, "[", 1);
         for (;;) {
             size_t got = fread(chunk, 1, READ_CHUNK, src);
