@@ -313,7 +313,12 @@ def test_the_walk_holds_one_record_at_a_time_and_bounds_it(tmp_path, monkeypatch
     path.write_bytes(_file(f"<marche><id>0</id><objet>{big}</objet><lot>{big}</lot><x>{big}</x></marche>"))
     count, reason = xml_sql.convert(path, target)
     assert count == 0 and reason is not None and reason.startswith("contrat de plus de 1 Mo")
-    # a text beyond the streaming reader's bound on strings
+    # or beyond it in elements: each holds more than its name (4 bytes of file, 60 bytes held)
+    path.write_bytes(_file(f"<marche><id>0</id>{'<a/>' * 20_000}</marche>"))
+    count, reason = xml_sql.convert(path, target)
+    assert count == 0 and reason is not None and reason.startswith("contrat de plus de 1 Mo")
+    # a text beyond the streaming reader's bound on strings (in a record within the bound)
+    monkeypatch.undo()
     path.write_bytes(_file(f"<marche><id>0</id><objet>{'x' * ((1 << 20) + 1)}</objet></marche>"))
     count, reason = xml_sql.convert(path, target)
     assert count == 0 and reason is not None and reason.startswith("texte au-delà")

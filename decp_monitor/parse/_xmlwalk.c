@@ -179,6 +179,12 @@ static int among(const char *a, size_t alen, const Name *names, int n) {
     return 0;
 }
 
+/* What the open record holds: its names and texts, and its nodes (56 bytes each, against 4 bytes
+ * of file for <a/>: 16 MB of empty elements held 360 MB when only names and texts counted). */
+static size_t record_bytes(const Walk *w) {
+    return w->arena.len + (size_t)w->n_nodes * sizeof(Node);
+}
+
 static int new_node(Walk *w, const char *name, int len) {
     if (w->n_nodes == w->cap_nodes) {
         int cap = w->cap_nodes ? w->cap_nodes * 2 : 256;
@@ -260,7 +266,7 @@ static void on_start(void *data, const XML_Char *name, const XML_Char **attribut
         parent->last_child = index;
     }
     w->stack[w->top++] = index;
-    if (w->arena.len > w->max_record)
+    if (record_bytes(w) > w->max_record)
         fail(w, "record", "");
 }
 
@@ -281,7 +287,7 @@ static void on_text(void *data, const XML_Char *s, int len) {
     if (append(w, &w->arena, s, (size_t)len))
         return;
     n->text_len += (size_t)len;
-    if (w->arena.len > w->max_record)
+    if (record_bytes(w) > w->max_record)
         fail(w, "record", "");
 }
 

@@ -51,7 +51,7 @@ _OWN_KEYS = ("_type", "_xml_format", "_xml_vides")
 # shape json_fast.sql's typed read takes (an object where it expects a list sends the whole file to
 # the exact lane), and the same holders and modifications for the normaliser (_flatten unwraps it).
 _LISTS = {"titulaires": "titulaire", "modifications": "modification"}
-# The walk holds one record at a time; a record beyond this (names and texts) goes to the reader.
+# The walk holds one record at a time; a record beyond this (names, texts and nodes) goes to the reader.
 MAX_RECORD_BYTES = 64 << 20
 # Why the walk stopped (its problem codes), in French; the line and column follow.
 _PROBLEMS = {
