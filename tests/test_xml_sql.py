@@ -358,3 +358,31 @@ def test_the_walk_keeps_its_names_alive_whatever_sequences_it_is_given(tmp_path)
         max_name=1024, max_record=1 << 20, max_depth=128)
     assert (count, problem) == (2, None)
     assert [(r["id"], r["_type"]) for r in json.loads(target.read_bytes())] == [("A", "xxxxxx"), ("B", "yyyyyyyyyyyyyyyyyy")]
+
+
+def test_names_made_to_collide_do_not_slow_the_walk(tmp_path):
+    """30 000 children whose names share the low bits of a fixed FNV-1a hash (the walk's tables
+    probe linearly): found in a fraction of a second, they made the walk quadratic (~6 s)."""
+    import time
+
+    from decp_monitor.parse import xml_sql
+
+    def step(h: int, c: int) -> int:
+        return ((h ^ c) * 16777619) & 0xFFFFFFFF
+
+    alphabet = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._"
+    names = []
+    state = step(step(2166136261, ord("x")), ord("a"))
+    for a in alphabet:  # the hash of "xa" + three characters, one step at a time
+        state_a = step(state, a)
+        for b in alphabet:
+            state_b = step(state_a, b)
+            names += [b"xa" + bytes((a, b, c)) for c in alphabet if step(state_b, c) & 0x1FFFF < 16_000]
+    assert len(names) > 30_000
+    path, target = tmp_path / "f.xml", tmp_path / "out.json"
+    path.write_bytes(b"<marches><marche><id>A</id>" + b"".join(b"<%s>v</%s>" % (n, n) for n in names[:30_000])
+                     + b"</marche></marches>")
+    started = time.perf_counter()
+    assert xml_sql.convert(path, target) == (1, None)
+    assert time.perf_counter() - started < 1  # ~0.05 s (2-6 s with the fixed hash)
+    assert len(json.loads(target.read_bytes())[0]) == 30_002  # every name, "id" and "_type"
