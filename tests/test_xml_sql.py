@@ -9,6 +9,7 @@ pipeline, behind `slow`.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import duckdb
@@ -45,6 +46,7 @@ def test_real_xml_files_give_the_same_tables_both_ways(path):
         assert outcome.records > 0
 
 
+LATIN1 = '<?xml version="1.0" encoding="ISO-8859-1"?>\n'
 BUYER = "<acheteur><id>21440036800012</id><nom>Ville</nom></acheteur>"
 DATES = "<dateNotification>2024-01-15</dateNotification><datePublicationDonnees>2024-02-01</datePublicationDonnees>"
 
@@ -97,6 +99,11 @@ LITERAL = {
     # records where the streaming reader finds them: below the root, or the root itself
     "nested": _file(f"<lot><marche><id>A</id>{BUYER}</marche></lot>", f"<marche><id>B</id>{BUYER}</marche>"),
     "root_record": f"<marche><id>A</id>{BUYER}{DATES}</marche>".encode(),
+    # a UTF-8 byte order mark: the streaming reader reports it (utf8_bom), the SQL path too
+    "utf8_bom": _file(f"<marche><id>A</id>{BUYER}{DATES}</marche>", prolog='\ufeff<?xml version="1.0"?>\n'),
+    # the mark wins over a declaration that says otherwise, as libxml2 decides (expat took the declaration)
+    "utf8_bom_latin1_declared": _file(f"<marche><id>\u00e9t\u00e9</id>{BUYER}{DATES}</marche>",
+                                      prolog='\ufeff<?xml version="1.0" encoding="ISO-8859-1"?>\n'),
     "latin1_declared": _file(f"<marche><id>\u00e9t\u00e9</id>{BUYER}</marche>",
                              prolog='<?xml version="1.0" encoding="ISO-8859-1"?>\n').replace(
         "\u00e9".encode(), b"\xe9"),
@@ -148,8 +155,27 @@ def test_formats_kinds_and_empty_elements_come_from_the_xml(tmp_path):
     (_file("<marche><id>A</id></marche>", root="contrats"), "racine"),
     (_file(), "aucun contrat"),
     (_file(f"<marche><id>A</id>{BUYER}<montant>1</montant><montant>2</montant></marche>"), "atypiques"),
+    # what the walk ignores but libxml2 (huge_tree=False) refuses: names over 50 000 bytes, values,
+    # comments and processing instructions over 10 MB; the streaming reader stops there
+    (_file(f'<marche><id a{"n" * 50_000}="1">A</id>{BUYER}</marche>'), "limites du lecteur en flux"),
+    (_file(f'<marche><id a="{"v" * 10_000_001}">A</id>{BUYER}</marche>'), "limites du lecteur en flux"),
+    (_file(f'<marche><id>A</id><!--{"c" * 10_000_001}-->{BUYER}</marche>'), "limites du lecteur en flux"),
+    (_file(f'<marche><id>A</id><?p{"t" * 50_000} x?>{BUYER}</marche>'), "limites du lecteur en flux"),
+    (_file(f'<marche><id>A</id><?pi {"d" * 10_000_001}?>{BUYER}</marche>'), "limites du lecteur en flux"),
+    (_file(f'<marche><id xmlns:p{"n" * 50_000}="urn:x">A</id>{BUYER}</marche>'), "limites du lecteur en flux"),
+    (_file(f'<marche><id xmlns:p="{"u" * 10_000_001}">A</id>{BUYER}</marche>'), "limites du lecteur en flux"),
+    # the same in a file expat converts (Latin-1), which gives comments and instructions in pieces
+    (_file(f'<marche><id>A</id><!--{"c" * 10_000_001}-->{BUYER}</marche>', prolog=LATIN1), "limites du lecteur"),
+    (_file(f'<marche><id>A</id><?p{"t" * 50_000} x?>{BUYER}</marche>', prolog=LATIN1), "limites du lecteur"),
+    (_file(f'<marche><id>A</id><?pi {"d" * 10_000_001}?>{BUYER}</marche>', prolog=LATIN1), "limites du lecteur"),
+    # a namespace URI libxml2 cannot parse: the streaming reader stops after the records
+    (_file(f'<marche xmlns:xsi="http://www.w3.org/2001/XMLSchema-ins|ance"><id>A</id>{BUYER}</marche>'),
+     "XML illisible"),
+    (_file(f'<marche><id xmlns="http://x:8a/">A</id>{BUYER}</marche>'), "XML illisible"),
 ], ids=["truncated", "latin1_undeclared", "entities", "deep", "nested_record", "skipped_entity", "type_field", "other_root", "no_record",
-        "repeated_amount"])
+        "repeated_amount", "attribute_name", "attribute_value", "comment", "pi_target", "pi_data", "namespace_prefix",
+        "namespace_uri", "comment_latin1", "pi_target_latin1", "pi_data_latin1", "namespace_uri_invalid",
+        "namespace_port_invalid"])
 def test_what_the_sql_path_cannot_read_exactly_is_declined_with_a_french_reason(tmp_path, content, reason):
     path = tmp_path / "f.xml"
     path.write_bytes(content)
@@ -272,7 +298,12 @@ def test_the_walk_holds_one_record_at_a_time_and_bounds_it(tmp_path, monkeypatch
     path.write_bytes(_file(f"<marche><id>0</id><objet>{big}</objet><lot>{big}</lot><x>{big}</x></marche>"))
     count, reason, _ = xml_sql.convert(path, target, side)
     assert count == 0 and reason is not None and reason.startswith("contrat de plus de 1 Mo")
-    # a text beyond the streaming reader's bound on strings
+    # or beyond it in elements: each holds more than its name (4 bytes of file, 60 bytes held)
+    path.write_bytes(_file(f"<marche><id>0</id>{'<a/>' * 20_000}</marche>"))
+    count, reason, _ = xml_sql.convert(path, target, side)
+    assert count == 0 and reason is not None and reason.startswith("contrat de plus de 1 Mo")
+    # a text beyond the streaming reader's bound on strings (in a record within the bound)
+    monkeypatch.undo()
     path.write_bytes(_file(f"<marche><id>0</id><objet>{'x' * ((1 << 20) + 1)}</objet></marche>"))
     count, reason, _ = xml_sql.convert(path, target, side)
     assert count == 0 and reason is not None and reason.startswith("texte au-delà")
@@ -312,3 +343,67 @@ def test_a_file_walked_in_pieces_gives_the_same_tables(tmp_path, monkeypatch, na
     xml_sql.convert(path, tmp_path / "out.json", tmp_path / "side.tsv", pieces=3)
     # three pieces at once; a wrong cut costs one more walk, uncut
     assert len(walks) == (4 if name == "wrapped" else 3) and walks[0]["bare"]
+
+
+def test_a_failed_write_closes_the_target_and_says_which_file(tmp_path):
+    """The walk's output flushed to a full disk: an OSError naming the target, no descriptor left open."""
+    import os
+
+    from decp_monitor.parse import xml_sql
+
+    path = tmp_path / "f.xml"
+    path.write_bytes(_file(*(f"<marche><id>{i}</id>{BUYER}<objet>{'x' * 2000}</objet></marche>" for i in range(8))))
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(3):
+        with pytest.raises(OSError) as raised:
+            xml_sql.convert(path, Path("/dev/full"), tmp_path / "side.tsv")
+        assert os.fsdecode(raised.value.filename) == "/dev/full"
+    assert len(os.listdir("/proc/self/fd")) == before
+
+
+def test_the_walk_keeps_its_names_alive_whatever_sequences_it_is_given(tmp_path):
+    """Names given as generators of new strings, held by nothing else: the walk keeps them for the
+    whole walk (it read freed memory: the record tags became the kinds drawn after them)."""
+    from decp_monitor.parse import _xmlwalk, xml_reader, xml_sql
+
+    def fresh(*names):
+        return ("".join(list(name)) for name in names)
+
+    path, target = tmp_path / "f.xml", tmp_path / "out.json"
+    path.write_bytes(_file("<marche><id>A</id></marche>", "<contrat-concession><id>B</id></contrat-concession>"))
+    count, problem = _xmlwalk.convert(
+        str(path), str(target), str(tmp_path / "side.tsv"), record_tags=fresh("marche", "contrat-concession"),
+        record_kinds=fresh("xxxxxx", "yyyyyyyyyyyyyyyyyy"), fields_2024=fresh(*xml_reader.FIELDS_2024),
+        empty_allowed=fresh(*xml_reader.EMPTY_LISTS_ALLOWED), own_keys=fresh(*xml_sql._OWN_KEYS),
+        list_names=fresh(*xml_sql._LISTS), item_names=fresh(*xml_sql._LISTS.values()), max_text=1 << 20,
+        max_name=1024, max_record=1 << 20, max_depth=128)
+    assert (count, problem) == (2, None)
+    assert [(r["id"], r["_type"]) for r in json.loads(target.read_bytes())] == [("A", "xxxxxx"), ("B", "yyyyyyyyyyyyyyyyyy")]
+
+
+def test_names_made_to_collide_do_not_slow_the_walk(tmp_path):
+    """30 000 children whose names share the low bits of a fixed FNV-1a hash (the walk's tables
+    probe linearly): found in a fraction of a second, they made the walk quadratic (~6 s)."""
+    import time
+
+    from decp_monitor.parse import xml_sql
+
+    def step(h: int, c: int) -> int:
+        return ((h ^ c) * 16777619) & 0xFFFFFFFF
+
+    alphabet = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._"
+    names = []
+    state = step(step(2166136261, ord("x")), ord("a"))
+    for a in alphabet:  # the hash of "xa" + three characters, one step at a time
+        state_a = step(state, a)
+        for b in alphabet:
+            state_b = step(state_a, b)
+            names += [b"xa" + bytes((a, b, c)) for c in alphabet if step(state_b, c) & 0x1FFFF < 16_000]
+    assert len(names) > 30_000
+    path, target = tmp_path / "f.xml", tmp_path / "out.json"
+    path.write_bytes(b"<marches><marche><id>A</id>" + b"".join(b"<%s>v</%s>" % (n, n) for n in names[:30_000])
+                     + b"</marche></marches>")
+    started = time.perf_counter()
+    assert xml_sql.convert(path, target, tmp_path / "side.tsv")[:2] == (1, None)
+    assert time.perf_counter() - started < 1  # ~0.05 s (2-6 s with the fixed hash)
+    assert len(json.loads(target.read_bytes())[0]) == 30_002  # every name, "id" and "_type"

@@ -19,8 +19,9 @@
  *   ignored; CDATA is text.
  * Everything it does not reproduce stops the walk with a problem (kind, line, column, detail), and
  * the caller leaves the file to the streaming reader: an entity reference expat skips, a record
- * inside a record, nesting, names or texts beyond the given bounds, a record's own key, any error
- * of the parse (encoding, well-formedness).
+ * inside a record, nesting, names or texts beyond the given bounds (those of attributes, namespace
+ * declarations, comments and processing instructions too, which libxml2 bounds), a record's own
+ * key, a namespace URI libxml2 might not parse, any error of the parse (encoding, well-formedness).
  *
  * The JSON is what json_sql's byte scan and cut() must read safely: inside strings, brackets,
  * the first letter of NaN and Infinity, control characters and U+FFFD are written as \u escapes.
@@ -28,6 +29,7 @@
 #define PY_SSIZE_T_CLEAN
 #define _FILE_OFFSET_BITS 64
 #include <Python.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +104,7 @@ typedef struct {
     int n_fields_2024, n_empty_allowed, n_own_keys;
     size_t max_text, max_name, max_record;
     int max_depth;
+    unsigned long long seed;  /* of hash_name() */
     /* state */
     XML_Parser parser;
     int depth;  /* of the open element, whole document */
@@ -180,12 +183,13 @@ static int among(const char *a, size_t alen, const Name *names, int n) {
     return 0;
 }
 
+/* What the open record holds: its names and texts, and its nodes (56 bytes each, against 4 bytes
+ * of file for <a/>: 16 MB of empty elements held 360 MB when only names and texts counted). */
+static size_t record_bytes(const Walk *w) {
+    return w->arena.len + (size_t)w->n_nodes * sizeof(Node);
+}
+
 static int new_node(Walk *w, const char *name, int len) {
-    /* a node costs more than its name in the arena: a record of many tiny elements is bounded too */
-    if ((size_t)w->n_nodes * sizeof(Node) > w->max_record) {
-        fail(w, "record", "");
-        return -1;
-    }
     if (w->n_nodes == w->cap_nodes) {
         int cap = w->cap_nodes ? w->cap_nodes * 2 : 256;
         Node *p = realloc(w->nodes, (size_t)cap * sizeof(Node));
@@ -210,7 +214,6 @@ static int new_node(Walk *w, const char *name, int len) {
 
 static void on_start(void *data, const XML_Char *name, const XML_Char **attributes) {
     Walk *w = data;
-    (void)attributes;
     if (w->problem)
         return;
     w->depth++;
@@ -224,6 +227,20 @@ static void on_start(void *data, const XML_Char *name, const XML_Char **attribut
     if ((size_t)len > w->max_name) {
         fail(w, "name", "");
         return;
+    }
+    /* Ignored, but libxml2 refuses names over 50 000 bytes and values over 10 MB (huge_tree=False):
+     * the streaming reader would stop where the walk went on. */
+    for (int i = 0; attributes[i]; i += 2) {
+        int attribute_len;
+        local_name(attributes[i], &attribute_len);
+        if ((size_t)attribute_len > w->max_name) {
+            fail(w, "name", "");
+            return;
+        }
+        if (strlen(attributes[i + 1]) > w->max_text) {
+            fail(w, "text", "");
+            return;
+        }
     }
     int kind = -1;
     for (int i = 0; i < 2; i++)
@@ -253,7 +270,7 @@ static void on_start(void *data, const XML_Char *name, const XML_Char **attribut
         parent->last_child = index;
     }
     w->stack[w->top++] = index;
-    if (w->arena.len > w->max_record)
+    if (record_bytes(w) > w->max_record)
         fail(w, "record", "");
 }
 
@@ -274,17 +291,112 @@ static void on_text(void *data, const XML_Char *s, int len) {
     if (append(w, &w->arena, s, (size_t)len))
         return;
     n->text_len += (size_t)len;
-    if (w->arena.len > w->max_record)
+    if (record_bytes(w) > w->max_record)
         fail(w, "record", "");
 }
 
 static void on_default(void *data, const XML_Char *s, int len) {
-    /* Called for what has no handler of its own: comments, processing instructions and the
-     * prologue (ignored, as lxml's parser with remove_comments and remove_pis does), and an
-     * entity reference expat leaves unexpanded (lxml would keep it as a node of its own). */
+    /* Called for what has no handler of its own: the prologue (ignored), and an entity reference
+     * expat leaves unexpanded (lxml would keep it as a node of its own). */
     Walk *w = data;
-    if (!w->problem && len > 0 && s[0] == '&')
+    if (w->problem || len <= 0)
+        return;
+    if (s[0] == '&')
         fail(w, "entity", "");
+}
+
+/* Comments and processing instructions have handlers of their own, which get them whole (the
+ * default handler gets them in pieces of 1024 characters from a file expat must convert, Latin-1):
+ * libxml2 refuses one over 10 MB, and a target name over 50 000 bytes (huge_tree=False), where the
+ * walk would have gone on. */
+static void on_comment(void *data, const XML_Char *text) {
+    Walk *w = data;
+    if (!w->problem && strlen(text) > w->max_text)
+        fail(w, "text", "");
+}
+
+static void on_instruction(void *data, const XML_Char *target, const XML_Char *text) {
+    Walk *w = data;
+    if (w->problem)
+        return;
+    if (strlen(target) > w->max_name)
+        fail(w, "name", "");
+    else if (strlen(text) > w->max_text)
+        fail(w, "text", "");
+}
+
+static int ascii_alnum(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+static int hex_digit(char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* Whether libxml2 surely parses `uri` as a URI (RFC 3986): it refuses a namespace whose URI it
+ * cannot parse ("xmlns:p: '…' is not a valid URI"), and the streaming reader then stops after the
+ * records before it. A strict subset, absolute only: scheme ":" ["//" [user "@"] host [":" port]]
+ * then path, query and fragment characters, %-escapes whole. What is outside is left to the reader. */
+static int plain_uri(const char *uri) {
+    const char *p = uri;
+    if (!ascii_alnum(*p) || (*p >= '0' && *p <= '9'))
+        return 0;
+    while (ascii_alnum(*p) || *p == '+' || *p == '-' || *p == '.')
+        p++;
+    if (*p++ != ':')
+        return 0;
+    if (p[0] == '/' && p[1] == '/') {
+        p += 2;
+        const char *end = p + strcspn(p, "/?#"), *at = NULL;
+        for (const char *q = p; q < end; q++)
+            if (*q == '@') {
+                if (at)
+                    return 0;
+                at = q;
+            }
+        for (const char *q = p; at && q < at; q++)  /* user */
+            if (!ascii_alnum(*q) && !strchr("-._~:", *q))
+                return 0;
+        const char *q = at ? at + 1 : p;
+        while (q < end && (ascii_alnum(*q) || *q == '-' || *q == '.' || *q == '_' || *q == '~'))
+            q++;
+        if (q < end && *q == ':') {  /* a port: 1 to 5 digits */
+            const char *digits = ++q;
+            while (q < end && *q >= '0' && *q <= '9')
+                q++;
+            if (q - digits < 1 || q - digits > 5)
+                return 0;
+        }
+        if (q != end)
+            return 0;
+        p = end;
+    }
+    int fragment = 0;
+    for (; *p; p++) {
+        if (*p == '%') {
+            if (!hex_digit(p[1]) || !hex_digit(p[2]))
+                return 0;
+            p += 2;
+        } else if (*p == '#') {
+            if (fragment++)
+                return 0;
+        } else if (!ascii_alnum(*p) && !strchr("-._~!$&'()*+,;=:@/?", *p))
+            return 0;
+    }
+    return 1;
+}
+
+static void on_namespace(void *data, const XML_Char *prefix, const XML_Char *uri) {
+    /* Declarations are not attributes for expat: the same bounds as libxml2's (see on_start). */
+    Walk *w = data;
+    if (w->problem)
+        return;
+    if (prefix && strlen(prefix) > w->max_name)
+        fail(w, "name", "");
+    else if (uri && strlen(uri) > w->max_text)
+        fail(w, "text", "");
+    else if (uri && *uri && !plain_uri(uri))
+        fail(w, "syntax", "namespace URI");
 }
 
 /* ---- JSON ---- */
@@ -395,11 +507,20 @@ static void strip(const char **text, size_t *len) {
     *len = (size_t)(end - p);
 }
 
-static unsigned int hash_name(const char *s, int n) {
-    unsigned int h = 2166136261u;
+/* Keyed (w->seed, from Python's secret hash key) and mixed to its last bit: with a hash anyone can
+ * compute, a file can hold children whose names share their low bits, and the tables' linear
+ * probing turns quadratic (30 000 such names under one element: seconds instead of milliseconds;
+ * a million: an hour). Python's dicts, which the streaming reader uses, are keyed the same way. */
+static size_t hash_name(const Walk *w, const char *s, int n) {
+    unsigned long long h = w->seed;
     for (int i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 16777619u;
-    return h;
+        h = (h ^ (unsigned char)s[i]) * 0x100000001b3ULL;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return (size_t)h;
 }
 
 /* Links each child to the next one of the same name, and counts each name on its first child. */
@@ -425,7 +546,7 @@ static int group_children(Walk *w, int parent) {
     for (int c = w->nodes[parent].first_child; c >= 0; c = w->nodes[c].next_sibling) {
         Node *n = &w->nodes[c];
         const char *name = w->arena.data + n->name_off;
-        size_t slot = hash_name(name, n->name_len) & (cap - 1);
+        size_t slot = hash_name(w, name, n->name_len) & (cap - 1);
         for (;;) {
             int first = w->table[slot];
             if (first < 0) {
@@ -586,7 +707,7 @@ static void put_record(Walk *w) {
         const char *name = w->arena.data + n->name_off;
         if (among(name, (size_t)n->name_len, w->empty_allowed, w->n_empty_allowed))
             continue;
-        size_t slot = hash_name(name, n->name_len) & (cap - 1);
+        size_t slot = hash_name(w, name, n->name_len) & (cap - 1);
         int seen = 0;
         for (; w->table[slot] >= 0; slot = (slot + 1) & (cap - 1)) {
             Node *m = &w->nodes[w->table[slot]];
@@ -640,27 +761,26 @@ static void on_end(void *data, const XML_Char *name) {
 
 /* ---- Python ---- */
 
-static int names_from(PyObject *seq, Name **out, int *count) {
-    PyObject *fast = PySequence_Fast(seq, "a sequence of str is expected");
-    if (!fast)
+/* The names of `seq` as UTF-8 buffers owned by its str objects; *kept (a tuple, released by the
+ * caller once the walk is over) keeps them alive: the caller's own sequence may be a generator
+ * whose strings nothing else holds, or a list another thread changes while the GIL is released. */
+static int names_from(PyObject *seq, Name **out, int *count, PyObject **kept) {
+    PyObject *tuple = PySequence_Tuple(seq);
+    if (!tuple)
         return -1;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    *kept = tuple;
+    Py_ssize_t n = PyTuple_GET_SIZE(tuple);
     *out = PyMem_Calloc((size_t)n + 1, sizeof(Name));
     if (!*out) {
-        Py_DECREF(fast);
         PyErr_NoMemory();
         return -1;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
-        /* UTF-8 buffers owned by the str objects, which the caller's sequences keep alive */
-        (*out)[i].text = PyUnicode_AsUTF8AndSize(PySequence_Fast_GET_ITEM(fast, i), &(*out)[i].len);
-        if (!(*out)[i].text) {
-            Py_DECREF(fast);
+        (*out)[i].text = PyUnicode_AsUTF8AndSize(PyTuple_GET_ITEM(tuple, i), &(*out)[i].len);
+        if (!(*out)[i].text)
             return -1;
-        }
     }
     *count = (int)n;
-    Py_DECREF(fast);
     return 0;
 }
 
@@ -697,7 +817,7 @@ static void walk(Walk *w, FILE *src, long long start, long long end, const char 
     if (prefix_len && feed(w, prefix, prefix_len, 0))
         return;
     if (start > 0 && fseeko(src, (off_t)start, SEEK_SET)) {
-        w->io_error = 1;
+        w->io_error = 2;  /* of the source; 1: of the target */
         return;
     }
     long long left = end < 0 ? -1 : end - start;
@@ -705,7 +825,7 @@ static void walk(Walk *w, FILE *src, long long start, long long end, const char 
         size_t want = left < 0 || left > READ_CHUNK ? READ_CHUNK : (size_t)left;
         size_t got = want ? fread(chunk, 1, want, src) : 0;
         if (ferror(src)) {
-            w->io_error = 1;
+            w->io_error = 2;
             return;
         }
         if (left > 0)
@@ -755,10 +875,12 @@ static PyObject *convert(PyObject *self, PyObject *args, PyObject *kwargs) {
     PyObject *result = NULL;
     FILE *src = NULL;
     char *chunk = NULL;
-    if (names_from(tags, &tag_names, &n_tags) || names_from(kinds, &kind_names, &n_kinds)
-        || names_from(fields, &w.fields_2024, &w.n_fields_2024)
-        || names_from(allowed, &w.empty_allowed, &w.n_empty_allowed) || names_from(own, &w.own_keys, &w.n_own_keys)
-        || names_from(lists, &w.list_names, &w.n_lists) || names_from(items, &w.item_names, &n_items))
+    PyObject *kept[7] = {NULL};
+    if (names_from(tags, &tag_names, &n_tags, &kept[0]) || names_from(kinds, &kind_names, &n_kinds, &kept[1])
+        || names_from(fields, &w.fields_2024, &w.n_fields_2024, &kept[2])
+        || names_from(allowed, &w.empty_allowed, &w.n_empty_allowed, &kept[3])
+        || names_from(own, &w.own_keys, &w.n_own_keys, &kept[4])
+        || names_from(lists, &w.list_names, &w.n_lists, &kept[5]) || names_from(items, &w.item_names, &n_items, &kept[6]))
         goto done;
     if (n_tags != 2 || n_kinds != 2 || n_items != w.n_lists) {
         PyErr_SetString(PyExc_ValueError, "two record tags and their kinds, and one item name per list, are expected");
@@ -768,6 +890,10 @@ static PyObject *convert(PyObject *self, PyObject *args, PyObject *kwargs) {
         w.record_tags[i] = tag_names[i];
         w.record_kinds[i] = kind_names[i];
     }
+    Py_hash_t key = PyObject_Hash(source);  /* SipHash under the interpreter's random key */
+    if (key == -1)
+        goto done;
+    w.seed = (unsigned long long)key ^ 0xcbf29ce484222325ULL;
     src = fopen(PyBytes_AS_STRING(source), "rb");
     if (!src) {
         PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, source);
@@ -788,13 +914,26 @@ static PyObject *convert(PyObject *self, PyObject *args, PyObject *kwargs) {
         PyErr_NoMemory();
         goto done;
     }
+    /* A UTF-8 byte order mark decides the encoding, whatever the declaration says: libxml2 (the
+     * streaming reader) reads such a file as UTF-8, expat alone would follow the declaration. The
+     * file's first bytes are those of the prefix when a piece is given one (the file's own head). */
+    unsigned char head[3] = {0};
+    if (prefix.len >= 3)
+        memcpy(head, prefix.buf, 3);
+    else if (fread(head, 1, 3, src) != 3)
+        memset(head, 0, 3);
+    rewind(src);
+    const char *encoding = memcmp(head, "\xEF\xBB\xBF", 3) == 0 ? "UTF-8" : NULL;
     Py_BEGIN_ALLOW_THREADS
-    w.parser = expat->ParserCreate_MM(NULL, NULL, "}");
+    w.parser = expat->ParserCreate_MM(encoding, NULL, "}");
     if (w.parser) {
         expat->SetUserData(w.parser, &w);
         expat->SetElementHandler(w.parser, on_start, on_end);
         expat->SetCharacterDataHandler(w.parser, on_text);
         expat->SetDefaultHandlerExpand(w.parser, on_default);
+        expat->SetNamespaceDeclHandler(w.parser, (AnyHandler)on_namespace, NULL);
+        expat->SetCommentHandler(w.parser, (AnyHandler)on_comment);
+        expat->SetProcessingInstructionHandler(w.parser, (AnyHandler)on_instruction);
         walk(&w, src, start, end, prefix.buf, (size_t)prefix.len, suffix.buf, (size_t)suffix.len, chunk);
         expat->ParserFree(w.parser);
     }
@@ -803,10 +942,13 @@ static PyObject *convert(PyObject *self, PyObject *args, PyObject *kwargs) {
         PyErr_NoMemory();
         goto done;
     }
-    int closed = fclose(w.dst) | fclose(w.side_dst);
+    /* closed on every path: a failed write must not leave a descriptor open */
+    int errno_kept = errno, close_failed = (fclose(w.dst) != 0) | (fclose(w.side_dst) != 0);
     w.dst = w.side_dst = NULL;
-    if (w.io_error || closed) {
-        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, target);
+    if (w.io_error || close_failed) {
+        if (w.io_error)
+            errno = errno_kept;
+        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, w.io_error == 2 ? source : target);
         goto done;
     }
     if (w.problem)
@@ -837,6 +979,8 @@ done:
         PyBuffer_Release(&prefix);
     if (suffix.obj)
         PyBuffer_Release(&suffix);
+    for (int i = 0; i < 7; i++)
+        Py_XDECREF(kept[i]);
     Py_DECREF(source);
     Py_DECREF(target);
     Py_DECREF(side);

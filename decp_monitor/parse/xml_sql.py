@@ -40,7 +40,8 @@ import duckdb
 from lxml import etree
 
 from decp_monitor.core import findings as finding_codes
-from decp_monitor.parse import _xmlwalk, xml_reader
+from decp_monitor.core.findings import finding
+from decp_monitor.parse import BOM, _xmlwalk, xml_reader
 from decp_monitor.parse.json_reader import MAX_KEY_BYTES, MAX_STRING_BYTES
 from decp_monitor.parse.json_sql import DEPTH_WATCH, Outcome, load_json_sql
 
@@ -55,7 +56,7 @@ _OWN_KEYS = ("_type",)
 # shape json_fast.sql's typed read takes (an object where it expects a list sends the whole file to
 # the exact lane), and the same holders and modifications for the normaliser (_flatten unwraps it).
 _LISTS = {"titulaires": "titulaire", "modifications": "modification"}
-# The walk holds one record at a time; a record beyond this (names and texts) goes to the reader.
+# The walk holds one record at a time; a record beyond this (names, texts and nodes) goes to the reader.
 MAX_RECORD_BYTES = 64 << 20
 # A file is walked in pieces at once (one per DuckDB thread) from twice this size; a cut is looked
 # for within CUT_WINDOW bytes after its target offset.
@@ -233,6 +234,9 @@ def load_xml_sql(con: duckdb.DuckDBPyConnection, path: Path, name: str, resource
         started = time.perf_counter()
         _xml_parts(con, sides, name, resource_id, first_record_id)
         timings["xml_parts"] = time.perf_counter() - started
+    with open(path, "rb") as handle:
+        if handle.read(len(BOM)) == BOM:  # read_decp reports it before the streaming reader reads the XML
+            outcome.findings.append(finding(name, "utf8_bom"))
     outcome.format = "xml"
     return outcome
 
