@@ -365,8 +365,7 @@ def load_json_sql(con: duckdb.DuckDBPyConnection, path: Path, name: str, resourc
 
 
 def _load_parts(con: duckdb.DuckDBPyConnection, path: Path, parts: list[_Part], texts: list[Optional[_Texts]],
-                name: str,
-                resource_id: Optional[str], first_record_id: int, today: dt.date, share: float,
+                name: str, resource_id: Optional[str], first_record_id: int, today: dt.date, share: float,
                 fmt: str, keys_plain: bool) -> Outcome:
     """Both lanes over each part, the parts read at once on connections of their own (one per
     part: DuckDB runs a statement over one JSON array on one thread), then written at once."""
