@@ -14,6 +14,7 @@ def bench_run():
     return run
 
 
+@pytest.mark.slow  # three methods over a generated corpus, ~6 s: the fast suite's margin under 5 minutes is thin
 def test_bench_three_methods_agree_on_per_buyer_late_counts(bench_run, tmp_path):
     corpus = bench_run.generate(tmp_path, 20_000, seed=bench_run.DEFAULT_SEED)
     # the generated corpus has defects, and the comparison set leaves them out
