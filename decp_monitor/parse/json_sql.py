@@ -229,7 +229,7 @@ def scan(path: Path, arrays: list[_Part]) -> Scanned:
     problem, replacement, flags, packed = _jsonscan.scan(str(path), [part.start for part in arrays], DEPTH_WATCH,
                                                          MAX_KEY_BYTES // 4, MAX_OFFSETS)
     if problem:
-        return Scanned(reason=_SCAN_REASONS[problem[0]])
+        return Scanned(reason=f"{_SCAN_REASONS[problem[0]]} (octet {problem[1]})")
     starts = []
     for offsets in packed:
         starts.append(array("q"))
@@ -319,11 +319,9 @@ def _copy_range(source: Path, part: _Part, folder: str, index: int) -> str:
 def load_json_sql(con: duckdb.DuckDBPyConnection, path: Path, name: str, resource_id: Optional[str],
                   first_record_id: int, today: Optional[dt.date] = None,
                   min_bytes: Optional[int] = None, max_exact_share: Optional[float] = None,
-                  pieces: Optional[int] = None, record_format: Optional[str] = None,
-                  keys_plain: bool = False) -> Outcome:
-    """record_format, when given, is written as each record's format instead of the JSON one read;
-    keys_plain says no key has a space or an escape that str.strip() would see, so the search for
-    them (SPACED_KEY) is skipped (xml_sql: the JSON it writes from XML names)."""
+                  pieces: Optional[int] = None, record_format: Optional[str] = None) -> Outcome:
+    """record_format, when given, is written as each record's format instead of the JSON one read
+    (xml_sql: the JSON it writes from an XML file)."""
     path = Path(path)
     size = path.stat().st_size
     if size < max(MIN_SQL_BYTES if min_bytes is None else min_bytes, 1):
@@ -348,7 +346,7 @@ def load_json_sql(con: duckdb.DuckDBPyConnection, path: Path, name: str, resourc
                                                  bisect.bisect_left(starts, piece.end)], piece.end)
                              if scanned.by_offset else None)
         release_pages(mm, 0, len(mm))
-    keys_plain = keys_plain or not scanned.spaced_keys
+    keys_plain = not scanned.spaced_keys  # the scan saw no key to search for (SPACED_KEY)
     share = MAX_EXACT_SHARE if max_exact_share is None else max_exact_share
     today = today or dt.date.today()
     outcome = _load_parts(con, path, parts, texts, name, resource_id, first_record_id, today, share, fmt, keys_plain)

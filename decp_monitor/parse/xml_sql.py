@@ -227,7 +227,7 @@ def load_xml_sql(con: duckdb.DuckDBPyConnection, path: Path, name: str, resource
             return Outcome(reason="aucun contrat")
         started = time.perf_counter()
         outcome = load_json_sql(con, target, name, resource_id, first_record_id, today=today, min_bytes=0,
-                                max_exact_share=max_exact_share, record_format="xml-2019", keys_plain=True)
+                                max_exact_share=max_exact_share, record_format="xml-2019")
         timings["json_sql"] = time.perf_counter() - started
         if outcome.reason is not None:
             return outcome
