@@ -74,7 +74,7 @@ def _clean_value(value) -> bool:
 def exclusion_reason(record: dict, as_of: dt.date) -> Optional[str]:
     """Why a record is left out of the comparison set (None: it is clean).
 
-    The three methods compared (pipeline, pandas, DuckDB read_json) all receive exactly the clean
+    The methods compared (pipeline, pandas, DuckDB read_json, alone and stored) all receive exactly the clean
     records, so no method needs its own defect handling to agree with the others. Clean means: a
     marché (concessions follow another rule), a string id, a buyer SIRET of 14 digits passing the
     checksum, notification and publication dates strictly YYYY-MM-DD, real, between 2018 and

@@ -1,4 +1,4 @@
-"""The three ways of computing per-buyer late counts that the benchmark compares.
+"""The ways of computing per-buyer late counts that the benchmark compares.
 
 Each returns {buyer SIRET: (late, on_time)} over the clean records (bench/corpus.py says what
 clean means). Late = datePublicationDonnees > dateNotification + 2 calendar months (clamped to
@@ -64,6 +64,25 @@ def duckdb_native(clean_ndjson: Path) -> Counts:
         rows = con.execute(DUCKDB_COUNTS_SQL, [str(clean_ndjson)]).fetchall()
     finally:
         con.close()
+    return {siret: (late, on_time) for siret, late, on_time in rows}
+
+
+def duckdb_stored(clean_ndjson: Path, database: Path) -> Counts:
+    """The floor of keeping the records: DuckDB's reader over every field of every record, written
+    to a table of a database file (what a tool that stores the records cannot do for less), then
+    the same counts over that table. No check, no finding, no normalisation."""
+    import duckdb
+
+    database.unlink(missing_ok=True)
+    con = duckdb.connect(str(database))
+    try:
+        con.execute("CREATE TABLE records AS SELECT * FROM read_json(?, format = 'newline_delimited')",
+                    [str(clean_ndjson)])
+        con.execute("CHECKPOINT")
+        rows = con.execute(DUCKDB_COUNTS_SQL.replace("read_json(?, format = 'newline_delimited')", "records")).fetchall()
+    finally:
+        con.close()
+        database.unlink(missing_ok=True)
     return {siret: (late, on_time) for siret, late, on_time in rows}
 
 

@@ -297,12 +297,14 @@ def task_xml_read(path: str, reader: str) -> dict:
 
 
 def task_method(method: str, path: str, counts_out: str, data_dir: str = "", as_of: str = "") -> dict:
-    """One of the three compared methods, timed from file to per-buyer counts."""
+    """One of the compared methods, timed from file to per-buyer counts."""
     started = time.perf_counter()
     if method == "pandas":
         counts = methods.pandas_baseline(Path(path))
     elif method == "duckdb":
         counts = methods.duckdb_native(Path(path))
+    elif method == "duckdb_stored":
+        counts = methods.duckdb_stored(Path(path), Path(counts_out).with_suffix(".duckdb"))
     elif method == "pipeline":
         load = task_load(path, data_dir, as_of)
         from decp_monitor.store.versions import Store
@@ -433,10 +435,10 @@ def _child_main(task: str, args_json: str, result_path: str) -> None:
 # -- orchestration -----------------------------------------------------------------------------
 
 def compare_methods(out: Path, as_of: str, in_process: bool = False) -> dict:
-    """Run the three methods over the clean records; check they give the same per-buyer counts."""
+    """Run the methods over the clean records; check they give the same per-buyer counts."""
     results, counts = {}, {}
     for method, path in (("pipeline", out / "clean.json"), ("pandas", out / "clean.json"),
-                         ("duckdb", out / "clean.ndjson")):
+                         ("duckdb", out / "clean.ndjson"), ("duckdb_stored", out / "clean.ndjson")):
         counts_out = out / f"counts-{method}.json"
         kwargs = {"method": method, "path": str(path), "counts_out": str(counts_out),
                   "data_dir": str(out / "db-clean"), "as_of": as_of}
@@ -446,6 +448,7 @@ def compare_methods(out: Path, as_of: str, in_process: bool = False) -> dict:
     checks = {
         "pipeline_vs_pandas": methods.compare(counts["pipeline"], counts["pandas"]),
         "pipeline_vs_duckdb": methods.compare(counts["pipeline"], counts["duckdb"]),
+        "pipeline_vs_duckdb_stored": methods.compare(counts["pipeline"], counts["duckdb_stored"]),
     }
     agree = all(c["differing"] == 0 for c in checks.values())
     pipeline, pandas_, duck = (results[m]["seconds"] for m in ("pipeline", "pandas", "duckdb"))
@@ -455,6 +458,10 @@ def compare_methods(out: Path, as_of: str, in_process: bool = False) -> dict:
         "agree": agree,
         "pandas_over_pipeline": round(pandas_ / pipeline, 2) if pipeline else None,
         "pipeline_over_duckdb": round(pipeline / duck, 2) if duck else None,
+        # what keeping every record costs at least, against DuckDB's count alone and decp-monitor
+        "duckdb_stored_over_duckdb": round(results["duckdb_stored"]["seconds"] / duck, 2) if duck else None,
+        "pipeline_over_duckdb_stored": (round(pipeline / results["duckdb_stored"]["seconds"], 2)
+                                        if results["duckdb_stored"]["seconds"] else None),
         # the same ratios in CPU time (each child's own, threads included), steadier on a shared machine
         **_cpu_ratios(results),
     }

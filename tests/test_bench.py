@@ -14,8 +14,8 @@ def bench_run():
     return run
 
 
-@pytest.mark.slow  # three methods over a generated corpus, ~6 s: the fast suite's margin under 5 minutes is thin
-def test_bench_three_methods_agree_on_per_buyer_late_counts(bench_run, tmp_path):
+@pytest.mark.slow  # four methods over a generated corpus, ~6 s: the fast suite's margin under 5 minutes is thin
+def test_bench_methods_agree_on_per_buyer_late_counts(bench_run, tmp_path):
     corpus = bench_run.generate(tmp_path, 20_000, seed=bench_run.DEFAULT_SEED)
     # the generated corpus has defects, and the comparison set leaves them out
     assert corpus["records"] == 20_000
@@ -25,7 +25,11 @@ def test_bench_three_methods_agree_on_per_buyer_late_counts(bench_run, tmp_path)
 
     assert result["checks"]["pipeline_vs_pandas"]["differing"] == 0, result["checks"]
     assert result["checks"]["pipeline_vs_duckdb"]["differing"] == 0, result["checks"]
+    assert result["checks"]["pipeline_vs_duckdb_stored"]["differing"] == 0, result["checks"]
     assert result["agree"]
+    # the stored floor really kept the records, and its database went away with it
+    assert result["methods"]["duckdb_stored"]["late"] == result["methods"]["duckdb"]["late"]
+    assert not list(tmp_path.glob("*.duckdb"))
     pipeline = result["methods"]["pipeline"]
     # the comparison is not vacuous: many buyers, both late and on-time contracts
     assert pipeline["buyers"] > 50
