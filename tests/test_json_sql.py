@@ -8,13 +8,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 import mmap
+import resource
+import signal
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from decp_monitor.core.model import Finding
-from decp_monitor.parse import read_decp
+from decp_monitor.parse import _jsonscan, read_decp
 from decp_monitor.parse.json_sql import load_json_sql, plan, scan
 from decp_monitor.store.writer import BatchWriter
 
@@ -81,9 +83,9 @@ def assert_same(path: Path, name: str = "f.json", load=load_json_sql):
 
 REAL_JSON = sorted((Path("/work/shared/real") / "decp-json").rglob("*.json"))
 # Files the SQL path must decline, and why: the streaming reader reads them (its output is then
-# the only one, so parity holds by construction).
+# the only one, so parity holds by construction). decp_test_2022.json and its bare NaN are read (a copy
+# with NaN written null, as the streaming reader reads it).
 DECLINED = {
-    "decp_test_2022.json": "NaN",  # bare NaN literal
     "decp_21590163800019_2019-01-01_2021-12-31.json": "atypiques",  # "nom " key with a stray space
 }
 
@@ -229,7 +231,9 @@ def test_keys_with_stray_spaces_are_never_read_by_the_typed_lane(tmp_path, key):
 
 
 @pytest.mark.parametrize("content, reason", [
-    (b'{"marches": [{"id": "A", "montant": NaN}]}', "NaN"),
+    # a letter that starts no NaN: the file's first NaN, then what the copy without it met
+    (b'{"marches": [{"id": "A", "montant": NaN, "nature": Nope}]}', "NaN ou Infinity (JSON non standard) (octet 36) ; "
+                                                                   "copie où ils valent null : valeurs NaN"),
     (b'\xef\xbb\xbf{"marches": [{"id": "A"}]}', "BOM"),
     (b'{"marches": [{"id": "A"}, {"id": "B"', "contenu inattendu"),
     (b'{"marches": [{"id": "A"}, {"id": "B"]}', "DuckDB"),
@@ -240,7 +244,7 @@ def test_keys_with_stray_spaces_are_never_read_by_the_typed_lane(tmp_path, key):
     (b'{"source": 1, "marches": [{"id": "A"}]}', "racine"),
     (b'{"marches": [{"id": "A"}], "source": "x"}', "contenu inattendu"),
     (b'{"marches": [{"id": ' + b'[' * 70000 + b']' * 70000 + b'}]}', "imbrication"),
-], ids=["nan", "bom", "truncated", "syntax", "latin1", "duplicate_key", "nested_list", "not_an_object",
+], ids=["bare_word", "bom", "truncated", "syntax", "latin1", "duplicate_key", "nested_list", "not_an_object",
         "other_root", "key_after", "deep"])
 def test_what_duckdb_cannot_read_exactly_is_declined_with_a_french_reason(tmp_path, content, reason):
     path = tmp_path / "f.json"
@@ -347,6 +351,49 @@ def test_reader_choice_is_explicit(monkeypatch):
     monkeypatch.setenv("DECP_JSON_READER", "pandas")
     with pytest.raises(ValueError, match="DECP_JSON_READER"):
         json_reader()
+
+
+@pytest.mark.parametrize("content, bare", [
+    (b'{"marches": [{"id": "A", "montant": NaN, "dureeMois": Infinity}, {"id": "B", "montant": -Infinity}]}', 3),
+    # in holders, modifications and where the exact lane reads (a concession), beside the text "NaN"
+    (b'{"marches": [{"id": "A", "objet": "NaN \\" NaN", "titulaires": [{"id": NaN, "denominationSociale": "X"}],'
+    b' "modifications": [{"id": 1, "montant": NaN, "dateNotificationModification": "2024-03-01"}]},'
+    b' {"_type": "Contrat de concession", "id": "C", "valeurGlobale": NaN, "concessionnaires": NaN}]}', 4),
+    # the 2024 shape, both arrays
+    (b'{"marches": {"marche": [{"id": "A", "montant": NaN}], "contrat-concession": [{"id": "C", "valeurGlobale": NaN}]}}', 2),
+], ids=["2019", "everywhere", "2024"])
+def test_bare_nan_is_read_as_the_streaming_reader_reads_it(tmp_path, content, bare):
+    path = tmp_path / "f.json"
+    path.write_bytes(content)
+    outcome = assert_same(path)
+    assert outcome.reason is None, outcome.reason
+    assert [f.code for f in outcome.findings] == ["non_standard_json"]
+    assert outcome.findings[0].message.startswith(f"JSON non standard : {bare} valeur(s)")
+
+
+def test_the_nan_copy_rewrites_bare_values_only(tmp_path):
+    source, copy = tmp_path / "s.json", tmp_path / "c.json"
+    source.write_bytes(b'[NaN, "NaN", "a \\" -Infinity", -Infinity, Infinity, "\\\\", NaN, -1]')
+    assert _jsonscan.sanitise(str(source), str(copy)) == 4
+    assert copy.read_bytes() == b'[null, "NaN", "a \\" -Infinity", null, null, "\\\\", null, -1]'
+    assert json.loads(copy.read_bytes()) == [None, "NaN", 'a " -Infinity', None, None, "\\", None, -1]
+
+
+def test_a_nan_copy_that_cannot_be_written_leaves_the_file_to_the_streaming_reader(tmp_path):
+    """A real write failure (the file size limit: EFBIG, as a full disk gives ENOSPC): a French reason,
+    nothing written, and the streaming reader reads the file whole."""
+    path = tmp_path / "f.json"
+    path.write_bytes(b'{"marches": [' + b", ".join([b'{"id": "A", "montant": NaN}'] * 200) + b']}')
+    previous_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1024, hard))
+    try:
+        outcome, by_sql = sql_tables(path, "f.json")
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, previous_handler)
+    assert outcome.reason is not None and "copie où ils valent null impossible" in outcome.reason
+    assert by_sql == {"records": [], "modifications": [], "findings": []}
 
 
 def test_the_byte_scan_tells_strings_from_structure(tmp_path):

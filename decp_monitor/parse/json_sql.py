@@ -206,6 +206,7 @@ class Scanned:
     """What the byte scan (_jsonscan.c) saw of a file."""
 
     reason: str = ""  # French: why DuckDB must not read it ("" when it may)
+    bare_values: bool = False  # the reason is a bare NaN/Infinity (a sanitised copy may be read instead)
     replacement: int = 0  # U+FFFD characters (the mojibake finding)
     spaced_keys: bool = True  # a key str.strip() would change may be in it (SPACED_KEY is searched)
     # Whether the routing may take the records the typed lane left by their offsets, instead of
@@ -229,7 +230,7 @@ def scan(path: Path, arrays: list[_Part]) -> Scanned:
     problem, replacement, flags, packed = _jsonscan.scan(str(path), [part.start for part in arrays], DEPTH_WATCH,
                                                          MAX_KEY_BYTES // 4, MAX_OFFSETS)
     if problem:
-        return Scanned(reason=f"{_SCAN_REASONS[problem[0]]} (octet {problem[1]})")
+        return Scanned(reason=f"{_SCAN_REASONS[problem[0]]} (octet {problem[1]})", bare_values=problem[0] == "nan")
     starts = []
     for offsets in packed:
         starts.append(array("q"))
@@ -319,9 +320,11 @@ def _copy_range(source: Path, part: _Part, folder: str, index: int) -> str:
 def load_json_sql(con: duckdb.DuckDBPyConnection, path: Path, name: str, resource_id: Optional[str],
                   first_record_id: int, today: Optional[dt.date] = None,
                   min_bytes: Optional[int] = None, max_exact_share: Optional[float] = None,
-                  pieces: Optional[int] = None, record_format: Optional[str] = None) -> Outcome:
+                  pieces: Optional[int] = None, record_format: Optional[str] = None,
+                  sanitised: Optional[int] = None) -> Outcome:
     """record_format, when given, is written as each record's format instead of the JSON one read
-    (xml_sql: the JSON it writes from an XML file)."""
+    (xml_sql: the JSON it writes from an XML file). sanitised: `path` is a copy of the file with
+    that many bare NaN/Infinity written null (_read_sanitised)."""
     path = Path(path)
     size = path.stat().st_size
     if size < max(MIN_SQL_BYTES if min_bytes is None else min_bytes, 1):
@@ -335,8 +338,12 @@ def load_json_sql(con: duckdb.DuckDBPyConnection, path: Path, name: str, resourc
         assert fmt is not None  # plan() names the format whenever it gives no reason
         fmt = record_format or fmt
         scanned = scan(path, arrays)
-        if scanned.reason:
+        if scanned.bare_values and sanitised is None:
+            copy_instead = True
+        elif scanned.reason:
             return Outcome(reason=scanned.reason)
+        else:
+            copy_instead = False
         parts: list[_Part] = []
         texts: list[Optional[_Texts]] = []  # where the routing finds each part's records, if it may
         for array, starts in zip(arrays, scanned.starts):
@@ -346,6 +353,12 @@ def load_json_sql(con: duckdb.DuckDBPyConnection, path: Path, name: str, resourc
                                                  bisect.bisect_left(starts, piece.end)], piece.end)
                              if scanned.by_offset else None)
         release_pages(mm, 0, len(mm))
+    if copy_instead:
+        outcome = _read_sanitised(con, path, name, resource_id, first_record_id, today=today, min_bytes=min_bytes,
+                                  max_exact_share=max_exact_share, pieces=pieces, record_format=record_format)
+        if outcome.reason is not None:  # said of the copy, whose offsets are not the file's: both said
+            outcome.reason = f"{scanned.reason} ; copie où ils valent null : {outcome.reason}"
+        return outcome
     keys_plain = not scanned.spaced_keys  # the scan saw no key to search for (SPACED_KEY)
     share = MAX_EXACT_SHARE if max_exact_share is None else max_exact_share
     today = today or dt.date.today()
@@ -353,6 +366,9 @@ def load_json_sql(con: duckdb.DuckDBPyConnection, path: Path, name: str, resourc
     if outcome.reason:
         return outcome
     outcome.format = fmt
+    if sanitised:  # worded as the streaming reader's sanitising pass words it
+        outcome.findings.append(finding(name, "non_standard_json",
+                                        f"JSON non standard : {sanitised} valeur(s) NaN/Infinity lue(s) comme absentes"))
     if scanned.replacement:
         outcome.findings.append(finding(name, "mojibake",
                                         f"{scanned.replacement} caractère(s) de remplacement U+FFFD (texte corrompu)",
@@ -360,6 +376,21 @@ def load_json_sql(con: duckdb.DuckDBPyConnection, path: Path, name: str, resourc
     if outcome.records == 0:
         outcome.findings.append(finding(name, "empty_file", "Fichier sans aucun contrat"))
     return outcome
+
+
+def _read_sanitised(con: duckdb.DuckDBPyConnection, path: Path, name: str, resource_id: Optional[str],
+                    first_record_id: int, **options) -> Outcome:
+    """A file with bare NaN/Infinity (Python's json accepts them, DuckDB does not; national files
+    written by pandas hold them): its copy with each written null, read by this path, as the
+    streaming reader's sanitising pass reads them, with the same finding. The copy is written in
+    C at disk speed; the streaming reader read such a file at ~60 µs a record."""
+    with tempfile.TemporaryDirectory(prefix="decp-nan-") as folder:
+        copy = Path(folder) / "sanitised.json"
+        try:
+            replaced = _jsonscan.sanitise(str(path), str(copy))
+        except OSError as exc:
+            return Outcome(reason=f"copie où ils valent null impossible ({exc.strerror or exc})")
+        return load_json_sql(con, copy, name, resource_id, first_record_id, sanitised=replaced, **options)
 
 
 def _load_parts(con: duckdb.DuckDBPyConnection, path: Path, parts: list[_Part], texts: list[Optional[_Texts]],
