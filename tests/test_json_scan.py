@@ -96,3 +96,32 @@ def test_record_offsets_are_bounded(tmp_path, monkeypatch):
     monkeypatch.setattr(json_sql, "MAX_OFFSETS", 10)
     scanned = scan(path, plan(path.read_bytes())[1])
     assert len(scanned.starts[0]) == 0 and not scanned.by_offset and scanned.reason == ""
+
+
+def _nan_free(value):
+    """The value json.loads gives of a document, NaN and ±Infinity read as None (the sanitising pass)."""
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return None
+    if isinstance(value, dict):
+        return {k: _nan_free(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_nan_free(v) for v in value]
+    return value
+
+
+@settings(max_examples=60, deadline=None)
+@given(value=st.recursive(st.none() | st.integers() | st.sampled_from([float("nan"), float("inf"), float("-inf")])
+                          | TEXT | st.sampled_from(["NaN", "-Infinity", "Infinity", 'a"NaN', "\\NaN"]),
+                          lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TEXT, inner, max_size=3),
+                          max_leaves=10),
+       ascii_only=st.booleans())
+def test_the_nan_copy_is_what_json_loads_reads_with_bare_values_absent(tmp_path_factory, value, ascii_only):
+    """Bare NaN/Infinity (which json.dumps writes) become null; the same words inside texts stay."""
+    body = json.dumps(value, ensure_ascii=ascii_only).encode()
+    folder = tmp_path_factory.mktemp("nan")
+    (folder / "s.json").write_bytes(body)
+    replaced = _jsonscan.sanitise(str(folder / "s.json"), str(folder / "c.json"))
+    copy = (folder / "c.json").read_bytes()
+    assert json.loads(copy) == _nan_free(json.loads(body))
+    assert replaced == body.count(b"NaN") + body.count(b"Infinity") - (copy.count(b"NaN") + copy.count(b"Infinity"))
+    assert b"NaN" not in copy or b'"' in copy  # what is left is inside texts
