@@ -29,7 +29,7 @@ from lxml import etree
 
 from decp_monitor.check.explain import json_error, json_path, table_error, xml_error
 from decp_monitor.check.issues import IssueCollector, Location
-from decp_monitor.parse.json_reader import TooDeep, _RawReader, _SanitisingReader, _Source, _utf8_valid
+from decp_monitor.parse.json_reader import TooDeep, _RawReader, _SanitisingReader, _Source
 from decp_monitor.parse.xml_reader import FIELDS_2024, PROLOG_SCAN, _refuse_entities
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
@@ -285,26 +285,31 @@ def validate_json(path: Path, name: str, progress: Optional[Progress] = None,
     counts: dict[str, int] = {}
     seen_hashes: dict[bytes, int] = {}
     unique_lists = _unique_lists(version)
+    readers: list = []  # the reader of each pass, to tell an undecodable byte from a syntax error
     while True:
         try:
             _validate_records(opener, skip, sanitise, encoding, info, units, result, add, counts,
-                              seen_hashes, unique_lists, name, issues, total, progress, detail_cap)
+                              seen_hashes, unique_lists, name, issues, total, progress, detail_cap, readers)
             break
         except TooDeep as exc:
             result.unreadable = f"JSON refusé : imbrication trop profonde (vers l'octet {exc.args[0]})"
             return result
         except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError) as exc:
+            # As the loader does (json_reader.read_json): NaN/Infinity read as null, then latin-1 when
+            # the sanitising pass meets a byte UTF-8 does not allow; each pass resumes after the records
+            # read in full before it. A file with bare NaN is read once more, not twice (its whole
+            # encoding is no longer checked first).
+            reader = readers[-1] if readers else None
+            if sanitise and encoding == "utf-8" and isinstance(reader, _SanitisingReader) and reader.undecodable:
+                encoding = "latin-1"
+                result.notes.insert(len(result.notes) - 1, "Fichier non UTF-8 : validé après relecture en latin-1")
+                continue
             if sanitise:
                 result.unreadable = f"JSON illisible : {str(exc).strip()[:200]} ; validation arrêtée"
                 return result
-            # As the loader does: NaN/Infinity read as null, latin-1 when not UTF-8; start again.
             sanitise = True
-            if not _utf8_valid(source, skip):
-                encoding = "latin-1"
-                result.notes.append("Fichier non UTF-8 : validé après relecture en latin-1")
             result.notes.append("JSON non standard (NaN, Infinity ou encodage) : validé après la même "
                                 "correction que le chargement (valeurs lues comme null)")
-            # The records read before the error were read in full: the new pass resumes after them.
     shell = _shell(info, counts)
     for error in root.iter_errors(shell):
         error_path = list(error.absolute_path)
@@ -367,13 +372,14 @@ def _shell(info: dict, counts: dict[str, int]) -> dict:
 
 
 def _validate_records(opener, skip, sanitise, encoding, info, units, result: Validation, add, counts,
-                      seen_hashes, unique_lists, name, issues, total, progress, detail_cap) -> None:
+                      seen_hashes, unique_lists, name, issues, total, progress, detail_cap, readers: list) -> None:
     done = 0
     for prefix, list_key in _record_prefixes(info):
         fast, detailed = units.get(list_key, units.get("item"))
         list_path = ["marches"] if list_key == "item" else ["marches", list_key]
         with opener() as handle:
             reader = _SanitisingReader(handle, skip, encoding) if sanitise else _RawReader(handle, skip)
+            readers.append(reader)
             already = counts.get(list_key, 0)  # read before a restart with the sanitising reader
             for index, record in enumerate(ijson.items(reader, prefix, use_float=True)):
                 if index < already:

@@ -186,3 +186,36 @@ def test_french_csv_report(tmp_path):
     assert "2025-DEF-01" in text and "Schéma officiel" in text
     contracts = report.to_csv("contracts").decode("utf-8-sig")
     assert "Échéance" in contracts.splitlines()[0] and "10/03/2025" in contracts
+
+
+@pytest.mark.parametrize("latin1", [False, True], ids=["utf8", "latin1"])
+def test_non_standard_json_is_checked_as_the_loader_reads_it(tmp_path, latin1):
+    """Bare NaN read as null, then latin-1 from the first byte UTF-8 does not allow: every record
+    checked once, the notes in the order the corrections were made."""
+    records = [marche("2025-NAN-01", AS_OF, AS_OF), marche("2025-NAN-02", AS_OF, AS_OF, dureeMois="@"),
+               marche("2025-NAN-03", AS_OF, AS_OF, objet="Électricité")]
+    text = json.dumps({"marches": {"marche": records}}, ensure_ascii=False).replace('"@"', "NaN")
+    data = text.encode("latin-1" if latin1 else "utf-8")
+    report = check_files([write(tmp_path, CLEAN_NAME, data)], as_of=AS_OF)
+    validation = report.files[0].validation
+    assert not validation.unreadable and validation.records == 3
+    notes = [note.split(" :")[0] for note in validation.notes]
+    assert notes == (["Fichier non UTF-8", "JSON non standard (NaN, Infinity ou encodage)"] if latin1
+                     else ["JSON non standard (NaN, Infinity ou encodage)"])
+
+
+def test_a_file_with_bare_nan_is_read_once_more_by_each_reader(tmp_path, monkeypatch):
+    from decp_monitor.parse import json_reader
+
+    opened = []
+    real_open = json_reader._Source.open
+    monkeypatch.setattr(json_reader._Source, "open", lambda self: opened.append(1) or real_open(self))
+    records = [marche("2025-NAN-01", AS_OF, AS_OF), marche("2025-NAN-02", AS_OF, AS_OF, dureeMois="@")]
+    opens = []
+    for bare in ("12", "NaN"):
+        text = json.dumps({"marches": {"marche": records}}, ensure_ascii=False).replace('"@"', bare)
+        opened.clear()
+        check_files([write(tmp_path, CLEAN_NAME, text.encode())], as_of=AS_OF)
+        opens.append(len(opened))
+    # a sanitising pass for the validation, one for the load; the whole file's encoding is not read first
+    assert opens[1] == opens[0] + 2
