@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -33,7 +34,7 @@ from decp_monitor.pipeline import build_version  # noqa: E402
 
 DEFAULT_OUT = HERE / "out"
 DEFAULT_SEED = 2026
-STEPS = ("load", "compare", "compliance", "serve", "export", "xml")
+STEPS = ("load", "compare", "compliance", "serve", "export", "xml", "nan")
 
 
 # -- measuring ---------------------------------------------------------------------------------
@@ -161,6 +162,21 @@ def generate(out: Path, size: int, seed: int) -> dict:
     result.update({"seconds": round(elapsed, 2), "as_of": as_of.isoformat(), "seed": seed,
                    "generator": GENERATOR, "buyers_asked": buyer_count(size)})
     return result
+
+
+NAN_DURATION = re.compile(rb'"dureeMois": 1[0-9]*')
+
+
+def write_nan_variant(clean: Path, target: Path) -> dict:
+    """clean.json with every duration of 1 or 10 to 19 months written as a bare NaN (about a quarter of
+    the records), line by line (the generator writes one record per line)."""
+    replaced = 0
+    with open(clean, "rb") as source, open(target, "wb") as out:
+        for line in source:
+            line, count = NAN_DURATION.subn(b'"dureeMois": NaN', line)
+            replaced += count
+            out.write(line)
+    return {"file": target.name, "bytes": target.stat().st_size, "bare_nan": replaced}
 
 
 def buyer_count(size: int) -> int:
@@ -618,6 +634,25 @@ def main(argv=None) -> int:
                 return result
             step(f"xml_load_{reader}", full_load)
             shutil.rmtree(work / f"db-xml-{reader}", ignore_errors=True)
+    if "nan" in steps:
+        # A national file with bare NaN (pandas writes a missing value so): the SQL path reads a copy
+        # where they are null, the streaming reader reads it with its sanitising pass.
+        step("nan_corpus", lambda: write_nan_variant(work / "clean.json", work / "clean-nan.json"))
+        for reader in ("sql", "flux"):
+            def nan_load(reader=reader):
+                previous = os.environ.get("DECP_JSON_READER")
+                os.environ["DECP_JSON_READER"] = reader  # inherited by the child process
+                try:
+                    return run_child("load", path=str(work / "clean-nan.json"), data_dir=str(work / f"db-nan-{reader}"),
+                                     as_of=as_of)
+                finally:
+                    if previous is None:
+                        os.environ.pop("DECP_JSON_READER", None)
+                    else:
+                        os.environ["DECP_JSON_READER"] = previous
+            step(f"nan_load_{reader}", nan_load)
+            shutil.rmtree(work / f"db-nan-{reader}", ignore_errors=True)
+        (work / "clean-nan.json").unlink(missing_ok=True)
     if "compare" in steps:
         step("compare", lambda: compare_methods(work, as_of))
     if "compliance" in steps and loaded():

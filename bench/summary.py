@@ -108,6 +108,23 @@ def markdown(report: dict) -> str:
                 f"| {r['consolidate_seconds']} s | {r['compliance_seconds']} s | {_mb(r['peak_rss_mb'])} "
                 f"| {r['load_average_before'][0]:.1f} → {r['load_average_after'][0]:.1f} |")
         add("")
+    nan_loads = [(r, report.get(f"nan_load_{r}")) for r in ("sql", "flux")]
+    if any(v and not v.get("error") for _, v in nan_loads):
+        corpus = report.get("nan_corpus", {})
+        add(f"**A file with bare NaN** (clean.json, {_n(corpus.get('bare_nan', 0))} durations written `NaN`), "
+            "full load with each JSON reader")
+        add("")
+        add("| DECP_JSON_READER | reader (why) | records | findings | non_standard_json | seconds | records/s "
+            "| CPU s | read+store | peak RSS |")
+        add("|---|---|---|---|---|---|---|---|---|---|")
+        for reader, r in nan_loads:
+            if not r or r.get("error"):
+                continue
+            readers = "; ".join(f"{name}" + (f" ({why})" if why else "") for name, why in r.get("readers", []))
+            add(f"| {reader} | {readers} | {_n(r['records'])} | {_n(r['findings'])} "
+                f"| {r['findings_by_code'].get('non_standard_json', 0)} | {r['seconds']} s | {_n(r['records_per_second'])} "
+                f"| {r.get('cpu_seconds', '–')} | {r['read_store_seconds']} s | {_mb(r['peak_rss_mb'])} |")
+        add("")
     cmp_ = report.get("compare")
     if cmp_ and not cmp_.get("error"):
         add("**Side by side** on the clean records (per-buyer late / on-time counts; each method in its own process)")
