@@ -345,6 +345,61 @@ def test_a_file_walked_in_pieces_gives_the_same_tables(tmp_path, monkeypatch, na
     assert len(walks) == (4 if name == "wrapped" else 3) and walks[0]["bare"]
 
 
+def _position(data: bytes, offset: int, encoding: str) -> tuple[int, int]:
+    """Where byte `offset` of a file is for its reader: line and column (in characters, a byte order
+    mark left out) from 1, as an editor shows them."""
+    lines = data[:offset].decode(encoding).replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return len(lines), len(lines[-1]) + 1
+
+
+def _piece_file(variant: str) -> tuple[bytes, str]:
+    """300 records with characters outside ASCII (n°: a byte that continues a UTF-8 character,
+    not a Latin-1 one), laid out as `variant` says; and the encoding to read it with."""
+    records = [f"<d:marche><id>{i}</id>{BUYER}<objet>Lot n° {i} été</objet><nature/></d:marche>"
+               for i in range(300)]
+    root = '<d:marches xmlns:d="urn:decp">'
+    if variant == "lines":
+        text = '<?xml version="1.0" encoding="UTF-8"?>\n<!-- DECP -->\n' + root + "\n" + "\n".join(records)
+    elif variant == "crlf":
+        text = '<?xml version="1.0" encoding="UTF-8"?>\r\n' + root + "\r\n" + "\r\n".join(records)
+    else:  # everything on one line, as many generated files are
+        text = '<?xml version="1.0" encoding="ISO-8859-1"?>' if variant == "one_line_latin1" else ""
+        text = ("\ufeff" if variant == "one_line_bom" else "") + text + root + "".join(records)
+    latin1 = variant == "one_line_latin1"
+    return (text + "</d:marches>\n").encode("latin-1" if latin1 else "utf-8"), "latin-1" if latin1 else "utf-8-sig"
+
+
+@pytest.mark.parametrize("which", ["first", "later"])
+@pytest.mark.parametrize("variant", ["lines", "crlf", "one_line", "one_line_latin1", "one_line_bom"])
+def test_a_problem_in_a_later_piece_is_located_in_the_file(tmp_path, monkeypatch, variant, which):
+    """The walk of a piece counts lines and columns from what it was given (the file's head, then
+    the piece): the reason must give the problem's place in the file, as it does walked uncut."""
+    from decp_monitor.parse import xml_sql
+
+    monkeypatch.setattr(xml_sql, "MIN_CUT_BYTES", 1000)
+    data, encoding = _piece_file(variant)
+    path = tmp_path / "f.xml"
+    path.write_bytes(data)
+    plan = xml_sql.cut(path, 3)
+    assert plan is not None and len(plan[2]) == 3
+    # a record inside a record, in the first record of the last piece (on the piece's first line,
+    # after the head's last line in what the walk is given) or in a later one (some lines below)
+    start = plan[2][-1][0]
+    offset = data.index(b"<nature/>", start if which == "first" else data.index(b"</d:marche>", start) + 200)
+    data = data[:offset] + b"<marche/>" + data[offset + 9:]  # as long: the cuts stay where they were
+    path.write_bytes(data)
+    assert xml_sql.cut(path, 3) == plan
+    line, column = _position(data, offset, encoding)
+    assert line > 1 or variant.startswith("one_line")
+    expected = f"contrat imbriqué dans un autre contrat (ligne {line}, colonne {column})"
+    walks: list[dict] = []
+    walk = xml_sql._walk
+    monkeypatch.setattr(xml_sql, "_walk", lambda *args, **piece: (walks.append(piece), walk(*args, **piece))[1])
+    assert xml_sql.convert(path, tmp_path / "out.json", tmp_path / "side.tsv", pieces=3)[:2] == (0, expected)
+    assert len(walks) == 3  # found by the third piece's walk, not by a walk of the whole file
+    assert xml_sql.convert(path, tmp_path / "out.json", tmp_path / "side.tsv", pieces=1)[1] == expected
+
+
 def test_a_failed_write_closes_the_target_and_says_which_file(tmp_path):
     """The walk's output flushed to a full disk: an OSError naming the target, no descriptor left open."""
     import os

@@ -67,7 +67,7 @@ _PROLOG = re.compile(rb'(?:\xef\xbb\xbf)?(?:\s+|<\?.*?\?>|<!--.*?-->|<!DOCTYPE(?
 _START_TAG = re.compile(rb'<([^\s/>!?]+)(?:\s+[^\s=/>]+\s*=\s*(?:"[^"]*"|\'[^\']*\'))*\s*(/?)>')
 # A record's end tag, followed by the next tag: where a piece may end.
 _RECORD_END = re.compile(rb'</(?:[^\s:>]+:)?(?:marche|contrat-concession)\s*>\s*(?=<)')
-# Why the walk stopped (its problem codes), in French; the line and column follow.
+# Why the walk stopped (its problem codes), in French; the line and column in the file follow.
 _PROBLEMS = {
     "syntax": "XML illisible",
     "entity": "référence d'entité non développée",
