@@ -400,6 +400,23 @@ def test_a_problem_in_a_later_piece_is_located_in_the_file(tmp_path, monkeypatch
     assert xml_sql.convert(path, tmp_path / "out.json", tmp_path / "side.tsv", pieces=1)[1] == expected
 
 
+@pytest.mark.parametrize("start, end", [(200, 100), (-5, 100), (0, -2)])
+def test_the_walk_refuses_a_piece_it_cannot_walk(tmp_path, start, end):
+    """cut() never gives a piece ending before it starts, but the walk must not trust its caller: it
+    read such a piece to the file's end (every record after `start`)."""
+    from decp_monitor.parse import xml_sql
+
+    path, target = tmp_path / "f.xml", tmp_path / "out.json"
+    path.write_bytes(_file(*(f"<marche><id>{i}</id>{BUYER}</marche>" for i in range(8))))
+    with pytest.raises(ValueError):
+        xml_sql._walk(path, target, tmp_path / "side.tsv", start=start, end=end, bare=True)
+    assert not target.exists()
+    # an empty piece is no error: nothing in it
+    assert xml_sql._walk(path, target, tmp_path / "side.tsv", start=200, end=200, bare=True, prefix=b"<marches>",
+                         suffix=b"</marches>") == (0, None)
+    assert target.read_bytes() == b""
+
+
 def test_a_failed_write_closes_the_target_and_says_which_file(tmp_path):
     """The walk's output flushed to a full disk: an OSError naming the target, no descriptor left open."""
     import os

@@ -952,6 +952,11 @@ static PyObject *convert(PyObject *self, PyObject *args, PyObject *kwargs) {
     FILE *src = NULL;
     char *chunk = NULL;
     PyObject *kept[7] = {NULL};
+    /* cut() never gives such a piece, but the walk would read one to the file's end */
+    if (start < 0 || end < -1 || (end >= 0 && end < start)) {
+        PyErr_Format(PyExc_ValueError, "no piece from byte %lld to byte %lld (-1: the file's end)", start, end);
+        goto done;
+    }
     if (names_from(tags, &tag_names, &n_tags, &kept[0]) || names_from(kinds, &kind_names, &n_kinds, &kept[1])
         || names_from(fields, &w.fields_2024, &w.n_fields_2024, &kept[2])
         || names_from(allowed, &w.empty_allowed, &w.n_empty_allowed, &kept[3])
