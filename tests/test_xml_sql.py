@@ -417,6 +417,33 @@ def test_the_walk_refuses_a_piece_it_cannot_walk(tmp_path, start, end):
     assert target.read_bytes() == b""
 
 
+@pytest.mark.parametrize("markup, reason", [
+    ("<identifiant>A</identifiant>", "nom d'élément"),
+    ('<id attributs="1">A</id>', "nom d'attribut"),
+    (f'<id a="{"v" * 17}">A</id>', "valeur d'attribut"),
+    ("<?instruction x?>", "nom d'instruction de traitement"),
+    (f"<?pi {'d' * 17}?>", "instruction de traitement"),
+    (f"<!--{'c' * 17}-->", "commentaire"),
+    ('<id xmlns:prefixe_x="urn:x">A</id>', "préfixe d'espace de noms"),
+    (f'<id xmlns:p="urn:{"u" * 17}">A</id>', "URI d'espace de noms"),
+    (f"<id>{'t' * 17}</id>", "texte"),
+], ids=["element", "attribute_name", "attribute_value", "instruction_name", "instruction", "comment",
+        "namespace_prefix", "namespace_uri", "text"])
+def test_what_the_walk_refuses_beyond_the_bounds_is_named_in_the_reason(tmp_path, monkeypatch, markup, reason):
+    """Names and texts beyond the streaming reader's bounds (8 and 16 bytes here): the reason says
+    what was too long (a comment is no text, an attribute no element), and where."""
+    from decp_monitor.parse import xml_sql
+
+    monkeypatch.setattr(xml_sql, "MAX_KEY_BYTES", 8)
+    monkeypatch.setattr(xml_sql, "MAX_STRING_BYTES", 16)
+    data = f'<?xml version="1.0"?>\n<marches>\n<marche><id>1</id></marche>\n<marche>\n  {markup}</marche></marches>'
+    path = tmp_path / "f.xml"
+    path.write_bytes(data.encode())
+    line, column = _position(data.encode(), data.index(markup) + (4 if reason == "texte" else 0), "utf-8")
+    expected = f"{reason} au-delà des limites du lecteur en flux (ligne {line}, colonne {column})"
+    assert xml_sql.convert(path, tmp_path / "out.json", tmp_path / "side.tsv")[:2] == (1, expected)
+
+
 def test_a_failed_write_closes_the_target_and_says_which_file(tmp_path):
     """The walk's output flushed to a full disk: an OSError naming the target, no descriptor left open."""
     import os

@@ -235,11 +235,11 @@ static void on_start(void *data, const XML_Char *name, const XML_Char **attribut
         int attribute_len;
         local_name(attributes[i], &attribute_len);
         if ((size_t)attribute_len > w->max_name) {
-            fail(w, "name", "");
+            fail(w, "attribute_name", "");
             return;
         }
         if (strlen(attributes[i + 1]) > w->max_text) {
-            fail(w, "text", "");
+            fail(w, "attribute_value", "");
             return;
         }
     }
@@ -313,7 +313,7 @@ static void on_default(void *data, const XML_Char *s, int len) {
 static void on_comment(void *data, const XML_Char *text) {
     Walk *w = data;
     if (!w->problem && strlen(text) > w->max_text)
-        fail(w, "text", "");
+        fail(w, "comment", "");
 }
 
 static void on_instruction(void *data, const XML_Char *target, const XML_Char *text) {
@@ -321,9 +321,9 @@ static void on_instruction(void *data, const XML_Char *target, const XML_Char *t
     if (w->problem)
         return;
     if (strlen(target) > w->max_name)
-        fail(w, "name", "");
+        fail(w, "instruction_name", "");
     else if (strlen(text) > w->max_text)
-        fail(w, "text", "");
+        fail(w, "instruction", "");
 }
 
 static int ascii_alnum(char c) {
@@ -393,9 +393,9 @@ static void on_namespace(void *data, const XML_Char *prefix, const XML_Char *uri
     if (w->problem)
         return;
     if (prefix && strlen(prefix) > w->max_name)
-        fail(w, "name", "");
+        fail(w, "namespace_prefix", "");
     else if (uri && strlen(uri) > w->max_text)
-        fail(w, "text", "");
+        fail(w, "namespace_uri", "");
     else if (uri && *uri && !plain_uri(uri))
         fail(w, "syntax", "namespace URI");
 }
