@@ -444,6 +444,18 @@ def test_what_the_walk_refuses_beyond_the_bounds_is_named_in_the_reason(tmp_path
     assert xml_sql.convert(path, tmp_path / "out.json", tmp_path / "side.tsv")[:2] == (1, expected)
 
 
+def test_a_problem_past_the_file_end_is_no_read_error(tmp_path):
+    """A piece starting past the file's end is empty; a problem after the prefix (here in the suffix)
+    has its position counted from the file's bytes, which end before `start`: no error of the source."""
+    from decp_monitor.parse import xml_sql
+
+    path = tmp_path / "f.xml"
+    path.write_bytes(_file(f"<marche><id>A</id>{BUYER}</marche>"))
+    count, problem = xml_sql._walk(path, tmp_path / "out.json", tmp_path / "side.tsv", start=10_000, bare=True,
+                                   prefix=b"<marches>", suffix=b"<marche><marche/></marche></marches>")
+    assert count == 0 and problem[0] == "nested"
+
+
 def test_a_failed_write_closes_the_target_and_says_which_file(tmp_path):
     """The walk's output flushed to a full disk: an OSError naming the target, no descriptor left open."""
     import os

@@ -810,16 +810,21 @@ static int feed(Walk *w, const char *data, size_t n, int final) {
 }
 
 /* Line breaks as expat counts them (\n, \r and \r\n: one each) and the characters after the last
- * one (in UTF-8, the bytes that do not continue a character; in Latin-1, every byte). */
+ * one (in UTF-8, the bytes that do not continue a character; in Latin-1, every byte), given block
+ * after block. */
 typedef struct {
     unsigned long lines, column;
+    int cr;  /* the last byte seen was \r */
 } Count;
 
 static void count(Count *c, const char *s, size_t n, int latin1) {
     for (size_t i = 0; i < n; i++) {
         unsigned char b = (unsigned char)s[i];
-        if (b == '\n' && i > 0 && s[i - 1] == '\r')
-            continue;  /* counted at its \r */
+        if (b == '\n' && c->cr) {  /* counted at its \r */
+            c->cr = 0;
+            continue;
+        }
+        c->cr = b == '\r';
         if (b == '\n' || b == '\r') {
             c->lines++;
             c->column = 0;
@@ -859,20 +864,20 @@ static int place(Walk *w, FILE *src, long long start, const char *prefix, size_t
                  char *chunk) {
     if (!w->problem || w->line == 0)
         return 0;
-    Count head = {0, 0};
+    Count head = {0, 0, 0};
     count(&head, prefix, prefix_len, latin1);
     unsigned long line = w->line, column = w->column, last = head.lines + 1;  /* the prefix's last line */
     if (line > last || (line == last && column >= head.column)) {
-        Count before = {0, 0};
-        int cr = 0;  /* the block before ended with \r */
+        Count before = {0, 0, 0};
         if (fseeko(src, 0, SEEK_SET))
             return -1;
-        for (long long left = start; left > 0;) {
+        for (long long left = start; left > 0;) {  /* a file shorter than `start` ends the count */
             size_t got = fread(chunk, 1, left > READ_CHUNK ? READ_CHUNK : (size_t)left, src);
-            if (got == 0)
+            if (ferror(src))
                 return -1;
-            count(&before, chunk + (cr && chunk[0] == '\n'), got - (cr && chunk[0] == '\n'), latin1);
-            cr = chunk[got - 1] == '\r';
+            if (got == 0)
+                break;
+            count(&before, chunk, got, latin1);
             left -= (long long)got;
         }
         w->line = before.lines + 1 + (line - last);
