@@ -356,12 +356,15 @@ def _piece_file(variant: str) -> tuple[bytes, str]:
     """300 records with characters outside ASCII (n°: a byte that continues a UTF-8 character,
     not a Latin-1 one), laid out as `variant` says; and the encoding to read it with."""
     records = [f"<d:marche><id>{i}</id>{BUYER}<objet>Lot n° {i} été</objet><nature/></d:marche>"
-               for i in range(300)]
+               for i in range(12_000 if variant == "crlf_across_blocks" else 300)]
     root = '<d:marches xmlns:d="urn:decp">'
     if variant == "lines":
         text = '<?xml version="1.0" encoding="UTF-8"?>\n<!-- DECP -->\n' + root + "\n" + "\n".join(records)
-    elif variant == "crlf":
+    elif variant.startswith("crlf"):
         text = '<?xml version="1.0" encoding="UTF-8"?>\r\n' + root + "\r\n" + "\r\n".join(records)
+        if variant == "crlf_across_blocks":  # a \r\n split by the 1 MB blocks the position is counted in
+            at = text.encode().index(b"\r\n", (1 << 20) - 400)
+            text = text.encode()[:at].decode() + " " * ((1 << 20) - 1 - at) + text.encode()[at:].decode()
     else:  # everything on one line, as many generated files are
         text = '<?xml version="1.0" encoding="ISO-8859-1"?>' if variant == "one_line_latin1" else ""
         text = ("\ufeff" if variant == "one_line_bom" else "") + text + root + "".join(records)
@@ -370,7 +373,8 @@ def _piece_file(variant: str) -> tuple[bytes, str]:
 
 
 @pytest.mark.parametrize("which", ["first", "later"])
-@pytest.mark.parametrize("variant", ["lines", "crlf", "one_line", "one_line_latin1", "one_line_bom"])
+@pytest.mark.parametrize("variant", ["lines", "crlf", "crlf_across_blocks", "one_line", "one_line_latin1",
+                                     "one_line_bom"])
 def test_a_problem_in_a_later_piece_is_located_in_the_file(tmp_path, monkeypatch, variant, which):
     """The walk of a piece counts lines and columns from what it was given (the file's head, then
     the piece): the reason must give the problem's place in the file, as it does walked uncut."""
@@ -385,6 +389,7 @@ def test_a_problem_in_a_later_piece_is_located_in_the_file(tmp_path, monkeypatch
     # a record inside a record, in the first record of the last piece (on the piece's first line,
     # after the head's last line in what the walk is given) or in a later one (some lines below)
     start = plan[2][-1][0]
+    assert data[(1 << 20) - 1:(1 << 20) + 1] == b"\r\n" or variant != "crlf_across_blocks"
     offset = data.index(b"<nature/>", start if which == "first" else data.index(b"</d:marche>", start) + 200)
     data = data[:offset] + b"<marche/>" + data[offset + 9:]  # as long: the cuts stay where they were
     path.write_bytes(data)
