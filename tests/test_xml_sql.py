@@ -345,6 +345,122 @@ def test_a_file_walked_in_pieces_gives_the_same_tables(tmp_path, monkeypatch, na
     assert len(walks) == (4 if name == "wrapped" else 3) and walks[0]["bare"]
 
 
+def _position(data: bytes, offset: int, encoding: str) -> tuple[int, int]:
+    """Where byte `offset` of a file is for its reader: line and column (in characters, a byte order
+    mark left out) from 1, as an editor shows them."""
+    lines = data[:offset].decode(encoding).replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return len(lines), len(lines[-1]) + 1
+
+
+def _piece_file(variant: str) -> tuple[bytes, str]:
+    """300 records with characters outside ASCII (n°: a byte that continues a UTF-8 character,
+    not a Latin-1 one), laid out as `variant` says; and the encoding to read it with."""
+    records = [f"<d:marche><id>{i}</id>{BUYER}<objet>Lot n° {i} été</objet><nature/></d:marche>"
+               for i in range(12_000 if variant == "crlf_across_blocks" else 300)]
+    root = '<d:marches xmlns:d="urn:decp">'
+    if variant == "lines":
+        text = '<?xml version="1.0" encoding="UTF-8"?>\n<!-- DECP -->\n' + root + "\n" + "\n".join(records)
+    elif variant.startswith("crlf"):
+        text = '<?xml version="1.0" encoding="UTF-8"?>\r\n' + root + "\r\n" + "\r\n".join(records)
+        if variant == "crlf_across_blocks":  # a \r\n split by the 1 MB blocks the position is counted in
+            at = text.encode().index(b"\r\n", (1 << 20) - 400)
+            text = text.encode()[:at].decode() + " " * ((1 << 20) - 1 - at) + text.encode()[at:].decode()
+    else:  # everything on one line, as many generated files are
+        text = '<?xml version="1.0" encoding="ISO-8859-1"?>' if variant == "one_line_latin1" else ""
+        text = ("\ufeff" if variant == "one_line_bom" else "") + text + root + "".join(records)
+    latin1 = variant == "one_line_latin1"
+    return (text + "</d:marches>\n").encode("latin-1" if latin1 else "utf-8"), "latin-1" if latin1 else "utf-8-sig"
+
+
+@pytest.mark.parametrize("which", ["first", "later"])
+@pytest.mark.parametrize("variant", ["lines", "crlf", "crlf_across_blocks", "one_line", "one_line_latin1",
+                                     "one_line_bom"])
+def test_a_problem_in_a_later_piece_is_located_in_the_file(tmp_path, monkeypatch, variant, which):
+    """The walk of a piece counts lines and columns from what it was given (the file's head, then
+    the piece): the reason must give the problem's place in the file, as it does walked uncut."""
+    from decp_monitor.parse import xml_sql
+
+    monkeypatch.setattr(xml_sql, "MIN_CUT_BYTES", 1000)
+    data, encoding = _piece_file(variant)
+    path = tmp_path / "f.xml"
+    path.write_bytes(data)
+    plan = xml_sql.cut(path, 3)
+    assert plan is not None and len(plan[2]) == 3
+    # a record inside a record, in the first record of the last piece (on the piece's first line,
+    # after the head's last line in what the walk is given) or in a later one (some lines below)
+    start = plan[2][-1][0]
+    assert data[(1 << 20) - 1:(1 << 20) + 1] == b"\r\n" or variant != "crlf_across_blocks"
+    offset = data.index(b"<nature/>", start if which == "first" else data.index(b"</d:marche>", start) + 200)
+    data = data[:offset] + b"<marche/>" + data[offset + 9:]  # as long: the cuts stay where they were
+    path.write_bytes(data)
+    assert xml_sql.cut(path, 3) == plan
+    line, column = _position(data, offset, encoding)
+    assert line > 1 or variant.startswith("one_line")
+    expected = f"contrat imbriqué dans un autre contrat (ligne {line}, colonne {column})"
+    walks: list[dict] = []
+    walk = xml_sql._walk
+    monkeypatch.setattr(xml_sql, "_walk", lambda *args, **piece: (walks.append(piece), walk(*args, **piece))[1])
+    assert xml_sql.convert(path, tmp_path / "out.json", tmp_path / "side.tsv", pieces=3)[:2] == (0, expected)
+    assert len(walks) == 3  # found by the third piece's walk, not by a walk of the whole file
+    assert xml_sql.convert(path, tmp_path / "out.json", tmp_path / "side.tsv", pieces=1)[1] == expected
+
+
+@pytest.mark.parametrize("start, end", [(200, 100), (-5, 100), (0, -2)])
+def test_the_walk_refuses_a_piece_it_cannot_walk(tmp_path, start, end):
+    """cut() never gives a piece ending before it starts, but the walk must not trust its caller: it
+    read such a piece to the file's end (every record after `start`)."""
+    from decp_monitor.parse import xml_sql
+
+    path, target = tmp_path / "f.xml", tmp_path / "out.json"
+    path.write_bytes(_file(*(f"<marche><id>{i}</id>{BUYER}</marche>" for i in range(8))))
+    with pytest.raises(ValueError):
+        xml_sql._walk(path, target, tmp_path / "side.tsv", start=start, end=end, bare=True)
+    assert not target.exists()
+    # an empty piece is no error: nothing in it
+    assert xml_sql._walk(path, target, tmp_path / "side.tsv", start=200, end=200, bare=True, prefix=b"<marches>",
+                         suffix=b"</marches>") == (0, None)
+    assert target.read_bytes() == b""
+
+
+@pytest.mark.parametrize("markup, reason", [
+    ("<identifiant>A</identifiant>", "nom d'élément"),
+    ('<id attributs="1">A</id>', "nom d'attribut"),
+    (f'<id a="{"v" * 17}">A</id>', "valeur d'attribut"),
+    ("<?instruction x?>", "nom d'instruction de traitement"),
+    (f"<?pi {'d' * 17}?>", "instruction de traitement"),
+    (f"<!--{'c' * 17}-->", "commentaire"),
+    ('<id xmlns:prefixe_x="urn:x">A</id>', "préfixe d'espace de noms"),
+    (f'<id xmlns:p="urn:{"u" * 17}">A</id>', "URI d'espace de noms"),
+    (f"<id>{'t' * 17}</id>", "texte"),
+], ids=["element", "attribute_name", "attribute_value", "instruction_name", "instruction", "comment",
+        "namespace_prefix", "namespace_uri", "text"])
+def test_what_the_walk_refuses_beyond_the_bounds_is_named_in_the_reason(tmp_path, monkeypatch, markup, reason):
+    """Names and texts beyond the streaming reader's bounds (8 and 16 bytes here): the reason says
+    what was too long (a comment is no text, an attribute no element), and where."""
+    from decp_monitor.parse import xml_sql
+
+    monkeypatch.setattr(xml_sql, "MAX_KEY_BYTES", 8)
+    monkeypatch.setattr(xml_sql, "MAX_STRING_BYTES", 16)
+    data = f'<?xml version="1.0"?>\n<marches>\n<marche><id>1</id></marche>\n<marche>\n  {markup}</marche></marches>'
+    path = tmp_path / "f.xml"
+    path.write_bytes(data.encode())
+    line, column = _position(data.encode(), data.index(markup) + (4 if reason == "texte" else 0), "utf-8")
+    expected = f"{reason} au-delà des limites du lecteur en flux (ligne {line}, colonne {column})"
+    assert xml_sql.convert(path, tmp_path / "out.json", tmp_path / "side.tsv")[:2] == (1, expected)
+
+
+def test_a_problem_past_the_file_end_is_no_read_error(tmp_path):
+    """A piece starting past the file's end is empty; a problem after the prefix (here in the suffix)
+    has its position counted from the file's bytes, which end before `start`: no error of the source."""
+    from decp_monitor.parse import xml_sql
+
+    path = tmp_path / "f.xml"
+    path.write_bytes(_file(f"<marche><id>A</id>{BUYER}</marche>"))
+    count, problem = xml_sql._walk(path, tmp_path / "out.json", tmp_path / "side.tsv", start=10_000, bare=True,
+                                   prefix=b"<marches>", suffix=b"<marche><marche/></marche></marches>")
+    assert count == 0 and problem[0] == "nested"
+
+
 def test_a_failed_write_closes_the_target_and_says_which_file(tmp_path):
     """The walk's output flushed to a full disk: an OSError naming the target, no descriptor left open."""
     import os

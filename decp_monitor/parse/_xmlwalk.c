@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* The part of expat's API this module uses, declared here rather than taken from <expat.h>:
  * the functions come from pyexpat's capsule, whose layout starts with these fields in every
@@ -234,11 +235,11 @@ static void on_start(void *data, const XML_Char *name, const XML_Char **attribut
         int attribute_len;
         local_name(attributes[i], &attribute_len);
         if ((size_t)attribute_len > w->max_name) {
-            fail(w, "name", "");
+            fail(w, "attribute_name", "");
             return;
         }
         if (strlen(attributes[i + 1]) > w->max_text) {
-            fail(w, "text", "");
+            fail(w, "attribute_value", "");
             return;
         }
     }
@@ -312,7 +313,7 @@ static void on_default(void *data, const XML_Char *s, int len) {
 static void on_comment(void *data, const XML_Char *text) {
     Walk *w = data;
     if (!w->problem && strlen(text) > w->max_text)
-        fail(w, "text", "");
+        fail(w, "comment", "");
 }
 
 static void on_instruction(void *data, const XML_Char *target, const XML_Char *text) {
@@ -320,9 +321,9 @@ static void on_instruction(void *data, const XML_Char *target, const XML_Char *t
     if (w->problem)
         return;
     if (strlen(target) > w->max_name)
-        fail(w, "name", "");
+        fail(w, "instruction_name", "");
     else if (strlen(text) > w->max_text)
-        fail(w, "text", "");
+        fail(w, "instruction", "");
 }
 
 static int ascii_alnum(char c) {
@@ -392,9 +393,9 @@ static void on_namespace(void *data, const XML_Char *prefix, const XML_Char *uri
     if (w->problem)
         return;
     if (prefix && strlen(prefix) > w->max_name)
-        fail(w, "name", "");
+        fail(w, "namespace_prefix", "");
     else if (uri && strlen(uri) > w->max_text)
-        fail(w, "text", "");
+        fail(w, "namespace_uri", "");
     else if (uri && *uri && !plain_uri(uri))
         fail(w, "syntax", "namespace URI");
 }
@@ -808,6 +809,86 @@ static int feed(Walk *w, const char *data, size_t n, int final) {
     return 0;
 }
 
+/* Line breaks as expat counts them (\n, \r and \r\n: one each) and the characters after the last
+ * one (in UTF-8, the bytes that do not continue a character; in Latin-1, every byte), given block
+ * after block. */
+typedef struct {
+    unsigned long lines, column;
+    int cr;  /* the last byte seen was \r */
+} Count;
+
+static void count(Count *c, const char *s, size_t n, int latin1) {
+    for (size_t i = 0; i < n; i++) {
+        unsigned char b = (unsigned char)s[i];
+        if (b == '\n' && c->cr) {  /* counted at its \r */
+            c->cr = 0;
+            continue;
+        }
+        c->cr = b == '\r';
+        if (b == '\n' || b == '\r') {
+            c->lines++;
+            c->column = 0;
+        } else if (latin1 || (b & 0xC0) != 0x80)
+            c->column++;
+    }
+}
+
+/* Whether expat reads the file as Latin-1 (its only encoding where a byte over 0x7F is a character
+ * of its own): the XML declaration at the start of `head` says ISO-8859-1, and no byte order mark
+ * says otherwise. */
+static int declared_latin1(const char *head) {
+    if (strncmp(head, "<?xml", 5) != 0)
+        return 0;
+    const char *close = strstr(head, "?>"), *p = strstr(head, "encoding");
+    if (!close || !p || p > close)
+        return 0;
+    p += 8;
+    p += strspn(p, " \t\r\n");
+    if (*p++ != '=')
+        return 0;
+    p += strspn(p, " \t\r\n");
+    char quote = *p++;
+    if (quote != '"' && quote != '\'')
+        return 0;
+    return strncasecmp(p, "ISO-8859-1", 10) == 0 && p[10] == quote;
+}
+
+/* The problem's position in the file, from expat's in what it was given (prefix + source[start:end]
+ * + suffix), counted only once there is a problem. The prefix is the file's own head (cut() in
+ * xml_sql.py): a position in it is the file's already; past it, its lines do not count, the lines
+ * of the file before `start` do, and on the piece's first line (which continues the prefix's last
+ * one) the characters between that line's start in the file and `start`. Lines from 1, columns
+ * from 1 in characters, as an editor shows them (expat's columns count from 0, and count a byte
+ * order mark). 0 on an error of the source. */
+static int place(Walk *w, FILE *src, long long start, const char *prefix, size_t prefix_len, int latin1, int bom,
+                 char *chunk) {
+    if (!w->problem || w->line == 0)
+        return 0;
+    Count head = {0, 0, 0};
+    count(&head, prefix, prefix_len, latin1);
+    unsigned long line = w->line, column = w->column, last = head.lines + 1;  /* the prefix's last line */
+    if (line > last || (line == last && column >= head.column)) {
+        Count before = {0, 0, 0};
+        if (fseeko(src, 0, SEEK_SET))
+            return -1;
+        for (long long left = start; left > 0;) {  /* a file shorter than `start` ends the count */
+            size_t got = fread(chunk, 1, left > READ_CHUNK ? READ_CHUNK : (size_t)left, src);
+            if (ferror(src))
+                return -1;
+            if (got == 0)
+                break;
+            count(&before, chunk, got, latin1);
+            left -= (long long)got;
+        }
+        w->line = before.lines + 1 + (line - last);
+        w->column = line == last ? before.column + (column - head.column) : column;
+    }
+    if (bom && w->line == 1 && w->column > 0)
+        w->column--;
+    w->column++;
+    return 0;
+}
+
 /* The walk over prefix + source[start:end] + suffix (a piece of a file: the file's own head up to
  * its root's start tag, records, the root's end tag), or the whole file. */
 static void walk(Walk *w, FILE *src, long long start, long long end, const char *prefix, size_t prefix_len,
@@ -876,6 +957,11 @@ static PyObject *convert(PyObject *self, PyObject *args, PyObject *kwargs) {
     FILE *src = NULL;
     char *chunk = NULL;
     PyObject *kept[7] = {NULL};
+    /* cut() never gives such a piece, but the walk would read one to the file's end */
+    if (start < 0 || end < -1 || (end >= 0 && end < start)) {
+        PyErr_Format(PyExc_ValueError, "no piece from byte %lld to byte %lld (-1: the file's end)", start, end);
+        goto done;
+    }
     if (names_from(tags, &tag_names, &n_tags, &kept[0]) || names_from(kinds, &kind_names, &n_kinds, &kept[1])
         || names_from(fields, &w.fields_2024, &w.n_fields_2024, &kept[2])
         || names_from(allowed, &w.empty_allowed, &w.n_empty_allowed, &kept[3])
@@ -917,13 +1003,14 @@ static PyObject *convert(PyObject *self, PyObject *args, PyObject *kwargs) {
     /* A UTF-8 byte order mark decides the encoding, whatever the declaration says: libxml2 (the
      * streaming reader) reads such a file as UTF-8, expat alone would follow the declaration. The
      * file's first bytes are those of the prefix when a piece is given one (the file's own head). */
-    unsigned char head[3] = {0};
-    if (prefix.len >= 3)
-        memcpy(head, prefix.buf, 3);
-    else if (fread(head, 1, 3, src) != 3)
-        memset(head, 0, 3);
+    char head[256] = {0};
+    if (prefix.len)
+        memcpy(head, prefix.buf, prefix.len < 255 ? (size_t)prefix.len : 255);
+    else if (fread(head, 1, 255, src) == 0)
+        head[0] = 0;
     rewind(src);
-    const char *encoding = memcmp(head, "\xEF\xBB\xBF", 3) == 0 ? "UTF-8" : NULL;
+    int bom = memcmp(head, "\xEF\xBB\xBF", 3) == 0, latin1 = !bom && declared_latin1(head);
+    const char *encoding = bom ? "UTF-8" : NULL;
     Py_BEGIN_ALLOW_THREADS
     w.parser = expat->ParserCreate_MM(encoding, NULL, "}");
     if (w.parser) {
@@ -936,6 +1023,8 @@ static PyObject *convert(PyObject *self, PyObject *args, PyObject *kwargs) {
         expat->SetProcessingInstructionHandler(w.parser, (AnyHandler)on_instruction);
         walk(&w, src, start, end, prefix.buf, (size_t)prefix.len, suffix.buf, (size_t)suffix.len, chunk);
         expat->ParserFree(w.parser);
+        if (!w.io_error && place(&w, src, start, prefix.buf, (size_t)prefix.len, latin1, bom, chunk))
+            w.io_error = 2;
     }
     Py_END_ALLOW_THREADS
     if (!w.parser) {
@@ -991,7 +1080,8 @@ static PyMethodDef methods[] = {
     {"convert", (PyCFunction)(void (*)(void))convert, METH_VARARGS | METH_KEYWORDS,
      "convert(source, target, side, record_tags, record_kinds, fields_2024, empty_allowed, own_keys, list_names, "
      "item_names, max_text, max_name, max_record, max_depth, start=0, end=-1, prefix=b'', suffix=b'', bare=False)"
-     " -> (records, None | (problem, line, column, detail))"},
+     " -> (records, None | (problem, line, column, detail)): line and column in the file, from 1 (prefix: the file's"
+     " own head)"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -67,7 +67,7 @@ _PROLOG = re.compile(rb'(?:\xef\xbb\xbf)?(?:\s+|<\?.*?\?>|<!--.*?-->|<!DOCTYPE(?
 _START_TAG = re.compile(rb'<([^\s/>!?]+)(?:\s+[^\s=/>]+\s*=\s*(?:"[^"]*"|\'[^\']*\'))*\s*(/?)>')
 # A record's end tag, followed by the next tag: where a piece may end.
 _RECORD_END = re.compile(rb'</(?:[^\s:>]+:)?(?:marche|contrat-concession)\s*>\s*(?=<)')
-# Why the walk stopped (its problem codes), in French; the line and column follow.
+# Why the walk stopped (its problem codes), in French; the line and column in the file follow.
 _PROBLEMS = {
     "syntax": "XML illisible",
     "entity": "référence d'entité non développée",
@@ -75,6 +75,13 @@ _PROBLEMS = {
     "depth": "imbrication très profonde",
     "text": "texte au-delà des limites du lecteur en flux",
     "name": "nom d'élément au-delà des limites du lecteur en flux",
+    "attribute_name": "nom d'attribut au-delà des limites du lecteur en flux",
+    "attribute_value": "valeur d'attribut au-delà des limites du lecteur en flux",
+    "comment": "commentaire au-delà des limites du lecteur en flux",
+    "instruction_name": "nom d'instruction de traitement au-delà des limites du lecteur en flux",
+    "instruction": "instruction de traitement au-delà des limites du lecteur en flux",
+    "namespace_prefix": "préfixe d'espace de noms au-delà des limites du lecteur en flux",
+    "namespace_uri": "URI d'espace de noms au-delà des limites du lecteur en flux",
     "record": "contrat de plus de {mb} Mo",
     "own_key": "champ « _type » dans un contrat XML",
     "memory": "mémoire insuffisante pour un contrat",
