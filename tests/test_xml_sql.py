@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from decp_monitor.parse import json_sql
 from decp_monitor.parse.xml_sql import load_xml_sql
 from tests import test_json_sql as json_tests
 from tests.test_json_sql import FINDING_COLUMNS, RECORD_COLUMNS, _database
@@ -332,8 +333,15 @@ def test_a_file_walked_in_pieces_gives_the_same_tables(tmp_path, monkeypatch, na
     monkeypatch.setattr(xml_sql, "MIN_CUT_BYTES", 1000)
     plan = xml_sql.cut(path, 3)
     assert plan is not None and len(plan[2]) == 3
+    copied: list = []
+    monkeypatch.setattr(json_sql, "MIN_CUT_BYTES", 64)  # json_sql would cut a single JSON of them
+    copy_range = json_sql._copy_range
+    monkeypatch.setattr(json_sql, "_copy_range", lambda *args: (copied.append(args), copy_range(*args))[1])
     outcome = assert_same(path)
     assert outcome.reason is None and outcome.records == 300
+    # the walk's pieces are read as they are, not joined into one JSON then cut and copied again (walked
+    # uncut, a wrapped file gives one JSON, which json_sql cuts for its threads as any JSON file)
+    assert bool(copied) is (name == "wrapped")
     _, by_sql = sql_tables(path, "f.xml")
     assert sum(1 for r in by_sql["records"] if r[1] == "xml-2024") == 43
     assert sum(1 for f in by_sql["findings"] if f[2] == "empty_element") == 300
@@ -342,7 +350,7 @@ def test_a_file_walked_in_pieces_gives_the_same_tables(tmp_path, monkeypatch, na
     monkeypatch.setattr(xml_sql, "_walk", lambda *args, **piece: (walks.append(piece), walk(*args, **piece))[1])
     xml_sql.convert(path, tmp_path / "out.json", tmp_path / "side.tsv", pieces=3)
     # three pieces at once; a wrong cut costs one more walk, uncut
-    assert len(walks) == (4 if name == "wrapped" else 3) and walks[0]["bare"]
+    assert len(walks) == (4 if name == "wrapped" else 3)
 
 
 def _position(data: bytes, offset: int, encoding: str) -> tuple[int, int]:
@@ -414,12 +422,12 @@ def test_the_walk_refuses_a_piece_it_cannot_walk(tmp_path, start, end):
     path, target = tmp_path / "f.xml", tmp_path / "out.json"
     path.write_bytes(_file(*(f"<marche><id>{i}</id>{BUYER}</marche>" for i in range(8))))
     with pytest.raises(ValueError):
-        xml_sql._walk(path, target, tmp_path / "side.tsv", start=start, end=end, bare=True)
+        xml_sql._walk(path, target, tmp_path / "side.tsv", start=start, end=end)
     assert not target.exists()
     # an empty piece is no error: nothing in it
-    assert xml_sql._walk(path, target, tmp_path / "side.tsv", start=200, end=200, bare=True, prefix=b"<marches>",
+    assert xml_sql._walk(path, target, tmp_path / "side.tsv", start=200, end=200, prefix=b"<marches>",
                          suffix=b"</marches>") == (0, None)
-    assert target.read_bytes() == b""
+    assert json.loads(target.read_bytes()) == []
 
 
 @pytest.mark.parametrize("markup, reason", [
@@ -456,7 +464,7 @@ def test_a_problem_past_the_file_end_is_no_read_error(tmp_path):
 
     path = tmp_path / "f.xml"
     path.write_bytes(_file(f"<marche><id>A</id>{BUYER}</marche>"))
-    count, problem = xml_sql._walk(path, tmp_path / "out.json", tmp_path / "side.tsv", start=10_000, bare=True,
+    count, problem = xml_sql._walk(path, tmp_path / "out.json", tmp_path / "side.tsv", start=10_000,
                                    prefix=b"<marches>", suffix=b"<marche><marche/></marche></marches>")
     assert count == 0 and problem[0] == "nested"
 

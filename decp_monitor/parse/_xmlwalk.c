@@ -123,7 +123,6 @@ typedef struct {
     Buf out;
     Buf side;  /* one line per record of schema 2.0 or with blank elements: position, format, names */
     FILE *dst, *side_dst;
-    int bare;  /* the records without the array's brackets (a piece of a file) */
     long long records;
     /* the first problem met; the walk stops there */
     const char *problem;
@@ -893,8 +892,7 @@ static int place(Walk *w, FILE *src, long long start, const char *prefix, size_t
  * its root's start tag, records, the root's end tag), or the whole file. */
 static void walk(Walk *w, FILE *src, long long start, long long end, const char *prefix, size_t prefix_len,
                  const char *suffix, size_t suffix_len, char *chunk) {
-    if (!w->bare)
-        append(w, &w->out, "[", 1);
+    append(w, &w->out, "[", 1);
     if (prefix_len && feed(w, prefix, prefix_len, 0))
         return;
     if (start > 0 && fseeko(src, (off_t)start, SEEK_SET)) {
@@ -922,8 +920,7 @@ static void walk(Walk *w, FILE *src, long long start, long long end, const char 
     if (w->record_kind >= 0 && !w->problem)
         w->problem = "syntax";
     if (!w->problem) {
-        if (!w->bare)
-            append(w, &w->out, "]", 1);
+        append(w, &w->out, "]", 1);
         flush(w);
     }
 }
@@ -931,22 +928,21 @@ static void walk(Walk *w, FILE *src, long long start, long long end, const char 
 static PyObject *convert(PyObject *self, PyObject *args, PyObject *kwargs) {
     static char *keywords[] = {"source", "target", "side", "record_tags", "record_kinds", "fields_2024",
                                "empty_allowed", "own_keys", "list_names", "item_names", "max_text", "max_name",
-                               "max_record", "max_depth", "start", "end", "prefix", "suffix", "bare", NULL};
+                               "max_record", "max_depth", "start", "end", "prefix", "suffix", NULL};
     PyObject *source, *target, *side, *tags, *kinds, *fields, *allowed, *own, *lists, *items;
     Py_ssize_t max_text, max_name, max_record;
-    int max_depth, bare = 0;
+    int max_depth;
     long long start = 0, end = -1;
     Py_buffer prefix = {0}, suffix = {0};
     (void)self;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O&O&O&OOOOOOOnnni|LLy*y*p", keywords, PyUnicode_FSConverter,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O&O&O&OOOOOOOnnni|LLy*y*", keywords, PyUnicode_FSConverter,
                                      &source, PyUnicode_FSConverter, &target, PyUnicode_FSConverter, &side, &tags,
                                      &kinds, &fields, &allowed, &own, &lists, &items, &max_text, &max_name,
-                                     &max_record, &max_depth, &start, &end, &prefix, &suffix, &bare))
+                                     &max_record, &max_depth, &start, &end, &prefix, &suffix))
         return NULL;
     Walk w;
     memset(&w, 0, sizeof w);
     w.record_kind = -1;
-    w.bare = bare;
     w.max_text = (size_t)max_text;
     w.max_name = (size_t)max_name;
     w.max_record = (size_t)max_record;
@@ -1079,7 +1075,7 @@ done:
 static PyMethodDef methods[] = {
     {"convert", (PyCFunction)(void (*)(void))convert, METH_VARARGS | METH_KEYWORDS,
      "convert(source, target, side, record_tags, record_kinds, fields_2024, empty_allowed, own_keys, list_names, "
-     "item_names, max_text, max_name, max_record, max_depth, start=0, end=-1, prefix=b'', suffix=b'', bare=False)"
+     "item_names, max_text, max_name, max_record, max_depth, start=0, end=-1, prefix=b'', suffix=b'')"
      " -> (records, None | (problem, line, column, detail)): line and column in the file, from 1 (prefix: the file's"
      " own head)"},
     {NULL, NULL, 0, NULL},

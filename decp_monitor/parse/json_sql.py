@@ -131,6 +131,7 @@ class _Part:
     hint: Optional[str]  # "marche" | "concession" from the 2024 key, None in the 2019 shape
     opens: bool = False  # a piece cut from an array: "[" goes before its bytes
     closes: bool = False  # and "]" after them
+    source: Path = Path()  # the file it is in (set by _prepare)
 
 
 def _skip_back(mm, pos: int) -> int:
@@ -331,48 +332,86 @@ def load_json_sql(con: duckdb.DuckDBPyConnection, path: Path, name: str, resourc
         return Outcome(reason="petit fichier (lecteur en flux plus rapide)")
     if pieces is None:
         pieces = int(con.execute("SELECT current_setting('threads')").fetchall()[0][0])
-    with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-        fmt, arrays, reason = plan(mm)
-        if reason:
-            return Outcome(reason=reason)
-        assert fmt is not None  # plan() names the format whenever it gives no reason
-        fmt = record_format or fmt
-        scanned = scan(path, arrays)
-        if scanned.bare_values and sanitised is None:
-            copy_instead = True
-        elif scanned.reason:
-            return Outcome(reason=scanned.reason)
-        else:
-            copy_instead = False
-        parts: list[_Part] = []
-        texts: list[Optional[_Texts]] = []  # where the routing finds each part's records, if it may
-        for array, starts in zip(arrays, scanned.starts):
-            for piece in cut(mm, array, pieces, starts):
-                parts.append(piece)
-                texts.append(_Texts(path, starts[bisect.bisect_left(starts, piece.start):
-                                                 bisect.bisect_left(starts, piece.end)], piece.end)
-                             if scanned.by_offset else None)
-        release_pages(mm, 0, len(mm))
-    if copy_instead:
+    prepared = _prepare(path, pieces)
+    if prepared.scanned.bare_values and sanitised is None:
         outcome = _read_sanitised(con, path, name, resource_id, first_record_id, today=today, min_bytes=min_bytes,
                                   max_exact_share=max_exact_share, pieces=pieces, record_format=record_format)
         if outcome.reason is not None:  # said of the copy, whose offsets are not the file's: both said
-            outcome.reason = f"{scanned.reason} ; copie où ils valent null : {outcome.reason}"
+            outcome.reason = f"{prepared.reason} ; copie où ils valent null : {outcome.reason}"
         return outcome
-    keys_plain = not scanned.spaced_keys  # the scan saw no key to search for (SPACED_KEY)
+    return _load([prepared], con, name, resource_id, first_record_id, today, max_exact_share, record_format,
+                 sanitised)
+
+
+def load_json_files(con: duckdb.DuckDBPyConnection, paths: list[Path], name: str, resource_id: Optional[str],
+                    first_record_id: int, today: Optional[dt.date] = None,
+                    max_exact_share: Optional[float] = None, record_format: Optional[str] = None) -> Outcome:
+    """The records of several JSON files, in their order, as those of one file `name`: the pieces
+    of one file's records written apart (xml_sql's walk writes one per thread). Each is read whole
+    on its own connection, so none is copied again to be cut (a national XML file's JSON is ~1 GB)."""
+    with ThreadPoolExecutor(max_workers=max(1, len(paths))) as pool:  # the scan releases the GIL
+        prepared = list(pool.map(lambda path: _prepare(Path(path), 1), paths))
+    return _load(prepared, con, name, resource_id, first_record_id, today, max_exact_share, record_format, None)
+
+
+@dataclass
+class _Prepared:
+    """One file planned and scanned: its parts (cut for concurrent reading), where their records are."""
+
+    scanned: Scanned
+    fmt: Optional[str] = None
+    parts: list[_Part] = field(default_factory=list)
+    texts: list[Optional[_Texts]] = field(default_factory=list)  # where the routing finds each part's records
+    reason: str = ""  # French: why DuckDB must not read the file
+
+
+def _prepare(path: Path, pieces: int) -> _Prepared:
+    with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        fmt, arrays, reason = plan(mm)
+        if reason:
+            return _Prepared(Scanned(), reason=reason)
+        scanned = scan(path, arrays)
+        if scanned.reason:
+            return _Prepared(scanned, fmt, reason=scanned.reason)
+        prepared = _Prepared(scanned, fmt)
+        for array, starts in zip(arrays, scanned.starts):
+            for piece in cut(mm, array, pieces, starts):
+                piece.source = path
+                prepared.parts.append(piece)
+                prepared.texts.append(_Texts(path, starts[bisect.bisect_left(starts, piece.start):
+                                                          bisect.bisect_left(starts, piece.end)], piece.end)
+                                      if scanned.by_offset else None)
+        release_pages(mm, 0, len(mm))
+    return prepared
+
+
+def _load(files: list[_Prepared], con: duckdb.DuckDBPyConnection, name: str, resource_id: Optional[str],
+          first_record_id: int, today: Optional[dt.date], max_exact_share: Optional[float],
+          record_format: Optional[str], sanitised: Optional[int]) -> Outcome:
+    """The parts of planned and scanned files into the tables, as one file's records, and the
+    file-level findings (NaN read as null, U+FFFD, no record at all)."""
+    reason = next((f.reason for f in files if f.reason), None)
+    if reason:
+        return Outcome(reason=reason)
+    fmt = record_format or files[0].fmt
+    assert fmt is not None  # plan() names the format whenever it gives no reason
+    keys_plain = not any(f.scanned.spaced_keys for f in files)  # no key to search for (SPACED_KEY)
     share = MAX_EXACT_SHARE if max_exact_share is None else max_exact_share
-    today = today or dt.date.today()
-    outcome = _load_parts(con, path, parts, texts, name, resource_id, first_record_id, today, share, fmt, keys_plain)
+    parts = [part for f in files for part in f.parts]
+    texts = [text for f in files for text in f.texts]
+    outcome = _load_parts(con, parts, texts, name, resource_id, first_record_id, today or dt.date.today(), share,
+                          fmt, keys_plain)
     if outcome.reason:
         return outcome
     outcome.format = fmt
     if sanitised:  # worded as the streaming reader's sanitising pass words it
         outcome.findings.append(finding(name, "non_standard_json",
                                         f"JSON non standard : {sanitised} valeur(s) NaN/Infinity lue(s) comme absentes"))
-    if scanned.replacement:
+    replacement = sum(f.scanned.replacement for f in files)
+    if replacement:
         outcome.findings.append(finding(name, "mojibake",
-                                        f"{scanned.replacement} caractère(s) de remplacement U+FFFD (texte corrompu)",
-                                        value=str(scanned.replacement)))
+                                        f"{replacement} caractère(s) de remplacement U+FFFD (texte corrompu)",
+                                        value=str(replacement)))
     if outcome.records == 0:
         outcome.findings.append(finding(name, "empty_file", "Fichier sans aucun contrat"))
     return outcome
@@ -393,18 +432,18 @@ def _read_sanitised(con: duckdb.DuckDBPyConnection, path: Path, name: str, resou
         return load_json_sql(con, copy, name, resource_id, first_record_id, sanitised=replaced, **options)
 
 
-def _load_parts(con: duckdb.DuckDBPyConnection, path: Path, parts: list[_Part], texts: list[Optional[_Texts]],
+def _load_parts(con: duckdb.DuckDBPyConnection, parts: list[_Part], texts: list[Optional[_Texts]],
                 name: str, resource_id: Optional[str], first_record_id: int, today: dt.date, share: float,
                 fmt: str, keys_plain: bool) -> Outcome:
     """Both lanes over each part, the parts read at once on connections of their own (one per
     part: DuckDB runs a statement over one JSON array on one thread), then written at once."""
-    size = path.stat().st_size
     cursors = [con.cursor() for _ in parts] if len(parts) > 1 else [con]
     try:
         try:
             with tempfile.TemporaryDirectory(prefix="decp-json-") as folder:
-                sources = [str(path) if part.start == 0 and part.end == size and not part.opens and not part.closes
-                           else _copy_range(path, part, folder, index) for index, part in enumerate(parts)]
+                sources = [str(part.source) if part.start == 0 and part.end == part.source.stat().st_size
+                           and not part.opens and not part.closes
+                           else _copy_range(part.source, part, folder, index) for index, part in enumerate(parts)]
                 jobs = [(cursor, {"path": source, "hint": part.hint, "today": today}, keys_plain, part_texts)
                         for cursor, source, part, part_texts in zip(cursors, sources, parts, texts)]
                 if len(jobs) == 1:

@@ -28,7 +28,6 @@ record, a "_type" field…), or that json_sql declines, is read by it, with the 
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 import tempfile
 import time
@@ -43,7 +42,7 @@ from decp_monitor.core import findings as finding_codes
 from decp_monitor.core.findings import finding
 from decp_monitor.parse import BOM, _xmlwalk, xml_reader
 from decp_monitor.parse.json_reader import MAX_KEY_BYTES, MAX_STRING_BYTES
-from decp_monitor.parse.json_sql import DEPTH_WATCH, Outcome, load_json_sql
+from decp_monitor.parse.json_sql import DEPTH_WATCH, Outcome, load_json_files, load_json_sql
 
 # Below this size the streaming reader is quicker: the SQL path costs ~0.4 s per file however
 # small (json_sql's set-up), the streaming reader ~0.07 s per MB (2 Dec 2026, generated files of
@@ -155,52 +154,42 @@ def cut(path: Path, pieces: int) -> Optional[tuple[bytes, bytes, list[tuple[int,
     return head[:root.end()], b"</" + root.group(1) + b">", ranges
 
 
-def convert(path: Path, target: Path, side: Path, pieces: int = 1) -> tuple[int, Optional[str], list[tuple[Path, int]]]:
-    """Write the records of the XML file `path` to `target` as a JSON array, walked in up to
-    `pieces` pieces at once (cut()), and what is XML's own to side files (TSV: position in the
-    piece, format, blank elements).
+def convert(path: Path, target: Path, side: Path, pieces: int = 1) -> tuple[int, Optional[str], list[tuple[Path, Path, int]]]:
+    """Write the records of the XML file `path` as JSON arrays, walked in up to `pieces` pieces at
+    once (cut()): to `target` when walked whole, else one file per piece beside it (json_sql reads
+    them as they are: joined into one, they were copied twice more, ~1 GB each for a national file);
+    and what is XML's own to side files (TSV: position in the piece, format, blank elements).
 
-    Returns (records, reason, [(side file, records before it)]): reason (French) is None when every
-    record was written exactly."""
+    Returns (records, reason, [(JSON file, side file, records before it)]): reason (French) is None
+    when every record was written exactly."""
     plan = cut(path, pieces)
     if plan is None:
         count, problem = _walk(path, target, side)
-        return count, _reason(problem) if problem else None, [(side, 0)]
+        return count, _reason(problem) if problem else None, [(target, side, 0)]
     head, end_tag, ranges = plan
     jobs = []
     for index, (start, end) in enumerate(ranges):
-        piece = {"start": start, "end": end, "bare": True,
-                 "prefix": head if start else b"", "suffix": end_tag if end >= 0 else b""}
+        piece = {"start": start, "end": end, "prefix": head if start else b"", "suffix": end_tag if end >= 0 else b""}
         jobs.append((target.with_name(f"{target.stem}-{index}.json"), side.with_name(f"{side.stem}-{index}.tsv"),
                      piece))
     with ThreadPoolExecutor(max_workers=len(jobs)) as pool:  # the walk releases the GIL
         results = list(pool.map(lambda job: _walk(path, job[0], job[1], **job[2]), jobs))
     if any(problem and problem[0] == "syntax" for _, problem in results):
+        for piece_target, _, _ in jobs:
+            piece_target.unlink(missing_ok=True)
         count, problem = _walk(path, target, side)  # a cut that was not between two records
-        return count, _reason(problem) if problem else None, [(side, 0)]
+        return count, _reason(problem) if problem else None, [(target, side, 0)]
     problem = next((problem for _, problem in results if problem), None)
     if problem:
         return 0, _reason(problem), []
-    sides, count = [], 0
-    with open(target, "wb") as out:
-        out.write(b"[")
-        for (records, _), (piece_target, piece_side, _) in zip(results, jobs):
-            if records and count:
-                out.write(b",\n")
-            out.flush()
-            with open(piece_target, "rb") as piece_file:
-                left = os.fstat(piece_file.fileno()).st_size
-                while left > 0:
-                    copied = os.copy_file_range(piece_file.fileno(), out.fileno(), left)
-                    if copied == 0:
-                        break
-                    left -= copied
-            out.seek(0, os.SEEK_END)
-            os.unlink(piece_target)
-            sides.append((piece_side, count))
+    files, count = [], 0
+    for (records, _), (piece_target, piece_side, _) in zip(results, jobs):
+        if records:
+            files.append((piece_target, piece_side, count))
             count += records
-        out.write(b"]")
-    return count, None, sides
+        else:
+            piece_target.unlink()
+    return count, None, files
 
 
 def _local(qname: bytes) -> str:
@@ -226,20 +215,24 @@ def load_xml_sql(con: duckdb.DuckDBPyConnection, path: Path, name: str, resource
     with tempfile.TemporaryDirectory(prefix="decp-xml-") as folder:
         target = Path(folder) / "records.json"
         started = time.perf_counter()
-        count, reason, sides = convert(path, target, Path(folder) / "xml.tsv", pieces)
+        count, reason, files = convert(path, target, Path(folder) / "xml.tsv", pieces)
         timings["convert"] = time.perf_counter() - started
         if reason:
             return Outcome(reason=reason)
         if count == 0:
             return Outcome(reason="aucun contrat")
         started = time.perf_counter()
-        outcome = load_json_sql(con, target, name, resource_id, first_record_id, today=today, min_bytes=0,
-                                max_exact_share=max_exact_share, record_format="xml-2019")
+        if len(files) == 1:  # cut by json_sql for its threads, as any JSON file
+            outcome = load_json_sql(con, files[0][0], name, resource_id, first_record_id, today=today, min_bytes=0,
+                                    max_exact_share=max_exact_share, record_format="xml-2019")
+        else:  # already cut by the walk: each piece read as it is
+            outcome = load_json_files(con, [json for json, _, _ in files], name, resource_id, first_record_id,
+                                      today=today, max_exact_share=max_exact_share, record_format="xml-2019")
         timings["json_sql"] = time.perf_counter() - started
         if outcome.reason is not None:
             return outcome
         started = time.perf_counter()
-        _xml_parts(con, sides, name, resource_id, first_record_id)
+        _xml_parts(con, [(side, before) for _, side, before in files], name, resource_id, first_record_id)
         timings["xml_parts"] = time.perf_counter() - started
     with open(path, "rb") as handle:
         if handle.read(len(BOM)) == BOM:  # read_decp reports it before the streaming reader reads the XML
