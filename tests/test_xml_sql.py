@@ -57,7 +57,7 @@ def _file(*records: str, root: str = "marches", prolog: str = '<?xml version="1.
 
 
 LITERAL = {
-    # text JSON must escape, and text json_sql's byte scan must not see raw (NaN, U+FFFD, brackets)
+    # text JSON must escape, brackets and NaN as text (the byte scan tells strings from structure), U+FFFD
     "escapes": _file(f'<marche><id>A"1\\</id>{BUYER}{DATES}<objet>Lot [1] {{x}} \t tab\nligne\r'
                      f'Infinity</objet><montant>NaN</montant><dureeMois>nc</dureeMois></marche>',
                      f"<marche><id>B</id>{BUYER}{DATES}<objet>caf\ufffd NaN</objet><montant>12,5</montant></marche>"),

@@ -23,8 +23,9 @@
  * declarations, comments and processing instructions too, which libxml2 bounds), a record's own
  * key, a namespace URI libxml2 might not parse, any error of the parse (encoding, well-formedness).
  *
- * The JSON is what json_sql's byte scan and cut() must read safely: inside strings, brackets,
- * the first letter of NaN and Infinity, control characters and U+FFFD are written as \u escapes.
+ * Inside strings, control characters are written as JSON escapes, and U+FFFD as \ufffd: json_sql's
+ * byte scan counts a raw one as mojibake, a finding the streaming XML reader does not give. (The scan
+ * tells strings from structure: brackets and the letters of NaN inside texts are written as they are.)
  */
 #define PY_SSIZE_T_CLEAN
 #define _FILE_OFFSET_BITS 64
@@ -409,7 +410,7 @@ static unsigned char SPECIAL[256];
 static void init_special(void) {
     for (int c = 0; c < 0x20; c++)
         SPECIAL[c] = 1;
-    const char *more = "\"\\[]{}NI";
+    const char *more = "\"\\";
     for (const char *p = more; *p; p++)
         SPECIAL[(unsigned char)*p] = 1;
     SPECIAL[0xEF] = 1;
@@ -447,11 +448,7 @@ static int put_chars(Walk *w, const char *s, size_t n) {
             r = append(w, &w->out, "\\r", 2);
         else if (c == '\t')
             r = append(w, &w->out, "\\t", 2);
-        else if (c < 0x20 || c == '[' || c == ']' || c == '{' || c == '}')
-            r = put_escape(w, c);
-        else if (c == 'N' && i + 2 < n && s[i + 1] == 'a' && s[i + 2] == 'N')
-            r = put_escape(w, c);
-        else if (c == 'I' && i + 7 < n && memcmp(s + i + 1, "nfinity", 7) == 0)
+        else if (c < 0x20)
             r = put_escape(w, c);
         else if (c == 0xEF && i + 2 < n && (unsigned char)s[i + 1] == 0xBF && (unsigned char)s[i + 2] == 0xBD) {
             r = put_escape(w, 0xFFFD);
