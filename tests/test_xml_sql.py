@@ -531,3 +531,47 @@ def test_names_made_to_collide_do_not_slow_the_walk(tmp_path):
     assert xml_sql.convert(path, target, tmp_path / "side.tsv")[:2] == (1, None)
     assert time.perf_counter() - started < 1  # ~0.05 s (2-6 s with the fixed hash)
     assert len(json.loads(target.read_bytes())[0]) == 30_002  # every name, "id" and "_type"
+
+
+# Crafts, under PYTHONHASHSEED=0, 30 000 names whose keyed hash (the walk's, had its key come from
+# hash() as it did) shares the low bits, then times the walk of a record holding them all.
+_FLOOD_UNDER_A_KNOWN_SEED = r"""
+import json, os, sys, time
+from pathlib import Path
+from decp_monitor.parse import xml_sql
+folder = Path(sys.argv[1])
+path = folder / "f.xml"
+M = (1 << 64) - 1
+seed = (hash(os.fsencode(str(path))) & M) ^ 0xcbf29ce484222325
+def final(h):
+    h ^= h >> 33; h = (h * 0xff51afd7ed558ccd) & M; h ^= h >> 33; h = (h * 0xc4ceb9fe1a85ec53) & M
+    return h ^ (h >> 33)
+alphabet = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._"
+names, start = [], seed
+for c in b"xa":
+    start = ((start ^ c) * 0x100000001b3) & M
+for a in alphabet:
+    ha = ((start ^ a) * 0x100000001b3) & M
+    for b in alphabet:
+        hb = ((ha ^ b) * 0x100000001b3) & M
+        names += [b"xa" + bytes((a, b, c)) for c in alphabet if final(((hb ^ c) * 0x100000001b3) & M) & 0xFFFF < 8_000]
+names = names[:30_000]
+path.write_bytes(b"<marches><marche><id>A</id>" + b"".join(b"<%s>v</%s>" % (n, n) for n in names) + b"</marche></marches>")
+started = time.perf_counter()
+result = xml_sql.convert(path, folder / "out.json", folder / "side.tsv")[:2]
+print(json.dumps({"names": len(names), "seconds": time.perf_counter() - started, "result": list(result)}))
+"""
+
+
+@pytest.mark.slow  # ~3 s: 262 144 keyed hashes computed in Python to craft the names
+def test_names_made_to_collide_under_a_known_python_hash_seed_do_not_slow_the_walk(tmp_path):
+    """PYTHONHASHSEED=0 (reproducible builds set it) made hash() public, and the walk's key with it."""
+    import os
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _FLOOD_UNDER_A_KNOWN_SEED, str(tmp_path)], check=True,
+                         capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"}).stdout
+    run = json.loads(out)
+    assert run["names"] == 30_000 and run["result"] == [1, None]
+    assert run["seconds"] < 0.5, run  # ~0.02 s; ~1.3 s with the key taken from hash()

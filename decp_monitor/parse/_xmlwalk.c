@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 /* The part of expat's API this module uses, declared here rather than taken from <expat.h>:
  * the functions come from pyexpat's capsule, whose layout starts with these fields in every
@@ -504,7 +505,7 @@ static void strip(const char **text, size_t *len) {
     *len = (size_t)(end - p);
 }
 
-/* Keyed (w->seed, from Python's secret hash key) and mixed to its last bit: with a hash anyone can
+/* Keyed (w->seed, random at every walk) and mixed to its last bit: with a hash anyone can
  * compute, a file can hold children whose names share their low bits, and the tables' linear
  * probing turns quadratic (30 000 such names under one element: seconds instead of milliseconds;
  * a million: an hour). Python's dicts, which the streaming reader uses, are keyed the same way. */
@@ -969,10 +970,12 @@ static PyObject *convert(PyObject *self, PyObject *args, PyObject *kwargs) {
         w.record_tags[i] = tag_names[i];
         w.record_kinds[i] = kind_names[i];
     }
-    Py_hash_t key = PyObject_Hash(source);  /* SipHash under the interpreter's random key */
-    if (key == -1)
+    /* From the system's random source at every walk: a key derived from Python's own (hash()) was
+     * as secret as PYTHONHASHSEED is random, and that is often set to 0 for reproducible builds. */
+    if (getentropy(&w.seed, sizeof w.seed) != 0) {
+        PyErr_SetFromErrno(PyExc_OSError);
         goto done;
-    w.seed = (unsigned long long)key ^ 0xcbf29ce484222325ULL;
+    }
     src = fopen(PyBytes_AS_STRING(source), "rb");
     if (!src) {
         PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, source);
