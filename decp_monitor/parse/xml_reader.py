@@ -172,7 +172,7 @@ def read_xml(source, name: str, skip: int) -> Iterator[Union[Record, Finding]]:
             handle.seek(0)
             position = 0
             open_records: list = []  # start tags seen, end tags not yet: the outermost first
-            bound: Optional[_Bound] = None  # the outermost open record, once long enough to measure
+            bound: Optional[_Bound] = None  # the outermost open record and what it holds
             try:
                 for event, elem, offset in _events(handle, encoding):
                     if event == "start":
