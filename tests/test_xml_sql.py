@@ -286,7 +286,8 @@ def test_demo_database_findings_and_verdicts_do_not_change_with_the_xml_sql_path
 def test_the_walk_holds_one_record_at_a_time_and_bounds_it(tmp_path, monkeypatch):
     import json
 
-    from decp_monitor.parse import xml_sql
+    from decp_monitor.core.model import Record
+    from decp_monitor.parse import read_decp, xml_reader, xml_sql
 
     big = "x" * (512 << 10)
     path, target, side = tmp_path / "big.xml", tmp_path / "out.json", tmp_path / "side.tsv"
@@ -294,7 +295,7 @@ def test_the_walk_holds_one_record_at_a_time_and_bounds_it(tmp_path, monkeypatch
     assert xml_sql.convert(path, target, side)[:2] == (24, None)
     assert [r["id"] for r in json.loads(target.read_bytes())] == [str(i) for i in range(24)]
     # a record beyond the bound (names and texts) is left to the streaming reader, with the reason
-    monkeypatch.setattr(xml_sql, "MAX_RECORD_BYTES", 1 << 20)
+    monkeypatch.setattr(xml_reader, "MAX_RECORD_BYTES", 1 << 20)
     assert xml_sql.convert(path, target, side)[:2] == (24, None)  # 512 KB records fit
     path.write_bytes(_file(f"<marche><id>0</id><objet>{big}</objet><lot>{big}</lot><x>{big}</x></marche>"))
     count, reason, _ = xml_sql.convert(path, target, side)
@@ -303,6 +304,15 @@ def test_the_walk_holds_one_record_at_a_time_and_bounds_it(tmp_path, monkeypatch
     path.write_bytes(_file(f"<marche><id>0</id>{'<a/>' * 20_000}</marche>"))
     count, reason, _ = xml_sql.convert(path, target, side)
     assert count == 0 and reason is not None and reason.startswith("contrat de plus de 1 Mo")
+    # or in what the walk skips and the streaming reader keeps: attributes, text after a child
+    for skipped in (f"<a>{'<b/>  ' * 3_000}{' ' * 500_000}</a>" * 3, f'<a x="{"v" * 500_000}"/>' * 3,
+                    '<a x="" y=""/>' * 10_000):
+        path.write_bytes(_file(f"<marche><id>0</id>{skipped}</marche>"))
+        count, reason, _ = xml_sql.convert(path, target, side)
+        assert count == 0 and reason is not None and reason.startswith("contrat de plus de 1 Mo")
+        # which the streaming reader drops, with the same bound (xml_reader's, which it owns)
+        findings = [f for f in read_decp(path, name="f.xml") if not isinstance(f, Record)]
+        assert [f.code for f in findings] == ["record_too_large"]
     # a text beyond the streaming reader's bound on strings (in a record within the bound)
     monkeypatch.undo()
     path.write_bytes(_file(f"<marche><id>0</id><objet>{'x' * ((1 << 20) + 1)}</objet></marche>"))

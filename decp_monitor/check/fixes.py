@@ -30,6 +30,7 @@ FINDING_FIXES: dict[str, str] = {
     "empty_element": "Retirer l'élément vide ou le renseigner.",
     "key_with_spaces": "Retirer les espaces autour du nom du champ.",
     "duplicate_record": "Ne publier chaque contrat qu'une fois (les modifications vont dans « modifications »).",
+    "record_too_large": "Corriger l'export du contrat : quelques Ko suffisent, pas des millions d'éléments ou de longs textes répétés.",
     "reused_id": "Donner un identifiant distinct à chaque contrat (et à chaque lot).",
     "modification_before_notification": "Vérifier les dates : une modification suit la notification du contrat.",
     "declaration_siret_mangled": "Saisir le SIRET comme du texte (le tableur l'a converti en notation scientifique).",

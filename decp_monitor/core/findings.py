@@ -42,6 +42,7 @@ CODES: dict[str, tuple[str, str]] = {
     "key_with_spaces": ("info", "Nom de champ avec espaces parasites"),
     # records
     "duplicate_record": ("info", "Contrat republié (enregistrement en double)"),
+    "record_too_large": ("error", "Contrat démesuré, ignoré (au-delà de la limite de lecture par contrat)"),
     "reused_id": ("warning", "Même identifiant pour des contrats différents"),
     "modification_before_notification": ("warning", "Modification notifiée avant le contrat"),
     # declarations

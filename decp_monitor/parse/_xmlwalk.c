@@ -116,6 +116,7 @@ typedef struct {
     int top;
     size_t text_run;  /* bytes of text since the last tag */
     Buf arena;  /* names and texts of the record's nodes */
+    size_t skipped;  /* what the record holds that the walk skips and the streaming reader keeps */
     Node *nodes;
     int n_nodes, cap_nodes;
     int *table;  /* grouping by name: open addressing, reused */
@@ -186,9 +187,12 @@ static int among(const char *a, size_t alen, const Name *names, int n) {
 }
 
 /* What the open record holds: its names and texts, and its nodes (56 bytes each, against 4 bytes
- * of file for <a/>: 16 MB of empty elements held 360 MB when only names and texts counted). */
+ * of file for <a/>: 16 MB of empty elements held 360 MB when only names and texts counted); and
+ * what the streaming reader holds of it that the walk skips (a node and the bytes of each
+ * attribute, the text after a child), so that both readers hold a record to the same bound
+ * (xml_reader.MAX_RECORD_BYTES: the reader counts the same, names aside). */
 static size_t record_bytes(const Walk *w) {
-    return w->arena.len + (size_t)w->n_nodes * sizeof(Node);
+    return w->arena.len + w->skipped + (size_t)w->n_nodes * sizeof(Node);
 }
 
 static int new_node(Walk *w, const char *name, int len) {
@@ -232,6 +236,7 @@ static void on_start(void *data, const XML_Char *name, const XML_Char **attribut
     }
     /* Ignored, but libxml2 refuses names over 50 000 bytes and values over 10 MB (huge_tree=False):
      * the streaming reader would stop where the walk went on. */
+    size_t attribute_bytes = 0;
     for (int i = 0; attributes[i]; i += 2) {
         int attribute_len;
         local_name(attributes[i], &attribute_len);
@@ -239,10 +244,12 @@ static void on_start(void *data, const XML_Char *name, const XML_Char **attribut
             fail(w, "attribute_name", "");
             return;
         }
-        if (strlen(attributes[i + 1]) > w->max_text) {
+        size_t value_len = strlen(attributes[i + 1]);
+        if (value_len > w->max_text) {
             fail(w, "attribute_value", "");
             return;
         }
+        attribute_bytes += sizeof(Node) + (size_t)attribute_len + value_len;
     }
     int kind = -1;
     for (int i = 0; i < 2; i++)
@@ -253,6 +260,7 @@ static void on_start(void *data, const XML_Char *name, const XML_Char **attribut
             return;
         w->record_kind = kind;
         w->arena.len = 0;
+        w->skipped = 0;
         w->n_nodes = 0;
         w->n_empties = 0;
         w->top = 0;
@@ -272,6 +280,7 @@ static void on_start(void *data, const XML_Char *name, const XML_Char **attribut
         parent->last_child = index;
     }
     w->stack[w->top++] = index;
+    w->skipped += attribute_bytes;
     if (record_bytes(w) > w->max_record)
         fail(w, "record", "");
 }
@@ -288,8 +297,12 @@ static void on_text(void *data, const XML_Char *s, int len) {
     if (w->record_kind < 0)
         return;
     Node *n = &w->nodes[w->stack[w->top - 1]];
-    if (n->first_child >= 0)  /* a child's tail: lxml's .text is what comes before the first child */
+    if (n->first_child >= 0) {  /* a child's tail: lxml's .text is what comes before the first child */
+        w->skipped += (size_t)len;
+        if (record_bytes(w) > w->max_record)
+            fail(w, "record", "");
         return;
+    }
     if (append(w, &w->arena, s, (size_t)len))
         return;
     n->text_len += (size_t)len;
@@ -1092,5 +1105,12 @@ PyMODINIT_FUNC PyInit__xmlwalk(void) {
         return NULL;
     }
     init_special();
-    return PyModule_Create(&module);
+    PyObject *m = PyModule_Create(&module);
+    /* what a record's element costs the walk: the streaming reader counts it per element and
+     * attribute against the same bound (xml_reader.MAX_RECORD_BYTES) */
+    if (m && PyModule_AddIntConstant(m, "NODE_BYTES", (long)sizeof(Node)) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
 }

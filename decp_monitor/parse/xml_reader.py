@@ -4,6 +4,11 @@ Entities are never expanded: a DTD declaring entities (XXE, billion laughs) is r
 on decoded text (UTF-16/32 with or without a BOM included) and on the DTD libxml2 itself read;
 the parser is configured with resolve_entities=False, no_network=True, load_dtd=False.
 huge_tree=False keeps libxml2's own limits: 256 levels of nesting, text nodes of 10 MB.
+
+A record holds at most MAX_RECORD_BYTES once read (_held): a bigger one (millions of empty
+elements, many long texts…) is dropped while it is read — its finished parts deleted as the parser
+goes on, so memory stays flat — and becomes one record_too_large finding at its position; the
+records around it are read as usual. The compiled walk (xml_sql) holds records to the same bound.
 """
 from __future__ import annotations
 
@@ -15,7 +20,10 @@ from typing import BinaryIO, Optional, Union
 from lxml import etree
 
 from decp_monitor.core.findings import finding
+from decp_monitor.core.french import fr_number
 from decp_monitor.core.model import Finding, Record
+from decp_monitor.core.siret import clean_siret
+from decp_monitor.parse._xmlwalk import NODE_BYTES
 from decp_monitor.parse.messages import explain
 from decp_monitor.parse.normalise import FileState, normalise
 
@@ -24,6 +32,15 @@ RECORD_TAGS = {"marche": "marche", "contrat-concession": "concession"}
 EMPTY_LISTS_ALLOWED = frozenset({"modifications", "donneesExecution", "actesSousTraitance",
                                  "modificationsActesSousTraitance"})
 PROLOG_SCAN = 1 << 20
+# What one record may hold once read, by either reader: NODE_BYTES an element or attribute (the
+# walk's node), plus the bytes of its texts and attribute values. The walk (xml_sql) declines a
+# file with a bigger record, and this reader drops that record with a record_too_large finding.
+MAX_RECORD_BYTES = 64 << 20
+# iterparse's read: between two reads the parser is idle and the open record can be measured.
+READ_CHUNK = 32768
+# The most a record holds per byte of file: `<a/>` is 4 bytes and one element. A record of fewer
+# bytes than MAX_RECORD_BYTES / HELD_PER_BYTE is not measured at all (real ones are a few KB).
+HELD_PER_BYTE = NODE_BYTES // 4 + 1
 # Fields that exist only in schema 2.0.x: their presence marks a 2024-format record.
 FIELDS_2024 = frozenset({"considerationsSociales", "considerationsEnvironnementales", "techniques",
                          "modalitesExecution", "offresRecues", "typesPrix", "idAccordCadre",
@@ -154,15 +171,33 @@ def read_xml(source, name: str, skip: int) -> Iterator[Union[Record, Finding]]:
         for encoding in (None, "ISO-8859-1"):
             handle.seek(0)
             position = 0
-            # Only record elements produce events: the loop stays out of Python for their contents.
-            events = etree.iterparse(handle, events=("end",), tag=("{*}marche", "{*}contrat-concession"),
-                                     encoding=encoding, resolve_entities=False, no_network=True,
-                                     load_dtd=False, huge_tree=False, remove_comments=True, remove_pis=True)
+            open_records: list = []  # start tags seen, end tags not yet: the outermost first
+            bound: Optional[_Bound] = None  # the outermost open record and what it holds
             try:
-                for _, elem in events:
-                    if position >= done:
-                        yield from _record(name, state, elem, position)
+                for event, elem, offset in _events(handle, encoding):
+                    if event == "start":
+                        if not open_records:
+                            bound = _Bound(elem, offset)
+                        open_records.append(elem)
+                        continue
+                    if event == "read":
+                        if bound is not None and offset >= bound.next_check:
+                            bound.check(offset)
+                        continue
+                    open_records.pop()
+                    if not open_records and bound is not None and offset + READ_CHUNK >= bound.next_check:
+                        bound.check(offset + READ_CHUNK)  # what it gained since the last read counts too
+                    dropped = bound is not None and bound.dropped
+                    if dropped and open_records:
+                        bound.inner += 1  # a record inside the dropped one goes with it, in its finding
+                    elif position >= done:
+                        if dropped:
+                            yield bound.finding(name, position)
+                        else:
+                            yield from _record(name, state, elem, position)
                     position += 1
+                    if not open_records:
+                        bound = None
                     elem.clear()
                     parent = elem.getparent()
                     if parent is not None:
@@ -178,6 +213,119 @@ def read_xml(source, name: str, skip: int) -> Iterator[Union[Record, Finding]]:
             break
         if position == 0:
             yield finding(name, "empty_file", "Fichier sans aucun contrat")
+
+
+def _events(handle: BinaryIO, encoding: Optional[str]) -> Iterator[tuple[str, Optional[etree._Element], int]]:
+    """The start and end events of the record elements, each with the bytes read before it, and
+    ("read", None, bytes read) after each read: iterparse's own loop (same reads, same events,
+    pending events given before the parser's error), with a moment between two reads where the
+    parser is idle and the open record may be measured.
+
+    Only record elements produce events: the loop stays out of Python for their contents."""
+    parser = etree.XMLPullParser(events=("start", "end"), tag=("{*}marche", "{*}contrat-concession"),
+                                 encoding=encoding, resolve_entities=False, no_network=True, load_dtd=False,
+                                 huge_tree=False, remove_comments=True, remove_pis=True)
+    offset = 0
+    while True:
+        data = handle.read(READ_CHUNK)
+        error = None
+        try:
+            if data:
+                parser.feed(data)
+            else:
+                parser.close()
+        except Exception as exc:  # as iterparse: the events before the error first
+            error = exc
+        for event, elem in parser.read_events():
+            yield event, elem, offset
+        if error is not None:
+            raise error
+        if not data:
+            return
+        offset += len(data)
+        yield "read", None, offset
+
+
+class _Bound:
+    """The outermost open record, measured between two reads once it is long enough to matter,
+    and dropped as it is read once it holds more than MAX_RECORD_BYTES."""
+
+    def __init__(self, record, offset: int):
+        self.record = record
+        self.line = record.sourceline
+        self.next_check = offset + MAX_RECORD_BYTES // HELD_PER_BYTE
+        self.dropped = False
+        self.inner = 0  # records inside it, dropped with it
+        self.elements = self.text = 0
+        self.contract_id: Optional[str] = None
+        self.buyer: Optional[str] = None
+
+    def check(self, offset: int) -> None:
+        if self.dropped:
+            _prune(self.record)
+            return
+        elements, attributes, text = _held(self.record)
+        held = NODE_BYTES * (elements + attributes) + text
+        if held <= MAX_RECORD_BYTES:
+            # Measured again once it may have passed the bound, and not before it may have grown
+            # by half what it holds: a measure costs what the record holds, so this costs at most
+            # a few times the read, and the record holds at most 1.5 times the bound when dropped.
+            self.next_check = offset + max(MAX_RECORD_BYTES - held, held // 2) // HELD_PER_BYTE
+            return
+        self.dropped = True
+        self.next_check = 0  # from now on, pruned after every read
+        self.elements, self.text = elements, text
+        # what locates it for the user, if read already (its first fields usually)
+        self.contract_id = _text(self.record.findtext("{*}id"))
+        buyer = _text(self.record.findtext("{*}acheteur/{*}id") or self.record.findtext("{*}autoriteConcedante/{*}id"))
+        self.buyer = clean_siret(buyer) or buyer
+        _prune(self.record)
+
+    def finding(self, name: str, position: int) -> Finding:
+        inner = f" ; les {self.inner} contrat(s) qu'il contenait sont ignorés avec lui" if self.inner else ""
+        return finding(name, "record_too_large",
+                       f"Contrat ignoré (ligne {self.line}) : plus de {MAX_RECORD_BYTES >> 20} Mo une fois lu, "
+                       f"limite de lecture par contrat (déjà {_count(self.elements, 'élément')} et "
+                       f"{_count(self.text, 'octet')} de texte à l'abandon){inner}",
+                       position=position, value=f"{self.elements} éléments, {self.text} octets de texte",
+                       buyer_siret=self.buyer, contract_id=self.contract_id)
+
+
+def _count(count: int, word: str) -> str:
+    return f"{fr_number(count)} {word}{'s' if count > 1 else ''}"
+
+
+def _text(value: Optional[str]) -> Optional[str]:
+    value = (value or "").strip()
+    return value or None
+
+
+def _held(record) -> tuple[int, int, int]:
+    """(elements, attributes, bytes of texts and attribute values) under the record, counted by
+    libxml2 itself (XPath, serialisation): no Python object per element."""
+    elements = int(record.xpath("count(descendant-or-self::*)"))
+    attributes = int(record.xpath("count(descendant-or-self::*/@*)"))
+    text = len(etree.tostring(record, method="text", encoding="utf-8", with_tail=False))
+    if attributes:
+        text += sum(len(value.encode("utf-8", "replace")) for value in record.xpath("descendant-or-self::*/@*"))
+    return elements, attributes, text
+
+
+def _prune(record) -> None:
+    """Delete what the parser has finished with: at each level of the open path (the last child,
+    from the record down), the children before the last one, the text before them, attributes.
+    The parser only ever adds to the last child of the deepest open element (and the text after
+    it), which stays, as iterparse's own advice keeps it (delete the previous siblings)."""
+    node = record
+    while True:
+        if len(node.attrib):
+            node.attrib.clear()
+        if len(node) == 0:
+            return  # its text may be the one the parser is adding to: at most 10 MB (libxml2)
+        node.text = None
+        if len(node) > 1:
+            del node[:-1]
+        node = node[-1]
 
 
 def _is_encoding_error(exc: etree.XMLSyntaxError) -> bool:

@@ -55,8 +55,6 @@ _OWN_KEYS = ("_type",)
 # shape json_fast.sql's typed read takes (an object where it expects a list sends the whole file to
 # the exact lane), and the same holders and modifications for the normaliser (_flatten unwraps it).
 _LISTS = {"titulaires": "titulaire", "modifications": "modification"}
-# The walk holds one record at a time; a record beyond this (names, texts and nodes) goes to the reader.
-MAX_RECORD_BYTES = 64 << 20
 # A file is walked in pieces at once (one per DuckDB thread) from twice this size; a cut is looked
 # for within CUT_WINDOW bytes after its target offset.
 MIN_CUT_BYTES = 16 << 20
@@ -110,12 +108,12 @@ def _walk(path: Path, target: Path, side: Path, **piece) -> tuple[int, Optional[
         record_kinds=tuple(xml_reader.RECORD_TAGS.values()), fields_2024=tuple(xml_reader.FIELDS_2024),
         empty_allowed=tuple(xml_reader.EMPTY_LISTS_ALLOWED), own_keys=_OWN_KEYS,
         list_names=tuple(_LISTS), item_names=tuple(_LISTS.values()), max_text=MAX_STRING_BYTES,
-        max_name=MAX_KEY_BYTES, max_record=MAX_RECORD_BYTES, max_depth=DEPTH_WATCH, **piece)
+        max_name=MAX_KEY_BYTES, max_record=xml_reader.MAX_RECORD_BYTES, max_depth=DEPTH_WATCH, **piece)
 
 
 def _reason(problem: tuple[str, int, int, str]) -> str:
     code, line, column, _ = problem
-    return f"{_PROBLEMS[code].format(mb=MAX_RECORD_BYTES >> 20)} (ligne {line}, colonne {column})"
+    return f"{_PROBLEMS[code].format(mb=xml_reader.MAX_RECORD_BYTES >> 20)} (ligne {line}, colonne {column})"
 
 
 def cut(path: Path, pieces: int) -> Optional[tuple[bytes, bytes, list[tuple[int, int]]]]:

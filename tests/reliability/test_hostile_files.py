@@ -14,6 +14,7 @@ import pytest
 from decp_monitor.parse.json_reader import MAX_DEPTH
 from decp_monitor.parse.xml_sql import MIN_XML_BYTES
 from decp_monitor.store.versions import Store
+from tests.parse.test_hostile_xml import _write_hostile
 from tests.reliability.measured import RSS_LIMIT_MB, run_measured
 
 pytestmark = pytest.mark.slow
@@ -97,6 +98,9 @@ CORPUS = {
     "deep_100000.xml": (lambda p: p.write_bytes(b"<marches><marche>" + b"<a>" * 100_000 + b"</a>" * 100_000
                                                 + b"</marche></marches>"), {"file_unreadable", "empty_file"}, 0, 30),
     "text_node_200mb.xml": (lambda p: _write_xml_text_node(p, 200 * MB), {"file_unreadable"}, 1, 60),
+    # one record of 10 million empty elements (40 MB): the walk declines the file, the streaming
+    # reader drops that record as it reads it and keeps the two around it
+    "record_10m_elements.xml": (lambda p: _write_hostile(p, 10_000_000), {"record_too_large"}, 2, 60),
 }
 
 
