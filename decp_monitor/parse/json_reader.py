@@ -434,20 +434,6 @@ def _prefixes(source: _Source, skip: int) -> tuple[Optional[str], list[tuple[str
             return "json-2019", [("marches.item", None)]  # the main pass will report the error
 
 
-def _utf8_valid(source: _Source, skip: int) -> bool:
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    with source.open() as handle:
-        handle.read(skip)
-        try:
-            while True:
-                data = handle.read(CHUNK)
-                decoder.decode(data, final=not data)
-                if not data:
-                    return True
-        except UnicodeDecodeError:
-            return False
-
-
 def read_json(source, name: str, skip: int) -> Iterator[Union[Record, Finding]]:
     src = _Source(source)
     state = FileState(name)
