@@ -233,7 +233,7 @@ def test_keys_with_stray_spaces_are_never_read_by_the_typed_lane(tmp_path, key):
 @pytest.mark.parametrize("content, reason", [
     # a letter that starts no NaN: the file's first NaN, then what the copy without it met
     (b'{"marches": [{"id": "A", "montant": NaN, "nature": Nope}]}', "NaN ou Infinity (JSON non standard) (octet 36) ; "
-                                                                   "copie où ils valent null : valeurs NaN"),
+                                                                   "copie où elles valent null : valeurs NaN"),
     (b'\xef\xbb\xbf{"marches": [{"id": "A"}]}', "BOM"),
     (b'{"marches": [{"id": "A"}, {"id": "B"', "contenu inattendu"),
     (b'{"marches": [{"id": "A"}, {"id": "B"]}', "DuckDB"),
@@ -392,7 +392,9 @@ def test_a_nan_copy_that_cannot_be_written_leaves_the_file_to_the_streaming_read
     finally:
         resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
         signal.signal(signal.SIGXFSZ, previous_handler)
-    assert outcome.reason is not None and "copie où ils valent null impossible" in outcome.reason
+    # said once, in French (« valeurs … » : elles)
+    assert outcome.reason is not None and outcome.reason.startswith("valeurs NaN ou Infinity (JSON non standard) (octet ")
+    assert outcome.reason.count("copie") == 1 and " ; copie où elles valent null : écriture impossible (" in outcome.reason
     assert by_sql == {"records": [], "modifications": [], "findings": []}
 
 

@@ -337,7 +337,7 @@ def load_json_sql(con: duckdb.DuckDBPyConnection, path: Path, name: str, resourc
         outcome = _read_sanitised(con, path, name, resource_id, first_record_id, today=today, min_bytes=min_bytes,
                                   max_exact_share=max_exact_share, pieces=pieces, record_format=record_format)
         if outcome.reason is not None:  # said of the copy, whose offsets are not the file's: both said
-            outcome.reason = f"{prepared.reason} ; copie où ils valent null : {outcome.reason}"
+            outcome.reason = f"{prepared.reason} ; copie où elles valent null : {outcome.reason}"
         return outcome
     return _load([prepared], con, name, resource_id, first_record_id, today, max_exact_share, record_format,
                  sanitised)
@@ -428,7 +428,7 @@ def _read_sanitised(con: duckdb.DuckDBPyConnection, path: Path, name: str, resou
         try:
             replaced = _jsonscan.sanitise(str(path), str(copy))
         except OSError as exc:
-            return Outcome(reason=f"copie où ils valent null impossible ({exc.strerror or exc})")
+            return Outcome(reason=f"écriture impossible ({exc.strerror or exc})")  # load_json_sql says of what
         return load_json_sql(con, copy, name, resource_id, first_record_id, sanitised=replaced, **options)
 
 
