@@ -398,6 +398,32 @@ def test_a_nan_copy_that_cannot_be_written_leaves_the_file_to_the_streaming_read
     assert by_sql == {"records": [], "modifications": [], "findings": []}
 
 
+def test_pieces_that_cannot_be_written_leave_the_file_to_the_streaming_reader(tmp_path, monkeypatch):
+    """A piece's copy that fails (the file size limit: EFBIG, as a full disk gives ENOSPC; a NaN file
+    needs a second copy, of its sanitised copy): a French reason, nothing written, no temporary
+    file left. It raised OSError, which stopped the whole build."""
+    import tempfile
+
+    from decp_monitor.parse import json_sql
+
+    monkeypatch.setattr(json_sql, "MIN_CUT_BYTES", 2_000)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    path = tmp_path / "f.json"
+    path.write_text(json.dumps({"marches": records_of(40)}))
+    previous_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (path.stat().st_size // 6, hard))  # half a piece
+    try:
+        outcome, by_sql = sql_tables(path, "f.json", lambda *args, **kw: load_json_sql(*args, pieces=3, **kw))
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, previous_handler)
+    assert outcome.reason is not None and outcome.reason.startswith("écriture des morceaux impossible (")
+    assert by_sql == {"records": [], "modifications": [], "findings": []}
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
 def test_the_byte_scan_tells_strings_from_structure(tmp_path):
     def scanned(word: bytes):
         body = b'[{"id": "x' + word + b'"}, {"id": "B"}]'

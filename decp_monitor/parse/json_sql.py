@@ -453,6 +453,9 @@ def _load_parts(con: duckdb.DuckDBPyConnection, parts: list[_Part], texts: list[
                         results = list(pool.map(lambda job: _read_checked(*job), jobs))
         except duckdb.Error as exc:
             return Outcome(reason=_refused(exc))
+        except OSError as exc:  # pieces copied to a full temporary disk: nothing written yet; the streaming
+            # reader needs no copy (a NaN file's pieces are a second copy, of its sanitised copy)
+            return Outcome(reason=f"écriture des morceaux impossible ({exc.strerror or exc})")
         declined = next((r for r in results if isinstance(r, str)), None)
         if declined:
             return Outcome(reason=declined)
