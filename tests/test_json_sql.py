@@ -592,6 +592,66 @@ def test_records_for_the_exact_lane_are_read_at_their_offsets(tmp_path, monkeypa
     assert tables(con) == streaming_tables(path, "f.json")
 
 
+def test_bare_nan_copy_cut_in_pieces_is_routed_by_the_copys_offsets(tmp_path, monkeypatch):
+    """The sanitised copy is cut and its records for the exact lane read at their offsets: those of
+    the copy (-Infinity becomes null: 5 bytes shorter each), not of the file."""
+    from decp_monitor.parse import json_sql
+
+    monkeypatch.setattr(json_sql, "MIN_CUT_BYTES", 2_000)
+    calls = _routings(monkeypatch)
+    records = records_of(20, dureeMois="@")
+    for i in (0, 7, 19):
+        records[i] = dict(records[i], acheteur={"id": "21440036800013"}) if i % 2 else dict(records[i], montant="NC")
+    path = tmp_path / "n.json"
+    path.write_text(json.dumps({"marches": records}, indent=1).replace('"@"', "-Infinity"))
+    con = _database()
+    outcome = load_json_sql(con, path, "f.json", None, 0, today=TODAY, min_bytes=0, pieces=2)
+    assert outcome.reason is None and outcome.records == 20 and outcome.exact == 3
+    assert sorted(calls) == [1, 2]
+    assert [f.code for f in outcome.findings] == ["non_standard_json"]
+    writer = BatchWriter(con)
+    writer.add(outcome.findings[0])
+    writer.flush()
+    assert tables(con) == streaming_tables(path, "f.json")
+
+
+def test_several_files_are_read_as_one_files_records(tmp_path, monkeypatch):
+    """load_json_files (xml_sql's pieces): positions, ids and findings run on across the files, an
+    empty one included, and the records for the exact lane are read at their offsets in their own file."""
+    from decp_monitor.parse.json_sql import load_json_files
+
+    calls = _routings(monkeypatch)
+    records = records_of(12)
+    for i in (0, 6, 11):  # the first record, one inside, the last: each file's offsets, each file's path
+        records[i] = dict(records[i], montant="NC")
+    paths = []
+    for k, group in enumerate([records[:5], [], records[5:]]):
+        paths.append(tmp_path / f"piece-{k}.json")
+        paths[-1].write_text(json.dumps(group, indent=1))
+    whole = tmp_path / "whole.json"
+    whole.write_text(json.dumps(records, indent=1))
+    con = _database()
+    outcome = load_json_files(con, paths, "f.json", None, 100, today=TODAY)
+    assert outcome.reason is None and outcome.records == 12 and outcome.exact == 3 and outcome.findings == []
+    assert sorted(calls) == [0, 1, 2]
+    assert tables(con) == streaming_tables(whole, "f.json")
+    assert con.execute("SELECT list(record_id - position ORDER BY position) FROM records").fetchall()[0][0] == [100] * 12
+
+
+def test_a_file_declined_among_several_read_as_one_leaves_nothing_written(tmp_path):
+    from decp_monitor.parse.json_sql import load_json_files
+
+    records = records_of(6)
+    paths = [tmp_path / f"piece-{k}.json" for k in range(3)]
+    for k, path in enumerate(paths):
+        path.write_text(json.dumps(records[2 * k:2 * k + 2], indent=1))
+    paths[1].write_text(paths[1].read_text()[:-2] + ",]")  # the middle one: DuckDB refuses it
+    con = _database()
+    outcome = load_json_files(con, paths, "f.json", None, 0, today=TODAY)
+    assert outcome.reason is not None and outcome.reason.startswith("refusé par DuckDB")
+    assert tables(con) == {"records": [], "modifications": [], "findings": []}
+
+
 @pytest.mark.parametrize("content, by_offset", [
     ({"marches": [dict(BASE)]}, True),
     ({"marches": [dict(BASE, **{"objet ": "x"})]}, False),  # a key with a stray space: every text searched
