@@ -509,8 +509,8 @@ def test_a_file_declined_in_pieces_is_not_read_again_uncut(tmp_path, monkeypatch
     monkeypatch.setattr(json_sql, "MIN_CUT_BYTES", 2_000)
     readings = []
     load_parts = json_sql._load_parts
-    monkeypatch.setattr(json_sql, "_load_parts", lambda con, path, parts, *a: readings.append(len(parts))
-                        or load_parts(con, path, parts, *a))
+    monkeypatch.setattr(json_sql, "_load_parts", lambda con, parts, *a: readings.append(len(parts))
+                        or load_parts(con, parts, *a))
     path = tmp_path / "d.json"
     path.write_text(json.dumps({"marches": [dict(r, montant="NC") for r in records_of(40)]}, indent=1))
     outcome = load_json_sql(_database(), path, "f.json", None, 0, today=TODAY, min_bytes=0, pieces=3)
