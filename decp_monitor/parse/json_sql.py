@@ -21,11 +21,14 @@ records into pieces read at once, each copied by the kernel into a file of its o
 `outcome.exact` counts the records of the exact lane; above MAX_EXACT_SHARE of a file, the file
 is declined (the streaming reader is then quicker).
 
+A file with bare NaN/Infinity is read in a copy where they are null (_read_sanitised), as the
+streaming reader's sanitising pass reads them. load_json_files reads several files (xml_sql's
+pieces) as one file's records, each file uncut.
+
 The streaming reader (json_reader.py) stays the reference and the fallback: a file goes to it when
-its root is unusual, when it holds what DuckDB reads differently (bare NaN/Infinity, BOM, absurd
-nesting), when DuckDB rejects it (truncation, invalid UTF-8…), or when a record needs what the SQL
-does not reproduce exactly (`exotic` in json_sql.sql). The two paths give the same tables
-(tests/test_json_sql.py).
+its root is unusual, when it holds what DuckDB reads differently (BOM, absurd nesting), when DuckDB
+rejects it (truncation, invalid UTF-8…), or when a record needs what the SQL does not reproduce
+exactly (`exotic` in json_sql.sql). The two paths give the same tables (tests/test_json_sql.py).
 """
 from __future__ import annotations
 

@@ -9,8 +9,9 @@
 The file is walked as the streaming reader walks it (xml_reader: every record element at any
 depth, each turned into the raw dict `xml_reader._to_dict` gives), but in compiled code: the C
 module `_xmlwalk` (expat, from CPython's own pyexpat, without the GIL) writes each record straight
-as the JSON object of that dict to a temporary file, and DuckDB reads and normalises that file
-through json_sql.load_json_sql: one normalisation and one set of findings for JSON and XML. What is
+as the JSON object of that dict to a temporary file (one per piece when walked in pieces at once),
+and DuckDB reads and normalises it through json_sql.load_json_sql (the pieces through
+json_sql.load_json_files): one normalisation and one set of findings for JSON and XML. What is
 XML's own rides along in each object and is applied in SQL after the load: the kind from the
 element's name ("_type"), the record format ("_xml_format": xml-2024 when a field of schema 2.0
 is present) and the `empty_element` findings ("_xml_vides").
