@@ -285,8 +285,8 @@ class _Bound:
         inner = f" ; les {self.inner} contrat(s) qu'il contenait sont ignorés avec lui" if self.inner else ""
         return finding(name, "record_too_large",
                        f"Contrat ignoré (ligne {self.line}) : plus de {MAX_RECORD_BYTES >> 20} Mo une fois lu, "
-                       f"limite de lecture par contrat (déjà {_count(self.elements, 'élément')} et "
-                       f"{_count(self.text, 'octet')} de texte à l'abandon){inner}",
+                       f"limite de lecture par contrat (abandonné après {_count(self.elements, 'élément')} et "
+                       f"{_count(self.text, 'octet')} de texte){inner}",
                        position=position, value=f"{self.elements} éléments, {self.text} octets de texte",
                        buyer_siret=self.buyer, contract_id=self.contract_id)
 

@@ -98,7 +98,9 @@ def test_a_record_beyond_the_bound_is_a_located_finding_and_its_neighbours_are_r
     assert [f for f in findings if f.position != 1] == [f for f in as_before[1] if f.position != 1]
     [dropped] = [f for f in findings if f.position == 1]
     assert dropped.code == "record_too_large" and (dropped.contract_id, dropped.buyer_siret) == ("H", "21440036800012")
-    assert dropped.message.startswith("Contrat ignoré (ligne 3) : plus de 1 Mo une fois lu, limite de lecture")
+    assert dropped.message.startswith("Contrat ignoré (ligne 3) : plus de 1 Mo une fois lu, limite de lecture "
+                                      "par contrat (abandonné après ")
+    assert dropped.message.endswith(" de texte)")  # « à l'abandon » read as « laissés à l'abandon »
 
 
 def test_records_inside_a_dropped_record_go_with_it_and_positions_stay(monkeypatch):
