@@ -10,6 +10,7 @@ generator's, not another step's. See BENCHMARKS.md for the figures and what limi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -142,6 +143,20 @@ def run_child(task: str, profile: str = "", **kwargs) -> dict:
         return json.loads(Path(result_path).read_text(encoding="utf-8"))
     finally:
         Path(result_path).unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def child_env(name: str, value: str):
+    """`name` set to `value` for the child processes started inside, then as it was."""
+    previous = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = previous
 
 
 # -- corpus ------------------------------------------------------------------------------------
@@ -619,17 +634,10 @@ def main(argv=None) -> int:
                 "xml_read", path=str(work / "corpus.xml"), reader=reader))
         for reader in [r for r in ("flux", "sql") if r in readers]:
             def full_load(reader=reader):
-                previous = os.environ.get("DECP_XML_READER")
-                os.environ["DECP_XML_READER"] = reader  # inherited by the child process
                 before = os.getloadavg()
-                try:
+                with child_env("DECP_XML_READER", reader):
                     result = run_child("load", path=str(work / "corpus.xml"), data_dir=str(work / f"db-xml-{reader}"),
                                        as_of=as_of)
-                finally:
-                    if previous is None:
-                        os.environ.pop("DECP_XML_READER", None)
-                    else:
-                        os.environ["DECP_XML_READER"] = previous
                 result.update({"load_average_before": before, "load_average_after": os.getloadavg()})
                 return result
             step(f"xml_load_{reader}", full_load)
@@ -640,16 +648,9 @@ def main(argv=None) -> int:
         step("nan_corpus", lambda: write_nan_variant(work / "clean.json", work / "clean-nan.json"))
         for reader in ("sql", "flux"):
             def nan_load(reader=reader):
-                previous = os.environ.get("DECP_JSON_READER")
-                os.environ["DECP_JSON_READER"] = reader  # inherited by the child process
-                try:
+                with child_env("DECP_JSON_READER", reader):
                     return run_child("load", path=str(work / "clean-nan.json"), data_dir=str(work / f"db-nan-{reader}"),
                                      as_of=as_of)
-                finally:
-                    if previous is None:
-                        os.environ.pop("DECP_JSON_READER", None)
-                    else:
-                        os.environ["DECP_JSON_READER"] = previous
             step(f"nan_load_{reader}", nan_load)
             shutil.rmtree(work / f"db-nan-{reader}", ignore_errors=True)
         (work / "clean-nan.json").unlink(missing_ok=True)
