@@ -149,8 +149,10 @@ def markdown(report: dict) -> str:
             add(f"- Keeping every field (DuckDB, no check): **{cmp_['duckdb_stored_over_duckdb']}×** DuckDB's count alone; "
                 f"decp-monitor / that floor: **{cmp_['pipeline_over_duckdb_stored']}×**.")
         checks = cmp_["checks"]
-        add(f"- Same per-buyer counts: **{'yes' if cmp_['agree'] else 'NO'}** "
-            f"(buyers differing: vs pandas {checks['pipeline_vs_pandas']['differing']}, vs DuckDB {checks['pipeline_vs_duckdb']['differing']}).")
+        differing = ", ".join(f"vs {label} {checks[key]['differing']}" for key, label in (
+            ("pipeline_vs_pandas", "pandas"), ("pipeline_vs_duckdb", "DuckDB"),
+            ("pipeline_vs_duckdb_stored", "DuckDB stored")) if key in checks)  # every method `agree` counts
+        add(f"- Same per-buyer counts: **{'yes' if cmp_['agree'] else 'NO'}** (buyers differing: {differing}).")
         statuses = cmp_["methods"]["pipeline"].get("statuses")
         if statuses:
             add(f"- Statuses in the clean load: {', '.join(f'{k} {_n(v)}' for k, v in statuses.items())}.")
