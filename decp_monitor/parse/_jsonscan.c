@@ -18,6 +18,7 @@
 #define PY_SSIZE_T_CLEAN
 #define _FILE_OFFSET_BITS 64
 #include <Python.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -320,14 +321,26 @@ done:
  * back as it is passed, the copy written through a small buffer: memory stays flat. */
 #define SANITISE_BUFFER (1 << 20)
 
-static int flush_out(int fd, const unsigned char *buffer, size_t *used) {
+/* All n bytes written, whatever write() takes at once (a regular file may take less near its size
+ * limit, a pipe less when full), again when a signal interrupts it before it wrote anything
+ * (Python's handlers are installed without SA_RESTART: EINTR). */
+static int write_all(int fd, const unsigned char *data, size_t n) {
     size_t done = 0;
-    while (done < *used) {
-        ssize_t wrote = write(fd, buffer + done, *used - done);
-        if (wrote < 0)
+    while (done < n) {
+        ssize_t wrote = write(fd, data + done, n - done);
+        if (wrote < 0) {
+            if (errno == EINTR)
+                continue;
             return -1;
+        }
         done += (size_t)wrote;
     }
+    return 0;
+}
+
+static int flush_out(int fd, const unsigned char *buffer, size_t *used) {
+    if (write_all(fd, buffer, *used) < 0)
+        return -1;
     *used = 0;
     return 0;
 }
@@ -337,24 +350,23 @@ static long long sanitise_bytes(const unsigned char *p, size_t n, int out, unsig
     size_t used = 0, i = 0, released = 0;
     int in_string = 0;
     while (i < n) {
+        /* pages behind are given back, inside a long string too (checked at every step) */
+        if (i - released > (size_t)RELEASE_EVERY + (1 << 20)) {
+            size_t upto = (i - (1 << 20)) & ~(size_t)4095;
+            madvise((void *)(p + released), upto - released, MADV_DONTNEED);
+            released = upto;
+        }
         if (used > SANITISE_BUFFER - 16 && flush_out(out, buffer, &used) < 0)
             return -1;
         unsigned char c = p[i];
         size_t token = 0;
-        if (in_string) {
-            size_t stop = skip_text(p, i, n);
+        if (in_string) {  /* a run of text goes at most a buffer's length at a time */
+            size_t stop = skip_text(p, i, n - i > SANITISE_BUFFER ? i + SANITISE_BUFFER : n);
             if (stop > i) {  /* plain text: copied as it is, through the buffer or straight out */
                 size_t run = stop - i;
                 if (run > SANITISE_BUFFER - used) {
-                    if (flush_out(out, buffer, &used) < 0)
+                    if (flush_out(out, buffer, &used) < 0 || write_all(out, p + i, run) < 0)
                         return -1;
-                    size_t keep = 0;
-                    while (keep < run) {
-                        ssize_t wrote = write(out, p + i + keep, run - keep);
-                        if (wrote < 0)
-                            return -1;
-                        keep += (size_t)wrote;
-                    }
                 } else {
                     memcpy(buffer + used, p + i, run);
                     used += run;
@@ -391,11 +403,6 @@ static long long sanitise_bytes(const unsigned char *p, size_t n, int out, unsig
             buffer[used++] = c;
             i++;
         }
-        if (i - released > (size_t)RELEASE_EVERY + (1 << 20)) {
-            size_t upto = (i - (1 << 20)) & ~(size_t)4095;
-            madvise((void *)(p + released), upto - released, MADV_DONTNEED);
-            released = upto;
-        }
     }
     if (flush_out(out, buffer, &used) < 0)
         return -1;
@@ -416,8 +423,20 @@ static PyObject *sanitise(PyObject *self, PyObject *args) {
         PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, source);
         goto done;
     }
-    out = open(PyBytes_AS_STRING(target), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (out < 0) {
+    /* not truncated on opening: the target may be the source itself (its name, or another link),
+     * which truncating would empty under its mapping (reading it then kills the process: SIGBUS) */
+    out = open(PyBytes_AS_STRING(target), O_WRONLY | O_CREAT, 0600);
+    struct stat written;
+    if (out < 0 || fstat(out, &written) != 0) {
+        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, target);
+        goto done;
+    }
+    if (written.st_dev == info.st_dev && written.st_ino == info.st_ino) {
+        errno = EINVAL;
+        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, target);
+        goto done;
+    }
+    if (S_ISREG(written.st_mode) && ftruncate(out, 0) != 0) {  /* not a pipe or a device */
         PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, target);
         goto done;
     }
@@ -435,7 +454,9 @@ static PyObject *sanitise(PyObject *self, PyObject *args) {
         Py_BEGIN_ALLOW_THREADS
         madvise(map, (size_t)info.st_size, MADV_SEQUENTIAL);
         replaced = sanitise_bytes(map, (size_t)info.st_size, out, buffer);
+        int failure = errno;
         munmap(map, (size_t)info.st_size);
+        errno = failure;
         Py_END_ALLOW_THREADS
         if (replaced < 0) {
             PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, target);
