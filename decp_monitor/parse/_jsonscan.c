@@ -321,6 +321,9 @@ done:
  * back as it is passed, the copy written through a small buffer: memory stays flat. */
 #define SANITISE_BUFFER (1 << 20)
 
+/* Bytes that stop the walk outside strings: a string's start, the first byte of a bare token. */
+static unsigned char BARE_STOP[256];
+
 /* All n bytes written, whatever write() takes at once (a regular file may take less near its size
  * limit, a pipe less when full), again when a signal interrupts it before it wrote anything
  * (Python's handlers are installed without SA_RESTART: EINTR). */
@@ -345,66 +348,82 @@ static int flush_out(int fd, const unsigned char *buffer, size_t *used) {
     return 0;
 }
 
+/* n bytes to the copy: through the buffer, or straight out when they would not fit in it. */
+static int emit(int fd, unsigned char *buffer, size_t *used, const unsigned char *data, size_t n) {
+    if (n > SANITISE_BUFFER - *used) {
+        if (flush_out(fd, buffer, used) < 0)
+            return -1;
+        if (n >= SANITISE_BUFFER)
+            return write_all(fd, data, n);
+    }
+    memcpy(buffer + *used, data, n);
+    *used += n;
+    return 0;
+}
+
+/* The walk only looks for tokens: the bytes between two (`span` up to i) are copied at once. */
 static long long sanitise_bytes(const unsigned char *p, size_t n, int out, unsigned char *buffer) {
     long long replaced = 0;
-    size_t used = 0, i = 0, released = 0;
+    size_t used = 0, i = 0, span = 0, released = 0;
     int in_string = 0;
     while (i < n) {
-        /* pages behind are given back, inside a long string too (checked at every step) */
-        if (i - released > (size_t)RELEASE_EVERY + (1 << 20)) {
-            size_t upto = (i - (1 << 20)) & ~(size_t)4095;
-            madvise((void *)(p + released), upto - released, MADV_DONTNEED);
-            released = upto;
+        if (i - span >= SANITISE_BUFFER) {  /* a long span is copied, and the pages behind it given back */
+            if (emit(out, buffer, &used, p + span, i - span) < 0)
+                return -1;
+            span = i;
+            if (i - released > (size_t)RELEASE_EVERY + (1 << 20)) {
+                size_t upto = (i - (1 << 20)) & ~(size_t)4095;
+                madvise((void *)(p + released), upto - released, MADV_DONTNEED);
+                released = upto;
+            }
         }
-        if (used > SANITISE_BUFFER - 16 && flush_out(out, buffer, &used) < 0)
-            return -1;
-        unsigned char c = p[i];
-        size_t token = 0;
-        if (in_string) {  /* a run of text goes at most a buffer's length at a time */
-            size_t stop = skip_text(p, i, n - i > SANITISE_BUFFER ? i + SANITISE_BUFFER : n);
-            if (stop > i) {  /* plain text: copied as it is, through the buffer or straight out */
-                size_t run = stop - i;
-                if (run > SANITISE_BUFFER - used) {
-                    if (flush_out(out, buffer, &used) < 0 || write_all(out, p + i, run) < 0)
-                        return -1;
-                } else {
-                    memcpy(buffer + used, p + i, run);
-                    used += run;
+        /* each step goes at most a buffer's length, inside a long string too */
+        size_t limit = n - i > SANITISE_BUFFER ? i + SANITISE_BUFFER : n;
+        if (!in_string) {
+            /* runs outside strings are short (": ", ", "): a byte loop beats sixteen at a time */
+            while (i < limit && !BARE_STOP[p[i]])
+                i++;
+            if (i >= limit)
+                continue;
+            if (p[i] != '"') {
+                size_t token = 0;
+                if (p[i] == 'N' && n - i >= 3 && memcmp(p + i, "NaN", 3) == 0)
+                    token = 3;
+                else if (p[i] == 'I' && n - i >= 8 && memcmp(p + i, "Infinity", 8) == 0)
+                    token = 8;
+                else if (p[i] == '-' && n - i >= 9 && memcmp(p + i, "-Infinity", 9) == 0)
+                    token = 9;
+                if (!token) {
+                    i++;
+                    continue;
                 }
-                i = stop;
+                if (emit(out, buffer, &used, p + span, i - span) < 0
+                    || emit(out, buffer, &used, (const unsigned char *)"null", 4) < 0)
+                    return -1;
+                i += token;
+                span = i;
+                replaced++;
                 continue;
             }
-            if (c == '\\' && i + 1 < n) {
-                buffer[used++] = c;
-                buffer[used++] = p[i + 1];
-                i += 2;
-                continue;
-            }
-            if (c == '"')
-                in_string = 0;
-            buffer[used++] = c;
-            i++;
-            continue;
-        }
-        if (c == '"')
             in_string = 1;
-        else if (c == 'N' && n - i >= 3 && memcmp(p + i, "NaN", 3) == 0)
-            token = 3;
-        else if (c == 'I' && n - i >= 8 && memcmp(p + i, "Infinity", 8) == 0)
-            token = 8;
-        else if (c == '-' && n - i >= 9 && memcmp(p + i, "-Infinity", 9) == 0)
-            token = 9;
-        if (token) {
-            memcpy(buffer + used, "null", 4);
-            used += 4;
-            i += token;
-            replaced++;
-        } else {
-            buffer[used++] = c;
             i++;
+        }
+        for (;;) {  /* in a string: to its closing quote, or to `limit` */
+            i = skip_text(p, i, limit);
+            if (i >= limit)
+                break;
+            if (p[i] == '"') {
+                in_string = 0;
+                i++;
+                break;
+            }
+            if (p[i] == '\\')
+                i = n - i > 2 ? i + 2 : n;  /* the escaped byte passed (a backslash ending the file escapes nothing) */
+            else
+                i++;  /* a 0xEF byte (skip_text stops at it) */
         }
     }
-    if (flush_out(out, buffer, &used) < 0)
+    if (emit(out, buffer, &used, p + span, n - span) < 0 || flush_out(out, buffer, &used) < 0)
         return -1;
     return replaced;
 }
@@ -496,5 +515,6 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_jsonscan", NULL, -1
 
 PyMODINIT_FUNC PyInit__jsonscan(void) {
     STRING_STOP['"'] = STRING_STOP['\\'] = STRING_STOP[0xEF] = 1;
+    BARE_STOP['"'] = BARE_STOP['N'] = BARE_STOP['I'] = BARE_STOP['-'] = 1;
     return PyModule_Create(&module);
 }
