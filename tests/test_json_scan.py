@@ -194,3 +194,16 @@ def test_the_nan_copy_does_not_keep_a_long_string_resident(tmp_path):
     before = _peak_resident_mb()
     assert _jsonscan.sanitise(str(source), os.devnull) == 1
     assert _peak_resident_mb() - before < 80
+
+
+def test_the_scan_does_not_keep_a_long_string_resident(tmp_path):
+    """As the copy: the scan gives pages back inside a long string too (a hole in a sparse file)."""
+    source = tmp_path / "s.json"
+    with open(source, "wb") as handle:
+        handle.write(b'{"marches": [{"id": "')
+        handle.seek(120 << 20)
+        handle.write(b'"}]}')
+    Path("/proc/self/clear_refs").write_text("5")
+    before = _peak_resident_mb()
+    assert scan(source, []).reason == ""
+    assert _peak_resident_mb() - before < 80

@@ -137,6 +137,16 @@ static size_t skip_text(const unsigned char *p, size_t i, size_t n) {
     return i;
 }
 
+/* Pages behind i (all but the last MiB) given back every RELEASE_EVERY bytes: they are read again
+ * from the file if ever looked at, the walk only goes forward. */
+static void release_behind(const unsigned char *p, size_t i, size_t *released) {
+    if (i - *released > (size_t)RELEASE_EVERY + (1 << 20)) {
+        size_t upto = (i - (1 << 20)) & ~(size_t)4095;
+        madvise((void *)(p + *released), upto - *released, MADV_DONTNEED);
+        *released = upto;
+    }
+}
+
 static void scan_bytes(Scan *s, const unsigned char *p, size_t n) {
     int depth = 0, array = -1, array_level = 0;
     int pending = -1;  /* a string just closed: 1 when a key there would be spaced, 0 when not */
@@ -151,9 +161,16 @@ static void scan_bytes(Scan *s, const unsigned char *p, size_t n) {
             size_t start = ++i;
             int has_escape = 0;
             for (;;) {
-                i = skip_text(p, i, n);
+                if (i >= n)
+                    return;  /* (past it: a backslash ending the file) */
+                size_t limit = n - i > (1 << 20) ? i + (1 << 20) : n;  /* a long string: pages given back */
+                i = skip_text(p, i, limit);
                 if (i >= n)
                     return;  /* an open string at the end: DuckDB refuses the file */
+                if (i >= limit) {
+                    release_behind(p, i, &released);
+                    continue;
+                }
                 if (p[i] == '"')
                     break;
                 if (p[i] == '\\') {
@@ -221,12 +238,7 @@ static void scan_bytes(Scan *s, const unsigned char *p, size_t n) {
         }
         pending = -1;
         i++;
-        /* pages behind are given back (they are read again from the file if ever looked at) */
-        if (i - released > (size_t)RELEASE_EVERY + (1 << 20)) {
-            size_t upto = (i - (1 << 20)) & ~(size_t)4095;
-            madvise((void *)(p + released), upto - released, MADV_DONTNEED);
-            released = upto;
-        }
+        release_behind(p, i, &released);
     }
 }
 
@@ -371,11 +383,7 @@ static long long sanitise_bytes(const unsigned char *p, size_t n, int out, unsig
             if (emit(out, buffer, &used, p + span, i - span) < 0)
                 return -1;
             span = i;
-            if (i - released > (size_t)RELEASE_EVERY + (1 << 20)) {
-                size_t upto = (i - (1 << 20)) & ~(size_t)4095;
-                madvise((void *)(p + released), upto - released, MADV_DONTNEED);
-                released = upto;
-            }
+            release_behind(p, i, &released);
         }
         /* each step goes at most a buffer's length, inside a long string too */
         size_t limit = n - i > SANITISE_BUFFER ? i + SANITISE_BUFFER : n;
