@@ -379,6 +379,21 @@ def test_the_nan_copy_rewrites_bare_values_only(tmp_path):
     assert json.loads(copy.read_bytes()) == [None, "NaN", 'a " -Infinity', None, None, "\\", None, -1]
 
 
+def test_a_bare_letter_that_starts_no_nan_is_declined_without_a_copy(tmp_path, monkeypatch):
+    """The copy writes only NaN/Infinity null: a first bare letter that starts neither (a bare None,
+    as Python's repr writes it) would stay in it, and the copy of a whole file be read for nothing."""
+    copies = []
+    sanitise = _jsonscan.sanitise
+    monkeypatch.setattr(_jsonscan, "sanitise", lambda *args: copies.append(args) or sanitise(*args))
+    path = tmp_path / "f.json"
+    path.write_bytes(b'{"marches": [{"id": "A", "montant": None, "dureeMois": NaN}]}')
+    outcome = assert_same(path)
+    assert outcome.reason == "valeurs NaN ou Infinity (JSON non standard) (octet 36)" and copies == []
+    path.write_bytes(b'{"marches": [{"id": "A", "montant": -Infinity, "dureeMois": None}]}')
+    outcome = assert_same(path)  # a NaN first: the copy is written, and it says what it still holds
+    assert "copie où ils valent null : valeurs NaN" in outcome.reason and len(copies) == 1
+
+
 def test_a_nan_copy_that_cannot_be_written_leaves_the_file_to_the_streaming_reader(tmp_path):
     """A real write failure (the file size limit: EFBIG, as a full disk gives ENOSPC): a French reason,
     nothing written, and the streaming reader reads the file whole."""

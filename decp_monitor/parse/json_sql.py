@@ -230,7 +230,8 @@ def scan(path: Path, arrays: list[_Part]) -> Scanned:
     problem, replacement, flags, packed = _jsonscan.scan(str(path), [part.start for part in arrays], DEPTH_WATCH,
                                                          MAX_KEY_BYTES // 4, MAX_OFFSETS)
     if problem:
-        return Scanned(reason=f"{_SCAN_REASONS[problem[0]]} (octet {problem[1]})", bare_values=problem[0] == "nan")
+        return Scanned(reason=f"{_SCAN_REASONS[problem[0]]} (octet {problem[1]})",
+                       bare_values=problem[0] == "nan" and _starts_bare_value(path, problem[1]))
     starts = []
     for offsets in packed:
         starts.append(array("q"))
@@ -242,6 +243,15 @@ def scan(path: Path, arrays: list[_Part]) -> Scanned:
         if len(lengths) and lengths.max() > MAX_STRING_BYTES:
             by_offset = False
     return Scanned(replacement=replacement, spaced_keys=flags["spaced_keys"], by_offset=by_offset, starts=starts)
+
+
+def _starts_bare_value(path: Path, at: int) -> bool:
+    """Whether the scan's first bare letter starts NaN or Infinity (-Infinity: at its I), which the
+    copy writes null; another (a bare None) would stay in the copy: a whole file copied for nothing."""
+    with open(path, "rb") as handle:
+        handle.seek(at)
+        head = handle.read(8)
+    return head.startswith(b"NaN") or head == b"Infinity"
 
 
 def cut(mm, part: _Part, pieces: int, starts: array) -> list[_Part]:
