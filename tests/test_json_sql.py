@@ -407,7 +407,8 @@ def test_a_nan_copy_that_cannot_be_written_leaves_the_file_to_the_streaming_read
     finally:
         resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
         signal.signal(signal.SIGXFSZ, previous_handler)
-    assert outcome.reason is not None and "copie où ils valent null impossible" in outcome.reason
+    assert outcome.reason is not None and "copie où ils valent null : écriture impossible (" in outcome.reason
+    assert outcome.reason.count("copie où ils valent null") == 1  # said once
     assert by_sql == {"records": [], "modifications": [], "findings": []}
 
 

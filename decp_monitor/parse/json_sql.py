@@ -399,7 +399,8 @@ def _read_sanitised(con: duckdb.DuckDBPyConnection, path: Path, name: str, resou
         try:
             replaced = _jsonscan.sanitise(str(path), str(copy))
         except OSError as exc:
-            return Outcome(reason=f"copie où ils valent null impossible ({exc.strerror or exc})")
+            # said after "copie où ils valent null : " by the caller
+            return Outcome(reason=f"écriture impossible ({exc.strerror or exc})")
         return load_json_sql(con, copy, name, resource_id, first_record_id, sanitised=replaced, **options)
 
 
