@@ -48,7 +48,7 @@ REAL_JSON = sorted((Path("/work/shared/real") / "decp-json").rglob("*.json"))
 # A string (to its closing quote, or to the end of the file: a last backslash escapes nothing), or a
 # bare token. Matching strings whole is what puts the tokens inside them out of reach.
 _COPY = re.compile(rb'"(?:[^"\\]++|\\.)*+(?:"|\\?\Z)|-Infinity|Infinity|NaN', re.S)
-_SCAN = re.compile(rb'"(?:[^"\\]++|\\.)*+(?:(")|\\?\Z)|[\[\]{}NI]', re.S)
+_SCAN = re.compile(rb'"(?:[^"\\]++|\\.)*+(?:(")|\\?\Z)|[^ \t\n\r"]', re.S)
 
 
 def expected_copy(data: bytes) -> tuple[bytes, int]:
@@ -64,22 +64,27 @@ def expected_copy(data: bytes) -> tuple[bytes, int]:
 
 
 def expected_scan(data: bytes, max_depth: int = DEPTH_WATCH) -> Optional[tuple[str, int]]:
-    """The scan's first problem: a bare N or I, or the nesting bound, whichever comes first."""
-    depth = 0
+    """The scan's first problem: a bare N or I, the nesting bound, or a comma before a closing
+    bracket, whichever comes first."""
+    depth, last = 0, b""
     for match in _SCAN.finditer(data):
         token = match.group()
         if token.startswith(b'"'):
             if match.group(1) is None:
                 return None  # a string open to the end: the scan stops there
+            last = b'"'
             continue
         if token in (b"N", b"I"):
             return ("nan", match.start())
+        if token in (b"}", b"]") and last == b",":
+            return ("comma", match.start())
         if token in (b"[", b"{"):
             depth += 1
             if depth >= max_depth:
                 return ("depth", match.start())
-        else:
+        elif token in (b"}", b"]"):
             depth -= 1
+        last = token
     return None
 
 
@@ -144,7 +149,7 @@ def check_copy(data: bytes, folder: Path, chunk: int = 7) -> None:
     if not valid:
         return
     assert json.loads(written) == _nan_free(value)
-    assert (expected_scan(written) or ("depth",))[0] == "depth"  # no bare letter left in the copy
+    assert (expected_scan(written) or ("depth",))[0] == "depth"  # no bare letter (nor stray comma) in the copy
     by_stream, stream_count = streaming_copy(data, chunk)
     assert by_stream == written, _first_difference(by_stream, written)
     assert stream_count == replaced

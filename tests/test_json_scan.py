@@ -89,7 +89,7 @@ def test_damaged_bytes_never_crash_the_scan(tmp_path_factory, records, seed):
     path = tmp_path_factory.mktemp("damaged") / "d.json"
     path.write_bytes(bytes(body))
     problem, replacement, flags, packed = _jsonscan.scan(str(path), [0, len(body) // 2], DEPTH_WATCH, 256, 4)
-    assert problem is None or problem[0] in ("nan", "depth")
+    assert problem is None or problem[0] in ("nan", "depth", "comma")
     assert replacement >= 0 and set(flags) == {"spaced_keys", "long_keys", "wrapped_keys", "scalars", "too_many"}
     assert all(len(offsets) % 8 == 0 and len(offsets) <= 4 * 8 for offsets in packed)
 

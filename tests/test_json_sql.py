@@ -244,8 +244,13 @@ def test_keys_with_stray_spaces_are_never_read_by_the_typed_lane(tmp_path, key):
     (b'{"source": 1, "marches": [{"id": "A"}]}', "racine"),
     (b'{"marches": [{"id": "A"}], "source": "x"}', "contenu inattendu"),
     (b'{"marches": [{"id": ' + b'[' * 70000 + b']' * 70000 + b'}]}', "imbrication"),
+    # DuckDB reads a comma before a closing bracket (yajl, the streaming reader's, refuses the file)
+    (b'{"marches": [{"id": "A", "montant": 1, }]}', "virgule en trop avant une fin d'objet ou de liste (octet 39)"),
+    (b'{"marches": [{"id": "A", "acheteur": {"id": "1",\n\t}}]}', "virgule en trop"),
+    (b'{"marches": [{"id": "A", "titulaires": [{"id": "1"}, ]}]}', "virgule en trop"),
+    (b'{"marches": [{"id": "A", "montant": NaN, "x": [1,]}]}', "copie où ils valent null : virgule en trop"),
 ], ids=["bare_word", "bom", "truncated", "syntax", "latin1", "duplicate_key", "nested_list", "not_an_object",
-        "other_root", "key_after", "deep"])
+        "other_root", "key_after", "deep", "comma_object", "comma_nested", "comma_list", "comma_nan"])
 def test_what_duckdb_cannot_read_exactly_is_declined_with_a_french_reason(tmp_path, content, reason):
     path = tmp_path / "f.json"
     path.write_bytes(content)
@@ -423,6 +428,7 @@ def test_the_byte_scan_tells_strings_from_structure(tmp_path):
     assert "NaN" in scanned(b'", "m": NaN, "x": "').reason
     assert "NaN" in scanned(b'", "m": -Infinity, "x": "').reason
     assert not scanned(b'", "m": "NaN", "x": "').reason  # a text, which DuckDB reads as the reader does
+    assert not scanned(b', }, ]').reason and "virgule" in scanned(b'", "m": [1, ], "x": "').reason
     assert scanned(b'", "m ": 1, "x": "').spaced_keys
     assert scanned(rb'", "\u00a0m": 1, "x": "').spaced_keys  # an escape in a key
     assert scanned('", "\u00a0m": 1, "x": "'.encode()).spaced_keys  # a no-break space, raw

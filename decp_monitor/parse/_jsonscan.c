@@ -7,6 +7,7 @@
  * - the nesting depth is exact: the walk stops at `max_depth` (DuckDB recurses over nesting);
  * - a letter N or I outside strings is a bare NaN or Infinity (the only letters valid JSON has
  *   outside strings are those of true, false and null): DuckDB reads them differently;
+ * - a comma before a closing '}' or ']': DuckDB reads the object or list, yajl refuses the file;
  * - U+FFFD inside strings is counted (the mojibake finding);
  * - keys (strings followed by ':'): whether one starts or ends with a character str.isspace()
  *   accepts or holds an escape (json_sql's SPACED_KEY), whether one is longer than `max_key`
@@ -153,9 +154,11 @@ static void scan_bytes(Scan *s, const unsigned char *p, size_t n) {
     size_t key_start = 0, key_len = 0;  /* that string's bytes */
     size_t released = 0;
     size_t i = 0;
+    unsigned char last = 0;  /* the last byte outside strings that is not a space */
     while (i < n) {
         unsigned char c = p[i];
         if (c == '"') {
+            last = c;
             if (array >= 0 && depth == array_level)
                 s->scalars = 1;
             size_t start = ++i;
@@ -222,6 +225,11 @@ static void scan_bytes(Scan *s, const unsigned char *p, size_t n) {
             break;
         case '}':
         case ']':
+            if (last == ',') {  /* DuckDB reads it as if the comma were not there, yajl refuses the file */
+                s->problem = "comma";
+                s->problem_at = (long long)i;
+                return;
+            }
             depth--;
             if (array >= 0 && depth < array_level)
                 array = -1;
@@ -237,6 +245,7 @@ static void scan_bytes(Scan *s, const unsigned char *p, size_t n) {
             break;
         }
         pending = -1;
+        last = c;
         i++;
         release_behind(p, i, &released);
     }

@@ -221,7 +221,8 @@ class Scanned:
 # uncut, every text read again for the routing (a hostile file of 300 million "{}" would otherwise
 # hold 2.4 GB of offsets). The national consolidated file holds about 1.4 million records.
 MAX_OFFSETS = 8 << 20
-_SCAN_REASONS = {"nan": "valeurs NaN ou Infinity (JSON non standard)", "depth": "imbrication très profonde"}
+_SCAN_REASONS = {"nan": "valeurs NaN ou Infinity (JSON non standard)", "depth": "imbrication très profonde",
+                 "comma": "virgule en trop avant une fin d'objet ou de liste"}
 
 
 def scan(path: Path, arrays: list[_Part]) -> Scanned:
