@@ -7,6 +7,9 @@ import json
 import os
 import random
 import signal
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 from pathlib import Path
@@ -207,3 +210,28 @@ def test_the_scan_does_not_keep_a_long_string_resident(tmp_path):
     before = _peak_resident_mb()
     assert scan(source, []).reason == ""
     assert _peak_resident_mb() - before < 80
+
+
+def test_the_nan_copy_lets_other_threads_run_while_it_opens_its_files(tmp_path):
+    """open() of a pipe waits for its reader: the GIL held there, a reader thread of the same process
+    never ran and the copy waited for ever (run in a child process, which a timeout can end)."""
+    script = textwrap.dedent(f"""
+        import os, threading, time
+        from decp_monitor.parse import _jsonscan
+        source, pipe = {str(tmp_path / "s.json")!r}, {str(tmp_path / "copy.fifo")!r}
+        open(source, "wb").write(b"[NaN, 1]")
+        os.mkfifo(pipe)
+        read = []
+
+        def drain():
+            time.sleep(0.2)  # the copy is in open() by then
+            with open(pipe, "rb") as reading:
+                read.append(reading.read())
+
+        thread = threading.Thread(target=drain)
+        thread.start()
+        print(_jsonscan.sanitise(source, pipe), thread.join() or read)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=10,
+                          env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+    assert done.stdout.split() == ["1", "[b'[null,", "1]']"], done.stderr

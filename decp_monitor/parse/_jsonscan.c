@@ -445,73 +445,83 @@ static long long sanitise_bytes(const unsigned char *p, size_t n, int out, unsig
     return replaced;
 }
 
-static PyObject *sanitise(PyObject *self, PyObject *args) {
-    PyObject *source, *target, *result = NULL;
-    (void)self;
-    if (!PyArg_ParseTuple(args, "O&O&", PyUnicode_FSConverter, &source, PyUnicode_FSConverter, &target))
-        return NULL;
-    int in = -1, out = -1;
+enum { NEITHER, SOURCE, TARGET };
+
+/* The whole copy, without the GIL (opening a pipe or a file on a slow mount may wait: other threads
+ * run meanwhile): 0, or an errno and in `which` the file it is about. */
+static int sanitise_file(const char *source, const char *target, long long *replaced, int *which) {
+    int in = -1, out = -1, failure;
     unsigned char *buffer = NULL;
-    long long replaced = 0;
-    struct stat info;
-    in = open(PyBytes_AS_STRING(source), O_RDONLY);
-    if (in < 0 || fstat(in, &info) != 0) {
-        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, source);
-        goto done;
-    }
+    struct stat info, written;
+    *which = SOURCE;
+    in = open(source, O_RDONLY);
+    if (in < 0 || fstat(in, &info) != 0)
+        goto failed;
     /* not truncated on opening: the target may be the source itself (its name, or another link),
      * which truncating would empty under its mapping (reading it then kills the process: SIGBUS) */
-    out = open(PyBytes_AS_STRING(target), O_WRONLY | O_CREAT, 0600);
-    struct stat written;
-    if (out < 0 || fstat(out, &written) != 0) {
-        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, target);
-        goto done;
-    }
+    *which = TARGET;
+    out = open(target, O_WRONLY | O_CREAT, 0600);
+    if (out < 0 || fstat(out, &written) != 0)
+        goto failed;
     if (written.st_dev == info.st_dev && written.st_ino == info.st_ino) {
         errno = EINVAL;
-        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, target);
-        goto done;
+        goto failed;
     }
-    if (S_ISREG(written.st_mode) && ftruncate(out, 0) != 0) {  /* not a pipe or a device */
-        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, target);
-        goto done;
-    }
+    if (S_ISREG(written.st_mode) && ftruncate(out, 0) != 0)  /* not a pipe or a device */
+        goto failed;
     buffer = malloc(SANITISE_BUFFER);
     if (!buffer) {
-        PyErr_NoMemory();
-        goto done;
+        *which = NEITHER;
+        errno = ENOMEM;
+        goto failed;
     }
     if (info.st_size > 0) {
         void *map = mmap(NULL, (size_t)info.st_size, PROT_READ, MAP_PRIVATE, in, 0);
         if (map == MAP_FAILED) {
-            PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, source);
-            goto done;
+            *which = SOURCE;
+            goto failed;
         }
-        Py_BEGIN_ALLOW_THREADS
         madvise(map, (size_t)info.st_size, MADV_SEQUENTIAL);
-        replaced = sanitise_bytes(map, (size_t)info.st_size, out, buffer);
-        int failure = errno;
+        *replaced = sanitise_bytes(map, (size_t)info.st_size, out, buffer);
+        failure = errno;
         munmap(map, (size_t)info.st_size);
-        errno = failure;
-        Py_END_ALLOW_THREADS
-        if (replaced < 0) {
-            PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, target);
-            goto done;
+        if (*replaced < 0) {
+            errno = failure;
+            goto failed;
         }
     }
-    if (close(out) != 0) {  /* a full disk may only say so here */
-        out = -1;
-        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, target);
-        goto done;
-    }
-    out = -1;
-    result = PyLong_FromLongLong(replaced);
-done:
+    free(buffer);
+    close(in);
+    failure = close(out) != 0 ? errno : 0;  /* a full disk may only say so here */
+    return failure;
+failed:
+    failure = errno;
     free(buffer);
     if (in >= 0)
         close(in);
     if (out >= 0)
         close(out);
+    return failure;
+}
+
+static PyObject *sanitise(PyObject *self, PyObject *args) {
+    PyObject *source, *target, *result = NULL;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "O&O&", PyUnicode_FSConverter, &source, PyUnicode_FSConverter, &target))
+        return NULL;
+    long long replaced = 0;
+    int which = NEITHER, failure;
+    Py_BEGIN_ALLOW_THREADS
+    failure = sanitise_file(PyBytes_AS_STRING(source), PyBytes_AS_STRING(target), &replaced, &which);
+    Py_END_ALLOW_THREADS
+    if (failure == 0) {
+        result = PyLong_FromLongLong(replaced);
+    } else if (which == NEITHER) {
+        PyErr_NoMemory();
+    } else {
+        errno = failure;
+        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, which == SOURCE ? source : target);
+    }
     Py_DECREF(source);
     Py_DECREF(target);
     return result;
