@@ -23,7 +23,7 @@ is declined (the streaming reader is then quicker).
 
 The streaming reader (json_reader.py) stays the reference and the fallback: a file goes to it when
 its root is unusual, when it holds what DuckDB reads differently (bare NaN/Infinity, BOM, absurd
-nesting), when DuckDB rejects it (truncation, invalid UTF-8…), or when a record needs what the SQL
+nesting, a comma before a closing bracket), when DuckDB rejects it (truncation, invalid UTF-8…), or when a record needs what the SQL
 does not reproduce exactly (`exotic` in json_sql.sql). The two paths give the same tables
 (tests/test_json_sql.py).
 """
