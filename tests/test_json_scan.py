@@ -2,9 +2,19 @@
 documents and on random damage to them: record offsets, spaced keys, U+FFFD, nesting, no crash."""
 from __future__ import annotations
 
+import errno
 import json
+import os
 import random
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -82,7 +92,7 @@ def test_damaged_bytes_never_crash_the_scan(tmp_path_factory, records, seed):
     path = tmp_path_factory.mktemp("damaged") / "d.json"
     path.write_bytes(bytes(body))
     problem, replacement, flags, packed = _jsonscan.scan(str(path), [0, len(body) // 2], DEPTH_WATCH, 256, 4)
-    assert problem is None or problem[0] in ("nan", "depth")
+    assert problem is None or problem[0] in ("nan", "depth", "comma")
     assert replacement >= 0 and set(flags) == {"spaced_keys", "long_keys", "wrapped_keys", "scalars", "too_many"}
     assert all(len(offsets) % 8 == 0 and len(offsets) <= 4 * 8 for offsets in packed)
 
@@ -125,3 +135,103 @@ def test_the_nan_copy_is_what_json_loads_reads_with_bare_values_absent(tmp_path_
     assert json.loads(copy) == _nan_free(json.loads(body))
     assert replaced == body.count(b"NaN") + body.count(b"Infinity") - (copy.count(b"NaN") + copy.count(b"Infinity"))
     assert b"NaN" not in copy or b'"' in copy  # what is left is inside texts
+
+
+def test_a_nan_copy_onto_its_own_source_is_refused(tmp_path):
+    """Opening the copy truncated the source under its mapping: reading it then killed the process
+    (SIGBUS) and left the file empty. The same file, by its name or another link, is refused."""
+    source = tmp_path / "s.json"
+    source.write_bytes(b"[NaN, 1]" + b" " * 10_000)
+    os.link(source, tmp_path / "link.json")
+    for target in (source, tmp_path / "link.json"):
+        with pytest.raises(OSError) as refused:
+            _jsonscan.sanitise(str(source), str(target))
+        assert refused.value.errno == errno.EINVAL
+    assert source.read_bytes() == b"[NaN, 1]" + b" " * 10_000
+
+
+def test_the_nan_copy_goes_on_when_a_signal_interrupts_a_write(tmp_path):
+    """A write() a signal interrupts before it wrote anything fails with EINTR (Python installs its
+    handlers without SA_RESTART): the copy writes again instead of giving up. A pipe the reader empties
+    late makes the copy wait in write() while signals arrive."""
+    body = b"[" + b"NaN, " * 400_000 + b"1]"
+    source, pipe = tmp_path / "s.json", tmp_path / "copy.fifo"
+    source.write_bytes(body)
+    os.mkfifo(pipe)
+    main, received, chunks = threading.get_ident(), [], []
+
+    def drain():
+        with open(pipe, "rb", buffering=0) as reading:
+            for _ in range(6):  # the pipe is full: the copy is blocked in write()
+                time.sleep(0.03)
+                signal.pthread_kill(main, signal.SIGUSR1)
+            while chunk := reading.read(1 << 16):
+                chunks.append(chunk)
+
+    previous = signal.signal(signal.SIGUSR1, lambda *_: received.append(1))
+    thread = threading.Thread(target=drain)
+    thread.start()
+    try:
+        replaced = _jsonscan.sanitise(str(source), str(pipe))
+    finally:
+        thread.join()
+        signal.signal(signal.SIGUSR1, previous)
+    assert received and replaced == 400_000
+    assert b"".join(chunks) == b"[" + b"null, " * 400_000 + b"1]"
+
+
+def _peak_resident_mb() -> float:
+    return int(Path("/proc/self/status").read_text().split("VmHWM:")[1].split()[0]) / 1024
+
+
+def test_the_nan_copy_does_not_keep_a_long_string_resident(tmp_path):
+    """Pages of the source are given back as the copy passes them, inside a string too (a hostile
+    file of one 120 MB string held it all resident). The string is a hole in a sparse file: quick
+    to write, each page read from it still resident."""
+    source = tmp_path / "s.json"
+    with open(source, "wb") as handle:
+        handle.write(b'[NaN, "')
+        handle.seek(120 << 20)
+        handle.write(b'"]')
+    Path("/proc/self/clear_refs").write_text("5")  # the peak starts again from the current size
+    before = _peak_resident_mb()
+    assert _jsonscan.sanitise(str(source), os.devnull) == 1
+    assert _peak_resident_mb() - before < 80
+
+
+def test_the_scan_does_not_keep_a_long_string_resident(tmp_path):
+    """As the copy: the scan gives pages back inside a long string too (a hole in a sparse file)."""
+    source = tmp_path / "s.json"
+    with open(source, "wb") as handle:
+        handle.write(b'{"marches": [{"id": "')
+        handle.seek(120 << 20)
+        handle.write(b'"}]}')
+    Path("/proc/self/clear_refs").write_text("5")
+    before = _peak_resident_mb()
+    assert scan(source, []).reason == ""
+    assert _peak_resident_mb() - before < 80
+
+
+def test_the_nan_copy_lets_other_threads_run_while_it_opens_its_files(tmp_path):
+    """open() of a pipe waits for its reader: the GIL held there, a reader thread of the same process
+    never ran and the copy waited for ever (run in a child process, which a timeout can end)."""
+    script = textwrap.dedent(f"""
+        import os, threading, time
+        from decp_monitor.parse import _jsonscan
+        source, pipe = {str(tmp_path / "s.json")!r}, {str(tmp_path / "copy.fifo")!r}
+        open(source, "wb").write(b"[NaN, 1]")
+        os.mkfifo(pipe)
+        read = []
+
+        def drain():
+            time.sleep(0.2)  # the copy is in open() by then
+            with open(pipe, "rb") as reading:
+                read.append(reading.read())
+
+        thread = threading.Thread(target=drain)
+        thread.start()
+        print(_jsonscan.sanitise(source, pipe), thread.join() or read)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=10,
+                          env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+    assert done.stdout.split() == ["1", "[b'[null,", "1]']"], done.stderr

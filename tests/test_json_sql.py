@@ -244,8 +244,13 @@ def test_keys_with_stray_spaces_are_never_read_by_the_typed_lane(tmp_path, key):
     (b'{"source": 1, "marches": [{"id": "A"}]}', "racine"),
     (b'{"marches": [{"id": "A"}], "source": "x"}', "contenu inattendu"),
     (b'{"marches": [{"id": ' + b'[' * 70000 + b']' * 70000 + b'}]}', "imbrication"),
+    # DuckDB reads a comma before a closing bracket (yajl, the streaming reader's, refuses the file)
+    (b'{"marches": [{"id": "A", "montant": 1, }]}', "virgule en trop avant une fin d'objet ou de liste (octet 39)"),
+    (b'{"marches": [{"id": "A", "acheteur": {"id": "1",\n\t}}]}', "virgule en trop"),
+    (b'{"marches": [{"id": "A", "titulaires": [{"id": "1"}, ]}]}', "virgule en trop"),
+    (b'{"marches": [{"id": "A", "montant": NaN, "x": [1,]}]}', "copie où elles valent null : virgule en trop"),
 ], ids=["bare_word", "bom", "truncated", "syntax", "latin1", "duplicate_key", "nested_list", "not_an_object",
-        "other_root", "key_after", "deep"])
+        "other_root", "key_after", "deep", "comma_object", "comma_nested", "comma_list", "comma_nan"])
 def test_what_duckdb_cannot_read_exactly_is_declined_with_a_french_reason(tmp_path, content, reason):
     path = tmp_path / "f.json"
     path.write_bytes(content)
@@ -379,6 +384,21 @@ def test_the_nan_copy_rewrites_bare_values_only(tmp_path):
     assert json.loads(copy.read_bytes()) == [None, "NaN", 'a " -Infinity', None, None, "\\", None, -1]
 
 
+def test_a_bare_letter_that_starts_no_nan_is_declined_without_a_copy(tmp_path, monkeypatch):
+    """The copy writes only NaN/Infinity null: a first bare letter that starts neither (a bare None,
+    as Python's repr writes it) would stay in it, and the copy of a whole file be read for nothing."""
+    copies = []
+    sanitise = _jsonscan.sanitise
+    monkeypatch.setattr(_jsonscan, "sanitise", lambda *args: copies.append(args) or sanitise(*args))
+    path = tmp_path / "f.json"
+    path.write_bytes(b'{"marches": [{"id": "A", "montant": None, "dureeMois": NaN}]}')
+    outcome = assert_same(path)
+    assert outcome.reason == "valeurs NaN ou Infinity (JSON non standard) (octet 36)" and copies == []
+    path.write_bytes(b'{"marches": [{"id": "A", "montant": -Infinity, "dureeMois": None}]}')
+    outcome = assert_same(path)  # a NaN first: the copy is written, and it says what it still holds
+    assert "copie où elles valent null : valeurs NaN" in outcome.reason and len(copies) == 1
+
+
 def test_a_nan_copy_that_cannot_be_written_leaves_the_file_to_the_streaming_reader(tmp_path):
     """A real write failure (the file size limit: EFBIG, as a full disk gives ENOSPC): a French reason,
     nothing written, and the streaming reader reads the file whole."""
@@ -435,6 +455,7 @@ def test_the_byte_scan_tells_strings_from_structure(tmp_path):
     assert "NaN" in scanned(b'", "m": NaN, "x": "').reason
     assert "NaN" in scanned(b'", "m": -Infinity, "x": "').reason
     assert not scanned(b'", "m": "NaN", "x": "').reason  # a text, which DuckDB reads as the reader does
+    assert not scanned(b', }, ]').reason and "virgule" in scanned(b'", "m": [1, ], "x": "').reason
     assert scanned(b'", "m ": 1, "x": "').spaced_keys
     assert scanned(rb'", "\u00a0m": 1, "x": "').spaced_keys  # an escape in a key
     assert scanned('", "\u00a0m": 1, "x": "'.encode()).spaced_keys  # a no-break space, raw
@@ -645,7 +666,8 @@ def test_a_file_declined_among_several_read_as_one_leaves_nothing_written(tmp_pa
     paths = [tmp_path / f"piece-{k}.json" for k in range(3)]
     for k, path in enumerate(paths):
         path.write_text(json.dumps(records[2 * k:2 * k + 2], indent=1))
-    paths[1].write_text(paths[1].read_text()[:-2] + ",]")  # the middle one: DuckDB refuses it
+    # the middle one: not UTF-8, which the byte scan lets through and DuckDB refuses while reading
+    paths[1].write_bytes(paths[1].read_bytes().replace(b'"objet": "', b'"objet": "caf\xe9 ', 1))
     con = _database()
     outcome = load_json_files(con, paths, "f.json", None, 0, today=TODAY)
     assert outcome.reason is not None and outcome.reason.startswith("refusé par DuckDB")

@@ -7,6 +7,7 @@
  * - the nesting depth is exact: the walk stops at `max_depth` (DuckDB recurses over nesting);
  * - a letter N or I outside strings is a bare NaN or Infinity (the only letters valid JSON has
  *   outside strings are those of true, false and null): DuckDB reads them differently;
+ * - a comma before a closing '}' or ']': DuckDB reads the object or list, yajl refuses the file;
  * - U+FFFD inside strings is counted (the mojibake finding);
  * - keys (strings followed by ':'): whether one starts or ends with a character str.isspace()
  *   accepts or holds an escape (json_sql's SPACED_KEY), whether one is longer than `max_key`
@@ -18,6 +19,7 @@
 #define PY_SSIZE_T_CLEAN
 #define _FILE_OFFSET_BITS 64
 #include <Python.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,23 +138,42 @@ static size_t skip_text(const unsigned char *p, size_t i, size_t n) {
     return i;
 }
 
+/* Pages behind i (all but the last MiB) given back every RELEASE_EVERY bytes: they are read again
+ * from the file if ever looked at, the walk only goes forward. */
+static void release_behind(const unsigned char *p, size_t i, size_t *released) {
+    if (i - *released > (size_t)RELEASE_EVERY + (1 << 20)) {
+        size_t upto = (i - (1 << 20)) & ~(size_t)4095;
+        madvise((void *)(p + *released), upto - *released, MADV_DONTNEED);
+        *released = upto;
+    }
+}
+
 static void scan_bytes(Scan *s, const unsigned char *p, size_t n) {
     int depth = 0, array = -1, array_level = 0;
     int pending = -1;  /* a string just closed: 1 when a key there would be spaced, 0 when not */
     size_t key_start = 0, key_len = 0;  /* that string's bytes */
     size_t released = 0;
     size_t i = 0;
+    unsigned char last = 0;  /* the last byte outside strings that is not a space */
     while (i < n) {
         unsigned char c = p[i];
         if (c == '"') {
+            last = c;
             if (array >= 0 && depth == array_level)
                 s->scalars = 1;
             size_t start = ++i;
             int has_escape = 0;
             for (;;) {
-                i = skip_text(p, i, n);
+                if (i >= n)
+                    return;  /* (past it: a backslash ending the file) */
+                size_t limit = n - i > (1 << 20) ? i + (1 << 20) : n;  /* a long string: pages given back */
+                i = skip_text(p, i, limit);
                 if (i >= n)
                     return;  /* an open string at the end: DuckDB refuses the file */
+                if (i >= limit) {
+                    release_behind(p, i, &released);
+                    continue;
+                }
                 if (p[i] == '"')
                     break;
                 if (p[i] == '\\') {
@@ -204,6 +225,11 @@ static void scan_bytes(Scan *s, const unsigned char *p, size_t n) {
             break;
         case '}':
         case ']':
+            if (last == ',') {  /* DuckDB reads it as if the comma were not there, yajl refuses the file */
+                s->problem = "comma";
+                s->problem_at = (long long)i;
+                return;
+            }
             depth--;
             if (array >= 0 && depth < array_level)
                 array = -1;
@@ -219,13 +245,9 @@ static void scan_bytes(Scan *s, const unsigned char *p, size_t n) {
             break;
         }
         pending = -1;
+        last = c;
         i++;
-        /* pages behind are given back (they are read again from the file if ever looked at) */
-        if (i - released > (size_t)RELEASE_EVERY + (1 << 20)) {
-            size_t upto = (i - (1 << 20)) & ~(size_t)4095;
-            madvise((void *)(p + released), upto - released, MADV_DONTNEED);
-            released = upto;
-        }
+        release_behind(p, i, &released);
     }
 }
 
@@ -320,86 +342,166 @@ done:
  * back as it is passed, the copy written through a small buffer: memory stays flat. */
 #define SANITISE_BUFFER (1 << 20)
 
-static int flush_out(int fd, const unsigned char *buffer, size_t *used) {
+/* Bytes that stop the walk outside strings: a string's start, the first byte of a bare token. */
+static unsigned char BARE_STOP[256];
+
+/* All n bytes written, whatever write() takes at once (a regular file may take less near its size
+ * limit, a pipe less when full), again when a signal interrupts it before it wrote anything
+ * (Python's handlers are installed without SA_RESTART: EINTR). */
+static int write_all(int fd, const unsigned char *data, size_t n) {
     size_t done = 0;
-    while (done < *used) {
-        ssize_t wrote = write(fd, buffer + done, *used - done);
-        if (wrote < 0)
+    while (done < n) {
+        ssize_t wrote = write(fd, data + done, n - done);
+        if (wrote < 0) {
+            if (errno == EINTR)
+                continue;
             return -1;
+        }
         done += (size_t)wrote;
     }
+    return 0;
+}
+
+static int flush_out(int fd, const unsigned char *buffer, size_t *used) {
+    if (write_all(fd, buffer, *used) < 0)
+        return -1;
     *used = 0;
     return 0;
 }
 
+/* n bytes to the copy: through the buffer, or straight out when they would not fit in it. */
+static int emit(int fd, unsigned char *buffer, size_t *used, const unsigned char *data, size_t n) {
+    if (n > SANITISE_BUFFER - *used) {
+        if (flush_out(fd, buffer, used) < 0)
+            return -1;
+        if (n >= SANITISE_BUFFER)
+            return write_all(fd, data, n);
+    }
+    memcpy(buffer + *used, data, n);
+    *used += n;
+    return 0;
+}
+
+/* The walk only looks for tokens: the bytes between two (`span` up to i) are copied at once. */
 static long long sanitise_bytes(const unsigned char *p, size_t n, int out, unsigned char *buffer) {
     long long replaced = 0;
-    size_t used = 0, i = 0, released = 0;
+    size_t used = 0, i = 0, span = 0, released = 0;
     int in_string = 0;
     while (i < n) {
-        if (used > SANITISE_BUFFER - 16 && flush_out(out, buffer, &used) < 0)
-            return -1;
-        unsigned char c = p[i];
-        size_t token = 0;
-        if (in_string) {
-            size_t stop = skip_text(p, i, n);
-            if (stop > i) {  /* plain text: copied as it is, through the buffer or straight out */
-                size_t run = stop - i;
-                if (run > SANITISE_BUFFER - used) {
-                    if (flush_out(out, buffer, &used) < 0)
-                        return -1;
-                    size_t keep = 0;
-                    while (keep < run) {
-                        ssize_t wrote = write(out, p + i + keep, run - keep);
-                        if (wrote < 0)
-                            return -1;
-                        keep += (size_t)wrote;
-                    }
-                } else {
-                    memcpy(buffer + used, p + i, run);
-                    used += run;
+        if (i - span >= SANITISE_BUFFER) {  /* a long span is copied, and the pages behind it given back */
+            if (emit(out, buffer, &used, p + span, i - span) < 0)
+                return -1;
+            span = i;
+            release_behind(p, i, &released);
+        }
+        /* each step goes at most a buffer's length, inside a long string too */
+        size_t limit = n - i > SANITISE_BUFFER ? i + SANITISE_BUFFER : n;
+        if (!in_string) {
+            /* runs outside strings are short (": ", ", "): a byte loop beats sixteen at a time */
+            while (i < limit && !BARE_STOP[p[i]])
+                i++;
+            if (i >= limit)
+                continue;
+            if (p[i] != '"') {
+                size_t token = 0;
+                if (p[i] == 'N' && n - i >= 3 && memcmp(p + i, "NaN", 3) == 0)
+                    token = 3;
+                else if (p[i] == 'I' && n - i >= 8 && memcmp(p + i, "Infinity", 8) == 0)
+                    token = 8;
+                else if (p[i] == '-' && n - i >= 9 && memcmp(p + i, "-Infinity", 9) == 0)
+                    token = 9;
+                if (!token) {
+                    i++;
+                    continue;
                 }
-                i = stop;
+                if (emit(out, buffer, &used, p + span, i - span) < 0
+                    || emit(out, buffer, &used, (const unsigned char *)"null", 4) < 0)
+                    return -1;
+                i += token;
+                span = i;
+                replaced++;
                 continue;
             }
-            if (c == '\\' && i + 1 < n) {
-                buffer[used++] = c;
-                buffer[used++] = p[i + 1];
-                i += 2;
-                continue;
-            }
-            if (c == '"')
-                in_string = 0;
-            buffer[used++] = c;
-            i++;
-            continue;
-        }
-        if (c == '"')
             in_string = 1;
-        else if (c == 'N' && n - i >= 3 && memcmp(p + i, "NaN", 3) == 0)
-            token = 3;
-        else if (c == 'I' && n - i >= 8 && memcmp(p + i, "Infinity", 8) == 0)
-            token = 8;
-        else if (c == '-' && n - i >= 9 && memcmp(p + i, "-Infinity", 9) == 0)
-            token = 9;
-        if (token) {
-            memcpy(buffer + used, "null", 4);
-            used += 4;
-            i += token;
-            replaced++;
-        } else {
-            buffer[used++] = c;
             i++;
         }
-        if (i - released > (size_t)RELEASE_EVERY + (1 << 20)) {
-            size_t upto = (i - (1 << 20)) & ~(size_t)4095;
-            madvise((void *)(p + released), upto - released, MADV_DONTNEED);
-            released = upto;
+        for (;;) {  /* in a string: to its closing quote, or to `limit` */
+            i = skip_text(p, i, limit);
+            if (i >= limit)
+                break;
+            if (p[i] == '"') {
+                in_string = 0;
+                i++;
+                break;
+            }
+            if (p[i] == '\\')
+                i = n - i > 2 ? i + 2 : n;  /* the escaped byte passed (a backslash ending the file escapes nothing) */
+            else
+                i++;  /* a 0xEF byte (skip_text stops at it) */
         }
     }
-    if (flush_out(out, buffer, &used) < 0)
+    if (emit(out, buffer, &used, p + span, n - span) < 0 || flush_out(out, buffer, &used) < 0)
         return -1;
     return replaced;
+}
+
+enum { NEITHER, SOURCE, TARGET };
+
+/* The whole copy, without the GIL (opening a pipe or a file on a slow mount may wait: other threads
+ * run meanwhile): 0, or an errno and in `which` the file it is about. */
+static int sanitise_file(const char *source, const char *target, long long *replaced, int *which) {
+    int in = -1, out = -1, failure;
+    unsigned char *buffer = NULL;
+    struct stat info, written;
+    *which = SOURCE;
+    in = open(source, O_RDONLY);
+    if (in < 0 || fstat(in, &info) != 0)
+        goto failed;
+    /* not truncated on opening: the target may be the source itself (its name, or another link),
+     * which truncating would empty under its mapping (reading it then kills the process: SIGBUS) */
+    *which = TARGET;
+    out = open(target, O_WRONLY | O_CREAT, 0600);
+    if (out < 0 || fstat(out, &written) != 0)
+        goto failed;
+    if (written.st_dev == info.st_dev && written.st_ino == info.st_ino) {
+        errno = EINVAL;
+        goto failed;
+    }
+    if (S_ISREG(written.st_mode) && ftruncate(out, 0) != 0)  /* not a pipe or a device */
+        goto failed;
+    buffer = malloc(SANITISE_BUFFER);
+    if (!buffer) {
+        *which = NEITHER;
+        errno = ENOMEM;
+        goto failed;
+    }
+    if (info.st_size > 0) {
+        void *map = mmap(NULL, (size_t)info.st_size, PROT_READ, MAP_PRIVATE, in, 0);
+        if (map == MAP_FAILED) {
+            *which = SOURCE;
+            goto failed;
+        }
+        madvise(map, (size_t)info.st_size, MADV_SEQUENTIAL);
+        *replaced = sanitise_bytes(map, (size_t)info.st_size, out, buffer);
+        failure = errno;
+        munmap(map, (size_t)info.st_size);
+        if (*replaced < 0) {
+            errno = failure;
+            goto failed;
+        }
+    }
+    free(buffer);
+    close(in);
+    failure = close(out) != 0 ? errno : 0;  /* a full disk may only say so here */
+    return failure;
+failed:
+    failure = errno;
+    free(buffer);
+    if (in >= 0)
+        close(in);
+    if (out >= 0)
+        close(out);
+    return failure;
 }
 
 static PyObject *sanitise(PyObject *self, PyObject *args) {
@@ -407,54 +509,19 @@ static PyObject *sanitise(PyObject *self, PyObject *args) {
     (void)self;
     if (!PyArg_ParseTuple(args, "O&O&", PyUnicode_FSConverter, &source, PyUnicode_FSConverter, &target))
         return NULL;
-    int in = -1, out = -1;
-    unsigned char *buffer = NULL;
     long long replaced = 0;
-    struct stat info;
-    in = open(PyBytes_AS_STRING(source), O_RDONLY);
-    if (in < 0 || fstat(in, &info) != 0) {
-        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, source);
-        goto done;
-    }
-    out = open(PyBytes_AS_STRING(target), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (out < 0) {
-        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, target);
-        goto done;
-    }
-    buffer = malloc(SANITISE_BUFFER);
-    if (!buffer) {
+    int which = NEITHER, failure;
+    Py_BEGIN_ALLOW_THREADS
+    failure = sanitise_file(PyBytes_AS_STRING(source), PyBytes_AS_STRING(target), &replaced, &which);
+    Py_END_ALLOW_THREADS
+    if (failure == 0) {
+        result = PyLong_FromLongLong(replaced);
+    } else if (which == NEITHER) {
         PyErr_NoMemory();
-        goto done;
+    } else {
+        errno = failure;
+        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, which == SOURCE ? source : target);
     }
-    if (info.st_size > 0) {
-        void *map = mmap(NULL, (size_t)info.st_size, PROT_READ, MAP_PRIVATE, in, 0);
-        if (map == MAP_FAILED) {
-            PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, source);
-            goto done;
-        }
-        Py_BEGIN_ALLOW_THREADS
-        madvise(map, (size_t)info.st_size, MADV_SEQUENTIAL);
-        replaced = sanitise_bytes(map, (size_t)info.st_size, out, buffer);
-        munmap(map, (size_t)info.st_size);
-        Py_END_ALLOW_THREADS
-        if (replaced < 0) {
-            PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, target);
-            goto done;
-        }
-    }
-    if (close(out) != 0) {  /* a full disk may only say so here */
-        out = -1;
-        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, target);
-        goto done;
-    }
-    out = -1;
-    result = PyLong_FromLongLong(replaced);
-done:
-    free(buffer);
-    if (in >= 0)
-        close(in);
-    if (out >= 0)
-        close(out);
     Py_DECREF(source);
     Py_DECREF(target);
     return result;
@@ -475,5 +542,6 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_jsonscan", NULL, -1
 
 PyMODINIT_FUNC PyInit__jsonscan(void) {
     STRING_STOP['"'] = STRING_STOP['\\'] = STRING_STOP[0xEF] = 1;
+    BARE_STOP['"'] = BARE_STOP['N'] = BARE_STOP['I'] = BARE_STOP['-'] = 1;
     return PyModule_Create(&module);
 }

@@ -26,9 +26,10 @@ streaming reader's sanitising pass reads them. load_json_files reads several fil
 pieces) as one file's records, each file uncut.
 
 The streaming reader (json_reader.py) stays the reference and the fallback: a file goes to it when
-its root is unusual, when it holds what DuckDB reads differently (BOM, absurd nesting), when DuckDB
-rejects it (truncation, invalid UTF-8…), or when a record needs what the SQL does not reproduce
-exactly (`exotic` in json_sql.sql). The two paths give the same tables (tests/test_json_sql.py).
+its root is unusual, when it holds what DuckDB reads differently (BOM, absurd nesting, a comma
+before a closing bracket), when DuckDB rejects it (truncation, invalid UTF-8…), or when a record
+needs what the SQL does not reproduce exactly (`exotic` in json_sql.sql). The two paths give the
+same tables (tests/test_json_sql.py).
 """
 from __future__ import annotations
 
@@ -225,7 +226,8 @@ class Scanned:
 # uncut, every text read again for the routing (a hostile file of 300 million "{}" would otherwise
 # hold 2.4 GB of offsets). The national consolidated file holds about 1.4 million records.
 MAX_OFFSETS = 8 << 20
-_SCAN_REASONS = {"nan": "valeurs NaN ou Infinity (JSON non standard)", "depth": "imbrication très profonde"}
+_SCAN_REASONS = {"nan": "valeurs NaN ou Infinity (JSON non standard)", "depth": "imbrication très profonde",
+                 "comma": "virgule en trop avant une fin d'objet ou de liste"}
 
 
 def scan(path: Path, arrays: list[_Part]) -> Scanned:
@@ -234,7 +236,8 @@ def scan(path: Path, arrays: list[_Part]) -> Scanned:
     problem, replacement, flags, packed = _jsonscan.scan(str(path), [part.start for part in arrays], DEPTH_WATCH,
                                                          MAX_KEY_BYTES // 4, MAX_OFFSETS)
     if problem:
-        return Scanned(reason=f"{_SCAN_REASONS[problem[0]]} (octet {problem[1]})", bare_values=problem[0] == "nan")
+        return Scanned(reason=f"{_SCAN_REASONS[problem[0]]} (octet {problem[1]})",
+                       bare_values=problem[0] == "nan" and _starts_bare_value(path, problem[1]))
     starts = []
     for offsets in packed:
         starts.append(array("q"))
@@ -246,6 +249,15 @@ def scan(path: Path, arrays: list[_Part]) -> Scanned:
         if len(lengths) and lengths.max() > MAX_STRING_BYTES:
             by_offset = False
     return Scanned(replacement=replacement, spaced_keys=flags["spaced_keys"], by_offset=by_offset, starts=starts)
+
+
+def _starts_bare_value(path: Path, at: int) -> bool:
+    """Whether the scan's first bare letter starts NaN or Infinity (-Infinity: at its I), which the
+    copy writes null; another (a bare None) would stay in the copy: a whole file copied for nothing."""
+    with open(path, "rb") as handle:
+        handle.seek(at)
+        head = handle.read(8)
+    return head.startswith(b"NaN") or head == b"Infinity"
 
 
 def cut(mm, part: _Part, pieces: int, starts: array) -> list[_Part]:
