@@ -184,10 +184,12 @@ def read_xml(source, name: str, skip: int) -> Iterator[Union[Record, Finding]]:
                         if bound is not None and offset >= bound.next_check:
                             bound.check(offset)
                         continue
+                    # an end: of a record whose start set `bound` (the outermost) or came inside it
+                    assert elem is not None and bound is not None
                     open_records.pop()
-                    if not open_records and bound is not None and offset + READ_CHUNK >= bound.next_check:
+                    if not open_records and offset + READ_CHUNK >= bound.next_check:
                         bound.check(offset + READ_CHUNK)  # what it gained since the last read counts too
-                    dropped = bound is not None and bound.dropped
+                    dropped = bound.dropped
                     if dropped and open_records:
                         bound.inner += 1  # a record inside the dropped one goes with it, in its finding
                     elif position >= done:
