@@ -6,14 +6,17 @@ slow, detailed validation only runs on invalid records, and only on the first DE
 them (the others are counted). XML: the same with libxml2 (lxml, the loader's parser) as the
 fast check and xmlschema for the detailed errors, each record element validated as it is
 parsed (line numbers kept) then freed. CSV declarations: frictionless against the declaration
-table schema. Memory stays bounded by the largest record; the parsers are configured as the
-loader's (no entity expansion, no network, no DTD, depth limit).
+table schema. Memory stays bounded by the largest record, and an XML record beyond
+CHECK_MAX_ELEMENTS is reported, pruned as it is read and not checked (time and memory bounded for
+a hostile upload); the parsers are configured as the loader's (no entity expansion, no network,
+no DTD, depth limit).
 """
 from __future__ import annotations
 
 import copy
 import functools
 import hashlib
+import itertools
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -28,12 +31,21 @@ import xmlschema
 from lxml import etree
 
 from decp_monitor.check.explain import json_error, json_path, table_error, xml_error
+from decp_monitor.check.fixes import FINDING_FIXES
 from decp_monitor.check.issues import IssueCollector, Location
 from decp_monitor.parse.json_reader import TooDeep, _RawReader, _SanitisingReader, _Source
-from decp_monitor.parse.xml_reader import FIELDS_2024, PROLOG_SCAN, _refuse_entities
+from decp_monitor.parse.xml_reader import FIELDS_2024, PROLOG_SCAN, _events, _prune, _refuse_entities
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 DETAIL_CAP = 1000  # invalid records validated in detail per file; the next ones are only counted
+# An XML contract is checked against the schema up to this many elements (real ones hold a few
+# hundred): xmlschema's detailed errors cost, each, time in the contract's elements (100 errors:
+# 0.2 s at 5 000 elements, 45 s at 100 000), and lxml holds ~130 bytes an element. A bigger contract
+# is reported, pruned as it is read (memory flat) and not checked (a 8 MB file holding one contract
+# of 2 million empty elements ran for more than 11 minutes at 890 MB).
+CHECK_MAX_ELEMENTS = 5_000
+# Detailed errors given per XML contract, the first ones (the contract counts as invalid anyway).
+MAX_ERRORS_PER_RECORD = 50
 SMALL_ROOT_BYTES = 10 * 1024 * 1024  # a root without "marches" is validated whole up to this size
 BOM = b"\xef\xbb\xbf"
 
@@ -465,17 +477,31 @@ def _iterparse(handle, events=("end",), tag=None):
 
 
 def _peek_xml(path: Path) -> tuple[str, dict, set[str]]:
-    """(root tag, root attributes, child names of the first record)."""
+    """(root tag, root attributes, element names of the first record, up to CHECK_MAX_ELEMENTS of them)."""
     root_tag, attrs, fields = "", {}, set()
+    record, seen = None, 0
     with open(path, "rb") as handle:
         for event, elem in _iterparse(handle, events=("start", "end")):
             if event == "start" and not root_tag:
                 root_tag, attrs = _local(elem.tag), dict(elem.attrib)
-                continue
-            if event == "end" and _local(elem.tag) in _RECORD_TAGS:
-                fields = {_local(c.tag) for c in elem.iter() if isinstance(c.tag, str)}
+                if _local(elem.tag) not in _RECORD_TAGS:
+                    continue
+            if event == "start" and record is None and _local(elem.tag) in _RECORD_TAGS:
+                record = elem
+            if event == "start" and record is not None:
+                seen += 1
+                if seen > CHECK_MAX_ELEMENTS:  # enough to tell the schema; the rest is not held
+                    break
+            if event == "end" and elem is record:
                 break
+    if record is not None:
+        fields = {_local(c.tag) for c in record.iter() if isinstance(c.tag, str)}
     return root_tag, attrs, fields
+
+
+def _elements(record) -> int:
+    """Elements under a record, itself included, counted by libxml2 (no Python object each)."""
+    return int(record.xpath("count(descendant-or-self::*)"))
 
 
 def validate_xml(path: Path, name: str, progress: Optional[Progress] = None,
@@ -507,27 +533,52 @@ def validate_xml(path: Path, name: str, progress: Optional[Progress] = None,
         with open(path, "rb") as handle:
             root = None
             per_kind: dict[str, int] = {}
-            for event, elem in _iterparse(handle, events=("start", "end"),
-                                          tag=("{*}marches",) + tuple("{*}" + t for t in _RECORD_TAGS)):
+            # the outermost open record, measured between two reads (xml_reader._events), and
+            # whether it passed CHECK_MAX_ELEMENTS (then pruned as it is read, and not checked)
+            open_record, oversized, open_depth = None, False, 0
+            for event, elem, _ in _events(handle, None, tags=("{*}marches",) + tuple("{*}" + t for t in _RECORD_TAGS)):
+                if event == "read":
+                    if open_record is not None and not oversized:
+                        oversized = _elements(open_record) > CHECK_MAX_ELEMENTS
+                    if oversized:
+                        _prune(open_record)
+                    continue
+                assert elem is not None
+                local = _local(elem.tag)
                 if event == "start":
                     if root is None:
                         root = elem
+                    if local in _RECORD_TAGS:
+                        if open_depth == 0:
+                            open_record, oversized = elem, False
+                        open_depth += 1
                     continue
-                local = _local(elem.tag)
+                if local not in _RECORD_TAGS:
+                    continue
+                open_depth -= 1
                 parent = elem.getparent()
-                is_record = local in _RECORD_TAGS and (parent is None or parent is root and _local(root.tag) == "marches")
+                is_record = parent is None or parent is root and _local(root.tag) == "marches"
                 if not is_record:
                     continue
                 result.records += 1
                 kind_index = per_kind[local] = per_kind.get(local, -1) + 1
-                if not fast.validate(elem):
+                contract_id = (elem.findtext("id") or "").strip()[:100] or None
+                if oversized or _elements(elem) > CHECK_MAX_ELEMENTS:
+                    result.invalid_records += 1
+                    issues.add("schema", "schema:xml-record-too-large", "error", "Contrat trop volumineux",
+                               f"Ce contrat compte plus de {CHECK_MAX_ELEMENTS} éléments XML (un contrat réel en "
+                               "compte quelques centaines) : il n'est pas vérifié, et le chargement le refuserait "
+                               "au-delà de sa propre limite.",
+                               FINDING_FIXES["record_too_large"],
+                               Location(name, record=result.records, contract_id=contract_id, line=elem.sourceline))
+                    result.errors += 1
+                elif not fast.validate(elem):
                     result.invalid_records += 1
                     if len(result.invalid_positions) < 100_000:
                         result.invalid_positions.append((local, kind_index))
                     if result.detailed_records < detail_cap:
                         result.detailed_records += 1
-                        contract_id = (elem.findtext("id") or "").strip()[:100] or None
-                        for error in detailed.iter_errors(elem):
+                        for error in itertools.islice(detailed.iter_errors(elem), MAX_ERRORS_PER_RECORD):
                             key, fld, title, explanation, fix, value = xml_error(error, version)
                             issues.add("schema", f"schema:{key}", "error", title, explanation, fix,
                                        Location(name, record=result.records, contract_id=contract_id,

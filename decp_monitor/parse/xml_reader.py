@@ -217,14 +217,15 @@ def read_xml(source, name: str, skip: int) -> Iterator[Union[Record, Finding]]:
             yield finding(name, "empty_file", "Fichier sans aucun contrat")
 
 
-def _events(handle: BinaryIO, encoding: Optional[str]) -> Iterator[tuple[str, Optional[etree._Element], int]]:
+def _events(handle: BinaryIO, encoding: Optional[str], tags: tuple[str, ...] = ("{*}marche", "{*}contrat-concession"),
+            ) -> Iterator[tuple[str, Optional[etree._Element], int]]:
     """The start and end events of the record elements, each with the bytes read before it, and
     ("read", None, bytes read) after each read: iterparse's own loop (same reads, same events,
     pending events given before the parser's error), with a moment between two reads where the
     parser is idle and the open record may be measured.
 
-    Only record elements produce events: the loop stays out of Python for their contents."""
-    parser = etree.XMLPullParser(events=("start", "end"), tag=("{*}marche", "{*}contrat-concession"),
+    Only record elements (or `tags`) produce events: the loop stays out of Python for their contents."""
+    parser = etree.XMLPullParser(events=("start", "end"), tag=tags,
                                  encoding=encoding, resolve_entities=False, no_network=True, load_dtd=False,
                                  huge_tree=False, remove_comments=True, remove_pis=True)
     offset = 0

@@ -219,3 +219,59 @@ def test_a_file_with_bare_nan_is_read_once_more_by_each_reader(tmp_path, monkeyp
         opens.append(len(opened))
     # a sanitising pass for the validation, one for the load; the whole file's encoding is not read first
     assert opens[1] == opens[0] + 2
+
+
+def _xml_contracts(*middles: str) -> bytes:
+    records = "".join(f"<marche><id>2025-X-{k}</id><acheteur><id>{BUYER}</id></acheteur><nature>Marché</nature>"
+                      f"{middle}</marche>\n" for k, middle in enumerate(middles, 1))
+    return f"<?xml version='1.0' encoding='UTF-8'?>\n<marches>\n{records}</marches>\n".encode()
+
+
+def test_an_xml_contract_too_large_to_check_is_reported_and_its_neighbours_checked(tmp_path, monkeypatch):
+    from decp_monitor.check import validation
+
+    monkeypatch.setattr(validation, "CHECK_MAX_ELEMENTS", 100)
+    data = _xml_contracts("<montant>abc</montant>", "<x/>" * 3000, "<montant>def</montant>")
+    result = validation.validate_xml(write(tmp_path, "x.xml", data), "x.xml")
+    assert result.records == 3 and result.invalid_records == 3
+    issues = result.issues.groups
+    too_large = issues["schema:xml-record-too-large"]
+    assert [(loc.record, loc.contract_id) for loc in too_large.locations] == [(2, "2025-X-2")]
+    assert "plus de 100 éléments" in too_large.explanation
+    # its neighbours are checked as before: their amounts, and nothing about the <x/> elements
+    records_with_errors = {loc.record for code, issue in issues.items() if code != "schema:xml-record-too-large"
+                           for loc in issue.locations}
+    assert records_with_errors == {1, 3}
+
+
+def test_an_xml_contract_gives_at_most_a_bounded_number_of_detailed_errors(tmp_path):
+    from decp_monitor.check import validation
+
+    data = _xml_contracts("<x/>" * (validation.MAX_ERRORS_PER_RECORD * 4))
+    result = validation.validate_xml(write(tmp_path, "x.xml", data), "x.xml")
+    assert result.invalid_records == 1 and result.errors == validation.MAX_ERRORS_PER_RECORD
+
+
+@pytest.mark.slow  # ~3 s: a hostile 8 MB upload, read in a child process
+def test_a_contract_of_two_million_elements_is_checked_in_bounded_time_and_memory(tmp_path):
+    """It ran for more than 11 minutes at 890 MB before the checker bounded contracts."""
+    import json as json_module
+    import subprocess
+    import sys
+
+    path = tmp_path / "x.xml"
+    with open(path, "wb") as out:
+        out.write(b"<marches><marche><id>A</id>")
+        for _ in range(20):
+            out.write(b"<x/>" * 100_000)
+        out.write(b"</marche><marche><id>B</id></marche></marches>")
+    code = ("import json, resource, sys, time; from pathlib import Path; "
+            "from decp_monitor.check.validation import validate_xml; started = time.perf_counter(); "
+            "r = validate_xml(Path(sys.argv[1]), 'x.xml'); "
+            "print(json.dumps({'records': r.records, 'codes': sorted(r.issues.groups), "
+            "'seconds': time.perf_counter() - started, "
+            "'peak_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))")
+    run = json_module.loads(subprocess.run([sys.executable, "-c", code, str(path)], check=True,
+                                           capture_output=True, text=True, timeout=120).stdout)
+    assert run["records"] == 2 and "schema:xml-record-too-large" in run["codes"]
+    assert run["seconds"] < 20 and run["peak_mb"] < 400, run
