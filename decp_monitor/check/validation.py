@@ -44,8 +44,12 @@ DETAIL_CAP = 1000  # invalid records validated in detail per file; the next ones
 # is reported, pruned as it is read (memory flat) and not checked (a 8 MB file holding one contract
 # of 2 million empty elements ran for more than 11 minutes at 890 MB).
 CHECK_MAX_ELEMENTS = 5_000
-# Detailed errors given per XML contract, the first ones (the contract counts as invalid anyway).
+# Detailed errors given per contract, the first ones (the contract counts as invalid anyway).
 MAX_ERRORS_PER_RECORD = 50
+# A JSON contract gets the detail of its errors up to CHECK_MAX_ELEMENTS values and lists of this
+# many items: jsonschema compares every two items of a list for uniqueItems (2 000 holders: 16 s; a
+# 129 KB file of one contract with 10 000 of them ran 95 s).
+MAX_DETAILED_LIST_ITEMS = 200
 SMALL_ROOT_BYTES = 10 * 1024 * 1024  # a root without "marches" is validated whole up to this size
 BOM = b"\xef\xbb\xbf"
 
@@ -346,6 +350,23 @@ def _first_record(opener, skip: int, info: dict) -> Optional[dict]:
     return None
 
 
+def _too_large_for_detail(record) -> bool:
+    """More than CHECK_MAX_ELEMENTS values, or a list of more than MAX_DETAILED_LIST_ITEMS items."""
+    stack, values = [record], 0
+    while stack:
+        value = stack.pop()
+        values += 1
+        if values > CHECK_MAX_ELEMENTS:
+            return True
+        if isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            if len(value) > MAX_DETAILED_LIST_ITEMS:
+                return True
+            stack.extend(value)
+    return False
+
+
 def _record_prefixes(info: dict) -> list[tuple[str, str]]:
     """(ijson prefix, list key) of each record list."""
     if info["marches"] == "array":
@@ -411,9 +432,18 @@ def _validate_records(opener, skip, sanitise, encoding, info, units, result: Val
                     result.invalid_records += 1
                     if len(result.invalid_positions) < 100_000:
                         result.invalid_positions.append((".".join(list_path), index))
-                    if result.detailed_records < detail_cap:
+                    if _too_large_for_detail(record):
+                        issues.add("schema", "schema:record-too-large", "error", "Contrat trop volumineux",
+                                   f"Ce contrat compte plus de {CHECK_MAX_ELEMENTS} valeurs ou une liste de plus de "
+                                   f"{MAX_DETAILED_LIST_ITEMS} éléments (un contrat réel en compte quelques "
+                                   "centaines) : il est compté non conforme, sans le détail de ses erreurs.",
+                                   FINDING_FIXES["record_too_large"],
+                                   Location(name, record=result.records, contract_id=contract_id))
+                        result.errors += 1
+                    elif result.detailed_records < detail_cap:
                         result.detailed_records += 1
-                        for error in _branch(record, detailed).iter_errors(record):
+                        errors = _branch(record, detailed).iter_errors(record)
+                        for error in itertools.islice(errors, MAX_ERRORS_PER_RECORD):
                             add(error, list_path + [index], result.records, contract_id)
                     else:
                         result.capped = True

@@ -275,3 +275,28 @@ def test_a_contract_of_two_million_elements_is_checked_in_bounded_time_and_memor
                                            capture_output=True, text=True, timeout=120).stdout)
     assert run["records"] == 2 and "schema:xml-record-too-large" in run["codes"]
     assert run["seconds"] < 20 and run["peak_mb"] < 400, run
+
+
+def test_a_json_contract_too_large_for_the_detail_is_counted_without_it(tmp_path):
+    """jsonschema compares every two holders (uniqueItems): 10 000 of them in a 129 KB file ran 95 s."""
+    from decp_monitor.check import validation
+
+    big = marche("2025-BIG", AS_OF, AS_OF, titulaires=[{"x": k} for k in range(10_000)])
+    small = marche("2025-SMALL", AS_OF, AS_OF, montant="abc")
+    data = json.dumps({"marches": {"marche": [big, small]}}).encode()
+    result = validation.validate_json(write(tmp_path, CLEAN_NAME, data), CLEAN_NAME)
+    assert result.records == 2 and result.invalid_records == 2
+    too_large = result.issues.groups["schema:record-too-large"]
+    assert [(loc.record, loc.contract_id) for loc in too_large.locations] == [(1, "2025-BIG")]
+    detailed = {loc.contract_id for code, issue in result.issues.groups.items() if code != "schema:record-too-large"
+                for loc in issue.locations}
+    assert detailed == {"2025-SMALL"}
+
+
+def test_a_json_contract_gives_at_most_a_bounded_number_of_detailed_errors(tmp_path):
+    from decp_monitor.check import validation
+
+    many = marche("2025-MANY", AS_OF, AS_OF, titulaires=[{"x": k} for k in range(validation.MAX_DETAILED_LIST_ITEMS)])
+    data = json.dumps({"marches": {"marche": [many]}}).encode()
+    result = validation.validate_json(write(tmp_path, CLEAN_NAME, data), CLEAN_NAME)
+    assert result.invalid_records == 1 and result.errors == validation.MAX_ERRORS_PER_RECORD
