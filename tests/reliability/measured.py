@@ -1,7 +1,8 @@
 """Run decp-monitor in a child process and measure it: wall time and the child's own peak RSS.
 
-Hostile inputs are judged by what they cost the process that reads them (ru_maxrss of that one
-child, from os.wait4), not by the test process. Each measure is appended to
+Hostile inputs are judged by what they cost the process that reads them (its VmHWM at exit, which
+exec resets; ru_maxrss from os.wait4 only when it was killed, an upper bound that keeps the forking
+test process's size), not by the test process. Each measure is appended to
 test-artifacts/reliability/hostile.jsonl, the source of the figures in docs/RELIABILITY.md (« Entrées hostiles », « Serveurs hostiles »).
 """
 from __future__ import annotations
@@ -20,6 +21,18 @@ ARTIFACTS = REPO / "test-artifacts" / "reliability"
 RSS_LIMIT_MB = 1024
 
 
+# Runs `python -m <module>` and writes its own peak RSS (VmHWM, in kB) at exit to $DECP_TEST_PEAK_FILE.
+_RUN_AND_REPORT_PEAK = """
+import atexit, os, runpy, sys
+def report():
+    with open("/proc/self/status") as status, open(os.environ["DECP_TEST_PEAK_FILE"], "w") as out:
+        out.write(next(line for line in status if line.startswith("VmHWM")).split()[1])
+atexit.register(report)
+module, sys.argv = sys.argv[1], sys.argv[1:]
+runpy.run_module(module, run_name="__main__", alter_sys=True)
+"""
+
+
 @dataclass
 class Measured:
     name: str
@@ -35,11 +48,13 @@ def run_measured(name: str, args: list[str], timeout: float, env: dict | None = 
     """`python -m <module> *args` from this worktree; killed (and failed) after `timeout` s."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     out_path, err_path = ARTIFACTS / f"{name}.out", ARTIFACTS / f"{name}.err"
-    child_env = dict(os.environ, PYTHONPATH=str(REPO), **(env or {}))
+    peak_path = ARTIFACTS / f"{name}.peak"
+    peak_path.unlink(missing_ok=True)
+    child_env = dict(os.environ, PYTHONPATH=str(REPO), DECP_TEST_PEAK_FILE=str(peak_path), **(env or {}))
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         started = time.monotonic()
-        proc = subprocess.Popen([sys.executable, "-m", module, *args], stdout=out, stderr=err, cwd=REPO,
-                                env=child_env)
+        proc = subprocess.Popen([sys.executable, "-c", _RUN_AND_REPORT_PEAK, module, *args], stdout=out, stderr=err,
+                                cwd=REPO, env=child_env)
         timer = threading.Timer(timeout, proc.kill)
         timer.start()
         try:
@@ -48,7 +63,8 @@ def run_measured(name: str, args: list[str], timeout: float, env: dict | None = 
             timer.cancel()
         proc.returncode = os.waitstatus_to_exitcode(status)
         seconds = time.monotonic() - started
-    measured = Measured(name, proc.returncode, seconds, usage.ru_maxrss / 1024,
+    peak_mb = int(peak_path.read_text()) / 1024 if peak_path.exists() else usage.ru_maxrss / 1024
+    measured = Measured(name, proc.returncode, seconds, peak_mb,
                         out_path.read_text(errors="replace"), err_path.read_text(errors="replace"))
     with open(ARTIFACTS / "hostile.jsonl", "a", encoding="utf-8") as log:
         record = {k: v for k, v in asdict(measured).items() if k not in ("stdout", "stderr")}
