@@ -39,6 +39,7 @@ import pytest
 
 from decp_monitor.parse import _jsonscan, json_reader
 from decp_monitor.parse.json_sql import DEPTH_WATCH
+from tests.test_json_scan import _nan_free
 from tests.test_json_sql import BASE, assert_same
 
 REAL_JSON = sorted((Path("/work/shared/real") / "decp-json").rglob("*.json"))
@@ -113,16 +114,6 @@ def streaming_copy(data: bytes, chunk: int) -> tuple[bytes, int]:
         return b"".join(parts), reader.replaced
     finally:
         json_reader.CHUNK = saved
-
-
-def _nan_free(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _nan_free(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_nan_free(v) for v in value]
-    return value
 
 
 def _loads(data: bytes):
