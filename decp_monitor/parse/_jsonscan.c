@@ -420,6 +420,7 @@ static long long sanitise_bytes(const unsigned char *p, size_t n, int out, unsig
                 i += token;
                 span = i;
                 replaced++;
+                release_behind(p, i, &released);  /* a file of many NaN has no long span */
                 continue;
             }
             in_string = 1;
