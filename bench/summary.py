@@ -19,6 +19,11 @@ def _mb(value) -> str:
     return "–" if value is None else f"{value:,.0f} MB".replace(",", " ")
 
 
+def _readers(load: dict) -> str:
+    """The readers a load recorded, each with why DuckDB did not read the file, if it did not."""
+    return "; ".join(f"{name}" + (f" ({why})" if why else "") for name, why in load.get("readers", []))
+
+
 def markdown(report: dict) -> str:
     lines: list[str] = []
     add = lines.append
@@ -102,7 +107,7 @@ def markdown(report: dict) -> str:
         for reader, r in xml_loads:
             if not r or r.get("error"):
                 continue
-            readers = "; ".join(f"{name}" + (f" ({why})" if why else "") for name, why in r.get("readers", []))
+            readers = _readers(r)
             add(f"| DECP_XML_READER={reader} | {readers} | {_n(r['records'])} | {_n(r['findings'])} | {r['seconds']} s "
                 f"| {_n(r['records_per_second'])} | {r.get('cpu_seconds', '–')} | {r['read_store_seconds']} s "
                 f"| {r['consolidate_seconds']} s | {r['compliance_seconds']} s | {_mb(r['peak_rss_mb'])} "
@@ -120,7 +125,7 @@ def markdown(report: dict) -> str:
         for reader, r in nan_loads:
             if not r or r.get("error"):
                 continue
-            readers = "; ".join(f"{name}" + (f" ({why})" if why else "") for name, why in r.get("readers", []))
+            readers = _readers(r)
             add(f"| {reader} | {readers} | {_n(r['records'])} | {_n(r['findings'])} "
                 f"| {r['findings_by_code'].get('non_standard_json', 0)} | {r['seconds']} s | {_n(r['records_per_second'])} "
                 f"| {r.get('cpu_seconds', '–')} | {r['read_store_seconds']} s | {_mb(r['peak_rss_mb'])} |")
