@@ -13,7 +13,7 @@ _EXPLANATIONS = (
     (r"Excessive depth", "imbrication de plus de 256 niveaux (limite de sécurité)"),
     (r"Text node too long|huge text node", "texte de plus de 10 Mo dans un seul élément (limite de sécurité)"),
     # libxml2 reports it at the end of the file, for a tag (an attribute value) it could not hold
-    (r"Buffer size limit exceeded", "balise de plus de 10 Mo, valeur d'attribut démesurée (limite de sécurité)"),
+    (r"Buffer size limit exceeded", "balise de plus de 10 Mo (valeur d'attribut trop longue ; limite de sécurité)"),
     (r"Opening and ending tag mismatch", "balise fermante qui ne correspond pas à la balise ouvrante"),
     (r"Extra content at the end of the document", "contenu en trop après la fin du document"),
     (r"Document is empty|Start tag expected", "aucun élément XML au début du fichier"),

@@ -25,7 +25,7 @@ from decp_monitor.core.model import Finding, Record
 from decp_monitor.core.siret import clean_siret
 from decp_monitor.parse._xmlwalk import NODE_BYTES
 from decp_monitor.parse.messages import explain
-from decp_monitor.parse.normalise import FileState, normalise
+from decp_monitor.parse.normalise import FileState, _text, normalise
 
 RECORD_TAGS = {"marche": "marche", "contrat-concession": "concession"}
 # Lists the schemas allow to be empty (minOccurs="0" items): <modifications/> is valid, not a defect.
@@ -285,7 +285,8 @@ class _Bound:
         _prune(self.record)
 
     def finding(self, name: str, position: int) -> Finding:
-        inner = f" ; les {self.inner} contrat(s) qu'il contenait sont ignorés avec lui" if self.inner else ""
+        inner = (f" ; {_count(self.inner, 'contrat')} qu'il contenait, ignoré{'s' if self.inner > 1 else ''} avec lui"
+                 if self.inner else "")
         return finding(name, "record_too_large",
                        f"Contrat ignoré (ligne {self.line}) : plus de {MAX_RECORD_BYTES >> 20} Mo une fois lu, "
                        f"limite de lecture par contrat (abandonné après {_count(self.elements, 'élément')} et "
@@ -296,11 +297,6 @@ class _Bound:
 
 def _count(count: int, word: str) -> str:
     return f"{fr_number(count)} {word}{'s' if count > 1 else ''}"
-
-
-def _text(value: Optional[str]) -> Optional[str]:
-    value = (value or "").strip()
-    return value or None
 
 
 def _held(record) -> tuple[int, int, int]:
